@@ -1,0 +1,24 @@
+.PHONY: setup serve test lint bench clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+setup:
+	@scripts/setup
+
+serve: setup
+	$(BIN)/mnwd serve
+
+lint: setup
+	$(BIN)/ruff check mnwd tests bench
+	$(BIN)/ruff format --check mnwd tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest --cov --cov-report=term -q
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,21 @@
+"""`make bench`: runs every benchmark module and prints one table."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+
+from bench.report import Result, print_table
+
+MODULES = ["bench.http_stack"]
+
+
+async def main() -> None:
+    results: list[Result] = []
+    for name in MODULES:
+        module = importlib.import_module(name)
+        results.extend(await module.run())
+    print_table(results)
+
+
+asyncio.run(main())

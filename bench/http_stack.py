@@ -1,0 +1,76 @@
+"""Requests per second through mnwd's full HTTP stack (request id, access log, metrics, problem
+middleware) on /healthz, against a bare aiohttp handler served the same way in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bench.report import Result
+from mnwd.config import Config
+from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.services import open_services
+from mnwd.web import create_app
+
+REQUESTS = 6000
+CONCURRENCY = 20
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/healthz"
+
+
+async def _load(url: str) -> float:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        remaining = REQUESTS
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                async with session.get(url) as response:
+                    await response.read()
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))  # warm-up connections
+        remaining = REQUESTS
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return REQUESTS / (time.perf_counter() - started)
+
+
+async def run() -> list[Result]:
+    logging.getLogger("mnwd.access").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = EmbeddedPostgres(Path(tmp) / "pg", unsafe_fast=True)
+        url = await cluster.start()
+        try:
+            config = Config.from_env({}, data_dir=Path(tmp) / "var", database_url=url)
+            async with open_services(config) as services:
+                bare = web.Application()
+                bare.router.add_get("/healthz", lambda request: _ok())
+                bare_runner, bare_url = await _serve(bare)
+                mnwd_runner, mnwd_url = await _serve(create_app(services))
+                try:
+                    baseline = await _load(bare_url)
+                    measured = await _load(mnwd_url)
+                finally:
+                    await mnwd_runner.cleanup()
+                    await bare_runner.cleanup()
+        finally:
+            await cluster.stop()
+    return [Result("GET /healthz", "req/s", measured, "bare aiohttp", baseline, target=0.7)]
+
+
+async def _ok() -> web.Response:
+    return web.json_response({"status": "ok"})

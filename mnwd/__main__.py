@@ -1,0 +1,5 @@
+import sys
+
+from mnwd.cli import main
+
+sys.exit(main())

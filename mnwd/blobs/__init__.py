@@ -1,0 +1,60 @@
+"""Content-addressed blob storage: `LocalBlobStore` on disk, `S3BlobStore` in a bucket.
+
+See `mnwd.blobs.store` for the interface and `mnwd.blobs.errors` for the exception tree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mnwd.blobs.errors import (
+    BlobError,
+    BlobHashMismatch,
+    BlobNotFound,
+    BlobTooLarge,
+    InvalidBlobKey,
+    InvalidBlobRange,
+)
+from mnwd.blobs.local import LocalBlobStore
+from mnwd.blobs.s3 import S3BlobStore
+from mnwd.blobs.store import BlobInfo, BlobStore, BlobStream, check_blob_key
+
+__all__ = [
+    "BlobError",
+    "BlobHashMismatch",
+    "BlobInfo",
+    "BlobNotFound",
+    "BlobStore",
+    "BlobStream",
+    "BlobTooLarge",
+    "InvalidBlobKey",
+    "InvalidBlobRange",
+    "LocalBlobStore",
+    "S3BlobStore",
+    "check_blob_key",
+    "create_blob_store",
+]
+
+
+def create_blob_store(
+    *,
+    data_dir: Path,
+    s3_bucket: str | None,
+    s3_prefix: str = "",
+    s3_endpoint_url: str | None = None,
+    s3_region: str | None = None,
+) -> BlobStore:
+    """The store the configuration asks for: S3 if a bucket is given, else files under ``data_dir/blobs``.
+
+    Either way a put is staged in ``data_dir/blobs/tmp`` (for S3 rather than the system temporary
+    directory, which may be a memory-backed tmpfs).
+    """
+    if s3_bucket is None:
+        return LocalBlobStore(data_dir / "blobs")
+    return S3BlobStore(
+        s3_bucket,
+        prefix=s3_prefix,
+        endpoint_url=s3_endpoint_url,
+        region=s3_region,
+        staging_dir=data_dir / "blobs" / "tmp",
+    )

@@ -1,0 +1,68 @@
+"""Errors of the blob store.
+
+Exception tree::
+
+    MnwdError (mnwd.errors)
+    └── BlobError                  anything the blob store raises on purpose
+        ├── BlobNotFound           no blob under that hash; ``sha256``
+        ├── BlobHashMismatch       the content did not hash to what the caller expected; ``expected``, ``actual``
+        ├── BlobTooLarge           the stream went past ``max_size``; ``limit``
+        ├── InvalidBlobKey         also ValueError: not 64 lowercase hex digits; ``value``
+        └── InvalidBlobRange       also ValueError: negative start, or end before start; ``start``, ``end``
+
+``BlobHashMismatch``, ``BlobTooLarge`` and any exception raised by the caller's stream leave nothing
+stored. Errors of the backend itself (a full disk, S3 access denied) are not wrapped: they reach the
+caller as ``OSError`` or ``botocore`` exceptions and are a 500, not the client's fault.
+"""
+
+from __future__ import annotations
+
+from mnwd.errors import MnwdError
+
+__all__ = [
+    "BlobError",
+    "BlobHashMismatch",
+    "BlobNotFound",
+    "BlobTooLarge",
+    "InvalidBlobKey",
+    "InvalidBlobRange",
+]
+
+
+class BlobError(MnwdError):
+    """Base of the errors the blob store raises on purpose."""
+
+
+class BlobNotFound(BlobError):
+    def __init__(self, sha256: str) -> None:
+        super().__init__(f"no blob {sha256}")
+        self.sha256 = sha256
+
+
+class BlobHashMismatch(BlobError):
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"content hashes to {actual}, expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class BlobTooLarge(BlobError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"blob is larger than {limit} bytes")
+        self.limit = limit
+
+
+class InvalidBlobKey(BlobError, ValueError):
+    def __init__(self, value: object) -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"a blob key is 64 lowercase hex digits, not {shown}")
+        self.value = value
+
+
+class InvalidBlobRange(BlobError, ValueError):
+    def __init__(self, start: int, end: int | None) -> None:
+        super().__init__(f"invalid byte range start={start} end={end}")
+        self.start = start
+        self.end = end

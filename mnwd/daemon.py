@@ -1,0 +1,85 @@
+"""`mnwd serve`: migrate, start the listeners, wait for SIGINT/SIGTERM, drain, close."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from aiohttp import web
+
+from mnwd.config import Config
+from mnwd.errors import MnwdError
+from mnwd.services import Services, open_services
+from mnwd.web import create_app
+
+__all__ = ["ListenError", "Listener", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class ListenError(MnwdError):
+    """A listener could not bind its address."""
+
+
+class Listener(Protocol):
+    """A server beside HTTP (the git SSH server) run by the same lifecycle."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop accepting, let work in flight finish."""
+
+
+def build_listeners(services: Services) -> list[Listener]:
+    return []
+
+
+async def serve(
+    config: Config,
+    *,
+    ready: Callable[[Services, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+    listeners: Callable[[Services], Sequence[Listener]] = build_listeners,
+    app_factory: Callable[[Services], web.Application] = create_app,
+) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with open_services(config) as services:
+            runner = web.AppRunner(
+                app_factory(services), access_log=None, shutdown_timeout=config.shutdown_timeout, handle_signals=False
+            )
+            await runner.setup()
+            started: list[Listener] = []
+            try:
+                site = web.TCPSite(runner, config.http_host, config.http_port, reuse_address=True)
+                try:
+                    await site.start()
+                except OSError as exc:
+                    raise ListenError(
+                        f"cannot listen on {config.http_host}:{config.http_port}: {exc.strerror}"
+                    ) from exc
+                for listener in listeners(services):
+                    await listener.start()
+                    started.append(listener)
+                port = runner.addresses[0][1]
+                log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
+                if ready is not None:
+                    ready(services, port)
+                await stop.wait()
+                log.info("shutting down: draining requests", extra={"timeout_s": config.shutdown_timeout})
+            finally:
+                for listener in reversed(started):
+                    await listener.stop()
+                await runner.cleanup()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("mnwd stopped")

@@ -1,0 +1,37 @@
+"""The asyncpg pool: JSON and JSONB decoded with orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+__all__ = ["Pool", "create_pool", "init_connection"]
+
+Pool = asyncpg.Pool
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        server_settings={"application_name": "mnwd"},
+    )
+    assert pool is not None
+    return pool
+
+
+def pool_stats(pool: asyncpg.Pool) -> tuple[int, int, int]:
+    return pool.get_size(), pool.get_idle_size(), pool.get_max_size()

@@ -1,0 +1,159 @@
+"""Errors that reach a client, rendered as RFC 9457 ``application/problem+json``.
+
+Exception tree::
+
+    MnwdError                      anything mnwd raises on purpose
+    └── Problem                    an answer to a client: status, type slug, title, detail, extra fields
+        ├── BadRequest             400 bad-request
+        │   └── ValidationFailed   422 validation-failed, with ``errors`` per field
+        ├── Unauthorized           401 unauthorized
+        ├── Forbidden              403 forbidden
+        ├── NotFound               404 not-found
+        ├── MethodNotAllowed       405 method-not-allowed
+        ├── Conflict               409 conflict
+        ├── PayloadTooLarge        413 payload-too-large, with ``limit``
+        ├── TooManyRequests        429 rate-limited, with ``retry_after``
+        └── ServiceUnavailable     503 unavailable
+
+``PROBLEM_TYPES`` is the catalog of ``type`` slugs (documented in docs/errors.md); a problem's ``type``
+is ``https://mnwd.dev/problems/<slug>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "PROBLEM_BASE",
+    "PROBLEM_TYPES",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "MethodNotAllowed",
+    "MnwdError",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "ValidationFailed",
+    "problem_type_uri",
+]
+
+PROBLEM_BASE = "https://mnwd.dev/problems/"
+
+PROBLEM_TYPES: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "Bad request"),
+    "malformed-json": (400, "Malformed JSON"),
+    "unauthorized": (401, "Authentication required"),
+    "forbidden": (403, "Forbidden"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "not-acceptable": (406, "Not acceptable"),
+    "conflict": (409, "Conflict"),
+    "gone": (410, "Gone"),
+    "payload-too-large": (413, "Payload too large"),
+    "unsupported-media-type": (415, "Unsupported media type"),
+    "validation-failed": (422, "Validation failed"),
+    "rate-limited": (429, "Too many requests"),
+    "internal-error": (500, "Internal server error"),
+    "unavailable": (503, "Service unavailable"),
+    "http-error": (400, "HTTP error"),
+}
+
+
+def problem_type_uri(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+class MnwdError(Exception):
+    """Base of the errors mnwd raises on purpose."""
+
+
+class Problem(MnwdError):
+    status = 400
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, slug: str | None = None, title: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if slug is not None:
+            self.slug = slug
+        self.title = title or PROBLEM_TYPES.get(self.slug, (self.status, "Error"))[1]
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": problem_type_uri(self.slug),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance is not None:
+            doc["instance"] = instance
+        doc.update(self.extra)
+        return doc
+
+
+class BadRequest(Problem):
+    status = 400
+    slug = "bad-request"
+
+
+class ValidationFailed(BadRequest):
+    """``errors`` is a list of ``{"field": ..., "message": ...}``."""
+
+    status = 422
+    slug = "validation-failed"
+
+    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any) -> None:
+        super().__init__(detail, errors=errors or [], **extra)
+
+
+class Unauthorized(Problem):
+    status = 401
+    slug = "unauthorized"
+
+
+class Forbidden(Problem):
+    status = 403
+    slug = "forbidden"
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+
+
+class MethodNotAllowed(Problem):
+    status = 405
+    slug = "method-not-allowed"
+
+
+class Conflict(Problem):
+    status = 409
+    slug = "conflict"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    slug = "payload-too-large"
+
+    def __init__(self, detail: str, *, limit: int, **extra: Any) -> None:
+        super().__init__(detail, limit=limit, **extra)
+
+
+class TooManyRequests(Problem):
+    status = 429
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    slug = "unavailable"

@@ -1,0 +1,78 @@
+"""The one `Services` object: built at start-up, handed to every part, closed at shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from mnwd.blobs import BlobStore, create_blob_store
+from mnwd.config import Config
+from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.migrations import Migration, apply_migrations, load_migrations
+from mnwd.db.pool import create_pool, pool_stats
+from mnwd.metrics import Metrics
+
+__all__ = ["Services", "open_database", "open_services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: Config
+    pool: asyncpg.Pool
+    blobs: BlobStore
+    metrics: Metrics
+    migrations: list[Migration]
+
+
+@contextlib.asynccontextmanager
+async def open_database(config: Config) -> AsyncIterator[str]:
+    """Yield the database URL, running the embedded server for the duration when DATABASE_URL is unset."""
+    if config.database_url is not None:
+        yield config.database_url
+        return
+    embedded = EmbeddedPostgres(config.pg_dir)
+    url = await embedded.start()
+    try:
+        yield url
+    finally:
+        await embedded.stop()
+
+
+async def migrate(url: str, migrations: list[Migration]) -> list[Migration]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await apply_migrations(conn, migrations)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def open_services(config: Config, *, run_migrations: bool = True) -> AsyncIterator[Services]:
+    migrations = load_migrations(config.migrations_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    async with open_database(config) as url:
+        if run_migrations:
+            applied = await migrate(url, migrations)
+            if applied:
+                log.info("database migrated", extra={"applied": [m.filename for m in applied]})
+        pool = await create_pool(url, min_size=config.db_pool_min, max_size=config.db_pool_max)
+        blobs = create_blob_store(
+            data_dir=config.data_dir,
+            s3_bucket=config.s3_bucket,
+            s3_prefix=config.s3_prefix,
+            s3_endpoint_url=config.s3_endpoint_url,
+            s3_region=config.s3_region,
+        )
+        metrics = Metrics()
+        metrics.watch_pool(lambda: pool_stats(pool))
+        try:
+            yield Services(config=config, pool=pool, blobs=blobs, metrics=metrics, migrations=migrations)
+        finally:
+            await blobs.close()
+            await pool.close()

@@ -1,0 +1,51 @@
+"""``/healthz`` (the process answers), ``/readyz`` (database and migrations) and Prometheus ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mnwd.db.migrations import MigrationError, migration_status
+from mnwd.errors import ServiceUnavailable
+from mnwd.web.keys import SERVICES
+
+__all__ = ["setup_routes"]
+
+READY_TIMEOUT = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            async with services.pool.acquire() as conn:
+                status = await migration_status(conn, services.migrations)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"The database is not reachable: {type(exc).__name__}.", database="down") from None
+    except MigrationError as exc:
+        raise ServiceUnavailable(str(exc), database="ok", migrations="mismatch") from None
+    if not status.current:
+        pending = [m.filename for m in status.pending]
+        raise ServiceUnavailable(
+            f"{len(pending)} migration(s) not applied yet.", database="ok", migrations="pending", pending=pending
+        )
+    return web.json_response({"status": "ready", "database": "ok", "migrations": len(status.applied)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[SERVICES].metrics.registry
+    body = await asyncio.to_thread(generate_latest, registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

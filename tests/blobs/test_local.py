@@ -1,0 +1,89 @@
+"""What only `LocalBlobStore` promises: its layout on disk, atomic placement, and refusing paths."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from mnwd.blobs import InvalidBlobKey, LocalBlobStore, create_blob_store
+from tests.blobs.streams import ChunkedStream, stream_of
+
+MiB = 1024 * 1024
+
+
+async def test_blob_lives_at_root_ab_cd_hash(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+
+    info = await store.put(stream_of(b"on disk"))
+
+    path = tmp_path / "blobs" / info.sha256[:2] / info.sha256[2:4] / info.sha256
+    assert path.read_bytes() == b"on disk"
+    assert sorted(p.name for p in (tmp_path / "blobs").iterdir()) == sorted([info.sha256[:2], "tmp"])
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+async def test_no_partial_blob_under_its_hash_while_streaming(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    source = ChunkedStream(3 * MiB)
+    sha256 = hashlib.sha256(source.content()).hexdigest()
+    final = root / sha256[:2] / sha256[2:4] / sha256
+    seen_final: list[bool] = []
+    source.on_chunk = lambda _: seen_final.append(final.exists())
+
+    await LocalBlobStore(root).put(source)
+
+    assert seen_final == [False] * source.chunk_count
+    assert final.read_bytes() == source.content()
+
+
+async def test_path_traversal_is_refused(tmp_path: Path) -> None:
+    """An attacker asks for blob ``../victim`` or ``../../etc/passwd`` to read or delete files outside the store.
+
+    Keys are checked against ``^[0-9a-f]{64}$`` before a path is built, so nothing outside the root
+    is read or removed, and the store does not even create its root.
+    """
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    store = LocalBlobStore(tmp_path / "blobs")
+
+    for key in ["../victim", "../../victim", str(victim), "../" * 20 + "etc/passwd", "./../victim"]:
+        with pytest.raises(InvalidBlobKey):
+            await store.open(key)
+        with pytest.raises(InvalidBlobKey):
+            await store.delete(key)
+        with pytest.raises(InvalidBlobKey):
+            await store.stat(key)
+
+    assert victim.read_bytes() == b"secret"
+    assert not (tmp_path / "blobs").exists()
+
+
+async def test_no_presigned_url(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    info = await store.put(stream_of(b"served by mnwd itself"))
+
+    assert await store.presigned_url(info.sha256) is None
+
+
+async def test_put_of_20_mib_holds_little_memory(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = ChunkedStream(20 * MiB)
+
+    tracemalloc.start()
+    try:
+        await store.put(source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 * MiB
+
+
+def test_factory_without_bucket_stores_under_data_dir(tmp_path: Path) -> None:
+    store = create_blob_store(data_dir=tmp_path, s3_bucket=None)
+
+    assert isinstance(store, LocalBlobStore)
+    assert store.root == tmp_path / "blobs"

@@ -1,0 +1,108 @@
+"""Test harness: one embedded PostgreSQL per session, a migrated template, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mnwd.config import Config
+from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.migrations import apply_migrations, load_migrations
+from mnwd.db.pool import create_pool, init_connection
+from mnwd.services import Services, open_services
+from mnwd.web import create_app
+from tests.daemon import RunningDaemon, start_daemon
+
+TEMPLATE = "mnwd_template"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+async def _build_template(cluster: EmbeddedPostgres) -> None:
+    await cluster.start()
+    admin = await asyncpg.connect(cluster.url_for("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(cluster.url_for(TEMPLATE))
+    try:
+        await apply_migrations(conn, load_migrations(MIGRATIONS_DIR))
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    cluster = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", database="postgres", unsafe_fast=True)
+    asyncio.run(_build_template(cluster))
+    try:
+        yield cluster
+    finally:
+        cluster.stop_blocking()
+
+
+@pytest.fixture
+async def db_url(pg_cluster: EmbeddedPostgres) -> AsyncIterator[str]:
+    """URL of a database of its own for this test, cloned from the migrated template."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_cluster.url_for("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        yield pg_cluster.url_for(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(db_url, min_size=1, max_size=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def conn(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(db_url)
+    await init_connection(connection)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str) -> Config:
+    return Config.from_env(
+        {}, data_dir=tmp_path / "var", database_url=db_url, migrations_dir=MIGRATIONS_DIR, log_format="text"
+    )
+
+
+@pytest.fixture
+async def services(config: Config) -> AsyncIterator[Services]:
+    async with open_services(config) as built:
+        yield built
+
+
+@pytest.fixture
+async def client(services: Services, aiohttp_client: object) -> TestClient:  # type: ignore[type-arg]
+    return await aiohttp_client(create_app(services))  # type: ignore[operator,no-any-return]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, db_url: str) -> Iterator[RunningDaemon]:
+    """`mnwd serve` as a separate process on free ports, against this test's database."""
+    running = start_daemon(tmp_path / "daemon", {"DATABASE_URL": db_url})
+    try:
+        yield running
+    finally:
+        running.stop()

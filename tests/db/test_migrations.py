@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.migrations import (
+    EditedMigration,
+    MigrationError,
+    UnknownMigration,
+    apply_migrations,
+    load_migrations,
+    migration_status,
+)
+from tests.conftest import MIGRATIONS_DIR
+from tests.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
+
+
+@pytest.fixture
+async def empty_db_url(pg_cluster: EmbeddedPostgres) -> AsyncIterator[str]:
+    name = f"e_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_cluster.url_for("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield pg_cluster.url_for(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, target)
+    return target
+
+
+def write(directory: Path, name: str, sql: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(sql)
+
+
+async def test_applies_every_migration_once_in_order(empty_db_url: str) -> None:
+    migrations = load_migrations(MIGRATIONS_DIR)
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    conn = await asyncpg.connect(empty_db_url)
+    try:
+        applied = await apply_migrations(conn, migrations)
+        assert [m.version for m in applied] == [m.version for m in migrations]
+        assert await apply_migrations(conn, migrations) == []
+        rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+        assert [(r["version"], r["name"], r["checksum"]) for r in rows] == [
+            (m.version, m.name, m.checksum) for m in migrations
+        ]
+        assert (await migration_status(conn, migrations)).current
+    finally:
+        await conn.close()
+
+
+async def test_an_edited_landed_migration_is_refused(empty_db_url: str, migrations_copy: Path) -> None:
+    conn = await asyncpg.connect(empty_db_url)
+    try:
+        await apply_migrations(conn, load_migrations(migrations_copy))
+        first = sorted(migrations_copy.glob("*.sql"))[0]
+        first.write_text(first.read_text() + "\n-- a harmless-looking edit\n")
+        with pytest.raises(EditedMigration, match=f"migration {first.name} was edited after it was applied"):
+            await apply_migrations(conn, load_migrations(migrations_copy))
+    finally:
+        await conn.close()
+
+
+async def test_line_endings_do_not_count_as_an_edit(empty_db_url: str, migrations_copy: Path) -> None:
+    conn = await asyncpg.connect(empty_db_url)
+    try:
+        await apply_migrations(conn, load_migrations(migrations_copy))
+        first = sorted(migrations_copy.glob("*.sql"))[0]
+        first.write_bytes(first.read_bytes().replace(b"\n", b"\r\n"))
+        assert await apply_migrations(conn, load_migrations(migrations_copy)) == []
+    finally:
+        await conn.close()
+
+
+async def test_a_database_newer_than_the_code_is_refused(empty_db_url: str, tmp_path: Path) -> None:
+    newer = tmp_path / "newer"
+    write(newer, "0001_one.sql", "CREATE TABLE one (id int);")
+    write(newer, "0002_two.sql", "CREATE TABLE two (id int);")
+    older = tmp_path / "older"
+    write(older, "0001_one.sql", "CREATE TABLE one (id int);")
+    conn = await asyncpg.connect(empty_db_url)
+    try:
+        await apply_migrations(conn, load_migrations(newer))
+        with pytest.raises(UnknownMigration, match="0002_two"):
+            await apply_migrations(conn, load_migrations(older))
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_migration_leaves_nothing_behind(empty_db_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "m"
+    write(directory, "0001_good.sql", "CREATE TABLE good (id int);")
+    write(directory, "0002_bad.sql", "CREATE TABLE half (id int);\nCREATE TABLE broken (id nosuchtype);")
+    conn = await asyncpg.connect(empty_db_url)
+    try:
+        with pytest.raises(MigrationError, match=r"migration 0002_bad.sql failed: .*nosuchtype"):
+            await apply_migrations(conn, load_migrations(directory))
+        assert await conn.fetchval("SELECT array_agg(version) FROM schema_migrations") == [1]
+        assert await conn.fetchval("SELECT to_regclass('good')") is not None
+        assert await conn.fetchval("SELECT to_regclass('half')") is None
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("name", ["1_short.sql", "0001-dash.sql", "0001_Upper.sql"])
+def test_misnamed_files_are_refused(tmp_path: Path, name: str) -> None:
+    write(tmp_path, name, "SELECT 1;")
+    with pytest.raises(MigrationError, match=r"named NNNN_lowercase_name\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_a_version_used_twice_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "SELECT 1;")
+    write(tmp_path, "0001_b.sql", "SELECT 1;")
+    with pytest.raises(MigrationError, match="version 0001 is used twice"):
+        load_migrations(tmp_path)
+
+
+async def test_concurrent_runners_migrate_once(empty_db_url: str) -> None:
+    migrations = load_migrations(MIGRATIONS_DIR)
+    conns = [await asyncpg.connect(empty_db_url) for _ in range(5)]
+    try:
+        results = await asyncio.gather(*(apply_migrations(c, migrations) for c in conns))
+        assert sorted(len(r) for r in results) == [0, 0, 0, 0, len(migrations)]
+        count = await conns[0].fetchval("SELECT count(*) FROM schema_migrations")
+        assert count == len(migrations)
+    finally:
+        for c in conns:
+            await c.close()
+
+
+@pytest.mark.e2e
+async def test_two_daemons_started_together_migrate_once(empty_db_url: str, tmp_path: Path) -> None:
+    daemons: list[RunningDaemon] = []
+    try:
+        for n in range(2):
+            daemons.append(start_daemon(tmp_path / f"d{n}", {"DATABASE_URL": empty_db_url}, wait=False))
+        for daemon in daemons:
+            await asyncio.to_thread(wait_healthy, daemon)
+        conn = await asyncpg.connect(empty_db_url)
+        try:
+            versions = await conn.fetchval("SELECT array_agg(version ORDER BY version) FROM schema_migrations")
+        finally:
+            await conn.close()
+        assert versions == [m.version for m in load_migrations(MIGRATIONS_DIR)]
+    finally:
+        codes = [d.stop() for d in daemons]
+    assert codes == [0, 0]
+    applied_logs = [d.log().count('"applied migration"') for d in daemons]
+    assert sorted(applied_logs) == [0, len(versions)]
+
+
+@pytest.mark.e2e
+async def test_serve_refuses_to_start_after_a_landed_migration_was_edited(
+    db_url: str, migrations_copy: Path, tmp_path: Path
+) -> None:
+    last = sorted(migrations_copy.glob("*.sql"))[-1]
+    last.write_text(last.read_text().replace("CREATE", "create", 1))
+    env = daemon_env(tmp_path, {"DATABASE_URL": db_url, "MNWD_MIGRATIONS_DIR": str(migrations_copy)})
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mnwd", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert f"mnwd: migration {last.name} was edited after it was applied" in result.stderr
+
+
+@pytest.mark.e2e
+async def test_migrate_command_reports_what_it_did(empty_db_url: str, tmp_path: Path) -> None:
+    env = daemon_env(tmp_path, {"DATABASE_URL": empty_db_url})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mnwd", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    names = [m.filename for m in load_migrations(MIGRATIONS_DIR)]
+    status = await asyncio.to_thread(run, "migrate", "--status")
+    assert status.stdout.splitlines() == [f"pending  {n}" for n in names]
+    first = await asyncio.to_thread(run, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"applied  {n}" for n in names]
+    second = await asyncio.to_thread(run, "migrate")
+    assert second.stdout.strip() == f"the database is up to date ({len(names)} migrations)"
+    status = await asyncio.to_thread(run, "migrate", "--status")
+    assert status.stdout.splitlines() == [f"applied  {n}" for n in names]

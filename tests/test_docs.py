@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from mnwd.services import Services
+from mnwd.web import create_app
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_every_route_is_documented(services: Services) -> None:
+    app: web.Application = create_app(services)
+    text = "\n".join(p.read_text() for p in DOCS.glob("*.md"))
+    routes = {resource.canonical for resource in app.router.resources()}
+    missing = sorted(r for r in routes if f"`GET {r}`" not in text and f" {r}`" not in text)
+    assert not missing, f"routes missing from docs/: {missing}"
+
+
+def test_every_problem_type_is_documented() -> None:
+    from mnwd.errors import PROBLEM_TYPES
+
+    text = (DOCS / "errors.md").read_text()
+    missing = [slug for slug in PROBLEM_TYPES if f"`{slug}`" not in text]
+    assert not missing, f"problem types missing from docs/errors.md: {missing}"
