@@ -16,7 +16,7 @@ from bench.report import Result
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.services import open_services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 
 REQUESTS = 6000
 CONCURRENCY = 20

@@ -1,4 +1,4 @@
-"""The ``mnwd`` command: ``serve``, ``migrate``, ``db-url``, ``config``."""
+"""The ``mnwd`` command: ``serve``, ``migrate``, ``db-url``, ``config``, ``user``, ``app``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,28 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.add_argument("--status", action="store_true", help="list applied and pending migrations, change nothing")
     commands.add_parser("db-url", help="print the database URL (for psql)")
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", help="create an account and print its id")
+    create.add_argument("--username", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument("--admin", action="store_true", help="make the account an administrator")
+    create.add_argument("--creator", action="store_true", help="let the account create projects")
+    for action, text in (("suspend", "suspend an account and sign it out everywhere"), ("unsuspend", "lift it")):
+        user.add_parser(action, help=text).add_argument("username")
+    app = commands.add_parser("app", help="manage sync apps").add_subparsers(dest="action", required=True)
+    app_create = app.add_parser("create", help="register an app and print its client_id and api_key")
+    app_create.add_argument("--owner", required=True, metavar="USERNAME", help="the creator who owns the app")
+    app_create.add_argument("--name", required=True)
+    app_create.add_argument("--slug", required=True)
+    app_create.add_argument(
+        "--redirect-uri", required=True, action="append", dest="redirect_uris", metavar="URI", help="repeatable"
+    )
+    app_create.add_argument("--project", metavar="ID", help="link the app to one of the owner's projects")
+    app_create.add_argument("--item", metavar="ID", help="link the app to one of the owner's items")
+    app.add_parser("rotate-key", help="give an app a new API key and print it").add_argument("slug")
+    for action, text in (("deactivate", "stop sign-ins and token use of an app"), ("activate", "reactivate it")):
+        app.add_parser(action, help=text).add_argument("slug")
     commands.add_parser("config", help="print every setting and its current value")
     return parser
 
@@ -66,6 +88,62 @@ def _db_url(config: Config) -> None:
     print(url)
 
 
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CommandError("--password-stdin: standard input held no password")
+    return password
+
+
+async def _user(config: Config, args: argparse.Namespace, password: str | None) -> None:
+    from mnwd.accounts import operators
+    from mnwd.errors import Problem
+    from mnwd.services import open_services
+
+    async with open_services(config) as services:
+        try:
+            if args.action == "create":
+                user_id = await operators.create_account(
+                    services, args.username, args.email, password, is_admin=args.admin, creator=args.creator
+                )
+                print(user_id)
+            else:
+                await operators.set_suspended(services, args.username, args.action == "suspend")
+                print(f"{args.username} {'suspended' if args.action == 'suspend' else 'unsuspended'}")
+        except Problem as problem:
+            details = "; ".join(f"{e['field']}: {e['message']}" for e in problem.extra.get("errors", []))
+            raise CommandError(f"{problem.detail} {details}".strip()) from None
+
+
+async def _app(config: Config, args: argparse.Namespace) -> None:
+    from mnwd.errors import Problem
+    from mnwd.services import open_services
+    from mnwd.sync import operators
+
+    async with open_services(config) as services:
+        try:
+            if args.action == "create":
+                issued = await operators.create_app_for(
+                    services,
+                    args.owner,
+                    name=args.name,
+                    slug=args.slug,
+                    redirect_uris=args.redirect_uris,
+                    project_id=args.project,
+                    item_id=args.item,
+                )
+                print(f"client_id={issued.app.id}\napi_key={issued.api_key}")
+            elif args.action == "rotate-key":
+                issued = await operators.rotate_key(services, args.slug)
+                print(f"api_key={issued.api_key}")
+            else:
+                app = await operators.set_app_active(services, args.slug, args.action == "activate")
+                print(f"{app.slug} {'activated' if app.is_active else 'deactivated'}")
+        except Problem as problem:
+            details = "; ".join(f"{e['field']}: {e['message']}" for e in problem.extra.get("errors", []))
+            raise CommandError(f"{problem.detail} {details}".strip()) from None
+
+
 def _print_config(config: Config) -> None:
     width = max(len(s.env) for s in SETTINGS)
     for setting in SETTINGS:
@@ -100,6 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _db_url(config)
         elif args.command == "config":
             _print_config(config)
+        elif args.command == "user":
+            password = _read_password() if getattr(args, "password_stdin", False) else None
+            asyncio.run(_user(config, args, password))
+        elif args.command == "app":
+            asyncio.run(_app(config, args))
     except (CommandError, MigrationError) as exc:
         print(f"mnwd: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mnwd.mail import check_mailbox
+
 __all__ = ["SETTINGS", "Config", "ConfigError", "Setting"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,12 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _secret_key(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("is too short: use at least 32 random characters")
+    return raw
+
+
 def _text(raw: str) -> str:
     return raw
 
@@ -166,6 +174,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("s3_region", "MNWD_S3_REGION", None, "S3 region.", _text),
     Setting(
+        "secret_key",
+        "MNWD_SECRET_KEY",
+        None,
+        "Key for CSRF tokens and secrets at rest (32+ chars); unset: generated once into DATA_DIR/secret_key.",
+        _secret_key,
+        secret=True,
+    ),
+    Setting(
+        "mail_from",
+        "MNWD_MAIL_FROM",
+        "mnwd <no-reply@localhost>",
+        "Sender (From and envelope sender) of the mail mnwd sends.",
+        check_mailbox,
+    ),
+    Setting(
         "smtp_url",
         "MNWD_SMTP_URL",
         None,
@@ -195,6 +218,8 @@ class Config:
     s3_prefix: str
     s3_endpoint_url: str | None
     s3_region: str | None
+    secret_key: str | None
+    mail_from: str
     smtp_url: str | None
 
     @classmethod

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from mnwd.config import Config
 from mnwd.errors import MnwdError
+from mnwd.maintenance import run_maintenance
 from mnwd.services import Services, open_services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 
 __all__ = ["ListenError", "Listener", "serve"]
 
@@ -58,6 +59,7 @@ async def serve(
             )
             await runner.setup()
             started: list[Listener] = []
+            housekeeping: asyncio.Task[None] | None = None
             try:
                 site = web.TCPSite(runner, config.http_host, config.http_port, reuse_address=True)
                 try:
@@ -69,6 +71,7 @@ async def serve(
                 for listener in listeners(services):
                     await listener.start()
                     started.append(listener)
+                housekeeping = asyncio.create_task(run_maintenance(services), name="maintenance")
                 port = runner.addresses[0][1]
                 log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
                 if ready is not None:
@@ -76,6 +79,8 @@ async def serve(
                 await stop.wait()
                 log.info("shutting down: draining requests", extra={"timeout_s": config.shutdown_timeout})
             finally:
+                if housekeeping is not None:
+                    housekeeping.cancel()
                 for listener in reversed(started):
                     await listener.stop()
                 await runner.cleanup()

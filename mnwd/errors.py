@@ -11,6 +11,7 @@ Exception tree::
         ├── NotFound               404 not-found
         ├── MethodNotAllowed       405 method-not-allowed
         ├── Conflict               409 conflict
+        ├── Gone                   410 gone
         ├── PayloadTooLarge        413 payload-too-large, with ``limit``
         ├── TooManyRequests        429 rate-limited, with ``retry_after``
         └── ServiceUnavailable     503 unavailable
@@ -29,6 +30,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Gone",
     "MethodNotAllowed",
     "MnwdError",
     "NotFound",
@@ -47,12 +49,19 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "bad-request": (400, "Bad request"),
     "malformed-json": (400, "Malformed JSON"),
     "unauthorized": (401, "Authentication required"),
+    "invalid-credentials": (401, "Sign-in failed"),
+    "invalid-token": (401, "Invalid access token"),
     "forbidden": (403, "Forbidden"),
+    "csrf-failed": (403, "Security token missing"),
+    "account-suspended": (403, "Account suspended"),
+    "insufficient-scope": (403, "Insufficient scope"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "not-acceptable": (406, "Not acceptable"),
     "conflict": (409, "Conflict"),
     "gone": (410, "Gone"),
+    "link-used": (410, "Link already used"),
+    "link-expired": (410, "Link expired"),
     "payload-too-large": (413, "Payload too large"),
     "unsupported-media-type": (415, "Unsupported media type"),
     "validation-failed": (422, "Validation failed"),
@@ -135,6 +144,11 @@ class MethodNotAllowed(Problem):
 class Conflict(Problem):
     status = 409
     slug = "conflict"
+
+
+class Gone(Problem):
+    status = 410
+    slug = "gone"
 
 
 class PayloadTooLarge(Problem):

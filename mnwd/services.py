@@ -9,12 +9,16 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from mnwd.accounts.passwords import Passwords
 from mnwd.blobs import BlobStore, create_blob_store
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.db.migrations import Migration, apply_migrations, load_migrations
 from mnwd.db.pool import create_pool, pool_stats
+from mnwd.keyring import Keyring, load_secret_key
+from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
+from mnwd.ratelimit import RateLimiter
 
 __all__ = ["Services", "open_database", "open_services"]
 
@@ -28,6 +32,10 @@ class Services:
     blobs: BlobStore
     metrics: Metrics
     migrations: list[Migration]
+    keyring: Keyring
+    mailer: Mailer
+    passwords: Passwords
+    limiter: RateLimiter
 
 
 @contextlib.asynccontextmanager
@@ -71,8 +79,20 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
         )
         metrics = Metrics()
         metrics.watch_pool(lambda: pool_stats(pool))
+        mailer = create_mailer(smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from)
         try:
-            yield Services(config=config, pool=pool, blobs=blobs, metrics=metrics, migrations=migrations)
+            yield Services(
+                config=config,
+                pool=pool,
+                blobs=blobs,
+                metrics=metrics,
+                migrations=migrations,
+                keyring=Keyring(load_secret_key(config.secret_key, config.data_dir)),
+                mailer=mailer,
+                passwords=Passwords(),
+                limiter=RateLimiter(pool),
+            )
         finally:
+            await mailer.close()
             await blobs.close()
             await pool.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,13 +12,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
+from mnwd.accounts.passwords import Passwords
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.db.migrations import apply_migrations, load_migrations
 from mnwd.db.pool import create_pool, init_connection
 from mnwd.services import Services, open_services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 from tests.daemon import RunningDaemon, start_daemon
 
 TEMPLATE = "mnwd_template"
@@ -39,13 +43,16 @@ async def _build_template(cluster: EmbeddedPostgres) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    cluster = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", database="postgres", unsafe_fast=True)
-    asyncio.run(_build_template(cluster))
+def pg_cluster() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's numbered temp dirs: another pytest run on this machine may prune those.
+    root = Path(tempfile.mkdtemp(prefix="mnwd-test-pg-"))
+    cluster = EmbeddedPostgres(root / "data", database="postgres", unsafe_fast=True)
     try:
+        asyncio.run(_build_template(cluster))
         yield cluster
     finally:
         cluster.stop_blocking()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -87,9 +94,14 @@ def config(tmp_path: Path, db_url: str) -> Config:
     )
 
 
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @pytest.fixture
 async def services(config: Config) -> AsyncIterator[Services]:
+    """The real Services; argon2 made cheap so tests that sign in many times stay fast."""
     async with open_services(config) as built:
+        built.passwords = Passwords(FAST_HASHER)
         yield built
 
 

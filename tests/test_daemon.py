@@ -18,7 +18,7 @@ from aiohttp import web
 from mnwd.config import Config
 from mnwd.daemon import serve
 from mnwd.services import Services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 from tests.daemon import RunningDaemon, daemon_env, free_port, start_daemon
 
 
@@ -145,4 +145,7 @@ def test_running_daemon_answers_and_stops_on_sigint(daemon: RunningDaemon) -> No
     with urllib.request.urlopen(daemon.base_url + "/readyz", timeout=5) as response:
         assert response.status == 200
     assert daemon.stop(signal.SIGINT) == 0
-    assert "mnwd stopped" in daemon.log()
+    log = daemon.log()
+    assert "mnwd stopped" in log
+    assert '"logger":"mnwd.access"' in log
+    assert "aiohttp.access" not in log

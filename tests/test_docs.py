@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mnwd.services import Services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

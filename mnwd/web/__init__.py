@@ -1,5 +1,1 @@
-"""The HTTP side: app factory, middleware, problem rendering, health and metrics routes."""
-
-from mnwd.web.app import SERVICES, create_app
-
-__all__ = ["SERVICES", "create_app"]
+"""The HTTP side: app factory (`mnwd.web.app.create_app`), middleware, pages, health and metrics routes."""

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from mnwd.errors import PROBLEM_TYPES, Problem, problem_type_uri
 from mnwd.logs import request_id_var
 from mnwd.web.keys import SERVICES
+from mnwd.web.pages import TEMPLATES, render_error_page, wants_html
 
 __all__ = ["problem_middleware", "problem_response", "request_middleware"]
 
@@ -22,6 +23,7 @@ error_log = logging.getLogger("mnwd.web")
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PROBLEM_JSON = "application/problem+json"
+SECRET_PARAMETERS = ("token", "code")
 
 # aiohttp's own HTTP exceptions mapped to our slugs; others fall back to the status.
 _SLUG_BY_STATUS = {status: slug for slug, (status, _title) in PROBLEM_TYPES.items() if slug != "http-error"}
@@ -35,6 +37,16 @@ def _route_name(request: web.Request) -> str:
     if resource is None or getattr(match_info, "http_exception", None) is not None:
         return "unmatched"
     return str(resource.canonical)
+
+
+def _loggable_path(request: web.Request) -> str:
+    """The path with secret route parameters (login link tokens and the like) masked."""
+    path = request.path
+    for name in SECRET_PARAMETERS:
+        value = request.match_info.get(name)
+        if value:
+            path = path.replace(value, "***")
+    return path
 
 
 @web.middleware
@@ -55,14 +67,15 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics = request.app[SERVICES].metrics
         metrics.http_requests.labels(route, request.method, str(status)).inc()
         metrics.http_latency.labels(route).observe(elapsed)
+        path = _loggable_path(request)
         access_log.info(
             "%s %s %d",
             request.method,
-            request.path,
+            path,
             status,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
                 "remote": request.remote,
@@ -93,7 +106,14 @@ _KEPT_HEADERS = {"allow", "retry-after", "www-authenticate"}
 _MAX_SIZE = re.compile(r"Maximum request body size (\d+)")
 
 
-def _from_http_exception(exc: web.HTTPException, instance: str) -> web.Response:
+async def _answer(request: web.Request, doc: dict[str, object], headers: dict[str, str] | None = None) -> web.Response:
+    if wants_html(request) and TEMPLATES in request.app:
+        return await render_error_page(request, doc, headers)
+    return problem_response(doc, headers)
+
+
+async def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+    instance = request.path
     slug = _SLUG_BY_STATUS.get(exc.status, "http-error")
     own_text = exc.text if exc.content_type == "text/plain" and exc.text != f"{exc.status}: {exc.reason}" else None
     detail = own_text or _DEFAULT_DETAIL.get(exc.status, exc.reason)
@@ -109,7 +129,7 @@ def _from_http_exception(exc: web.HTTPException, instance: str) -> web.Response:
     if slug == "http-error":
         doc["title"] = exc.reason
     headers = {k: v for k, v in exc.headers.items() if k.lower() in _KEPT_HEADERS}
-    return problem_response(doc, headers)
+    return await _answer(request, doc, headers)
 
 
 @web.middleware
@@ -117,13 +137,13 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except Problem as problem:
-        return problem_response(problem.body(request.path), problem.headers or None)
+        return await _answer(request, problem.body(request.path), problem.headers or None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _from_http_exception(exc, request.path)
+        return await _from_http_exception(request, exc)
     except Exception:
         error_log.exception("unhandled error", extra={"method": request.method, "path": request.path})
         request_id = request_id_var.get()
         detail = f"Something went wrong on our side. Quote request id {request_id} when reporting it."
-        return problem_response(_problem_doc("internal-error", 500, detail, request.path, request_id=request_id))
+        return await _answer(request, _problem_doc("internal-error", 500, detail, request.path, request_id=request_id))

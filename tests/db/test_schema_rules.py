@@ -325,6 +325,28 @@ CHECK_VIOLATIONS = [
         "INSERT INTO users (username, email, max_file_override_bytes) VALUES ('carol', 'c@x.org', 0)",
     ),
     bad(
+        "users_totp_last_used_step_check",
+        "INSERT INTO users (username, email, totp_last_used_step) VALUES ('carol', 'c@x.org', -1)",
+    ),
+    *(
+        bad(
+            f"{table}_token_hash_sha256",
+            f"INSERT INTO {table} (grant_id, token_hash, expires_at) "
+            "VALUES (gen_random_uuid(), '\\x00', now() + interval '1 hour')",
+        )
+        for table in ("oauth_access_tokens", "oauth_refresh_tokens")
+    ),
+    *(
+        bad(
+            f"{table}_expires_after_created",
+            f"INSERT INTO {table} (grant_id, token_hash, expires_at) "
+            "VALUES (gen_random_uuid(), sha256('x'), now() - interval '1 hour')",
+        )
+        for table in ("oauth_access_tokens", "oauth_refresh_tokens")
+    ),
+    bad("rate_limits_hits_check", "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ('b', now(), 0)"),
+    bad("rate_limits_bucket_not_empty", "INSERT INTO rate_limits (bucket, window_start) VALUES ('', now())"),
+    bad(
         "users_totp_enabled_needs_secret",
         "INSERT INTO users (username, email, totp_enabled) VALUES ('carol', 'c@x.org', true)",
     ),

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from mnwd.db.migrations import Migration
 from mnwd.errors import NotFound
 from mnwd.services import Services
-from mnwd.web import create_app
+from mnwd.web.app import create_app
 from mnwd.web.body import read_json
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]  # type: ignore[type-arg]

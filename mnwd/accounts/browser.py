@@ -1,0 +1,134 @@
+"""What a browser carries: the session cookie, the CSRF token derived from it, and transient state.
+
+One cookie, ``mnwd_session``, holds a random token. Signed in, its SHA-256 is a ``user_sessions`` row;
+signed out or mid-login, it keys a ``web_sessions`` row of short-lived state (pending 2FA, WebAuthn
+challenges). The CSRF token is an HMAC of the cookie token, so it needs no storage and changes when
+the session rotates at sign-in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from mnwd.accounts import queries
+from mnwd.services import Services
+from mnwd.web.keys import SERVICES
+
+__all__ = [
+    "SESSION_COOKIE",
+    "browser_token",
+    "csrf_token",
+    "csrf_valid",
+    "ensure_browser_token",
+    "hash_token",
+    "load_state",
+    "pop_state",
+    "rotate_browser_token",
+    "save_state",
+]
+
+SESSION_COOKIE = "mnwd_session"
+COOKIE_MAX_AGE = 30 * 24 * 3600
+STATE_SECONDS = 3600
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+NEW_TOKEN_KEY = web.RequestKey("new_browser_token", str)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def browser_token(request: web.Request) -> str | None:
+    new: str | None = request.get(NEW_TOKEN_KEY)
+    if new is not None:
+        return new
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return token if TOKEN_PATTERN.fullmatch(token) else None
+
+
+def ensure_browser_token(request: web.Request) -> str:
+    token = browser_token(request)
+    if token is None:
+        token = rotate_browser_token(request)
+    return token
+
+
+def rotate_browser_token(request: web.Request) -> str:
+    """A fresh token (set on the response by the cookie middleware); the old one is forgotten."""
+    token = secrets.token_urlsafe(32)
+    request[NEW_TOKEN_KEY] = token
+    return token
+
+
+def secure_cookies(services: Services) -> bool:
+    host = urlsplit(services.config.base_url).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def set_cookie_if_new(request: web.Request, response: web.StreamResponse) -> None:
+    token: str | None = request.get(NEW_TOKEN_KEY)
+    if token is None or response.prepared:
+        return
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=secure_cookies(request.app[SERVICES]),
+    )
+
+
+def csrf_token(request: web.Request) -> str:
+    token = ensure_browser_token(request)
+    mac = request.app[SERVICES].keyring.mac("csrf", token.encode())
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def csrf_valid(request: web.Request, submitted: str | None) -> bool:
+    if not submitted or browser_token(request) is None or NEW_TOKEN_KEY in request:
+        return False
+    return hmac.compare_digest(submitted.encode(), csrf_token(request).encode())
+
+
+def _state_id(token: str) -> str:
+    return hashlib.sha256(b"state:" + token.encode()).hexdigest()
+
+
+async def load_state(request: web.Request) -> dict[str, Any]:
+    token = browser_token(request)
+    if token is None:
+        return {}
+    return await queries.get_web_session(request.app[SERVICES].pool, _state_id(token)) or {}
+
+
+async def pop_state(request: web.Request, key: str) -> Any:
+    """Take one entry out of the state; of two requests racing for it, only one gets it."""
+    token = browser_token(request)
+    if token is None:
+        return None
+    return await queries.pop_web_session_key(request.app[SERVICES].pool, _state_id(token), key)
+
+
+async def save_state(request: web.Request, data: dict[str, Any]) -> None:
+    token = ensure_browser_token(request)
+    pool = request.app[SERVICES].pool
+    if data:
+        await queries.upsert_web_session(pool, _state_id(token), data, STATE_SECONDS)
+    else:
+        await queries.delete_web_session(pool, _state_id(token))

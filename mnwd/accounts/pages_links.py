@@ -1,0 +1,105 @@
+"""Pages: ask for a sign-in link, use it; confirm an email address."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mnwd.accounts import links, queries
+from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
+from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, begin_second_factor, finish_sign_in
+from mnwd.accounts.users import normalize_email
+from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
+from mnwd.ratelimit import Limit
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import redirect
+
+__all__ = ["setup"]
+
+LINKS_PER_IP = Limit("login-link:ip", 10, 900, "Too many sign-in links asked for from your network. Wait a bit.")
+LINKS_PER_ADDRESS = Limit("login-link:email", 3, 900, "Too many sign-in links for this address. Wait a bit.")
+VERIFY_PER_USER = Limit("verify-email:user", 3, 900, "Too many confirmation mails. Wait a bit.")
+
+
+async def link_request_page(request: web.Request) -> web.Response:
+    return await render(request, "accounts/link_request.html", {"email": ""})
+
+
+async def request_link(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    raw = field(form, "email", max_chars=300)
+    email = normalize_email(raw)
+    try:
+        if email is None:
+            raise ValidationFailed(
+                "No link was sent.", errors=[{"field": "email", "message": "Enter one email address."}]
+            )
+        await services.limiter.hit(LINKS_PER_IP, request.remote or "")
+        await services.limiter.hit(LINKS_PER_ADDRESS, email.lower())
+    except (ValidationFailed, TooManyRequests) as problem:
+        return await render_problem(request, "accounts/link_request.html", problem, {"email": raw})
+    user = await queries.get_user_by_login(services.pool, email)
+    if user is not None and user["suspended_at"] is None:
+        await links.send_login_link(services, user)
+    # The same answer whether or not the address has an account.
+    return await render(request, "accounts/link_sent.html", {"email": email})
+
+
+async def link_confirm_page(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    try:
+        username = await links.describe(request.app[SERVICES], token, links.LOGIN)
+    except (NotFound, Gone) as problem:
+        return await render_problem(request, "accounts/link_confirm.html", problem, {"username": None})
+    return await render(request, "accounts/link_confirm.html", {"username": username})
+
+
+async def use_link(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        user_id = await links.redeem(services, request.match_info["token"], links.LOGIN)
+    except (NotFound, Gone) as problem:
+        return await render_problem(request, "accounts/link_confirm.html", problem, {"username": None})
+    user = await queries.get_user_by_id(services.pool, user_id)
+    assert user is not None
+    if user["suspended_at"] is not None:
+        return redirect("/login")
+    if user["totp_enabled"]:
+        return await begin_second_factor(request, user_id, DEFAULT_AFTER_SIGN_IN)
+    return await finish_sign_in(request, user_id, DEFAULT_AFTER_SIGN_IN)
+
+
+async def verify_confirm_page(request: web.Request) -> web.Response:
+    try:
+        username = await links.describe(request.app[SERVICES], request.match_info["token"], links.VERIFY_EMAIL)
+    except (NotFound, Gone) as problem:
+        return await render_problem(request, "accounts/verify_email.html", problem, {"username": None, "done": False})
+    return await render(request, "accounts/verify_email.html", {"username": username, "done": False})
+
+
+async def verify_email(request: web.Request) -> web.Response:
+    try:
+        await links.redeem(request.app[SERVICES], request.match_info["token"], links.VERIFY_EMAIL)
+    except (NotFound, Gone) as problem:
+        return await render_problem(request, "accounts/verify_email.html", problem, {"username": None, "done": False})
+    return await render(request, "accounts/verify_email.html", {"username": None, "done": True})
+
+
+async def resend_verification(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    if not viewer.email_verified:
+        await services.limiter.hit(VERIFY_PER_USER, str(viewer.user_id))
+        user = await queries.get_user_by_id(services.pool, viewer.user_id)
+        await links.send_email_verification(services, user)
+    return redirect("/settings?saved=verification")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/login/link", link_request_page)
+    app.router.add_post("/login/link", request_link)
+    app.router.add_get("/login/link/{token}", link_confirm_page)
+    app.router.add_post("/login/link/{token}", use_link)
+    app.router.add_get("/verify-email/{token}", verify_confirm_page)
+    app.router.add_post("/verify-email/{token}", verify_email)
+    app.router.add_post("/settings/verify-email", resend_verification)

@@ -1,0 +1,141 @@
+"""Pages and JSON endpoints: manage passkeys in settings, sign in with a passkey.
+
+The ceremonies are driven by ``static/passkeys.js``: it posts JSON with the ``X-CSRF-Token`` header, and
+errors come back as problem+json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from mnwd.accounts import passkeys
+from mnwd.accounts.browser import csrf_valid
+from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
+from mnwd.accounts.middleware import CSRF_HEADER, CsrfFailed
+from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN
+from mnwd.accounts.sessions import Viewer, get_viewer, start_session
+from mnwd.errors import Unauthorized, ValidationFailed
+from mnwd.ratelimit import Limit
+from mnwd.web.body import read_json
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import redirect, safe_next
+
+__all__ = ["setup"]
+
+PAGE = "accounts/passkeys.html"
+PASSKEY_OPTIONS_PER_IP = Limit("passkey-options:ip", 100, 300, "Too many passkey attempts. Wait a few minutes.")
+PASSKEY_SIGN_IN_PER_IP = Limit("passkey-login:ip", 50, 300, "Too many passkey sign-ins. Wait a few minutes.")
+SAVED_MESSAGES = {
+    "added": "Passkey added.",
+    "renamed": "Passkey renamed.",
+    "deleted": "Passkey deleted.",
+}
+
+
+class NewPasskey(msgspec.Struct, forbid_unknown_fields=True):
+    credential: dict[str, Any]
+    name: str = ""
+
+
+class PasskeySignIn(msgspec.Struct, forbid_unknown_fields=True):
+    credential: dict[str, Any]
+    next: str = DEFAULT_AFTER_SIGN_IN
+
+
+def _json(text: str) -> web.Response:
+    return web.Response(text=text, content_type="application/json")
+
+
+def _require_csrf_header(request: web.Request) -> None:
+    """Also without a cookie yet (the middleware checks only requests that carry one): these start ceremonies."""
+    if not csrf_valid(request, request.headers.get(CSRF_HEADER)):
+        raise CsrfFailed()
+
+
+async def _require_json_viewer(request: web.Request) -> Viewer:
+    viewer = await get_viewer(request)
+    if viewer is None:
+        raise Unauthorized("Sign in to manage your passkeys.")
+    return viewer
+
+
+async def _render_page(request: web.Request, viewer: Viewer, problem: ValidationFailed | None = None) -> web.Response:
+    context = {
+        "passkeys": await passkeys.list_passkeys(request.app[SERVICES].pool, viewer.user_id),
+        "saved": SAVED_MESSAGES.get(request.query.get("saved", "")),
+        "max_name": passkeys.MAX_NAME_CHARS,
+    }
+    if problem is not None:
+        return await render_problem(request, PAGE, problem, context)
+    return await render(request, PAGE, context)
+
+
+async def passkeys_page(request: web.Request) -> web.Response:
+    return await _render_page(request, await require_viewer(request))
+
+
+async def registration_options(request: web.Request) -> web.Response:
+    _require_csrf_header(request)
+    viewer = await _require_json_viewer(request)
+    return _json(await passkeys.begin_registration(request, request.app[SERVICES], viewer))
+
+
+async def register(request: web.Request) -> web.Response:
+    _require_csrf_header(request)
+    viewer = await _require_json_viewer(request)
+    body = await read_json(request, NewPasskey)
+    row = await passkeys.register_passkey(request, request.app[SERVICES], viewer, body.name, body.credential)
+    return web.json_response(
+        {"id": str(row["id"]), "name": row["name"], "redirect": "/settings/passkeys?saved=added"}, status=201
+    )
+
+
+async def rename(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    passkey_id = passkeys.parse_passkey_id(request.match_info["passkey_id"])
+    form = await read_form(request)
+    try:
+        await passkeys.rename_passkey(
+            request.app[SERVICES].pool, viewer.user_id, passkey_id, field(form, "name", max_chars=200)
+        )
+    except ValidationFailed as problem:
+        return await _render_page(request, viewer, problem)
+    return redirect("/settings/passkeys?saved=renamed")
+
+
+async def delete(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    passkey_id = passkeys.parse_passkey_id(request.match_info["passkey_id"])
+    await passkeys.delete_passkey(request.app[SERVICES].pool, viewer.user_id, passkey_id)
+    return redirect("/settings/passkeys?saved=deleted")
+
+
+async def sign_in_options(request: web.Request) -> web.Response:
+    _require_csrf_header(request)
+    services = request.app[SERVICES]
+    await services.limiter.hit(PASSKEY_OPTIONS_PER_IP, request.remote or "")
+    return _json(await passkeys.begin_authentication(request, services))
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    _require_csrf_header(request)
+    services = request.app[SERVICES]
+    await services.limiter.hit(PASSKEY_SIGN_IN_PER_IP, request.remote or "")
+    body = await read_json(request, PasskeySignIn)
+    user_id = await passkeys.authenticate_passkey(request, services, body.credential)
+    # A passkey sign-in counts as both factors: no TOTP step follows it.
+    await start_session(request, user_id)
+    return web.json_response({"redirect": safe_next(body.next, DEFAULT_AFTER_SIGN_IN)})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/settings/passkeys", passkeys_page)
+    app.router.add_post("/settings/passkeys", register)
+    app.router.add_post("/settings/passkeys/options", registration_options)
+    app.router.add_post("/settings/passkeys/{passkey_id}/rename", rename)
+    app.router.add_post("/settings/passkeys/{passkey_id}/delete", delete)
+    app.router.add_post("/login/passkey/options", sign_in_options)
+    app.router.add_post("/login/passkey", sign_in)

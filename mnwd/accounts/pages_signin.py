@@ -1,0 +1,114 @@
+"""Pages: sign up, sign in with a password, sign out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from aiohttp import web
+
+from mnwd.accounts.browser import load_state, save_state
+from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
+from mnwd.accounts.forms import field, read_form, render, render_problem
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+from mnwd.accounts.sessions import end_session, get_viewer, start_session
+from mnwd.accounts.signin import check_password
+from mnwd.accounts.users import create_user
+from mnwd.errors import TooManyRequests, ValidationFailed
+from mnwd.ratelimit import Limit
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import redirect, safe_next
+
+__all__ = ["PENDING_2FA_SECONDS", "begin_second_factor", "finish_sign_in", "setup"]
+
+SIGNUP_PER_IP = Limit("signup:ip", 10, 3600, "Too many accounts created from your network. Try again later.")
+PENDING_2FA_SECONDS = 300
+DEFAULT_AFTER_SIGN_IN = "/settings"
+
+
+def _password_rules() -> dict[str, int]:
+    return {"min_password": MIN_PASSWORD_CHARS, "max_password": MAX_PASSWORD_CHARS}
+
+
+async def signup_page(request: web.Request) -> web.Response:
+    if await get_viewer(request) is not None:
+        return redirect(DEFAULT_AFTER_SIGN_IN)
+    return await render(request, "accounts/signup.html", {"username": "", "email": "", **_password_rules()})
+
+
+async def signup(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    username, email = field(form, "username", max_chars=100), field(form, "email", max_chars=300)
+    password = field(form, "password", max_chars=MAX_PASSWORD_CHARS)
+    context = {"username": username, "email": email, **_password_rules()}
+    try:
+        await services.limiter.hit(SIGNUP_PER_IP, request.remote or "")
+        if password != field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS):
+            raise ValidationFailed(
+                "The account could not be created.",
+                errors=[{"field": "password_confirm", "message": "The two passwords differ."}],
+            )
+        user = await create_user(services.pool, services.passwords, username=username, email=email, password=password)
+    except (ValidationFailed, TooManyRequests) as problem:
+        return await render_problem(request, "accounts/signup.html", problem, context)
+    await start_session(request, user["id"])
+    await after_sign_up(request, user)
+    return redirect(DEFAULT_AFTER_SIGN_IN)
+
+
+async def after_sign_up(request: web.Request, user: object) -> None:
+    """Hook for what follows a new account (the verification mail)."""
+    from mnwd.accounts import links
+
+    await links.send_email_verification(request.app[SERVICES], user)
+
+
+async def login_page(request: web.Request) -> web.Response:
+    next_url = safe_next(request.query.get("next"), DEFAULT_AFTER_SIGN_IN)
+    if await get_viewer(request) is not None:
+        return redirect(next_url)
+    return await render(request, "accounts/login.html", {"login": "", "next": next_url})
+
+
+async def login(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    identifier = field(form, "login", max_chars=300)
+    next_url = safe_next(field(form, "next"), DEFAULT_AFTER_SIGN_IN)
+    context = {"login": identifier, "next": next_url}
+    try:
+        user = await check_password(
+            services, identifier, field(form, "password", max_chars=10 * 1024), request.remote or ""
+        )
+    except (InvalidCredentials, AccountLocked, AccountSuspended, TooManyRequests) as problem:
+        return await render_problem(request, "accounts/login.html", problem, context)
+    if user["totp_enabled"]:
+        return await begin_second_factor(request, user["id"], next_url)
+    return await finish_sign_in(request, user["id"], next_url)
+
+
+async def begin_second_factor(request: web.Request, user_id: uuid.UUID, next_url: str) -> web.Response:
+    """The password was right; the account wants a code too. Remember who, briefly, in this browser only."""
+    state = await load_state(request)
+    state["pending_2fa"] = {"user_id": str(user_id), "until": time.time() + PENDING_2FA_SECONDS, "next": next_url}
+    await save_state(request, state)
+    return redirect("/login/2fa")
+
+
+async def finish_sign_in(request: web.Request, user_id: uuid.UUID, next_url: str) -> web.Response:
+    await start_session(request, user_id)
+    return redirect(safe_next(next_url, DEFAULT_AFTER_SIGN_IN))
+
+
+async def logout(request: web.Request) -> web.Response:
+    await end_session(request)
+    return redirect("/login?signed_out=1")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/signup", signup_page)
+    app.router.add_post("/signup", signup)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

@@ -1,0 +1,212 @@
+"""Pages: two-factor settings (set up TOTP, backup codes, turn it off) and the code asked for at sign-in."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from mnwd.accounts import backup_codes, totp
+from mnwd.accounts.browser import load_state, save_state
+from mnwd.accounts.errors import AccountSuspended
+from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
+from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, finish_sign_in
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
+from mnwd.accounts.sessions import Viewer
+from mnwd.errors import Conflict, Problem, TooManyRequests, ValidationFailed
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import redirect
+
+__all__ = ["MAX_WRONG_CODES", "PENDING_KEY", "SETUP_KEY", "setup"]
+
+SETTINGS_TEMPLATE = "accounts/two_factor.html"
+CHALLENGE_TEMPLATE = "accounts/two_factor_challenge.html"
+SETUP_KEY = "totp_setup"
+PENDING_KEY = "pending_2fa"
+MAX_WRONG_CODES = 5
+MAX_CODE_CHARS = 64
+SAVED_MESSAGES = {"disabled": "Two-factor authentication is off, and your backup codes were deleted."}
+
+
+def _no_store(response: web.Response) -> web.Response:
+    """Pages that show a secret or backup codes must not linger in caches or history."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _status_context(request: web.Request, viewer: Viewer, failed: str | None = None) -> dict[str, Any]:
+    unused = await backup_codes.count_unused(request.app[SERVICES], viewer.user_id) if viewer.totp_enabled else 0
+    return {"mode": "status", "enabled": viewer.totp_enabled, "unused_codes": unused, "failed": failed}
+
+
+def _setup_context(viewer: Viewer, secret: str) -> dict[str, Any]:
+    return {"mode": "setup", "enrolment": totp.enrolment(secret, viewer.username)}
+
+
+def _codes_context(codes: list[str], *, just_enabled: bool) -> dict[str, Any]:
+    return {"mode": "codes", "codes": codes, "just_enabled": just_enabled}
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    saved = SAVED_MESSAGES.get(request.query.get("saved", ""))
+    return await render(request, SETTINGS_TEMPLATE, {**await _status_context(request, viewer), "saved": saved})
+
+
+async def start_setup(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    if viewer.totp_enabled:
+        return redirect("/settings/2fa")
+    secret = totp.new_secret()
+    state = await load_state(request)
+    state[SETUP_KEY] = totp.seal_pending_secret(request.app[SERVICES].keyring, viewer.user_id, secret)
+    await save_state(request, state)
+    return _no_store(await render(request, SETTINGS_TEMPLATE, _setup_context(viewer, secret)))
+
+
+async def enable(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    state = await load_state(request)
+    secret = totp.open_pending_secret(services.keyring, state.get(SETUP_KEY), viewer.user_id)
+    if secret is None:
+        problem = ValidationFailed("The set-up expired or was not started in this browser. Start again.")
+        return await render_problem(request, SETTINGS_TEMPLATE, problem, await _status_context(request, viewer))
+    try:
+        codes = await totp.enable(services, viewer.user_id, secret, field(form, "code", max_chars=MAX_CODE_CHARS))
+    except ValidationFailed as problem:
+        response = await render_problem(request, SETTINGS_TEMPLATE, problem, _setup_context(viewer, secret))
+        return _no_store(response)
+    except Conflict as problem:
+        await _forget_setup(request, state)
+        return await render_problem(request, SETTINGS_TEMPLATE, problem, await _status_context(request, viewer))
+    await _forget_setup(request, state)
+    return _no_store(await render(request, SETTINGS_TEMPLATE, _codes_context(codes, just_enabled=True)))
+
+
+async def _forget_setup(request: web.Request, state: dict[str, Any]) -> None:
+    state.pop(SETUP_KEY, None)
+    await save_state(request, state)
+
+
+async def regenerate_backup_codes(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    try:
+        if not viewer.totp_enabled:
+            raise Conflict("Turn on two-factor authentication first.")
+        await totp.confirm_owner(
+            services,
+            viewer.user_id,
+            password=field(form, "password", max_chars=MAX_PASSWORD_CHARS),
+            code=field(form, "code", max_chars=MAX_CODE_CHARS),
+        )
+    except (ValidationFailed, TooManyRequests, Conflict) as problem:
+        context = await _status_context(request, viewer, failed="regenerate")
+        return await render_problem(request, SETTINGS_TEMPLATE, problem, context)
+    codes = await backup_codes.regenerate(services, viewer.user_id)
+    return _no_store(await render(request, SETTINGS_TEMPLATE, _codes_context(codes, just_enabled=False)))
+
+
+async def disable(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    form = await read_form(request)
+    if not viewer.totp_enabled:
+        return redirect("/settings/2fa")
+    try:
+        await totp.confirm_owner(
+            services,
+            viewer.user_id,
+            password=field(form, "password", max_chars=MAX_PASSWORD_CHARS),
+            code=field(form, "code", max_chars=MAX_CODE_CHARS),
+        )
+    except (ValidationFailed, TooManyRequests) as problem:
+        context = await _status_context(request, viewer, failed="disable")
+        return await render_problem(request, SETTINGS_TEMPLATE, problem, context)
+    await totp.disable(services, viewer.user_id)
+    return redirect("/settings/2fa?saved=disabled")
+
+
+def _pending_sign_in(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The sign-in waiting for its second factor in this browser (see `pages_signin.begin_second_factor`)."""
+    pending = state.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    until = pending.get("until")
+    if not isinstance(until, int | float) or until < totp.clock():
+        return None
+    try:
+        uuid.UUID(str(pending.get("user_id")))
+    except ValueError:
+        return None
+    return pending
+
+
+async def _drop_pending(request: web.Request, state: dict[str, Any]) -> None:
+    if state.pop(PENDING_KEY, None) is not None:
+        await save_state(request, state)
+
+
+async def _abandon_sign_in(
+    request: web.Request, state: dict[str, Any], pending: dict[str, Any], problem: Problem
+) -> web.Response:
+    """Forget the pending sign-in; the password must be entered again."""
+    await _drop_pending(request, state)
+    context = {"login": "", "next": str(pending.get("next") or DEFAULT_AFTER_SIGN_IN)}
+    return await render_problem(request, "accounts/login.html", problem, context)
+
+
+async def challenge_page(request: web.Request) -> web.Response:
+    state = await load_state(request)
+    if _pending_sign_in(state) is None:
+        await _drop_pending(request, state)
+        return redirect("/login")
+    return await render(request, CHALLENGE_TEMPLATE)
+
+
+async def answer_challenge(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    state = await load_state(request)
+    pending = _pending_sign_in(state)
+    if pending is None:
+        await _drop_pending(request, state)
+        return redirect("/login")
+    form = await read_form(request)
+    text = (
+        field(form, "code", max_chars=MAX_CODE_CHARS).strip()
+        or field(form, "backup_code", max_chars=MAX_CODE_CHARS).strip()
+    )
+    user_id = uuid.UUID(pending["user_id"])
+    try:
+        if not text:
+            raise ValidationFailed(
+                "Enter a code.", errors=[{"field": "code", "message": "Enter the code your app shows."}]
+            )
+        await totp.pass_challenge(services, user_id, text)
+    except totp.WrongCode as problem:
+        failures = int(pending.get("failures", 0)) + 1
+        if failures >= MAX_WRONG_CODES:
+            return await _abandon_sign_in(request, state, pending, totp.TooManyWrongCodes())
+        pending["failures"] = failures
+        await save_state(request, state)
+        return await render_problem(request, CHALLENGE_TEMPLATE, problem)
+    except AccountSuspended as problem:
+        return await _abandon_sign_in(request, state, pending, problem)
+    except (ValidationFailed, TooManyRequests) as problem:
+        return await render_problem(request, CHALLENGE_TEMPLATE, problem)
+    # start_session (in finish_sign_in) drops the transient state, the pending sign-in with it.
+    return await finish_sign_in(request, user_id, str(pending.get("next") or DEFAULT_AFTER_SIGN_IN))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/settings/2fa", settings_page)
+    app.router.add_post("/settings/2fa/setup", start_setup)
+    app.router.add_post("/settings/2fa/enable", enable)
+    app.router.add_post("/settings/2fa/backup-codes", regenerate_backup_codes)
+    app.router.add_post("/settings/2fa/disable", disable)
+    app.router.add_get("/login/2fa", challenge_page)
+    app.router.add_post("/login/2fa", answer_challenge)

@@ -1,0 +1,494 @@
+"""SQL of the accounts domain. Functions take a pool or connection first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import asyncpg
+
+Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+USER_COLUMNS = """
+    u.id, u.username, u.email, u.display_name, u.password_hash, u.email_verified, u.totp_secret,
+    u.totp_enabled, u.failed_login_attempts, u.locked_until, u.suspended_at, u.is_admin,
+    u.can_create_projects, u.notify_sale, u.notify_follower, u.notify_release, u.notify_issues, u.created_at
+"""
+
+
+async def insert_user(
+    conn: Conn,
+    *,
+    username: str,
+    email: str,
+    password_hash: str | None,
+    is_admin: bool = False,
+    can_create_projects: bool = False,
+    email_verified: bool = False,
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        INSERT INTO users AS u (username, email, password_hash, is_admin, can_create_projects, email_verified,
+                                password_changed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text IS NULL THEN NULL ELSE now() END)
+        RETURNING {USER_COLUMNS}
+        """,
+        username,
+        email,
+        password_hash,
+        is_admin,
+        can_create_projects,
+        email_verified,
+    )
+    return row
+
+
+async def get_user_by_id(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1", user_id)
+
+
+async def get_user_by_login(conn: Conn, identifier: str) -> asyncpg.Record | None:
+    """By username, or by email whatever its case."""
+    if "@" in identifier:
+        query = f"SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)"
+    else:
+        query = f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = lower($1)"
+    return await conn.fetchrow(query, identifier)
+
+
+async def get_user_by_username(conn: Conn, username: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1", username)
+
+
+async def reserve_login_attempt(conn: Conn, user_id: uuid.UUID, max_failures: int) -> int | None:
+    """Count an attempt before the password is checked, so concurrent guesses cannot pass the limit.
+
+    None when the account is locked (or all attempts of this round are in flight).
+    """
+    attempts: int | None = await conn.fetchval(
+        """
+        UPDATE users SET
+            failed_login_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1
+                                         ELSE failed_login_attempts + 1 END,
+            locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN NULL
+                                ELSE locked_until END
+        WHERE id = $1
+          AND (locked_until IS NOT NULL AND locked_until <= now()
+               OR locked_until IS NULL AND failed_login_attempts < $2)
+        RETURNING failed_login_attempts
+        """,
+        user_id,
+        max_failures,
+    )
+    return attempts
+
+
+async def lock_user_if_exhausted(conn: Conn, user_id: uuid.UUID, max_failures: int, minutes: int) -> None:
+    await conn.execute(
+        """
+        UPDATE users SET locked_until = now() + make_interval(mins => $3)
+        WHERE id = $1 AND failed_login_attempts >= $2 AND locked_until IS NULL
+        """,
+        user_id,
+        max_failures,
+        minutes,
+    )
+
+
+async def reset_login_attempts(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = $1",
+        user_id,
+    )
+
+
+async def get_lock(conn: Conn, user_id: uuid.UUID) -> datetime | None:
+    locked: datetime | None = await conn.fetchval(
+        "SELECT locked_until FROM users WHERE id = $1 AND locked_until > now()", user_id
+    )
+    return locked
+
+
+async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str, *, changed: bool) -> None:
+    await conn.execute(
+        """
+        UPDATE users SET password_hash = $2,
+               password_changed_at = CASE WHEN $3 THEN now() ELSE password_changed_at END
+        WHERE id = $1
+        """,
+        user_id,
+        password_hash,
+        changed,
+    )
+
+
+async def set_suspended(conn: Conn, username: str, suspended: bool, reason: str | None = None) -> uuid.UUID | None:
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END,
+                         suspension_reason = CASE WHEN $2 THEN $3 END
+        WHERE username = $1 RETURNING id
+        """,
+        username,
+        suspended,
+        reason,
+    )
+    return user_id
+
+
+async def update_email_preferences(conn: Conn, user_id: uuid.UUID, prefs: dict[str, bool]) -> None:
+    await conn.execute(
+        """
+        UPDATE users SET notify_sale = $2, notify_follower = $3, notify_release = $4, notify_issues = $5
+        WHERE id = $1
+        """,
+        user_id,
+        prefs["notify_sale"],
+        prefs["notify_follower"],
+        prefs["notify_release"],
+        prefs["notify_issues"],
+    )
+
+
+async def update_display_name(conn: Conn, user_id: uuid.UUID, display_name: str | None) -> None:
+    await conn.execute("UPDATE users SET display_name = $2 WHERE id = $1", user_id, display_name)
+
+
+# Sessions
+
+
+async def insert_user_session(
+    conn: Conn,
+    *,
+    user_id: uuid.UUID,
+    token_hash: bytes,
+    user_agent: str | None,
+    ip_address: str | None,
+    lifetime_days: int,
+) -> uuid.UUID:
+    session_id: uuid.UUID = await conn.fetchval(
+        """
+        INSERT INTO user_sessions (user_id, token_hash, user_agent, ip_address, expires_at)
+        VALUES ($1, $2, $3, $4::inet, now() + make_interval(days => $5))
+        RETURNING id
+        """,
+        user_id,
+        token_hash,
+        user_agent,
+        ip_address,
+        lifetime_days,
+    )
+    return session_id
+
+
+async def get_session_viewer(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+    """The signed-in user of a session token, if the session and the account are in good standing."""
+    return await conn.fetchrow(
+        f"""
+        SELECT s.id AS session_id, s.last_seen_at, {USER_COLUMNS}
+        FROM user_sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.suspended_at IS NULL
+        """,
+        token_hash,
+    )
+
+
+async def touch_user_session(conn: Conn, session_id: uuid.UUID, ip_address: str | None) -> None:
+    await conn.execute(
+        "UPDATE user_sessions SET last_seen_at = now(), ip_address = coalesce($2::inet, ip_address) WHERE id = $1",
+        session_id,
+        ip_address,
+    )
+
+
+async def list_user_sessions(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, user_agent, host(ip_address) AS ip, created_at, last_seen_at
+        FROM user_sessions
+        WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+        ORDER BY last_seen_at DESC
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def revoke_user_session(conn: Conn, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    status: str = await conn.execute(
+        "UPDATE user_sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        session_id,
+        user_id,
+    )
+    return status != "UPDATE 0"
+
+
+async def revoke_session_by_token(conn: Conn, token_hash: bytes) -> None:
+    await conn.execute(
+        "UPDATE user_sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL", token_hash
+    )
+
+
+async def revoke_other_sessions(conn: Conn, user_id: uuid.UUID, keep: uuid.UUID | None) -> int:
+    status: str = await conn.execute(
+        """
+        UPDATE user_sessions SET revoked_at = now()
+        WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2
+        """,
+        user_id,
+        keep,
+    )
+    return int(status.split()[-1])
+
+
+# Transient per-browser state (web_sessions)
+
+
+async def get_web_session(conn: Conn, session_id: str) -> dict[str, Any] | None:
+    data: dict[str, Any] | None = await conn.fetchval(
+        "SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > now()", session_id
+    )
+    return data
+
+
+async def upsert_web_session(conn: Conn, session_id: str, data: dict[str, Any], lifetime_seconds: int) -> None:
+    await conn.execute(
+        """
+        INSERT INTO web_sessions (id, data, expiry_date) VALUES ($1, $2, now() + make_interval(secs => $3))
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, expiry_date = EXCLUDED.expiry_date
+        """,
+        session_id,
+        data,
+        float(lifetime_seconds),
+    )
+
+
+async def delete_web_session(conn: Conn, session_id: str) -> None:
+    await conn.execute("DELETE FROM web_sessions WHERE id = $1", session_id)
+
+
+async def delete_expired_sessions(conn: Conn) -> int:
+    web: str = await conn.execute("DELETE FROM web_sessions WHERE expiry_date < now()")
+    user: str = await conn.execute(
+        """
+        DELETE FROM user_sessions
+        WHERE expires_at < now() - interval '30 days' OR revoked_at < now() - interval '30 days'
+        """
+    )
+    return int(web.split()[-1]) + int(user.split()[-1])
+
+
+# Login links and email verification (login_tokens)
+
+
+async def insert_login_token(
+    conn: Conn, user_id: uuid.UUID, token_hash: bytes, purpose: str, lifetime_minutes: int
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO login_tokens (user_id, token_hash, purpose, expires_at)
+        VALUES ($1, $2, $3, now() + make_interval(mins => $4))
+        """,
+        user_id,
+        token_hash,
+        purpose,
+        lifetime_minutes,
+    )
+
+
+async def consume_login_token(conn: Conn, token_hash: bytes, purpose: str) -> uuid.UUID | None:
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE login_tokens SET used_at = now()
+        WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+        RETURNING user_id
+        """,
+        token_hash,
+        purpose,
+    )
+    return user_id
+
+
+async def get_login_token_state(conn: Conn, token_hash: bytes, purpose: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT t.used_at, t.expires_at <= now() AS expired, u.username
+        FROM login_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1 AND t.purpose = $2
+        """,
+        token_hash,
+        purpose,
+    )
+
+
+async def mark_email_verified(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE users SET email_verified = true WHERE id = $1", user_id)
+
+
+# TOTP and backup codes
+
+
+async def update_totp_enabled(conn: Conn, user_id: uuid.UUID, secret_ciphertext: str, used_step: int) -> bool:
+    """Turn TOTP on with a confirmed secret; False when it was already on (another tab was quicker)."""
+    status: str = await conn.execute(
+        """
+        UPDATE users SET totp_secret = $2, totp_enabled = true, totp_last_used_step = $3
+        WHERE id = $1 AND NOT totp_enabled
+        """,
+        user_id,
+        secret_ciphertext,
+        used_step,
+    )
+    return status != "UPDATE 0"
+
+
+async def update_totp_disabled(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE users SET totp_secret = NULL, totp_enabled = false, totp_last_used_step = NULL WHERE id = $1",
+        user_id,
+    )
+
+
+async def claim_totp_step(conn: Conn, user_id: uuid.UUID, secret_ciphertext: str, step: int) -> bool:
+    """Record ``step`` as used unless it (or a later one) already was: one code signs in once, even when raced.
+
+    The ciphertext check makes sure the code was verified against the secret that is still current.
+    """
+    status: str = await conn.execute(
+        """
+        UPDATE users SET totp_last_used_step = $3
+        WHERE id = $1 AND totp_enabled AND totp_secret = $2
+          AND (totp_last_used_step IS NULL OR totp_last_used_step < $3)
+        """,
+        user_id,
+        secret_ciphertext,
+        step,
+    )
+    return status != "UPDATE 0"
+
+
+async def insert_backup_codes(conn: Conn, user_id: uuid.UUID, code_hashes: list[str]) -> None:
+    await conn.execute(
+        "INSERT INTO backup_codes (user_id, code_hash) SELECT $1, h FROM unnest($2::text[]) AS h",
+        user_id,
+        code_hashes,
+    )
+
+
+async def delete_backup_codes(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM backup_codes WHERE user_id = $1", user_id)
+
+
+async def consume_backup_code(conn: Conn, user_id: uuid.UUID, code_hash: str) -> bool:
+    used: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE backup_codes SET used_at = now()
+        WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
+        RETURNING id
+        """,
+        user_id,
+        code_hash,
+    )
+    return used is not None
+
+
+async def count_unused_backup_codes(conn: Conn, user_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL", user_id
+    )
+    return count
+
+
+# Passkeys
+
+PASSKEY_COLUMNS = """
+    p.id, p.user_id, p.credential_id, p.credential_json, p.name, p.sign_count, p.last_used_at, p.created_at
+"""
+
+
+async def list_passkeys(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {PASSKEY_COLUMNS} FROM user_passkeys p WHERE p.user_id = $1 ORDER BY p.created_at, p.id", user_id
+    )
+    return rows
+
+
+async def count_passkeys(conn: Conn, user_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM user_passkeys WHERE user_id = $1", user_id)
+    return count
+
+
+async def get_passkey_for_sign_in(conn: Conn, credential_id: bytes) -> asyncpg.Record | None:
+    """The passkey with this credential id, and whether its owner may sign in."""
+    return await conn.fetchrow(
+        f"""
+        SELECT {PASSKEY_COLUMNS}, u.suspended_at
+        FROM user_passkeys p JOIN users u ON u.id = p.user_id
+        WHERE p.credential_id = $1
+        """,
+        credential_id,
+    )
+
+
+async def insert_passkey(
+    conn: Conn,
+    *,
+    user_id: uuid.UUID,
+    credential_id: bytes,
+    credential_json: dict[str, Any],
+    name: str,
+    sign_count: int,
+) -> asyncpg.Record | None:
+    """The new passkey, or None when this credential id is already registered (to anyone)."""
+    return await conn.fetchrow(
+        f"""
+        INSERT INTO user_passkeys AS p (user_id, credential_id, credential_json, name, sign_count)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT ON CONSTRAINT user_passkeys_credential_id_key DO NOTHING
+        RETURNING {PASSKEY_COLUMNS}
+        """,
+        user_id,
+        credential_id,
+        credential_json,
+        name,
+        sign_count,
+    )
+
+
+async def update_passkey_sign_count(conn: Conn, passkey_id: uuid.UUID, old_count: int, new_count: int) -> bool:
+    """Record a use; False when another sign-in changed the counter since it was read."""
+    status: str = await conn.execute(
+        "UPDATE user_passkeys SET sign_count = $3, last_used_at = now() WHERE id = $1 AND sign_count = $2",
+        passkey_id,
+        old_count,
+        new_count,
+    )
+    return status != "UPDATE 0"
+
+
+async def update_passkey_name(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> bool:
+    status: str = await conn.execute(
+        "UPDATE user_passkeys SET name = $3 WHERE id = $1 AND user_id = $2", passkey_id, user_id, name
+    )
+    return status != "UPDATE 0"
+
+
+async def delete_passkey(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool:
+    status: str = await conn.execute("DELETE FROM user_passkeys WHERE id = $1 AND user_id = $2", passkey_id, user_id)
+    return status != "DELETE 0"
+
+
+async def pop_web_session_key(conn: Conn, session_id: str, key: str) -> Any:
+    """Remove ``key`` from the state and return its old value, atomically: two requests cannot both get it."""
+    row = await conn.fetchrow(
+        """
+        WITH old AS (SELECT data -> $2 AS value FROM web_sessions WHERE id = $1 AND expiry_date > now() FOR UPDATE)
+        UPDATE web_sessions w SET data = w.data - $2
+        FROM old WHERE w.id = $1 AND old.value IS NOT NULL
+        RETURNING old.value
+        """,
+        session_id,
+        key,
+    )
+    return None if row is None else row["value"]

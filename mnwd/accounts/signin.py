@@ -1,0 +1,61 @@
+"""Password sign-in: rate limits, the lockout, constant-time answers, rehash on login."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from mnwd.accounts import queries
+from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
+from mnwd.errors import TooManyRequests
+from mnwd.ratelimit import Limit
+from mnwd.services import Services
+
+__all__ = ["LOCK_MINUTES", "MAX_FAILURES", "check_password"]
+
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+LOGIN_PER_IP = Limit("login:ip", 50, 300, "Too many sign-in attempts from your network. Wait a few minutes.")
+FAILURES_PER_IDENTIFIER = Limit("login:failures", MAX_FAILURES, LOCK_MINUTES * 60)
+
+
+async def check_password(services: Services, identifier: str, password: str, ip: str) -> asyncpg.Record:
+    """The user whose credentials these are, or an error that says nothing about whether the user exists."""
+    identifier = identifier.strip()
+    key = identifier.lower()
+    await services.limiter.hit(LOGIN_PER_IP, ip)
+    try:
+        await services.limiter.check(FAILURES_PER_IDENTIFIER, key)
+    except TooManyRequests:
+        await services.passwords.verify(None, password[:MAX_PASSWORD_CHARS])
+        raise AccountLocked(LOCK_MINUTES * 60) from None
+    user = await queries.get_user_by_login(services.pool, identifier) if identifier else None
+    if user is None or user["password_hash"] is None or len(password) > MAX_PASSWORD_CHARS:
+        await services.passwords.verify(None, password[:MAX_PASSWORD_CHARS])
+        await services.limiter.hit(FAILURES_PER_IDENTIFIER, key)
+        raise InvalidCredentials()
+    attempts = await queries.reserve_login_attempt(services.pool, user["id"], MAX_FAILURES)
+    if attempts is None:
+        await services.passwords.verify(None, password)
+        raise AccountLocked(await _seconds_locked(services, user))
+    if not await services.passwords.verify(user["password_hash"], password):
+        if attempts >= MAX_FAILURES:
+            # The answer stays "wrong password", as for an unknown user; the next attempt meets the lock.
+            await queries.lock_user_if_exhausted(services.pool, user["id"], MAX_FAILURES, LOCK_MINUTES)
+        raise InvalidCredentials()
+    if user["suspended_at"] is not None:
+        raise AccountSuspended()
+    if services.passwords.needs_rehash(user["password_hash"]):
+        new_hash = await services.passwords.hash(password)
+        await queries.update_password_hash(services.pool, user["id"], new_hash, changed=False)
+    return user
+
+
+async def _seconds_locked(services: Services, user: asyncpg.Record) -> int:
+    until = await queries.get_lock(services.pool, user["id"])
+    if until is None:
+        # Every attempt of this round is still being checked; ask to wait a moment.
+        return 5
+    return max(1, int((until - datetime.now(UTC)).total_seconds()))

@@ -1,0 +1,153 @@
+"""Creating accounts: what a username and an email may be, and the checks before the row is written."""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+
+import asyncpg
+
+from mnwd.accounts import queries
+from mnwd.accounts.passwords import Passwords, password_problem
+from mnwd.errors import ValidationFailed
+
+__all__ = ["RESERVED_USERNAMES", "create_user", "normalize_email", "username_problem"]
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}$")
+MAX_EMAIL_CHARS = 254
+
+RESERVED_USERNAMES = frozenset(
+    [
+        "about",
+        "account",
+        "accounts",
+        "admin",
+        "administrator",
+        "api",
+        "app",
+        "apps",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "cdn",
+        "dashboard",
+        "docs",
+        "download",
+        "downloads",
+        "explore",
+        "git",
+        "healthz",
+        "help",
+        "home",
+        "login",
+        "logout",
+        "mail",
+        "metrics",
+        "new",
+        "oauth",
+        "ota",
+        "owner",
+        "pricing",
+        "privacy",
+        "projects",
+        "readyz",
+        "root",
+        "search",
+        "security",
+        "settings",
+        "signin",
+        "signup",
+        "source",
+        "static",
+        "status",
+        "store",
+        "support",
+        "sync",
+        "system",
+        "terms",
+        "user",
+        "users",
+        "verify-email",
+        "well-known",
+        "www",
+    ]
+)
+
+
+def username_problem(username: str) -> str | None:
+    if not USERNAME_PATTERN.fullmatch(username):
+        return "Use 2 to 39 lowercase letters, digits, '-' or '_', starting with a letter or digit."
+    if username in RESERVED_USERNAMES:
+        return "This username is reserved."
+    return None
+
+
+def normalize_email(raw: str) -> str | None:
+    """The address with surrounding space removed, or None when it is not one plain address."""
+    email = raw.strip()
+    if not email or len(email) > MAX_EMAIL_CHARS or any(c.isspace() for c in email):
+        return None
+    name, address = parseaddr(email)
+    if name or address != email:
+        return None
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith(".") or ".." in domain:
+        return None
+    return email
+
+
+async def create_user(
+    pool: asyncpg.Pool,
+    passwords: Passwords,
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    is_admin: bool = False,
+    can_create_projects: bool = False,
+    email_verified: bool = False,
+) -> asyncpg.Record:
+    """Validate and insert; every problem is reported at once, per field."""
+    username = username.strip().lower()
+    errors: list[dict[str, str]] = []
+    if problem := username_problem(username):
+        errors.append({"field": "username", "message": problem})
+    normalized = normalize_email(email)
+    if normalized is None:
+        errors.append({"field": "email", "message": "Enter one email address, like name@example.org."})
+    if password is not None and (problem := password_problem(password, username=username, email=email)):
+        errors.append({"field": "password", "message": problem})
+    if not errors:
+        taken = await _taken(pool, username, normalized or "")
+        errors.extend(taken)
+    if errors:
+        raise ValidationFailed("The account could not be created.", errors=errors)
+    assert normalized is not None
+    password_hash = await passwords.hash(password) if password is not None else None
+    try:
+        return await queries.insert_user(
+            pool,
+            username=username,
+            email=normalized,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            can_create_projects=can_create_projects,
+            email_verified=email_verified,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        field = {"users_username_key": "username", "users_email_lower_key": "email"}.get(
+            exc.constraint_name or "", "username"
+        )
+        raise ValidationFailed(
+            "The account could not be created.", errors=[{"field": field, "message": f"This {field} is taken."}]
+        ) from None
+
+
+async def _taken(pool: asyncpg.Pool, username: str, email: str) -> list[dict[str, str]]:
+    errors = []
+    if await queries.get_user_by_username(pool, username) is not None:
+        errors.append({"field": "username", "message": "This username is taken."})
+    if await queries.get_user_by_login(pool, email) is not None:
+        errors.append({"field": "email", "message": "This email is taken."})
+    return errors

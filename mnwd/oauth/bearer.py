@@ -1,0 +1,87 @@
+"""Authenticating API requests by their OAuth access token (RFC 6750): one query per request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from mnwd.accounts.browser import hash_token
+from mnwd.errors import Forbidden, Unauthorized
+from mnwd.oauth import queries
+from mnwd.web.keys import SERVICES
+
+__all__ = ["Bearer", "InvalidToken", "require_bearer"]
+
+
+@dataclass(frozen=True)
+class Bearer:
+    user_id: uuid.UUID
+    username: str
+    display_name: str | None
+    app_id: uuid.UUID
+    app_name: str
+    grant_id: uuid.UUID
+    device_id: uuid.UUID | None
+    scope: frozenset[str]
+    expires_at: datetime
+
+
+BEARER_KEY = web.RequestKey("bearer", Bearer)
+
+
+class InvalidToken(Unauthorized):
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        super().__init__(detail, slug="invalid-token")
+        challenge = 'Bearer realm="mnwd"'
+        if error is not None:
+            challenge += f', error="{error}", error_description="{detail}"'
+        self.headers["WWW-Authenticate"] = challenge
+
+
+class InsufficientScope(Forbidden):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This token lacks the scope {scope!r}.", slug="insufficient-scope")
+        self.headers["WWW-Authenticate"] = f'Bearer realm="mnwd", error="insufficient_scope", scope="{scope}"'
+
+
+async def require_bearer(request: web.Request, *, scope: str | None = None) -> Bearer:
+    if BEARER_KEY in request:
+        bearer = request[BEARER_KEY]
+    else:
+        bearer = await _authenticate(request)
+        request[BEARER_KEY] = bearer
+    if scope is not None and scope not in bearer.scope:
+        raise InsufficientScope(scope)
+    return bearer
+
+
+async def _authenticate(request: web.Request) -> Bearer:
+    header = request.headers.get("Authorization", "")
+    kind, _, token = header.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Send an access token: Authorization: Bearer <token>.", error=None)
+    row = await queries.get_access_token(request.app[SERVICES].pool, hash_token(token.strip()))
+    if row is None:
+        raise InvalidToken("The access token is not valid.")
+    if row["expired"]:
+        raise InvalidToken("The access token has expired; use the refresh token.")
+    if row["token_revoked_at"] is not None or row["grant_revoked_at"] is not None:
+        raise InvalidToken("The access token was revoked.")
+    if not row["is_active"]:
+        raise InvalidToken("The app of this token is deactivated.")
+    if row["suspended_at"] is not None:
+        raise InvalidToken("The account of this token is suspended.")
+    return Bearer(
+        user_id=row["user_id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        app_id=row["app_id"],
+        app_name=row["app_name"],
+        grant_id=row["grant_id"],
+        device_id=row["device_id"],
+        scope=frozenset(row["scope"].split()),
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,17 @@
+"""Every page and endpoint of the sync domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from mnwd.sync import pages_apps
+
+__all__ = ["TEMPLATES", "setup_routes"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def setup_routes(app: web.Application) -> None:
+    pages_apps.setup(app)

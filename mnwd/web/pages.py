@@ -1,0 +1,73 @@
+"""Server-rendered pages: Jinja setup, the common context, redirects and HTML error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from aiohttp import web
+
+__all__ = ["redirect", "render", "safe_next", "setup_pages", "wants_html"]
+
+WEB_DIR = Path(__file__).resolve().parent
+ContextProcessor = Callable[[web.Request], Awaitable[dict[str, Any]]]
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+PROCESSORS = web.AppKey("page_context", list[ContextProcessor])
+
+
+def setup_pages(app: web.Application, template_dirs: Iterable[Path], processors: list[ContextProcessor]) -> None:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([WEB_DIR / "templates", *template_dirs]),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        enable_async=True,
+    )
+    static = app.router.add_static("/static", WEB_DIR / "static", name="static", append_version=True)
+    env.globals["static_url"] = lambda name: str(static.url_for(filename=name))
+    app[TEMPLATES] = env
+    app[PROCESSORS] = processors
+
+
+async def render(
+    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    merged: dict[str, Any] = {"request": request}
+    for processor in request.app[PROCESSORS]:
+        merged.update(await processor(request))
+    merged.update(context or {})
+    html = await request.app[TEMPLATES].get_template(template).render_async(merged)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def redirect(location: str) -> web.Response:
+    """303 See Other: after a form post the browser fetches ``location`` with GET."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def safe_next(raw: str | None, default: str = "/") -> str:
+    """A local path to go to after signing in; anything pointing off-site becomes ``default``."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return default
+    return raw
+
+
+def wants_html(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "application/json" not in accept.split("text/html")[0]
+
+
+async def render_error_page(
+    request: web.Request, doc: dict[str, object], headers: dict[str, str] | None
+) -> web.Response:
+    status = doc["status"]
+    assert isinstance(status, int)
+    response = await render(request, "error.html", {"problem": doc}, status=status)
+    if headers:
+        response.headers.update(headers)
+    return response

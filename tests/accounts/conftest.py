@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mnwd.accounts.users import create_user
+from mnwd.services import Services
+from tests.browser import Browser
+
+PASSWORD = "correct horse battery"
+MakeUser = Callable[..., Awaitable[asyncpg.Record]]
+
+
+@pytest.fixture
+def make_user(services: Services) -> MakeUser:
+    async def make(
+        username: str = "alice", *, email: str | None = None, password: str | None = PASSWORD, **kw: Any
+    ) -> asyncpg.Record:
+        return await create_user(
+            services.pool,
+            services.passwords,
+            username=username,
+            email=email or f"{username}@example.org",
+            password=password,
+            **kw,
+        )
+
+    return make
+
+
+@pytest.fixture
+def browser(client: TestClient) -> Browser:  # type: ignore[type-arg]
+    return Browser(client)
+
+
+async def sign_in(browser: Browser, login: str, password: str = PASSWORD) -> None:
+    page = await browser.submit("/login", "/login", {"login": login, "password": password})
+    assert page.status == 303, page.text
+    assert page.location == "/settings"

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from mnwd.config import Config
+from mnwd.mail import read_outbox
+from tests.accounts.conftest import MakeUser
+from tests.browser import Browser
+
+
+def last_link(config: Config, marker: str) -> str:
+    mail = read_outbox(config.data_dir / "outbox")[-1]
+    body = mail.get_body().get_content()
+    url = next(line.strip() for line in body.splitlines() if marker in line)
+    return url.removeprefix(config.base_url)
+
+
+async def test_login_link_signs_in_once(
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+) -> None:
+    await make_user("alice", password=None)
+    page = await browser.submit("/login/link", "/login/link", {"email": "ALICE@example.org"})
+    assert page.status == 200
+    assert page.has("a sign-in link is on its way")
+    path = last_link(config, "/login/link/")
+    token = path.rsplit("/", 1)[1]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM login_tokens WHERE token_hash = sha256($1::text::bytea)", token) == 1
+    )
+    confirm = await browser.get(path)
+    assert confirm.has("Sign in as @alice?")
+    signed_in = await browser.post(path, {"csrf_token": confirm.csrf})
+    assert signed_in.location == "/settings"
+    assert (await browser.get("/settings")).has("@alice")
+    await browser.submit("/settings", "/logout", {})
+    replay = await browser.submit("/login", path, {})
+    assert replay.status == 410
+    assert replay.has("This link was already used.")
+    assert (await browser.get("/settings", follow=False)).status == 303
+
+
+async def test_unknown_address_gets_the_same_answer_and_no_mail(browser: Browser, config: Config) -> None:
+    page = await browser.submit("/login/link", "/login/link", {"email": "nobody@example.org"})
+    assert page.status == 200
+    assert page.has("a sign-in link is on its way")
+    assert read_outbox(config.data_dir / "outbox") == []
+
+
+async def test_expired_and_forged_links_are_refused(
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+) -> None:
+    await make_user("alice")
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    path = last_link(config, "/login/link/")
+    await pool.execute(
+        "UPDATE login_tokens SET expires_at = now() - interval '1 second', created_at = now() - interval '1 hour'"
+    )
+    page = await browser.submit("/login", path, {})
+    assert page.status == 410
+    assert page.has("This link has expired.")
+    forged = await browser.submit("/login/link", "/login/link/" + "A" * 43, {})
+    assert forged.status == 404
+    assert (await browser.get("/login/link/../../etc/passwd")).status == 404
+
+
+async def test_a_link_clicked_twice_at_once_signs_in_once(
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+) -> None:
+    await make_user("alice")
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    path = last_link(config, "/login/link/")
+    csrf = (await browser.get(path)).csrf
+    pages = await asyncio.gather(*(browser.post(path, {"csrf_token": csrf}) for _ in range(5)))
+    assert sorted(p.status for p in pages) == [303, 410, 410, 410, 410]
+    assert await pool.fetchval("SELECT count(*) FROM user_sessions") == 1
+
+
+async def test_link_requests_are_rate_limited(browser: Browser, make_user: MakeUser, config: Config) -> None:
+    await make_user("alice")
+    for _ in range(3):
+        assert (await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})).status == 200
+    page = await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    assert page.status == 429
+    assert len(read_outbox(config.data_dir / "outbox")) == 3
+
+
+async def test_malformed_address_is_refused(browser: Browser) -> None:
+    page = await browser.submit("/login/link", "/login/link", {"email": "alice at example"})
+    assert page.status == 422
+    assert page.has("Enter one email address.")
+
+
+async def test_suspended_user_gets_no_link(
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+) -> None:
+    await make_user("alice")
+    await pool.execute("UPDATE users SET suspended_at = now()")
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    assert read_outbox(config.data_dir / "outbox") == []

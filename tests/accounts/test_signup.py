@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from mnwd.config import Config
+from mnwd.mail import read_outbox
+from tests.accounts.conftest import PASSWORD, MakeUser
+from tests.browser import Browser
+
+
+def signup_form(username: str = "alice", email: str = "alice@example.org", password: str = PASSWORD) -> dict[str, str]:
+    return {"username": username, "email": email, "password": password, "password_confirm": password}
+
+
+async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_link(
+    browser: Browser, pool: asyncpg.Pool, config: Config
+) -> None:
+    page = await browser.submit("/signup", "/signup", signup_form(username="Alice_1"))
+    assert page.status == 303
+    assert page.location == "/settings"
+    row = await pool.fetchrow("SELECT username, email, password_hash, email_verified FROM users")
+    assert row["username"] == "alice_1"
+    assert row["password_hash"].startswith("$argon2id$")
+    assert not row["email_verified"]
+    settings = await browser.get("/settings")
+    assert settings.status == 200
+    assert settings.has("@alice_1")
+    [mail] = read_outbox(config.data_dir / "outbox")
+    assert mail["To"] == "alice@example.org"
+    body = mail.get_body().get_content()
+    link = next(line for line in body.splitlines() if "/verify-email/" in line).strip()
+    path = link.removeprefix(config.base_url)
+    confirm = await browser.get(path)
+    assert confirm.has("Confirm the email of @alice_1")
+    done = await browser.post(path, {"csrf_token": confirm.csrf})
+    assert done.status == 200
+    assert done.has("Email confirmed")
+    assert await pool.fetchval("SELECT email_verified FROM users") is True
+    again = await browser.post(path, {"csrf_token": confirm.csrf})
+    assert again.status == 410
+    assert again.has("already used")
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        (signup_form(username="a"), "username", "Use 2 to 39 lowercase letters"),
+        (signup_form(username="bad name"), "username", "Use 2 to 39 lowercase letters"),
+        (signup_form(username="x" * 40), "username", "Use 2 to 39 lowercase letters"),
+        (signup_form(username="admin"), "username", "reserved"),
+        (signup_form(username="oauth"), "username", "reserved"),
+        (signup_form(email="not-an-email"), "email", "Enter one email address"),
+        (signup_form(email="a@b"), "email", "Enter one email address"),
+        (signup_form(email="Alice <alice@example.org>"), "email", "Enter one email address"),
+        (signup_form(password="short"), "password", "at least 10 characters"),
+        (signup_form(password="x" * 10 * 1024), "password", "at most 256 characters"),
+        (signup_form(password="1234567890"), "password", "too easy to guess"),
+        (signup_form(password="aaaaaaaaaaaa"), "password", "too easy to guess"),
+        (signup_form(password="alice-password"), "password", "must not contain your username"),
+        ({**signup_form(), "password_confirm": "something else 123"}, "password_confirm", "differ"),
+        ({"csrf_token": ""}, "username", "Use 2 to 39"),
+    ],
+)
+async def test_bad_sign_up_input_is_answered_per_field(
+    browser: Browser, pool: asyncpg.Pool, form: dict[str, str], field: str, message: str
+) -> None:
+    page = await browser.submit("/signup", "/signup", form)
+    assert page.status == 422
+    assert page.has(message)
+    assert f'id="{field}-error"' in page.text
+    assert await pool.fetchval("SELECT count(*) FROM users") == 0
+
+
+@pytest.mark.parametrize(("username", "email"), [("ALICE", "other@example.org"), ("bob", "Alice@Example.ORG")])
+async def test_duplicates_are_refused_whatever_the_case(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool, username: str, email: str
+) -> None:
+    await make_user("alice")
+    page = await browser.submit("/signup", "/signup", signup_form(username=username, email=email))
+    assert page.status == 422
+    assert page.has("is taken")
+    assert await pool.fetchval("SELECT count(*) FROM users") == 1
+
+
+async def test_sign_up_is_rate_limited_per_address(browser: Browser, pool: asyncpg.Pool) -> None:
+    for n in range(10):
+        page = await browser.submit("/signup", "/signup", signup_form(username=f"user{n}", email=f"u{n}@example.org"))
+        assert page.status == 303
+        await browser.post("/logout", {"csrf_token": (await browser.get("/settings")).csrf})
+    page = await browser.submit("/signup", "/signup", signup_form(username="user10", email="u10@example.org"))
+    assert page.status == 429
+    assert int(page.headers["Retry-After"]) > 0
+    assert await pool.fetchval("SELECT count(*) FROM users") == 10

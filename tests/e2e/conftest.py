@@ -1,0 +1,143 @@
+"""End-to-end fixtures: the real daemon (``daemon`` from tests/conftest.py) driven by a real headless Chromium.
+
+The browser is Debian's ``chromium`` (installed by ``scripts/setup``), launched through playwright's
+``executable_path``; playwright never downloads a browser of its own here. When a test fails, its report
+carries the page's URL, what went wrong in the browser, the tail of the daemon's log and the path of a
+screenshot taken at teardown.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Page,
+    Response,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
+
+from tests.daemon import RunningDaemon
+
+TIMEOUT_MS = 10_000
+LAUNCH_TIMEOUT_MS = 30_000
+VIEWPORT = ViewportSize(width=1280, height=900)
+# We run as root, hence --no-sandbox; the rest keeps Chromium quiet and from calling home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOG_TAIL_CHARS = 4000
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(
+            "Debian chromium is not installed (no `chromium` on PATH): `make test` installs it through "
+            "scripts/setup, or run `apt-get install -y chromium`",
+            pytrace=False,
+        )
+    return path
+
+
+@dataclass
+class BrowserRun:
+    """One test's page and what the browser saw go wrong: JS errors, console errors, failed requests."""
+
+    page: Page
+    daemon: RunningDaemon
+    failure_screenshot: Path
+    problems: list[str] = field(default_factory=list)
+
+    def watch(self) -> None:
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("console", self._console)
+        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.method} {r.url}"))
+        self.page.on("response", self._response)
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if message.type in {"error", "warning"}:
+            self.problems.append(f"console {message.type}: {message.text} ({url})")
+
+
+RUN = pytest.StashKey[BrowserRun]()
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, object]:
+    """On a failed test, note that teardown should take a screenshot, and add what helps to the report."""
+    report = yield
+    assert isinstance(report, pytest.TestReport)
+    run = item.stash.get(RUN, None)
+    if report.when == "call" and report.failed and run is not None:
+        item.stash[FAILED] = True
+        report.sections.append(
+            (
+                "browser",
+                f"page: {run.page.url}\nscreenshot (taken at teardown): {run.failure_screenshot}\n"
+                + "".join(f"{problem}\n" for problem in run.problems),
+            )
+        )
+        report.sections.append((f"daemon log, tail ({run.daemon.log_path})", run.daemon.log()[-LOG_TAIL_CHARS:]))
+    return report
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    executable = chromium_path()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browser_run(
+    chromium: Browser, daemon: RunningDaemon, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BrowserRun]:
+    """A fresh browser context (no cookies) whose relative URLs go to the daemon; 10 s timeouts throughout."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = await chromium.new_context(base_url=daemon.base_url, viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    run = BrowserRun(await context.new_page(), daemon, tmp_path / "failure.png")
+    run.watch()
+    request.node.stash[RUN] = run
+    try:
+        yield run
+    finally:
+        if request.node.stash.get(FAILED, False):
+            try:
+                await run.page.screenshot(path=run.failure_screenshot, full_page=True)
+            except Error as error:
+                print(f"no screenshot at failure: {error}")
+        await context.close()
+
+
+@pytest.fixture
+def page(browser_run: BrowserRun) -> Page:
+    return browser_run.page

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+import asyncpg
+import pytest
+
+from tests.accounts.conftest import MakeUser, browser, make_user, sign_in
+from tests.browser import Browser, Page
+
+__all__ = ["browser", "make_user"]  # fixtures shared with tests/accounts
+
+API_KEY = re.compile(r"mnwd_sk_[A-Za-z0-9_-]{43}")
+CLIENT_ID = re.compile(r'id="client-id">([0-9a-f-]{36})<')
+REDIRECT = "https://notes.example/oauth/callback"
+
+
+@pytest.fixture
+async def creator(browser: Browser, make_user: MakeUser) -> Browser:
+    """A browser signed in as ``maker``, who may register apps."""
+    await make_user("maker", can_create_projects=True)
+    await sign_in(browser, "maker")
+    return browser
+
+
+def app_form(**overrides: str) -> dict[str, str]:
+    return {"name": "Notes", "slug": "notes", "redirect_uris": REDIRECT, "project_id": "", "item_id": ""} | overrides
+
+
+async def register(browser: Browser, **overrides: str) -> Page:
+    return await browser.submit("/dashboard/apps/new", "/dashboard/apps", app_form(**overrides))
+
+
+def shown_key(page: Page) -> tuple[uuid.UUID, str]:
+    """The client id and the API key a page shows."""
+    client_id = CLIENT_ID.search(page.text)
+    keys = API_KEY.findall(page.text)
+    assert client_id is not None, page.text
+    assert len(keys) == 1, page.text
+    return uuid.UUID(client_id.group(1)), keys[0]
+
+
+async def insert_project(pool: asyncpg.Pool, owner_id: uuid.UUID, slug: str = "book") -> uuid.UUID:
+    project_id: uuid.UUID = await pool.fetchval(
+        "INSERT INTO projects (user_id, slug, title, project_type) VALUES ($1, $2, $2, 'software') RETURNING id",
+        owner_id,
+        slug,
+    )
+    return project_id
+
+
+async def insert_item(pool: asyncpg.Pool, project_id: uuid.UUID, slug: str = "app") -> uuid.UUID:
+    item_id: uuid.UUID = await pool.fetchval(
+        "INSERT INTO items (project_id, slug, title, item_type) VALUES ($1, $2, $2, 'download') RETURNING id",
+        project_id,
+        slug,
+    )
+    return item_id
