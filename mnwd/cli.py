@@ -1,4 +1,4 @@
-"""The ``mnwd`` command: ``serve``, ``migrate``, ``db-url``, ``config``, ``user``, ``app``."""
+"""The ``mnwd`` command: ``serve``, ``migrate``, ``db-url``, ``config``, ``user``, ``app``, ``sync``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     app.add_parser("rotate-key", help="give an app a new API key and print it").add_argument("slug")
     for action, text in (("deactivate", "stop sign-ins and token use of an app"), ("activate", "reactivate it")):
         app.add_parser(action, help=text).add_argument("slug")
+    sync = commands.add_parser("sync", help="maintain the sync change log").add_subparsers(dest="action", required=True)
+    compact = sync.add_parser(
+        "compact", help="keep only the newest change per row, drop DELETEs older than MNWD_SYNC_TOMBSTONE_DAYS"
+    )
+    compact.add_argument("--app", metavar="SLUG", help="only the streams of this app")
     commands.add_parser("config", help="print every setting and its current value")
     return parser
 
@@ -144,6 +149,23 @@ async def _app(config: Config, args: argparse.Namespace) -> None:
             raise CommandError(f"{problem.detail} {details}".strip()) from None
 
 
+async def _sync(config: Config, args: argparse.Namespace) -> None:
+    from mnwd.services import open_services
+    from mnwd.sync import apps, compaction
+
+    async with open_services(config) as services:
+        app_id = None
+        if args.app is not None:
+            app = await apps.get_app_by_slug(services.pool, args.app)
+            if app is None:
+                raise CommandError(f"There is no app with the slug {args.app!r}.")
+            app_id = app.id
+        report = await compaction.compact(
+            services.pool, tombstone_days=config.sync_tombstone_days, app_id=app_id, metrics=services.metrics
+        )
+    print(report.summary())
+
+
 def _print_config(config: Config) -> None:
     width = max(len(s.env) for s in SETTINGS)
     for setting in SETTINGS:
@@ -183,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_user(config, args, password))
         elif args.command == "app":
             asyncio.run(_app(config, args))
+        elif args.command == "sync":
+            asyncio.run(_sync(config, args))
     except (CommandError, MigrationError) as exc:
         print(f"mnwd: {exc}", file=sys.stderr)
         return 1

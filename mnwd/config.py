@@ -173,6 +173,38 @@ SETTINGS: tuple[Setting, ...] = (
         _http_url,
     ),
     Setting("s3_region", "MNWD_S3_REGION", None, "S3 region.", _text),
+    Setting("sync_max_batch", "MNWD_SYNC_MAX_BATCH", "1000", "Most mutations in one sync push.", _positive_int),
+    Setting(
+        "sync_max_mutation_bytes",
+        "MNWD_SYNC_MAX_MUTATION_BYTES",
+        "65536",
+        "Largest `data` of one sync mutation, in bytes of JSON.",
+        _positive_int,
+    ),
+    Setting(
+        "sync_max_push_bytes",
+        "MNWD_SYNC_MAX_PUSH_BYTES",
+        "8388608",
+        "Largest sync push request body, in bytes.",
+        _positive_int,
+    ),
+    Setting(
+        "sync_max_blob_bytes", "MNWD_SYNC_MAX_BLOB_BYTES", "104857600", "Largest sync blob, in bytes.", _positive_int
+    ),
+    Setting(
+        "sync_quota_bytes",
+        "MNWD_SYNC_QUOTA_BYTES",
+        "1073741824",
+        "Blob storage each user may use, in bytes (users.max_file_override_bytes raises it per user).",
+        _positive_int,
+    ),
+    Setting(
+        "sync_tombstone_days",
+        "MNWD_SYNC_TOMBSTONE_DAYS",
+        "30",
+        "Days a DELETE stays in the sync log before compaction may drop it.",
+        _positive_int,
+    ),
     Setting(
         "secret_key",
         "MNWD_SECRET_KEY",
@@ -218,6 +250,12 @@ class Config:
     s3_prefix: str
     s3_endpoint_url: str | None
     s3_region: str | None
+    sync_max_batch: int
+    sync_max_mutation_bytes: int
+    sync_max_push_bytes: int
+    sync_max_blob_bytes: int
+    sync_quota_bytes: int
+    sync_tombstone_days: int
     secret_key: str | None
     mail_from: str
     smtp_url: str | None

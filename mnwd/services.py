@@ -19,6 +19,7 @@ from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
 from mnwd.ratelimit import RateLimiter
+from mnwd.sync.notifier import ChangeNotifier
 
 __all__ = ["Services", "open_database", "open_services"]
 
@@ -36,6 +37,7 @@ class Services:
     mailer: Mailer
     passwords: Passwords
     limiter: RateLimiter
+    notifier: ChangeNotifier
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +82,8 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
         metrics = Metrics()
         metrics.watch_pool(lambda: pool_stats(pool))
         mailer = create_mailer(smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from)
+        notifier = ChangeNotifier(url)
+        await notifier.start()
         try:
             yield Services(
                 config=config,
@@ -91,8 +95,10 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
                 mailer=mailer,
                 passwords=Passwords(),
                 limiter=RateLimiter(pool),
+                notifier=notifier,
             )
         finally:
+            await notifier.close()
             await mailer.close()
             await blobs.close()
             await pool.close()

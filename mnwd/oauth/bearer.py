@@ -13,7 +13,7 @@ from mnwd.errors import Forbidden, Unauthorized
 from mnwd.oauth import queries
 from mnwd.web.keys import SERVICES
 
-__all__ = ["Bearer", "InvalidToken", "require_bearer"]
+__all__ = ["Bearer", "InvalidToken", "bearer_still_valid", "require_bearer"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,15 @@ async def require_bearer(request: web.Request, *, scope: str | None = None) -> B
     return bearer
 
 
+async def bearer_still_valid(request: web.Request) -> bool:
+    """For long-lived responses (event streams): is the token still good, asked of the database again?"""
+    try:
+        await _authenticate(request)
+    except InvalidToken:
+        return False
+    return True
+
+
 async def _authenticate(request: web.Request) -> Bearer:
     header = request.headers.get("Authorization", "")
     kind, _, token = header.partition(" ")
@@ -74,6 +83,8 @@ async def _authenticate(request: web.Request) -> Bearer:
         raise InvalidToken("The app of this token is deactivated.")
     if row["suspended_at"] is not None:
         raise InvalidToken("The account of this token is suspended.")
+    if row["device_revoked_at"] is not None:
+        raise InvalidToken("The device of this token was revoked.")
     return Bearer(
         user_id=row["user_id"],
         username=row["username"],

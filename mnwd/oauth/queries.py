@@ -195,7 +195,8 @@ BEARER_COLUMNS = """
     t.id AS token_id, t.expires_at, t.created_at AS issued_at, t.revoked_at AS token_revoked_at,
     g.id AS grant_id, g.scope, g.device_id, g.revoked_at AS grant_revoked_at,
     a.id AS app_id, a.is_active, a.name AS app_name,
-    u.id AS user_id, u.username, u.display_name, u.suspended_at
+    u.id AS user_id, u.username, u.display_name, u.suspended_at,
+    d.revoked_at AS device_revoked_at
 """
 
 
@@ -208,6 +209,7 @@ async def get_access_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | No
         JOIN oauth_grants g ON g.id = t.grant_id
         JOIN sync_apps a ON a.id = g.app_id
         JOIN users u ON u.id = g.user_id
+        LEFT JOIN sync_devices d ON d.id = g.device_id
         WHERE t.token_hash = $1
         """,
         token_hash,
@@ -243,3 +245,17 @@ async def revoke_app_access(conn: Conn, user_id: uuid.UUID, app_id: uuid.UUID) -
         app_id,
     )
     return status != "DELETE 0"
+
+
+async def bind_grant_device(conn: Conn, grant_id: uuid.UUID, device_id: uuid.UUID) -> bool:
+    """Tie a grant to a device once; False when it already belongs to another device."""
+    bound: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE oauth_grants SET device_id = $2
+        WHERE id = $1 AND (device_id IS NULL OR device_id = $2)
+        RETURNING id
+        """,
+        grant_id,
+        device_id,
+    )
+    return bound is not None

@@ -198,4 +198,5 @@ def _active(row: asyncpg.Record) -> bool:
         and row["grant_revoked_at"] is None
         and row["is_active"]
         and row["suspended_at"] is None
+        and row["device_revoked_at"] is None
     )

@@ -4,16 +4,16 @@ The interface other domains call:
 
 - ``App`` — what an app is to the rest of mnwd. ``id`` is the OAuth ``client_id``.
 - ``get_app(pool, app_id)`` — by client id; ``None`` when there is none.
-- ``get_app_by_api_key(pool, api_key)`` — the app an API key belongs to; ``None`` for an unknown,
-  rotated-away or malformed key. The key is hashed and looked up by its hash, so no comparison of
-  secret bytes happens in Python (constant time by construction).
+- ``get_app_by_api_key(pool, api_key)`` — the app an API key authenticates; ``None`` for an unknown,
+  rotated-away or malformed key, and for the key of a deactivated app. The key is hashed and looked up by
+  its hash, so no comparison of secret bytes happens in Python (constant time by construction).
 - ``create_app(pool, ...)``, ``rotate_api_key(pool, app_id)`` — return an ``IssuedKey``: the only time the
   plain key exists; the database keeps its SHA-256 and its first 12 characters.
 - ``update_app(pool, app_id, ...)``, ``set_active(pool, app_id, active)``.
 - ``redirect_uri_problem(uri)`` — why a redirect URI cannot be registered, or ``None``.
 
-Both look-ups return inactive apps too, so the caller can say why it refuses: **an app with
-``is_active`` false must get no new sign-ins and no token or API-key use** — check it.
+``get_app`` returns inactive apps too, so the caller can say why it refuses: **an app with ``is_active``
+false must get no new sign-ins and no token use** — check it.
 
 Bad input raises ``ValidationFailed`` with ``errors`` per field (``name``, ``slug``, ``redirect_uris``,
 ``project_id``, ``item_id``); an unknown app raises ``NotFound``.
@@ -273,7 +273,9 @@ async def get_app_by_api_key(pool: asyncpg.Pool, api_key: str) -> App | None:
     if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > MAX_API_KEY_CHARS:
         return None
     row = await queries.get_app_by_api_key_hash(pool, hash_api_key(api_key))
-    return App.from_record(row) if row is not None else None
+    if row is None or not row["is_active"]:
+        return None
+    return App.from_record(row)
 
 
 async def get_creator_app(pool: asyncpg.Pool, creator_id: uuid.UUID, app_id: uuid.UUID) -> AppDetails | None:

@@ -10,7 +10,7 @@ from aiohttp import web
 from mnwd.accounts.forms import Form, field, read_form, render, render_problem, require_viewer
 from mnwd.accounts.sessions import Viewer
 from mnwd.errors import Forbidden, NotFound, ValidationFailed
-from mnwd.sync import apps
+from mnwd.sync import apps, dashboard
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect
 
@@ -107,6 +107,7 @@ async def _details_page(
         "app": details.app,
         "form": form or {"name": details.app.name, "redirect_uris": "\n".join(details.app.redirect_uris)},
         "saved": SAVED_MESSAGES.get(request.query.get("saved", "")),
+        "stats": await dashboard.get_app_stats(request.app[SERVICES].pool, details.app.id),
         **_limits(),
     }
     if problem is not None:

@@ -26,8 +26,11 @@ PROBLEM_JSON = "application/problem+json"
 SECRET_PARAMETERS = ("token", "code")
 
 # aiohttp's own HTTP exceptions mapped to our slugs; others fall back to the status.
-_SLUG_BY_STATUS = {status: slug for slug, (status, _title) in PROBLEM_TYPES.items() if slug != "http-error"}
-_SLUG_BY_STATUS[400] = "bad-request"
+_SLUG_BY_STATUS: dict[int, str] = {}
+for _slug, (_status, _title) in PROBLEM_TYPES.items():
+    # The catalog lists the generic slug of a status first.
+    if _slug != "http-error":
+        _SLUG_BY_STATUS.setdefault(_status, _slug)
 
 
 def _route_name(request: web.Request) -> str:

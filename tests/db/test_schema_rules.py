@@ -344,6 +344,10 @@ CHECK_VIOLATIONS = [
         )
         for table in ("oauth_access_tokens", "oauth_refresh_tokens")
     ),
+    bad(
+        "sync_horizons_horizon_seq_check",
+        "INSERT INTO sync_horizons (app_id, user_id, horizon_seq) VALUES (gen_random_uuid(), gen_random_uuid(), -1)",
+    ),
     bad("rate_limits_hits_check", "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ('b', now(), 0)"),
     bad("rate_limits_bucket_not_empty", "INSERT INTO rate_limits (bucket, window_start) VALUES ('', now())"),
     bad(

@@ -8,8 +8,9 @@ import pytest
 
 from tests.accounts.conftest import MakeUser, browser, make_user, sign_in
 from tests.browser import Browser, Page
+from tests.oauth.conftest import alice, notes_app
 
-__all__ = ["browser", "make_user"]  # fixtures shared with tests/accounts
+__all__ = ["alice", "browser", "make_user", "notes_app"]  # fixtures shared with tests/accounts and tests/oauth
 
 API_KEY = re.compile(r"mnwd_sk_[A-Za-z0-9_-]{43}")
 CLIENT_ID = re.compile(r'id="client-id">([0-9a-f-]{36})<')

@@ -149,10 +149,12 @@ async def test_rotate_update_and_deactivate(pool: asyncpg.Pool, maker_id: uuid.U
     assert set(errors_of(exc)) == {"name", "redirect_uris"}
 
     assert not (await apps.set_active(pool, issued.app.id, False)).is_active
-    found = await apps.get_app_by_api_key(pool, rotated.api_key)
+    assert await apps.get_app_by_api_key(pool, rotated.api_key) is None
+    found = await apps.get_app(pool, issued.app.id)
     assert found is not None
     assert not found.is_active
     assert (await apps.set_active(pool, issued.app.id, True)).is_active
+    assert await apps.get_app_by_api_key(pool, rotated.api_key) is not None
 
 
 async def test_operator_functions(services: Services, make_user: MakeUser) -> None:

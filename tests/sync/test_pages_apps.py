@@ -156,7 +156,7 @@ async def test_rotating_the_key_shows_the_new_one_once(creator: Browser, pool: a
 
 
 async def test_deactivate_and_reactivate(creator: Browser, pool: asyncpg.Pool) -> None:
-    client_id, _ = shown_key(await register(creator))
+    client_id, api_key = shown_key(await register(creator))
     details = f"/dashboard/apps/{client_id}"
     page = await creator.submit(details, f"{details}/deactivate", {})
     assert page.status == 303
@@ -166,9 +166,11 @@ async def test_deactivate_and_reactivate(creator: Browser, pool: asyncpg.Pool) -
     assert page.has('id="app-status">inactive')
     assert page.has("The app is deactivated")
     assert (await creator.get("/dashboard/apps")).has("inactive")
+    assert await get_app_by_api_key(pool, api_key) is None
     page = await creator.submit(details, f"{details}/activate", {})
     assert page.location == f"{details}?saved=activated"
     assert await pool.fetchval("SELECT is_active FROM sync_apps")
+    assert await get_app_by_api_key(pool, api_key) is not None
 
 
 async def test_editing_the_name_and_redirect_uris(creator: Browser, pool: asyncpg.Pool) -> None:

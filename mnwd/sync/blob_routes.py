@@ -1,0 +1,164 @@
+"""Handlers: ``PUT | HEAD | GET | DELETE /sync/v1/blobs/{sha256}`` (see docs/sync_blobs.md).
+
+The body of a PUT is streamed from the socket into the store, so it is bounded by ``sync_max_blob_bytes``
+and not by the app-wide ``client_max_size`` (which only applies to ``request.read()`` and ``post()``).
+Every check that needs no body (address, token, Content-Length, size limit, an existing blob, quota) is
+made before a byte of it is read; a client that sent ``Expect: 100-continue`` is told to go on only then.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from aiohttp.http import HttpVersion11
+
+from mnwd.accounts.middleware import csrf_exempt
+from mnwd.errors import NotFound
+from mnwd.sync import blobs
+from mnwd.sync.auth import sync_caller
+from mnwd.web.keys import SERVICES
+
+__all__ = ["BODY_CHUNK", "byte_range", "etag_matches", "setup"]
+
+PATH = "/sync/v1/blobs/{sha256}"
+BODY_CHUNK = 256 * 1024
+CACHE_CONTROL = "private, immutable, max-age=31536000"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_RANGE = re.compile(r"bytes[ \t]*=[ \t]*(?:([0-9]+)[ \t]*-[ \t]*([0-9]*)|-[ \t]*([0-9]+))[ \t]*", re.IGNORECASE)
+_HUGE = 1 << 63  # beyond any blob: a position of more digits than this is past the end of every one
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) <= 18 else _HUGE
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The half-open ``[start, end)`` a ``Range`` header asks of a blob of ``size`` bytes; None: send it whole.
+
+    One range of bytes is served (``a-b``, ``a-``, ``-n``); several ranges, other units and malformed headers
+    are ignored, as RFC 9110 allows, and the whole blob is sent with 200. A range starting at or past the end
+    raises `RangeNotSatisfiable`.
+    """
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        length = _number(suffix)
+        if length == 0:
+            raise blobs.RangeNotSatisfiable(size)
+        if size == 0:
+            return None
+        return max(size - length, 0), size
+    start = _number(first)
+    if last and _number(last) < start:
+        return None
+    if start >= size:
+        raise blobs.RangeNotSatisfiable(size)
+    return start, size if not last else min(_number(last) + 1, size)
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison) or is ``*``."""
+    if header is None:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+def _etag(sha256: str) -> str:
+    return f'"{sha256}"'
+
+
+def _content_length(request: web.Request) -> int:
+    if "Transfer-Encoding" in request.headers or request.content_length is None:
+        raise blobs.LengthRequired(
+            "Send the blob with a Content-Length header (not chunked), so its size can be checked before upload."
+        )
+    return request.content_length
+
+
+async def _defer_continue(request: web.Request) -> None:
+    """Expect handler of PUT: say nothing yet; `_send_continue` says "go on" once the checks have passed."""
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers.get('Expect')}")
+
+
+async def _send_continue(request: web.Request) -> None:
+    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+
+
+def _put_response(blob: blobs.Blob, status: int) -> web.Response:
+    return web.json_response(blob.as_json(), status=status, headers={"ETag": _etag(blob.sha256)})
+
+
+@csrf_exempt
+async def put_blob(request: web.Request) -> web.Response:
+    sha256 = blobs.parse_blob_key(request.match_info["sha256"])
+    services = request.app[SERVICES]
+    bearer = await sync_caller(request)
+    size = _content_length(request)
+    content_type = blobs.clean_content_type(request.headers.get("Content-Type"))
+    existing = await blobs.prepare_upload(services, bearer, sha256, size)
+    if existing is not None:
+        return _put_response(existing, 200)
+    await _send_continue(request)
+    chunks = request.content.iter_chunked(BODY_CHUNK)
+    blob, created = await blobs.store_blob(services, bearer, sha256, size, content_type, chunks)
+    return _put_response(blob, 201 if created else 200)
+
+
+async def get_blob(request: web.Request) -> web.StreamResponse:
+    """GET, and HEAD with the same headers and no body."""
+    sha256 = blobs.parse_blob_key(request.match_info["sha256"])
+    services = request.app[SERVICES]
+    bearer = await sync_caller(request)
+    blob = await blobs.get_blob(services.pool, bearer, sha256)
+    if blob is None:
+        raise NotFound("There is no such blob.")
+    etag = _etag(sha256)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    if_range = request.headers.get("If-Range")
+    wanted = byte_range(request.headers.get("Range"), blob.size) if if_range in (None, etag) else None
+    start, end = wanted or (0, blob.size)
+    response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Type"] = blob.content_type or DEFAULT_CONTENT_TYPE
+    if wanted is not None:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{blob.size}"
+    response.content_length = end - start
+    if request.method == "HEAD":
+        await response.prepare(request)
+        await response.write_eof()
+        return response
+    async with await services.blobs.open(sha256, start=start, end=end) as stream:
+        await response.prepare(request)
+        try:
+            async for chunk in stream:
+                await response.write(chunk)
+        except ConnectionError:
+            return response  # the client went away; there is nobody to answer
+    await response.write_eof()
+    return response
+
+
+@csrf_exempt
+async def delete_blob(request: web.Request) -> web.Response:
+    sha256 = blobs.parse_blob_key(request.match_info["sha256"])
+    bearer = await sync_caller(request)
+    await blobs.delete_blob(request.app[SERVICES], bearer, sha256)
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_put(PATH, put_blob, expect_handler=_defer_continue)
+    app.router.add_get(PATH, get_blob)  # and HEAD
+    app.router.add_delete(PATH, delete_blob)

@@ -1,0 +1,285 @@
+"""Blobs of one (app, user): content-addressed uploads with a size limit and a per-user quota.
+
+A blob is named by the SHA-256 of its bytes. The bytes live once in the `BlobStore` (shared by every app and
+user); a ``sync_blobs`` row per (app, user, hash) says who may read them and is what the quota counts:
+``users.storage_used_bytes`` grows by the blob's size when a row is inserted and shrinks when it is deleted,
+in the same transaction, so the same bytes in two apps count twice and a second upload in one app not at all.
+
+The interface the routes call:
+
+- ``parse_blob_key(value)`` — the path's hash, or `BadRequest`; nothing else sees an unchecked key.
+- ``get_blob(pool, bearer, sha256)`` — this caller's blob or None (another user's bytes are not theirs).
+- ``prepare_upload(services, bearer, sha256, size)`` — the checks that need no body: size limit, an existing
+  blob (returned, for a dedup answer without reading the body), quota. Raises `PayloadTooLarge` or `QuotaExceeded`.
+- ``store_blob(services, bearer, sha256, size, content_type, chunks)`` — streams the body into the store
+  (hash checked by the store) and records it; ``(blob, created)``. Raises `BlobHashMismatchProblem`,
+  `IncompleteBody`, `QuotaExceeded` or `Conflict`; then no row is kept and the quota is unchanged.
+- ``delete_blob(services, bearer, sha256)`` — removes the row and gives back the quota; `NotFound` if none.
+- ``collect_blob(services, sha256)`` — deletes the stored bytes when no ``sync_blobs`` row names them.
+
+**Stored bytes and their rows.** The store's put happens before the row exists (the hash is only known to be
+right at the end of the body), so "no row references this hash" does not by itself make deleting the file
+safe: another upload of the same bytes may be between its put and its insert. A transaction-scoped advisory
+lock per hash closes that race: an upload takes it shared around its insert and, holding it, checks that the
+bytes are still stored (else 409, upload again); `collect_blob` takes it exclusive around the check for rows
+and the delete. So a file is deleted only while no upload is recording it, and an upload never records a
+file that is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from mnwd.blobs import BlobHashMismatch
+from mnwd.db.tx import Tx, run_tx
+from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem
+from mnwd.oauth.bearer import Bearer
+from mnwd.sync import queries
+
+if TYPE_CHECKING:
+    from mnwd.services import Services
+
+__all__ = [
+    "MAX_CONTENT_TYPE_CHARS",
+    "Blob",
+    "BlobHashMismatchProblem",
+    "IncompleteBody",
+    "LengthRequired",
+    "QuotaExceeded",
+    "RangeNotSatisfiable",
+    "blob_lock_key",
+    "clean_content_type",
+    "collect_blob",
+    "delete_blob",
+    "get_blob",
+    "parse_blob_key",
+    "prepare_upload",
+    "store_blob",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_CONTENT_TYPE_CHARS = 255
+_KEY = re.compile(r"[0-9a-f]{64}")
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[\x20-\x7e\t]*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    sha256: str
+    size: int
+    content_type: str | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Blob:
+        return cls(row["hash"], row["size_bytes"], row["content_type"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}
+
+
+class BlobHashMismatchProblem(BadRequest):
+    slug = "blob-hash-mismatch"
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(
+            f"The body hashes to {actual}, not to {expected} named in the address; nothing was stored.",
+            title="Blob hash mismatch",
+            expected=expected,
+            actual=actual,
+        )
+
+
+class IncompleteBody(BadRequest):
+    def __init__(self, expected: int, received: int) -> None:
+        super().__init__(
+            f"The body had {received} bytes where Content-Length promised {expected}; nothing was stored.",
+            expected=expected,
+            received=received,
+        )
+
+
+class LengthRequired(Problem):
+    status = 411
+    slug = "length-required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, title="Length required")
+
+
+class QuotaExceeded(PayloadTooLarge):
+    """``limit`` is the quota; ``used`` what the user stores now; ``size`` the blob refused."""
+
+    slug = "quota-exceeded"
+
+    def __init__(self, *, quota: int, used: int, size: int) -> None:
+        super().__init__(
+            f"Storing these {size} bytes would exceed your storage quota: {used} of {quota} bytes are used, "
+            f"{max(quota - used, 0)} are free. Delete blobs you no longer need.",
+            limit=quota,
+            title="Storage quota exceeded",
+            used=used,
+            size=size,
+        )
+
+
+class RangeNotSatisfiable(Problem):
+    status = 416
+    slug = "range-not-satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"The requested range starts beyond the blob's {size} bytes.", title="Range not satisfiable", size=size
+        )
+        self.headers["Content-Range"] = f"bytes */{size}"
+
+
+def parse_blob_key(value: str) -> str:
+    """``value`` if it is a blob address (64 lowercase hex digits), else `BadRequest`."""
+    if _KEY.fullmatch(value) is None:
+        raise BadRequest("A blob address is the SHA-256 of its content: 64 lowercase hexadecimal digits.")
+    return value
+
+
+def clean_content_type(value: str | None) -> str | None:
+    """The Content-Type to keep with a blob (None if not given); `BadRequest` if it is not a media type."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_CONTENT_TYPE_CHARS or _CONTENT_TYPE.fullmatch(value) is None:
+        raise BadRequest(
+            f"Content-Type must be a media type such as application/octet-stream, "
+            f"at most {MAX_CONTENT_TYPE_CHARS} characters."
+        )
+    return value
+
+
+def blob_lock_key(sha256: str) -> int:
+    """The signed 64-bit key of the advisory lock that orders recording and deleting these bytes."""
+    digest = hashlib.sha256(b"sync-blob:" + sha256.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def get_blob(pool: asyncpg.Pool, bearer: Bearer, sha256: str) -> Blob | None:
+    row = await queries.get_blob(pool, bearer.app_id, bearer.user_id, sha256)
+    return None if row is None else Blob.from_row(row)
+
+
+async def prepare_upload(services: Services, bearer: Bearer, sha256: str, size: int) -> Blob | None:
+    """Everything decided before the body is read; returns the caller's blob if they already have it."""
+    limit = services.config.sync_max_blob_bytes
+    if size > limit:
+        raise PayloadTooLarge(f"A blob may have at most {limit} bytes; this one has {size}.", limit=limit)
+    existing = await get_blob(services.pool, bearer, sha256)
+    if existing is not None and await services.blobs.exists(sha256):
+        return existing
+    # A row whose bytes the store lost is repaired by this upload: the insert below finds the row and keeps it.
+    if existing is None:
+        usage = await queries.get_storage_usage(services.pool, bearer.user_id, services.config.sync_quota_bytes)
+        if usage is None:
+            raise NotFound("There is no such user.")
+        if usage["used"] + size > usage["quota"]:
+            raise QuotaExceeded(quota=usage["quota"], used=usage["used"], size=size)
+    return None
+
+
+async def _exactly(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """``chunks``, failing (so the store keeps nothing) unless they add up to ``size`` bytes."""
+    received = 0
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > size:
+                raise IncompleteBody(size, received)
+            yield chunk
+    except ConnectionError:
+        # The client went away mid-body; nobody reads the answer, but nothing may be kept either.
+        raise IncompleteBody(size, received) from None
+    if received != size:
+        raise IncompleteBody(size, received)
+
+
+async def store_blob(
+    services: Services,
+    bearer: Bearer,
+    sha256: str,
+    size: int,
+    content_type: str | None,
+    chunks: AsyncIterable[bytes],
+) -> tuple[Blob, bool]:
+    """Stream ``chunks`` into the store and record the blob for this caller; True if it is new to them."""
+    try:
+        await services.blobs.put(_exactly(chunks, size), expected_sha256=sha256, max_size=size)
+    except BlobHashMismatch as exc:
+        raise BlobHashMismatchProblem(exc.expected, exc.actual) from None
+
+    quota = services.config.sync_quota_bytes
+
+    async def record(tx: Tx) -> tuple[Blob, bool]:
+        await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=False)
+        row = await queries.insert_blob(
+            tx.conn, bearer.app_id, bearer.user_id, sha256, s3_key=sha256, size=size, content_type=content_type
+        )
+        if row is None:
+            # Already theirs (a concurrent upload of the same bytes won): nothing more to count.
+            existing = await queries.get_blob(tx.conn, bearer.app_id, bearer.user_id, sha256)
+            if existing is None:
+                raise Conflict("The blob was deleted while you uploaded it; upload it again.")
+            return Blob.from_row(existing), False
+        if await queries.add_storage_used(tx.conn, bearer.user_id, size, quota) is None:
+            usage = await queries.get_storage_usage(tx.conn, bearer.user_id, quota)
+            if usage is None:
+                raise NotFound("There is no such user.")
+            raise QuotaExceeded(quota=usage["quota"], used=usage["used"], size=size)
+        if not await services.blobs.exists(sha256):
+            raise Conflict("The stored content was removed while you uploaded it; upload it again.")
+        return Blob.from_row(row), True
+
+    try:
+        return await run_tx(services.pool, "sync.blobs.put", record, metrics=services.metrics)
+    except Exception:
+        await _collect_quietly(services, sha256)
+        raise
+
+
+async def delete_blob(services: Services, bearer: Bearer, sha256: str) -> None:
+    """Forget this caller's blob and give its bytes back to their quota; the stored bytes go if nobody else has them."""
+
+    async def forget(tx: Tx) -> bool:
+        size = await queries.delete_blob(tx.conn, bearer.app_id, bearer.user_id, sha256)
+        if size is None:
+            return False
+        await queries.release_storage_used(tx.conn, bearer.user_id, size)
+        return True
+
+    if not await run_tx(services.pool, "sync.blobs.delete", forget, metrics=services.metrics):
+        raise NotFound("There is no such blob.")
+    await _collect_quietly(services, sha256)
+
+
+async def collect_blob(services: Services, sha256: str) -> bool:
+    """Delete the stored bytes of ``sha256`` if no ``sync_blobs`` row names them; True if they were deleted."""
+
+    async def collect(tx: Tx) -> bool:
+        await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=True)
+        if await queries.blob_referenced(tx.conn, sha256):
+            return False
+        return await services.blobs.delete(sha256)
+
+    return await run_tx(services.pool, "sync.blobs.collect", collect, metrics=services.metrics)
+
+
+async def _collect_quietly(services: Services, sha256: str) -> None:
+    """`collect_blob` where its failure must not hide the answer: unreferenced bytes left behind are only garbage."""
+    try:
+        await collect_blob(services, sha256)
+    except Exception:
+        log.exception("could not collect blob", extra={"sha256": sha256})

@@ -1,0 +1,120 @@
+"""Handlers: devices, push, pull and the live event stream of ``/sync/v1``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import msgspec
+import orjson
+from aiohttp import web
+
+from mnwd.accounts.middleware import csrf_exempt
+from mnwd.errors import NotFound
+from mnwd.oauth.bearer import bearer_still_valid
+from mnwd.sync import changes, devices
+from mnwd.sync.auth import sync_caller
+from mnwd.web.body import read_json
+from mnwd.web.keys import SERVICES
+
+__all__ = ["setup"]
+
+HEARTBEAT_SECONDS = 15.0
+JSON = "application/json"
+
+
+def _encoded(value: object, status: int = 200) -> web.Response:
+    return web.Response(body=msgspec.json.encode(value), status=status, content_type=JSON)
+
+
+def _device_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["device_id"])
+    except ValueError:
+        raise NotFound("There is no such device.") from None
+
+
+@csrf_exempt
+async def register_device(request: web.Request) -> web.Response:
+    bearer = await sync_caller(request)
+    body = await read_json(request, devices.DeviceIn)
+    device, created = await devices.register_device(request.app[SERVICES].pool, bearer, body)
+    return web.json_response(device, status=201 if created else 200)
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    bearer = await sync_caller(request)
+    return web.json_response({"devices": await devices.list_devices(request.app[SERVICES].pool, bearer)})
+
+
+@csrf_exempt
+async def rename_device(request: web.Request) -> web.Response:
+    bearer = await sync_caller(request)
+    body = await read_json(request, devices.DeviceRename)
+    device = await devices.rename_device(request.app[SERVICES].pool, bearer, _device_id(request), body)
+    return web.json_response(device)
+
+
+@csrf_exempt
+async def revoke_device(request: web.Request) -> web.Response:
+    bearer = await sync_caller(request)
+    await devices.revoke_device(request.app[SERVICES].pool, bearer, _device_id(request))
+    return web.Response(status=204)
+
+
+@csrf_exempt
+async def push(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    bearer = await sync_caller(request)
+    body = await read_json(request, changes.PushIn, max_bytes=services.config.sync_max_push_bytes)
+    result = await changes.push(services.pool, services.config, bearer, body)
+    services.metrics.sync_mutations.labels("push").inc(len(body.mutations))
+    return _encoded(result)
+
+
+async def pull(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    bearer = await sync_caller(request)
+    result = await changes.pull(services.pool, services.notifier, bearer, changes.pull_query(request.query))
+    services.metrics.sync_mutations.labels("pull").inc(len(result.changes))
+    return _encoded(result)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``poke`` with the newest seq whenever the stream changes; comments as heartbeats."""
+    services = request.app[SERVICES]
+    bearer = await sync_caller(request)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    async with services.notifier.watch(bearer.app_id, bearer.user_id) as watch:
+        newest = await changes.newest_seq(services.pool, bearer)
+        await response.write(b"retry: 2000\n" + _event("ready", newest))
+        try:
+            while True:
+                if await watch.wait(HEARTBEAT_SECONDS):
+                    if watch.newest:
+                        await response.write(_event("poke", watch.newest))
+                elif await bearer_still_valid(request):
+                    await response.write(b": heartbeat\n\n")
+                else:
+                    # Revoked, expired or suspended since the stream opened: end it; a reconnect gets the 401.
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+    return response
+
+
+def _event(name: str, seq: int) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"seq": seq}) + b"\n\n"
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/sync/v1/devices", register_device)
+    app.router.add_get("/sync/v1/devices", list_devices)
+    app.router.add_patch("/sync/v1/devices/{device_id}", rename_device)
+    app.router.add_delete("/sync/v1/devices/{device_id}", revoke_device)
+    app.router.add_post("/sync/v1/push", push)
+    app.router.add_get("/sync/v1/pull", pull)
+    app.router.add_get("/sync/v1/events", events)

@@ -1,0 +1,290 @@
+"""Push and pull: the change log of a stream (app, user), read by a cursor on ``sync_log.seq``.
+
+Push takes the stream's advisory lock before it takes ``seq`` values, so within a stream rows commit in
+``seq`` order and a reader that saw seq N has seen every row of the stream below N. The device's last
+applied ``mutation_id`` is written in the same transaction as its mutations, so a retried batch applies
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+from mnwd.config import Config
+from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
+from mnwd.oauth.bearer import Bearer
+from mnwd.sync import queries
+from mnwd.sync.notifier import CHANNEL, ChangeNotifier, poke_payload
+from mnwd.sync.streams import stream_lock_key
+
+__all__ = ["MustRefetch", "PushIn", "pull", "push"]
+
+TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+OPERATIONS = frozenset({"INSERT", "UPDATE", "DELETE"})
+MAX_ROW_ID = 256
+MAX_PULL_LIMIT = 1000
+MAX_WAIT_SECONDS = 60.0
+
+
+class MutationIn(msgspec.Struct):
+    mutation_id: int
+    table: str
+    op: str
+    row_id: str
+    # Raw keeps the client's JSON bytes as they are (ciphertext and all); a missing field reads as null.
+    data: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
+    client_timestamp: str | None = None
+
+
+class PushIn(msgspec.Struct):
+    device_id: uuid.UUID
+    mutations: list[MutationIn]
+
+
+class MutationResult(msgspec.Struct, omit_defaults=True):
+    mutation_id: int
+    status: Literal["applied", "duplicate", "rejected"]
+    seq: int | None = None
+    error: str | None = None
+
+
+class PushOut(msgspec.Struct):
+    results: list[MutationResult]
+    last_mutation_id: int
+    cursor: int | None
+
+
+class Change(msgspec.Struct):
+    seq: int
+    table: str
+    op: str
+    row_id: str
+    data: msgspec.Raw | None
+    device_id: str | None
+    client_timestamp: str | None
+    server_time: str
+
+
+class PullOut(msgspec.Struct):
+    changes: list[Change]
+    cursor: int
+    has_more: bool
+    last_mutation_id: int | None
+
+
+class MustRefetch(Problem):
+    status = 409
+    slug = "must-refetch"
+
+    def __init__(self, horizon: int) -> None:
+        super().__init__(
+            "Changes before this cursor were compacted away. Drop the local copy and pull again from cursor=0.",
+            horizon=horizon,
+            refetch_from=0,
+        )
+
+
+@dataclass
+class _Checked:
+    mutation: MutationIn
+    data: str | None
+    client_timestamp: datetime | None
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
+    """Why this one mutation is rejected, or the values to store."""
+    if mutation.op not in OPERATIONS:
+        return "op must be INSERT, UPDATE or DELETE"
+    if not TABLE_PATTERN.fullmatch(mutation.table):
+        return "table must match ^[a-z][a-z0-9_]{0,62}$"
+    if not mutation.row_id or len(mutation.row_id) > MAX_ROW_ID:
+        return f"row_id must be 1 to {MAX_ROW_ID} characters"
+    data: str | None = None
+    raw = mutation.data
+    if bytes(raw).strip() != b"null":
+        if len(raw) > max_bytes:
+            return f"data is larger than {max_bytes} bytes"
+        if not bytes(raw).lstrip().startswith(b"{"):
+            return "data must be a JSON object"
+        data = bytes(raw).decode()
+    elif mutation.op != "DELETE":
+        return "data is required for INSERT and UPDATE"
+    stamp = None
+    if mutation.client_timestamp is not None:
+        try:
+            stamp = datetime.fromisoformat(mutation.client_timestamp)
+        except ValueError:
+            return "client_timestamp must be an RFC 3339 date-time"
+        if stamp.tzinfo is None:
+            return "client_timestamp needs a time zone offset"
+    return _Checked(mutation, data, stamp)
+
+
+def check_batch(body: PushIn, config: Config) -> None:
+    if not body.mutations:
+        raise ValidationFailed("The batch is empty.", errors=[{"field": "mutations", "message": "Send at least one."}])
+    if len(body.mutations) > config.sync_max_batch:
+        raise PayloadTooLarge(
+            f"A push holds at most {config.sync_max_batch} mutations; split the batch.", limit=config.sync_max_batch
+        )
+    first = body.mutations[0].mutation_id
+    for offset, mutation in enumerate(body.mutations):
+        if mutation.mutation_id != first + offset:
+            raise ValidationFailed(
+                "mutation_id values must count up by one within a batch.",
+                errors=[{"field": f"mutations[{offset}].mutation_id", "message": f"expected {first + offset}"}],
+            )
+    if first < 1:
+        raise ValidationFailed(
+            "mutation_id starts at 1.", errors=[{"field": "mutations[0].mutation_id", "message": "must be >= 1"}]
+        )
+
+
+async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn) -> PushOut:
+    check_batch(body, config)
+    if bearer.device_id is not None and bearer.device_id != body.device_id:
+        raise Forbidden("This access token belongs to another device.")
+    async with pool.acquire() as conn, conn.transaction():
+        await queries.lock_stream(conn, stream_lock_key(bearer.app_id, bearer.user_id))
+        device = await queries.lock_device(conn, bearer.app_id, bearer.user_id, body.device_id)
+        if device is None:
+            raise NotFound("There is no such device; register it first.")
+        if device["revoked_at"] is not None:
+            raise Forbidden("This device was revoked.")
+        last = device["last_mutation_id"]
+        first = body.mutations[0].mutation_id
+        if first > last + 1:
+            raise Conflict(
+                f"mutation_id {first} skips ahead: the next one expected from this device is {last + 1}.",
+                slug="mutation-gap",
+                expected_mutation_id=last + 1,
+            )
+        results: list[MutationResult] = []
+        to_store: list[_Checked] = []
+        for mutation in body.mutations:
+            if mutation.mutation_id <= last:
+                results.append(MutationResult(mutation.mutation_id, "duplicate"))
+                continue
+            checked = _problem_with(mutation, config.sync_max_mutation_bytes)
+            if isinstance(checked, str):
+                results.append(MutationResult(mutation.mutation_id, "rejected", error=checked))
+            else:
+                results.append(MutationResult(mutation.mutation_id, "applied"))
+                to_store.append(checked)
+        seqs: dict[int, int] = {}
+        if to_store:
+            rows = await queries.insert_changes(
+                conn,
+                bearer.app_id,
+                bearer.user_id,
+                body.device_id,
+                (
+                    [c.mutation.mutation_id for c in to_store],
+                    [c.mutation.table for c in to_store],
+                    [c.mutation.op for c in to_store],
+                    [c.mutation.row_id for c in to_store],
+                    [c.data for c in to_store],
+                    [c.client_timestamp for c in to_store],
+                ),
+            )
+            seqs = {r["mutation_id"]: r["seq"] for r in rows}
+        newest = max(seqs.values(), default=None)
+        new_last = max(last, body.mutations[-1].mutation_id)
+        poke = poke_payload(bearer.app_id, bearer.user_id, newest) if newest is not None else None
+        await queries.finish_push(conn, body.device_id, new_last, CHANNEL, poke)
+    for result in results:
+        if result.status == "applied":
+            result.seq = seqs[result.mutation_id]
+    return PushOut(results=results, last_mutation_id=new_last, cursor=newest)
+
+
+@dataclass(frozen=True)
+class PullQuery:
+    cursor: int
+    limit: int
+    wait: float
+    exclude_own: bool
+    device_id: uuid.UUID | None
+
+
+def _change(row: asyncpg.Record) -> Change:
+    data = row["data"]
+    return Change(
+        seq=row["seq"],
+        table=row["table_name"],
+        op=row["operation"],
+        row_id=row["row_id"],
+        data=msgspec.Raw(data.encode()) if data is not None else None,
+        device_id=str(row["device_id"]) if row["device_id"] is not None else None,
+        client_timestamp=_rfc3339(row["client_timestamp"]),
+        server_time=_rfc3339(row["server_time"]) or "",
+    )
+
+
+async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, query: PullQuery) -> PullOut:
+    device_id = query.device_id or bearer.device_id
+    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
+        rows = await queries.list_changes_since(pool, bearer.app_id, bearer.user_id, query.cursor, query.limit + 1)
+        if not rows and query.wait > 0 and await watch.wait(query.wait):
+            rows = await queries.list_changes_since(pool, bearer.app_id, bearer.user_id, query.cursor, query.limit + 1)
+    # Read after the changes: a compaction that committed in between is seen, not missed.
+    context = await queries.get_pull_context(pool, bearer.app_id, bearer.user_id, device_id)
+    horizon = context["horizon_seq"] or 0
+    if device_id is not None and query.cursor == 0 and horizon and context["refetch_horizon"] != horizon:
+        await queries.set_refetch_horizon(pool, device_id, horizon)
+    elif 0 < query.cursor < horizon and context["refetch_horizon"] != horizon:
+        raise MustRefetch(horizon)
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = rows[-1]["seq"] if rows else query.cursor
+    if not has_more:
+        # Nothing is left between the cursor and the horizon: move past it so the next pull is not refused.
+        cursor = max(cursor, horizon)
+    own = device_id if query.exclude_own else None
+    changes = [_change(r) for r in rows if own is None or r["device_id"] != own]
+    return PullOut(changes=changes, cursor=cursor, has_more=has_more, last_mutation_id=context["last_mutation_id"])
+
+
+def pull_query(params: Any) -> PullQuery:
+    """Parse ``cursor``, ``limit``, ``wait``, ``exclude_own``, ``device_id`` with per-field errors."""
+    errors: list[dict[str, str]] = []
+
+    def number(name: str, default: str, low: float, high: float, kind: type[int] | type[float]) -> Any:
+        raw = params.get(name, default)
+        try:
+            value = kind(raw)
+        except ValueError:
+            errors.append({"field": name, "message": f"must be a number from {low:g} to {high:g}"})
+            return kind(default)
+        if not low <= value <= high:
+            errors.append({"field": name, "message": f"must be from {low:g} to {high:g}"})
+        return value
+
+    cursor = number("cursor", "0", 0, 2**63 - 1, int)
+    limit = number("limit", "500", 1, MAX_PULL_LIMIT, int)
+    wait = number("wait", "0", 0, MAX_WAIT_SECONDS, float)
+    exclude_own = params.get("exclude_own", "0") in {"1", "true", "yes"}
+    device_id = None
+    if "device_id" in params:
+        try:
+            device_id = uuid.UUID(params["device_id"])
+        except ValueError:
+            errors.append({"field": "device_id", "message": "must be a UUID"})
+    if errors:
+        raise ValidationFailed("The pull parameters are not valid.", errors=errors)
+    return PullQuery(cursor=cursor, limit=limit, wait=wait, exclude_own=exclude_own, device_id=device_id)
+
+
+async def newest_seq(pool: asyncpg.Pool, bearer: Bearer) -> int:
+    return await queries.get_newest_seq(pool, bearer.app_id, bearer.user_id)

@@ -1,0 +1,39 @@
+"""Pages: a user's sync devices across apps (``/settings/devices``), and revoking one."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from mnwd.accounts.forms import render, require_viewer
+from mnwd.errors import NotFound
+from mnwd.sync import dashboard
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import redirect
+
+__all__ = ["setup"]
+
+SAVED_MESSAGES = {"revoked": "The device was revoked: the app on it can no longer sync."}
+
+
+async def devices_page(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    apps = await dashboard.list_user_devices(request.app[SERVICES].pool, viewer.user_id)
+    saved = SAVED_MESSAGES.get(request.query.get("saved", ""))
+    return await render(request, "sync/devices.html", {"apps": apps, "saved": saved})
+
+
+async def revoke_device(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    try:
+        device_id = uuid.UUID(request.match_info["device_id"])
+    except ValueError:
+        raise NotFound(dashboard.NO_SUCH_DEVICE) from None
+    await dashboard.revoke_user_device(request.app[SERVICES].pool, viewer.user_id, device_id)
+    return redirect("/settings/devices?saved=revoked")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/settings/devices", devices_page)
+    app.router.add_post("/settings/devices/{device_id}/revoke", revoke_device)

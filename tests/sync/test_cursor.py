@@ -1,0 +1,101 @@
+"""The cursor never skips a change, even while many devices push at once (DESIGN: "The cursor must never
+skip a change")."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from tests.accounts.conftest import MakeUser
+from tests.oauth.conftest import RegisteredApp
+from tests.sync.streams import SyncApi, token_for
+
+PUSHERS = 8
+BATCHES = 20
+BATCH_SIZE = 10
+
+
+async def test_concurrent_pushers_and_a_puller_see_every_seq_exactly_once(
+    client: TestClient,
+    aiohttp_client: Any,
+    make_user: MakeUser,
+    notes_app: RegisteredApp,
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+) -> None:
+    await make_user("alice")
+    devices = []
+    for n in range(PUSHERS):
+        api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+        await api.register(f"device-{n}")
+        devices.append(api)
+    reader = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    done = asyncio.Event()
+    seen: list[int] = []
+
+    async def pusher(api: SyncApi, n: int) -> None:
+        for batch in range(BATCHES):
+            mutations = [api.mutation(f"d{n}-b{batch}-{i}", {"n": i}) for i in range(BATCH_SIZE)]
+            response = await api.push(mutations)
+            assert response.status == 200, await response.text()
+            await asyncio.sleep(0)
+
+    async def puller() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            body = await (await reader.pull(cursor, limit=37)).json()
+            seen.extend(c["seq"] for c in body["changes"])
+            cursor = body["cursor"]
+            if finished and not body["has_more"] and not body["changes"]:
+                return
+
+    reading = asyncio.create_task(puller())
+    await asyncio.gather(*(pusher(api, n) for n, api in enumerate(devices)))
+    done.set()
+    await asyncio.wait_for(reading, 60)
+    stored = [r["seq"] for r in await pool.fetch("SELECT seq FROM sync_log ORDER BY seq")]
+    assert len(stored) == PUSHERS * BATCHES * BATCH_SIZE
+    assert seen == stored, "the puller missed or repeated a change"
+
+
+async def test_a_push_waits_for_an_earlier_open_transaction_of_its_stream(
+    client: TestClient,
+    aiohttp_client: Any,
+    make_user: MakeUser,
+    notes_app: RegisteredApp,
+    db_url: str,
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+) -> None:
+    """Attack on the cursor: seq 10 is taken but not committed, seq 11 commits, a reader sees 11 and moves
+    past 10 for ever. The stream lock makes the second push wait until the first commits."""
+    from mnwd.sync.streams import stream_lock_key
+
+    await make_user("alice")
+    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    await api.register("laptop")
+    user_id = await pool.fetchval("SELECT id FROM users WHERE username = 'alice'")
+    in_flight = await asyncpg.connect(db_url)
+    try:
+        transaction = in_flight.transaction()
+        await transaction.start()
+        await in_flight.execute("SELECT pg_advisory_xact_lock($1)", stream_lock_key(notes_app.id, user_id))
+        early = await in_flight.fetchval(
+            "INSERT INTO sync_log (app_id, user_id, table_name, operation, row_id, data)"
+            " VALUES ($1, $2, 'notes', 'INSERT', 'early', '{}') RETURNING seq",
+            notes_app.id,
+            user_id,
+        )
+        pushing = asyncio.create_task(api.push([api.mutation("late", {"x": 1})]))
+        await asyncio.sleep(0.5)
+        assert not pushing.done(), "the push did not wait for the stream's open transaction"
+        assert (await (await api.pull(0)).json())["changes"] == []
+        await transaction.commit()
+        late = (await (await asyncio.wait_for(pushing, 5)).json())["results"][0]["seq"]
+    finally:
+        await in_flight.close()
+    assert late > early
+    body = await (await api.pull(0)).json()
+    assert [c["seq"] for c in body["changes"]] == [early, late]
