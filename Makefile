@@ -1,4 +1,4 @@
-.PHONY: setup serve test lint bench clean
+.PHONY: setup setup-test serve test lint bench clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,10 +6,13 @@ BIN := $(VENV)/bin
 setup:
 	@scripts/setup
 
+setup-test:
+	@scripts/setup --test
+
 serve: setup
 	$(BIN)/mnwd serve
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check mnwd tests bench
 	$(BIN)/ruff format --check mnwd tests bench
 	$(BIN)/mypy

@@ -11,10 +11,20 @@ class Result:
     baseline_name: str
     baseline: float
     target: float | None = None
+    # For figures where lower is better (latency, memory): the largest acceptable ratio.
+    target_max: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.measured / self.baseline if self.baseline else float("nan")
+
+    @property
+    def verdict(self) -> str:
+        if self.target is not None:
+            return f">= {self.target:.2f}x {'ok' if self.ratio >= self.target else 'MISSED'}"
+        if self.target_max is not None:
+            return f"<= {self.target_max:.2f}x {'ok' if self.ratio <= self.target_max else 'MISSED'}"
+        return ""
 
 
 def print_table(results: list[Result]) -> None:
@@ -25,7 +35,7 @@ def print_table(results: list[Result]) -> None:
             f"{r.measured:,.0f} {r.unit}",
             f"{r.baseline:,.0f} {r.unit} ({r.baseline_name})",
             f"{r.ratio:.2f}x",
-            "" if r.target is None else f">= {r.target:.2f}x {'ok' if r.ratio >= r.target else 'MISSED'}",
+            r.verdict,
         )
         for r in results
     ]

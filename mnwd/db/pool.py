@@ -21,12 +21,19 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset (``RESET ALL; UNLISTEN *; pg_advisory_unlock_all()``), which
+    costs a round trip on every release. mnwd sets no session state on pool connections: advisory locks are
+    transaction-scoped, LISTEN has its own connection; asyncpg still rolls back a transaction left open."""
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
         init=init_connection,
+        reset=_keep_session,
         server_settings={"application_name": "mnwd"},
     )
     assert pool is not None

@@ -16,6 +16,7 @@ from mnwd.oauth.authorize import SCOPES
 from mnwd.oauth.bearer import require_bearer
 from mnwd.oauth.errors import TokenError
 from mnwd.ratelimit import Limit
+from mnwd.timestamps import rfc3339
 from mnwd.web.keys import SERVICES
 
 __all__ = ["setup"]
@@ -129,7 +130,7 @@ async def me(request: web.Request) -> web.Response:
             "user": {"id": str(bearer.user_id), "username": bearer.username, "display_name": bearer.display_name},
             "app": {"id": str(bearer.app_id), "name": bearer.app_name},
             "scope": " ".join(sorted(bearer.scope)),
-            "expires_at": bearer.expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": rfc3339(bearer.expires_at),
         }
     )
 

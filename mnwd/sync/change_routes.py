@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import msgspec
@@ -81,19 +80,27 @@ async def pull(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``poke`` with the newest seq whenever the stream changes; comments as heartbeats."""
+    """Server-sent events: ``poke`` with the newest seq whenever the stream changes; comments as heartbeats.
+
+    The stream ends when the client goes away, when its token stops being valid (checked at each heartbeat),
+    and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
+    """
     services = request.app[SERVICES]
+    notifier = services.notifier
     bearer = await sync_caller(request)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
-    async with services.notifier.watch(bearer.app_id, bearer.user_id) as watch:
+    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
         newest = await changes.newest_seq(services.pool, bearer)
         await response.write(b"retry: 2000\n" + _event("ready", newest))
         try:
-            while True:
-                if await watch.wait(HEARTBEAT_SECONDS):
+            while not notifier.streams_ending:
+                poked = await watch.wait(HEARTBEAT_SECONDS)
+                if notifier.streams_ending or request.transport is None or request.transport.is_closing():
+                    break
+                if poked:
                     if watch.newest:
                         await response.write(_event("poke", watch.newest))
                 elif await bearer_still_valid(request):
@@ -101,9 +108,13 @@ async def events(request: web.Request) -> web.StreamResponse:
                 else:
                     # Revoked, expired or suspended since the stream opened: end it; a reconnect gets the 401.
                     break
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
     return response
+
+
+async def end_event_streams(app: web.Application) -> None:
+    app[SERVICES].notifier.end_streams()
 
 
 def _event(name: str, seq: int) -> bytes:
@@ -118,3 +129,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/sync/v1/push", push)
     app.router.add_get("/sync/v1/pull", pull)
     app.router.add_get("/sync/v1/events", events)
+    app.on_shutdown.append(end_event_streams)

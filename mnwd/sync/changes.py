@@ -67,9 +67,9 @@ class Change(msgspec.Struct):
     op: str
     row_id: str
     data: msgspec.Raw | None
-    device_id: str | None
-    client_timestamp: str | None
-    server_time: str
+    device_id: uuid.UUID | None
+    client_timestamp: datetime | None
+    server_time: datetime
 
 
 class PullOut(msgspec.Struct):
@@ -96,10 +96,6 @@ class _Checked:
     mutation: MutationIn
     data: str | None
     client_timestamp: datetime | None
-
-
-def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
@@ -156,8 +152,9 @@ async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
     async with pool.acquire() as conn, conn.transaction():
-        await queries.lock_stream(conn, stream_lock_key(bearer.app_id, bearer.user_id))
-        device = await queries.lock_device(conn, bearer.app_id, bearer.user_id, body.device_id)
+        device = await queries.lock_stream_and_device(
+            conn, stream_lock_key(bearer.app_id, bearer.user_id), bearer.app_id, bearer.user_id, body.device_id
+        )
         if device is None:
             raise NotFound("There is no such device; register it first.")
         if device["revoked_at"] is not None:
@@ -220,26 +217,29 @@ class PullQuery:
 
 def _change(row: asyncpg.Record) -> Change:
     data = row["data"]
+    # msgspec writes UUIDs and UTC datetimes itself (RFC 3339 with Z), far faster than str() and isoformat().
     return Change(
         seq=row["seq"],
         table=row["table_name"],
         op=row["operation"],
         row_id=row["row_id"],
         data=msgspec.Raw(data.encode()) if data is not None else None,
-        device_id=str(row["device_id"]) if row["device_id"] is not None else None,
-        client_timestamp=_rfc3339(row["client_timestamp"]),
-        server_time=_rfc3339(row["server_time"]) or "",
+        device_id=row["device_id"],
+        client_timestamp=row["client_timestamp"],
+        server_time=row["server_time"],
     )
 
 
 async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, query: PullQuery) -> PullOut:
     device_id = query.device_id or bearer.device_id
+
+    async def page() -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+        return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, query.cursor, query.limit + 1)
+
     async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
-        rows = await queries.list_changes_since(pool, bearer.app_id, bearer.user_id, query.cursor, query.limit + 1)
+        context, rows = await page()
         if not rows and query.wait > 0 and await watch.wait(query.wait):
-            rows = await queries.list_changes_since(pool, bearer.app_id, bearer.user_id, query.cursor, query.limit + 1)
-    # Read after the changes: a compaction that committed in between is seen, not missed.
-    context = await queries.get_pull_context(pool, bearer.app_id, bearer.user_id, device_id)
+            context, rows = await page()
     horizon = context["horizon_seq"] or 0
     if device_id is not None and query.cursor == 0 and horizon and context["refetch_horizon"] != horizon:
         await queries.set_refetch_horizon(pool, device_id, horizon)

@@ -13,6 +13,7 @@ from mnwd.errors import Conflict, NotFound, ValidationFailed
 from mnwd.oauth.bearer import Bearer
 from mnwd.oauth.grants import bind_device
 from mnwd.sync import queries
+from mnwd.timestamps import rfc3339
 
 __all__ = [
     "DeviceIn",
@@ -38,7 +39,7 @@ class DeviceRename(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return None if value is None else rfc3339(value)
 
 
 def device_json(row: asyncpg.Record, bearer: Bearer) -> dict[str, Any]:

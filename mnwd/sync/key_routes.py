@@ -11,6 +11,7 @@ from mnwd.accounts.middleware import csrf_exempt
 from mnwd.errors import NotFound
 from mnwd.sync import keys
 from mnwd.sync.auth import sync_caller
+from mnwd.timestamps import rfc3339
 from mnwd.web.body import read_json
 from mnwd.web.keys import SERVICES
 
@@ -33,7 +34,7 @@ def _key_json(key: keys.WrappedKey) -> dict[str, Any]:
     return {
         "key_version": key.key_version,
         "encrypted_key": key.encrypted_key,
-        "updated_at": key.updated_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": rfc3339(key.updated_at),
     }
 
 

@@ -58,6 +58,7 @@ class ChangeNotifier:
         self._conn: asyncpg.Connection | None = None
         self._closing = False
         self._reconnect: asyncio.Task[None] | None = None
+        self.streams_ending = False
 
     @property
     def watchers(self) -> int:
@@ -67,6 +68,13 @@ class ChangeNotifier:
         self._conn = await asyncpg.connect(self._url, server_settings={"application_name": "mnwd-listen"})
         await self._conn.add_listener(CHANNEL, self._on_notify)
         self._conn.add_termination_listener(self._on_lost)
+
+    def end_streams(self) -> None:
+        """At shutdown: wake every waiter; long-lived streams see `streams_ending` and finish."""
+        self.streams_ending = True
+        for watchers in self._watches.values():
+            for watch in watchers:
+                watch.poke(0)
 
     async def close(self) -> None:
         self._closing = True

@@ -267,18 +267,22 @@ async def lock_stream(conn: asyncpg.Connection, key: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
 
-async def lock_device(
-    conn: asyncpg.Connection, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID
+async def lock_stream_and_device(
+    conn: asyncpg.Connection, stream_key: int, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID
 ) -> asyncpg.Record | None:
+    """Take the stream's advisory lock, then the device row, in one round trip (always in this order)."""
     row: asyncpg.Record | None = await conn.fetchrow(
         """
-        SELECT last_mutation_id, revoked_at FROM sync_devices
-        WHERE id = $3 AND app_id = $1 AND user_id = $2
-        FOR UPDATE
+        WITH stream AS MATERIALIZED (SELECT pg_advisory_xact_lock($4))
+        SELECT d.last_mutation_id, d.revoked_at
+        FROM stream, sync_devices d
+        WHERE d.id = $3 AND d.app_id = $1 AND d.user_id = $2
+        FOR UPDATE OF d
         """,
         app_id,
         user_id,
         device_id,
+        stream_key,
     )
     return row
 
@@ -325,43 +329,6 @@ async def finish_push(
         channel,
         poke,
     )
-
-
-async def list_changes_since(
-    conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, cursor: int, limit: int
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        SELECT seq, table_name, operation, row_id, data::text AS data, device_id, client_timestamp, server_time
-        FROM sync_log
-        WHERE app_id = $1 AND user_id = $2 AND seq > $3
-        ORDER BY seq
-        LIMIT $4
-        """,
-        app_id,
-        user_id,
-        cursor,
-        limit,
-    )
-    return rows
-
-
-async def get_pull_context(
-    conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID | None
-) -> asyncpg.Record:
-    """The stream's compaction horizon and the calling device's progress, in one round trip."""
-    row: asyncpg.Record = await conn.fetchrow(
-        """
-        SELECT h.horizon_seq, d.last_mutation_id, d.refetch_horizon
-        FROM (SELECT 1) AS one
-        LEFT JOIN sync_horizons h ON h.app_id = $1 AND h.user_id = $2
-        LEFT JOIN sync_devices d ON d.id = $3 AND d.app_id = $1 AND d.user_id = $2
-        """,
-        app_id,
-        user_id,
-        device_id,
-    )
-    return row
 
 
 async def get_newest_seq(conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID) -> int:
@@ -707,3 +674,34 @@ async def revoke_user_device(conn: Conn, user_id: uuid.UUID, device_id: uuid.UUI
 
 async def set_refetch_horizon(conn: Conn, device_id: uuid.UUID, horizon: int) -> None:
     await conn.execute("UPDATE sync_devices SET refetch_horizon = $2 WHERE id = $1", device_id, horizon)
+
+
+async def pull_page(
+    conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID | None, cursor: int, limit: int
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """The stream's horizon, the device's progress and up to ``limit`` changes after ``cursor``: one round trip,
+    one snapshot (so a compaction is seen either entirely or not at all)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT h.horizon_seq, d.last_mutation_id, d.refetch_horizon,
+               l.seq, l.table_name, l.operation, l.row_id, l.data, l.device_id, l.client_timestamp, l.server_time
+        FROM (SELECT 1) AS one
+        LEFT JOIN sync_horizons h ON h.app_id = $1 AND h.user_id = $2
+        LEFT JOIN sync_devices d ON d.id = $3 AND d.app_id = $1 AND d.user_id = $2
+        LEFT JOIN LATERAL (
+            SELECT seq, table_name, operation, row_id, data::text AS data, device_id, client_timestamp, server_time
+            FROM sync_log
+            WHERE app_id = $1 AND user_id = $2 AND seq > $4
+            ORDER BY seq
+            LIMIT $5
+        ) AS l ON true
+        ORDER BY l.seq
+        """,
+        app_id,
+        user_id,
+        device_id,
+        cursor,
+        limit,
+    )
+    changes = rows if rows[0]["seq"] is not None else []
+    return rows[0], changes

@@ -306,3 +306,20 @@ async def test_an_event_stream_ends_when_its_device_is_revoked(
     rest = await asyncio.wait_for(response.content.read(), 5)
     assert rest in (b"", b": heartbeat\n\n")
     assert response.content.at_eof()
+
+
+@pytest.mark.e2e
+async def test_shutdown_does_not_wait_for_idle_event_streams(alice_api: SyncApi, daemon: Any) -> None:
+    import signal
+
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        stream = await http.get(f"{daemon.base_url}/sync/v1/events", headers=alice_api.headers)
+        assert stream.status == 200
+        assert b"event: ready" in await stream.content.readuntil(b"\n\n")
+        started = time.monotonic()
+        code = await asyncio.to_thread(daemon.stop, signal.SIGTERM)
+        assert code == 0
+        assert time.monotonic() - started < 5
+        assert await asyncio.wait_for(stream.content.read(), 5) == b""

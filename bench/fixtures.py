@@ -1,0 +1,357 @@
+"""Shared set-up of the sync benchmarks: an embedded PostgreSQL, mnwd's Services, the app served on a free
+port of 127.0.0.1 (in this process, or as a separate ``python -m mnwd serve``), and users, a sync app,
+access tokens and devices minted directly in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiohttp import web
+
+from mnwd.config import PROJECT_ROOT, Config
+from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.services import Services, open_services
+from mnwd.web.app import create_app
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def payload() -> dict[str, Any]:
+    """An E2E-encrypted record as a client sends it: about 200 bytes of JSON."""
+    return {
+        "ciphertext": base64.b64encode(secrets.token_bytes(120)).decode(),
+        "iv": base64.b64encode(secrets.token_bytes(12)).decode(),
+        "key_version": 1,
+    }
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+@dataclass
+class Device:
+    """One user's device: its access token (bound to the device once registered) and mutation counter."""
+
+    user_id: uuid.UUID
+    token: str
+    device_id: str | None = None
+    next_mutation: int = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def push_body(self, mutations: list[tuple[str, str, dict[str, Any] | None]], stamp: str) -> bytes:
+        """``mutations``: (op, row_id, data); numbered from the device's counter."""
+        batch = []
+        for op, row_id, data in mutations:
+            batch.append(
+                {
+                    "mutation_id": self.next_mutation,
+                    "table": "notes",
+                    "op": op,
+                    "row_id": row_id,
+                    "data": data,
+                    "client_timestamp": stamp,
+                }
+            )
+            self.next_mutation += 1
+        return orjson.dumps({"device_id": self.device_id, "mutations": batch})
+
+
+class SyncStack:
+    """The database (``db_url``, ``services``) and, when served, mnwd's base URL."""
+
+    def __init__(self, tmp: Path, cluster: EmbeddedPostgres, db_url: str, services: Services) -> None:
+        self.tmp = tmp
+        self.cluster = cluster
+        self.db_url = db_url
+        self.services = services
+        self.base_url = ""
+        self.app_id: uuid.UUID | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.services.pool
+
+    async def create_app(self) -> uuid.UUID:
+        creator = (await self.create_users(1, prefix="maker"))[0]
+        api_key = "mnwd_sk_" + secrets.token_urlsafe(32)
+        self.app_id = await self.pool.fetchval(
+            """
+            INSERT INTO sync_apps (creator_id, name, slug, api_key_hash, api_key_prefix, redirect_uris)
+            VALUES ($1, 'Notes', 'notes', $2, $3, $4) RETURNING id
+            """,
+            creator,
+            hashlib.sha256(api_key.encode()).digest(),
+            api_key[:12],
+            ["http://127.0.0.1/callback"],
+        )
+        assert self.app_id is not None
+        return self.app_id
+
+    async def create_users(self, count: int, *, prefix: str = "user") -> list[uuid.UUID]:
+        names = [f"{prefix}{i:05d}" for i in range(count)]
+        rows = await self.pool.fetch(
+            """
+            INSERT INTO users (username, email) SELECT n, n || '@bench.invalid' FROM unnest($1::text[]) n
+            RETURNING id, username
+            """,
+            names,
+        )
+        by_name = {r["username"]: r["id"] for r in rows}
+        return [by_name[n] for n in names]
+
+    async def mint_devices(self, user_ids: Sequence[uuid.UUID]) -> list[Device]:
+        """An OAuth grant (scope ``sync``) and an access token per user, as the token endpoint would issue."""
+        assert self.app_id is not None
+        tokens = [secrets.token_urlsafe(32) for _ in user_ids]
+        grants = [uuid.uuid4() for _ in user_ids]
+        await self.pool.execute(
+            "INSERT INTO oauth_grants (id, app_id, user_id, scope) SELECT g, $1, u, 'sync' "
+            "FROM unnest($2::uuid[], $3::uuid[]) AS t(g, u)",
+            self.app_id,
+            grants,
+            list(user_ids),
+        )
+        await self.pool.execute(
+            """
+            INSERT INTO oauth_access_tokens (grant_id, token_hash, expires_at)
+            SELECT g, h, now() + interval '1 day' FROM unnest($1::uuid[], $2::bytea[]) AS t(g, h)
+            """,
+            grants,
+            [hashlib.sha256(t.encode()).digest() for t in tokens],
+        )
+        return [Device(u, t) for u, t in zip(user_ids, tokens, strict=True)]
+
+    async def register(self, session: aiohttp.ClientSession, device: Device, name: str) -> None:
+        """``POST /sync/v1/devices``: registers the device and binds the token to it."""
+        async with session.post(
+            f"{self.base_url}/sync/v1/devices",
+            json={"device_name": name, "platform": "linux"},
+            headers=device.headers,
+        ) as response:
+            body = await response.json()
+            assert response.status in (200, 201), body
+            device.device_id = body["id"]
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    # mnwd's SSE handler notices a gone client only at its next heartbeat (15 s): do not wait for it at the end.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def _end_orphaned_handlers() -> None:
+    """mnwd's SSE handler does not notice that its client has gone until its next heartbeat (15 s), and a
+    handler whose connection is gone is no longer seen by the runner's graceful shutdown: end such handlers
+    here, before the pool closes under them."""
+    current = asyncio.current_task()
+    handlers = [
+        t
+        for t in asyncio.all_tasks()
+        if t is not current and getattr(t.get_coro(), "__qualname__", "") == "RequestHandler.start"
+    ]
+    for task in handlers:
+        task.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def sync_stack(*, serve_here: bool = True) -> AsyncIterator[SyncStack]:
+    """A throw-away cluster, migrated, with Services; mnwd served in this process unless ``serve_here`` is off."""
+    logging.getLogger("mnwd.access").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        cluster = EmbeddedPostgres(tmp / "pg", unsafe_fast=True)
+        db_url = await cluster.start()
+        try:
+            config = Config.from_env({}, data_dir=tmp / "var", database_url=db_url)
+            async with open_services(config) as services:
+                stack = SyncStack(tmp, cluster, db_url, services)
+                await stack.create_app()
+                if not serve_here:
+                    yield stack
+                    return
+                runner, stack.base_url = await serve(create_app(services))
+                try:
+                    yield stack
+                finally:
+                    await runner.cleanup()
+                    await _end_orphaned_handlers()
+        finally:
+            await cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def subprocess_server(argv: Sequence[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[int]:
+    """Run a server process (its pid is yielded) until /healthz answers; SIGTERM it at the end."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *argv, env={**os.environ, **env}, cwd=PROJECT_ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if process.returncode is not None:
+                    raise RuntimeError(f"{argv} exited with {process.returncode}: {log.read_text()[-2000:]}")
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not answer on port {port}: {log.read_text()[-2000:]}")
+                await asyncio.sleep(0.1)
+        yield process.pid
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def mnwd_serve_argv() -> list[str]:
+    return [sys.executable, "-m", "mnwd", "serve"]
+
+
+# Live: a push by device A until device B, listening on /sync/v1/events, holds the change.
+
+
+class Watcher:
+    """Device B: an SSE stream; on every poke it pulls from its cursor until it has everything."""
+
+    def __init__(self, base_url: str, device: Device) -> None:
+        self.base_url = base_url
+        self.device = device
+        self.cursor = 0
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=NO_TIMEOUT)
+        events = await self._session.get(f"{self.base_url}/sync/v1/events", headers=self.device.headers)
+        assert events.status == 200, await events.text()
+        ready = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._listen(events, ready))
+        self.cursor = await ready
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    async def _listen(self, events: aiohttp.ClientResponse, ready: asyncio.Future[int]) -> None:
+        name = b""
+        async with events:
+            async for line in events.content:
+                if line.startswith(b"event: "):
+                    name = line[7:].strip()
+                elif line.startswith(b"data: "):
+                    seq = orjson.loads(line[6:])["seq"]
+                    if name == b"ready":
+                        ready.set_result(seq)
+                    elif name == b"poke" and seq > self.cursor:
+                        await self._pull()
+
+    async def _pull(self) -> None:
+        assert self._session is not None
+        while True:
+            async with self._session.get(
+                f"{self.base_url}/sync/v1/pull",
+                params={"cursor": str(self.cursor), "limit": "1000"},
+                headers=self.device.headers,
+            ) as response:
+                body = orjson.loads(await response.read())
+            now = time.perf_counter()
+            for change in body["changes"]:
+                future = self.waiting.pop(change["row_id"], None)
+                if future is not None:
+                    future.set_result(now)
+            self.cursor = body["cursor"]
+            if not body["has_more"]:
+                return
+
+
+async def live_latencies(
+    base_url: str, pusher: Device, watcher: Device, count: int, *, warmup: int = 20, interval: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """Seconds from the start of A's push (one mutation) until B holds it, ``count`` times (one every
+    ``interval`` seconds, or back to back); and, interleaved with them so that both see the same machine, a
+    bare ``GET /healthz`` round trip each time."""
+    b = Watcher(base_url, watcher)
+    await b.start()
+    live: list[float] = []
+    bare: list[float] = []
+    stamp = "2025-06-01T12:00:00Z"
+    try:
+        async with aiohttp.ClientSession(timeout=NO_TIMEOUT) as session:
+            url = f"{base_url}/sync/v1/push"
+            health = f"{base_url}/healthz"
+            headers = {**pusher.headers, **JSON_HEADERS}
+            next_at = time.perf_counter()
+            for i in range(warmup + count):
+                if interval and i >= warmup:
+                    next_at += interval
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                started = time.perf_counter()
+                async with session.get(health) as response:
+                    await response.read()
+                    assert response.status == 200
+                answered = time.perf_counter()
+                row_id = str(uuid.uuid4())
+                body = pusher.push_body([("INSERT", row_id, payload())], stamp)
+                held = asyncio.get_running_loop().create_future()
+                b.waiting[row_id] = held
+                pushed = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    assert response.status == 200, await response.text()
+                finished = await asyncio.wait_for(held, 10)
+                if i >= warmup:
+                    bare.append(answered - started)
+                    live.append(finished - pushed)
+    finally:
+        await b.stop()
+    return live, bare
