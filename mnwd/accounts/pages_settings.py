@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
 from mnwd.accounts import queries
@@ -14,6 +12,7 @@ from mnwd.errors import NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -107,10 +106,7 @@ async def sessions_page(request: web.Request) -> web.Response:
 
 async def revoke_session(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    try:
-        session_id = uuid.UUID(request.match_info["session_id"])
-    except ValueError:
-        raise NotFound("There is no such session.") from None
+    session_id = uuid_param(request, "session_id", "There is no such session.")
     if not await queries.revoke_user_session(request.app[SERVICES].pool, viewer.user_id, session_id):
         raise NotFound("There is no such session.")
     if session_id == viewer.session_id:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import quote
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from mnwd.oauth.authorize import PARAMETERS, approve, check_request, error_redir
 from mnwd.oauth.errors import AuthorizeError
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -78,10 +78,7 @@ async def authorized_apps_page(request: web.Request) -> web.Response:
 
 async def revoke_app(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    try:
-        app_id = uuid.UUID(request.match_info["app_id"])
-    except ValueError:
-        raise NotFound("This app has no access to your account.") from None
+    app_id = uuid_param(request, "app_id", "This app has no access to your account.")
     if not await queries.revoke_app_access(request.app[SERVICES].pool, viewer.user_id, app_id):
         raise NotFound("This app has no access to your account.")
     return redirect("/settings/apps?saved=revoked")

@@ -9,12 +9,12 @@ import orjson
 from aiohttp import web
 
 from mnwd.accounts.middleware import csrf_exempt
-from mnwd.errors import NotFound
 from mnwd.oauth.bearer import bearer_still_valid
 from mnwd.sync import changes, devices
 from mnwd.sync.auth import sync_caller
 from mnwd.web.body import read_json
 from mnwd.web.keys import SERVICES
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -27,10 +27,7 @@ def _encoded(value: object, status: int = 200) -> web.Response:
 
 
 def _device_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["device_id"])
-    except ValueError:
-        raise NotFound("There is no such device.") from None
+    return uuid_param(request, "device_id", "There is no such device.")
 
 
 @csrf_exempt

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from mnwd.errors import Forbidden, NotFound, ValidationFailed
 from mnwd.sync import apps, dashboard
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -35,10 +35,7 @@ def _require_registrar(viewer: Viewer) -> None:
 
 async def _owned_app(request: web.Request, viewer: Viewer) -> apps.AppDetails:
     """The app in the path when the viewer registered it; any other id is not found (no existence leak)."""
-    try:
-        app_id = uuid.UUID(request.match_info["app_id"])
-    except ValueError:
-        raise NotFound(NO_SUCH_APP) from None
+    app_id = uuid_param(request, "app_id", NO_SUCH_APP)
     details = await apps.get_creator_app(request.app[SERVICES].pool, viewer.user_id, app_id)
     if details is None:
         raise NotFound(NO_SUCH_APP)

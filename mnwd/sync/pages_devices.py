@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
 from mnwd.accounts.forms import render, require_viewer
-from mnwd.errors import NotFound
 from mnwd.sync import dashboard
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -26,10 +24,7 @@ async def devices_page(request: web.Request) -> web.Response:
 
 async def revoke_device(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    try:
-        device_id = uuid.UUID(request.match_info["device_id"])
-    except ValueError:
-        raise NotFound(dashboard.NO_SUCH_DEVICE) from None
+    device_id = uuid_param(request, "device_id", dashboard.NO_SUCH_DEVICE)
     await dashboard.revoke_user_device(request.app[SERVICES].pool, viewer.user_id, device_id)
     return redirect("/settings/devices?saved=revoked")
 
