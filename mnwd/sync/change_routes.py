@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import msgspec
@@ -9,9 +10,10 @@ import orjson
 from aiohttp import web
 
 from mnwd.accounts.middleware import csrf_exempt
-from mnwd.oauth.bearer import bearer_still_valid
+from mnwd.oauth.bearer import Bearer, bearer_still_valid
 from mnwd.sync import changes, devices
 from mnwd.sync.auth import sync_caller
+from mnwd.sync.notifier import Watch
 from mnwd.web.body import read_json
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
@@ -85,6 +87,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     notifier = services.notifier
     bearer = await sync_caller(request)
+    websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+    if websocket.can_prepare(request).ok:
+        return await _websocket_events(request, websocket, bearer)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
@@ -108,6 +113,38 @@ async def events(request: web.Request) -> web.StreamResponse:
         except ConnectionResetError:
             pass
     return response
+
+
+async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bearer: Bearer) -> web.WebSocketResponse:
+    """The same pokes over a WebSocket: ``{"type": "ready"|"poke", "seq": N}``; the client sends nothing."""
+    services = request.app[SERVICES]
+    notifier = services.notifier
+    await ws.prepare(request)
+    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
+        await ws.send_json({"type": "ready", "seq": await changes.newest_seq(services.pool, bearer)})
+        closed = asyncio.create_task(_until_closed(ws, watch))
+        try:
+            while not notifier.streams_ending and not closed.done():
+                poked = await watch.wait(HEARTBEAT_SECONDS)
+                if notifier.streams_ending or closed.done():
+                    break
+                if poked:
+                    if watch.newest:
+                        await ws.send_json({"type": "poke", "seq": watch.newest})
+                elif not await bearer_still_valid(request):
+                    break
+        except ConnectionResetError:
+            pass
+        finally:
+            closed.cancel()
+            await ws.close()
+    return ws
+
+
+async def _until_closed(ws: web.WebSocketResponse, watch: Watch) -> None:
+    async for _message in ws:
+        pass
+    watch.poke(0)
 
 
 async def end_event_streams(app: web.Application) -> None:

@@ -323,3 +323,18 @@ async def test_shutdown_does_not_wait_for_idle_event_streams(alice_api: SyncApi,
         assert code == 0
         assert time.monotonic() - started < 5
         assert await asyncio.wait_for(stream.content.read(), 5) == b""
+
+
+async def test_events_over_a_websocket(alice_api: SyncApi) -> None:
+    async with alice_api.client.ws_connect("/sync/v1/events", headers=alice_api.headers) as ws:
+        assert await ws.receive_json(timeout=5) == {"type": "ready", "seq": 0}
+        pushed = await (await alice_api.push([alice_api.mutation("r", {"a": 1})])).json()
+        assert await ws.receive_json(timeout=5) == {"type": "poke", "seq": pushed["cursor"]}
+
+
+async def test_a_websocket_needs_a_token(client: TestClient) -> None:  # type: ignore[type-arg]
+    import aiohttp
+
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/sync/v1/events")
+    assert refused.value.status == 401
