@@ -21,7 +21,7 @@ from mnwd.config import Config
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.oauth.bearer import Bearer
 from mnwd.sync import queries
-from mnwd.sync.notifier import CHANNEL, ChangeNotifier, poke_payload
+from mnwd.sync.notifier import CHANNEL, ChangeNotifier, poke_prefix
 from mnwd.sync.streams import stream_lock_key
 
 __all__ = ["MustRefetch", "PushIn", "pull", "push"]
@@ -180,6 +180,7 @@ async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn)
                 results.append(MutationResult(mutation.mutation_id, "applied"))
                 to_store.append(checked)
         seqs: dict[int, int] = {}
+        new_last = max(last, body.mutations[-1].mutation_id)
         if to_store:
             rows = await queries.insert_changes(
                 conn,
@@ -194,12 +195,14 @@ async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn)
                     [c.data for c in to_store],
                     [c.client_timestamp for c in to_store],
                 ),
+                new_last,
+                CHANNEL,
+                poke_prefix(bearer.app_id, bearer.user_id),
             )
             seqs = {r["mutation_id"]: r["seq"] for r in rows}
+        elif new_last != last:
+            await queries.update_device_progress(conn, body.device_id, new_last)
         newest = max(seqs.values(), default=None)
-        new_last = max(last, body.mutations[-1].mutation_id)
-        poke = poke_payload(bearer.app_id, bearer.user_id, newest) if newest is not None else None
-        await queries.finish_push(conn, body.device_id, new_last, CHANNEL, poke)
     for result in results:
         if result.status == "applied":
             result.seq = seqs[result.mutation_id]

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-__all__ = ["CHANNEL", "ChangeNotifier", "Watch", "poke_payload"]
+__all__ = ["CHANNEL", "ChangeNotifier", "Watch", "poke_prefix"]
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,9 @@ RECONNECT_SECONDS = 1.0
 StreamKey = tuple[uuid.UUID, uuid.UUID]
 
 
-def poke_payload(app_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> str:
-    return f"{app_id}:{user_id}:{seq}"
+def poke_prefix(app_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """The payload of a poke is this prefix followed by the newest seq: ``<app>:<user>:<seq>``."""
+    return f"{app_id}:{user_id}:"
 
 
 class Watch:

@@ -293,41 +293,45 @@ async def insert_changes(
     user_id: uuid.UUID,
     device_id: uuid.UUID,
     columns: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
+    last_mutation_id: int,
+    channel: str,
+    poke_prefix: str,
 ) -> list[asyncpg.Record]:
-    """Insert the mutations in order (so their seq values follow mutation order); returns (seq, mutation_id)."""
+    """Insert the mutations in order (so their seq values follow mutation order), record the device's progress
+    and poke listeners on commit with the newest seq, in one round trip; returns (seq, mutation_id)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
-        INSERT INTO sync_log (app_id, user_id, device_id, mutation_id, table_name, operation, row_id, data,
-                              client_timestamp)
-        SELECT $1, $2, $3, m.mutation_id, m.table_name, m.operation, m.row_id, m.data::jsonb, m.client_timestamp
-        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-             WITH ORDINALITY AS m(mutation_id, table_name, operation, row_id, data, client_timestamp, ord)
-        ORDER BY m.ord
-        RETURNING seq, mutation_id
+        WITH inserted AS (
+            INSERT INTO sync_log (app_id, user_id, device_id, mutation_id, table_name, operation, row_id, data,
+                                  client_timestamp)
+            SELECT $1, $2, $3, m.mutation_id, m.table_name, m.operation, m.row_id, m.data::jsonb, m.client_timestamp
+            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+                 WITH ORDINALITY AS m(mutation_id, table_name, operation, row_id, data, client_timestamp, ord)
+            ORDER BY m.ord
+            RETURNING seq, mutation_id
+        ), progress AS (
+            UPDATE sync_devices SET last_mutation_id = $10, last_seen_at = now() WHERE id = $3 RETURNING 1
+        ), poke AS (
+            SELECT pg_notify($11, $12 || (SELECT max(seq) FROM inserted)::text) FROM progress
+        )
+        SELECT seq, mutation_id, (SELECT count(*) FROM poke) AS poked FROM inserted
         """,
         app_id,
         user_id,
         device_id,
         *columns,
+        last_mutation_id,
+        channel,
+        poke_prefix,
     )
     return rows
 
 
-async def finish_push(
-    conn: asyncpg.Connection, device_id: uuid.UUID, last_mutation_id: int, channel: str, poke: str | None
-) -> None:
-    """Record the device's progress and, when something was written, poke listeners on commit."""
+async def update_device_progress(conn: asyncpg.Connection, device_id: uuid.UUID, last_mutation_id: int) -> None:
     await conn.execute(
-        """
-        WITH progress AS (
-            UPDATE sync_devices SET last_mutation_id = $2, last_seen_at = now() WHERE id = $1 RETURNING 1
-        )
-        SELECT pg_notify($3, $4) FROM progress WHERE $4::text IS NOT NULL
-        """,
+        "UPDATE sync_devices SET last_mutation_id = $2, last_seen_at = now() WHERE id = $1",
         device_id,
         last_mutation_id,
-        channel,
-        poke,
     )
 
 
