@@ -256,7 +256,8 @@ def mnwd_serve_argv() -> list[str]:
 
 
 class Watcher:
-    """Device B: an SSE stream; on every poke it pulls from its cursor until it has everything."""
+    """Device B: an SSE stream; a poke that carries the changes right after its cursor is applied as it is,
+    any other makes it pull from its cursor until it has everything."""
 
     def __init__(self, base_url: str, device: Device) -> None:
         self.base_url = base_url
@@ -289,11 +290,23 @@ class Watcher:
                 if line.startswith(b"event: "):
                     name = line[7:].strip()
                 elif line.startswith(b"data: "):
-                    seq = orjson.loads(line[6:])["seq"]
+                    data = orjson.loads(line[6:])
+                    seq = data["seq"]
                     if name == b"ready":
                         ready.set_result(seq)
                     elif name == b"poke" and seq > self.cursor:
-                        await self._pull()
+                        if data.get("after") == self.cursor:  # the poke holds everything after our cursor
+                            self._hold(data["changes"])
+                            self.cursor = seq
+                        else:
+                            await self._pull()
+
+    def _hold(self, changes: list[dict[str, Any]]) -> None:
+        now = time.perf_counter()
+        for change in changes:
+            future = self.waiting.pop(change["row_id"], None)
+            if future is not None:
+                future.set_result(now)
 
     async def _pull(self) -> None:
         assert self._session is not None
@@ -304,11 +317,7 @@ class Watcher:
                 headers=self.device.headers,
             ) as response:
                 body = orjson.loads(await response.read())
-            now = time.perf_counter()
-            for change in body["changes"]:
-                future = self.waiting.pop(change["row_id"], None)
-                if future is not None:
-                    future.set_result(now)
+            self._hold(body["changes"])
             self.cursor = body["cursor"]
             if not body["has_more"]:
                 return

@@ -43,6 +43,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise ValueError("must be from 0 to 3600")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     try:
         value = float(raw)
@@ -206,6 +216,13 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "bearer_cache_seconds",
+        "MNWD_BEARER_CACHE_SECONDS",
+        "60",
+        "Seconds a checked access token is remembered (revocations still apply at once); 0 turns it off.",
+        _seconds,
+    ),
+    Setting(
         "secret_key",
         "MNWD_SECRET_KEY",
         None,
@@ -256,6 +273,7 @@ class Config:
     sync_max_blob_bytes: int
     sync_quota_bytes: int
     sync_tombstone_days: int
+    bearer_cache_seconds: float
     secret_key: str | None
     mail_from: str
     smtp_url: str | None

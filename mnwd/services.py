@@ -18,6 +18,8 @@ from mnwd.db.pool import create_pool, pool_stats
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
+from mnwd.oauth.bearer_cache import CHANNEL as BEARERS_CHANNEL
+from mnwd.oauth.bearer_cache import BearerCache
 from mnwd.ratelimit import RateLimiter
 from mnwd.sync.notifier import ChangeNotifier
 
@@ -38,6 +40,7 @@ class Services:
     passwords: Passwords
     limiter: RateLimiter
     notifier: ChangeNotifier
+    bearers: BearerCache
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +85,8 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
         metrics = Metrics()
         metrics.watch_pool(lambda: pool_stats(pool))
         mailer = create_mailer(smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from)
-        notifier = ChangeNotifier(url)
+        bearers = BearerCache(config.bearer_cache_seconds)
+        notifier = ChangeNotifier(url, {BEARERS_CHANNEL: bearers})
         await notifier.start()
         try:
             yield Services(
@@ -96,6 +100,7 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
                 passwords=Passwords(),
                 limiter=RateLimiter(pool),
                 notifier=notifier,
+                bearers=bearers,
             )
         finally:
             await notifier.close()

@@ -1,4 +1,5 @@
-"""Authenticating API requests by their OAuth access token (RFC 6750): one query per request."""
+"""Authenticating API requests by their OAuth access token (RFC 6750): at most one query per request, none
+when the token was checked recently (`mnwd.oauth.bearer_cache`)."""
 
 from __future__ import annotations
 
@@ -61,18 +62,26 @@ async def require_bearer(request: web.Request, *, scope: str | None = None) -> B
 async def bearer_still_valid(request: web.Request) -> bool:
     """For long-lived responses (event streams): is the token still good, asked of the database again?"""
     try:
-        await _authenticate(request)
+        await _authenticate(request, fresh=True)
     except InvalidToken:
         return False
     return True
 
 
-async def _authenticate(request: web.Request) -> Bearer:
+async def _authenticate(request: web.Request, *, fresh: bool = False) -> Bearer:
     header = request.headers.get("Authorization", "")
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise InvalidToken("Send an access token: Authorization: Bearer <token>.", error=None)
-    row = await queries.get_access_token(request.app[SERVICES].pool, hash_token(token.strip()))
+    token_hash = hash_token(token.strip())
+    services = request.app[SERVICES]
+    cache = services.bearers
+    if not fresh:
+        cached = cache.get(token_hash)
+        if cached is not None:
+            return cached
+    generation = cache.generation
+    row = await queries.get_access_token(services.pool, token_hash)
     if row is None:
         raise InvalidToken("The access token is not valid.")
     if row["expired"]:
@@ -85,7 +94,7 @@ async def _authenticate(request: web.Request) -> Bearer:
         raise InvalidToken("The account of this token is suspended.")
     if row["device_revoked_at"] is not None:
         raise InvalidToken("The device of this token was revoked.")
-    return Bearer(
+    bearer = Bearer(
         user_id=row["user_id"],
         username=row["username"],
         display_name=row["display_name"],
@@ -96,3 +105,5 @@ async def _authenticate(request: web.Request) -> Bearer:
         scope=frozenset(row["scope"].split()),
         expires_at=row["expires_at"],
     )
+    cache.put(token_hash, bearer, generation)
+    return bearer

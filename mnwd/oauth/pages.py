@@ -81,6 +81,7 @@ async def revoke_app(request: web.Request) -> web.Response:
     app_id = uuid_param(request, "app_id", "This app has no access to your account.")
     if not await queries.revoke_app_access(request.app[SERVICES].pool, viewer.user_id, app_id):
         raise NotFound("This app has no access to your account.")
+    request.app[SERVICES].bearers.forget_all()
     return redirect("/settings/apps?saved=revoked")
 
 

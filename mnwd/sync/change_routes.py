@@ -37,6 +37,7 @@ async def register_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     body = await read_json(request, devices.DeviceIn)
     device, created = await devices.register_device(request.app[SERVICES].pool, bearer, body)
+    request.app[SERVICES].bearers.forget_all()  # the token is now bound to the device
     return web.json_response(device, status=201 if created else 200)
 
 
@@ -57,6 +58,7 @@ async def rename_device(request: web.Request) -> web.Response:
 async def revoke_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     await devices.revoke_device(request.app[SERVICES].pool, bearer, _device_id(request))
+    request.app[SERVICES].bearers.forget_all()
     return web.Response(status=204)
 
 
@@ -74,12 +76,13 @@ async def pull(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     result = await changes.pull(services.pool, services.notifier, bearer, changes.pull_query(request.query))
-    services.metrics.sync_mutations.labels("pull").inc(len(result.changes))
-    return _encoded(result)
+    services.metrics.sync_mutations.labels("pull").inc(result.count)
+    return web.Response(body=result.to_json(), content_type=JSON)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``poke`` with the newest seq whenever the stream changes; comments as heartbeats.
+    """Server-sent events: ``poke`` with the newest seq whenever the stream changes (and, for a small push, the
+    changes themselves); comments as heartbeats.
 
     The stream ends when the client goes away, when its token stops being valid (checked at each heartbeat),
     and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
@@ -94,7 +97,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
-    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
+    async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
         newest = await changes.newest_seq(services.pool, bearer)
         await response.write(b"retry: 2000\n" + _event("ready", newest))
         try:
@@ -103,8 +106,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                 if notifier.streams_ending or request.transport is None or request.transport.is_closing():
                     break
                 if poked:
-                    if watch.newest:
-                        await response.write(_event("poke", watch.newest))
+                    pokes = watch.take_pokes() or ([(watch.newest, None)] if watch.newest else [])
+                    if pokes:
+                        await response.write(b"".join(_poke_event(seq, json) for seq, json in pokes))
                 elif await bearer_still_valid(request):
                     await response.write(b": heartbeat\n\n")
                 else:
@@ -116,11 +120,11 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bearer: Bearer) -> web.WebSocketResponse:
-    """The same pokes over a WebSocket: ``{"type": "ready"|"poke", "seq": N}``; the client sends nothing."""
+    """The same pokes over a WebSocket: ``{"type": "ready"|"poke", "seq": N, …}``; the client sends nothing."""
     services = request.app[SERVICES]
     notifier = services.notifier
     await ws.prepare(request)
-    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
+    async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
         await ws.send_json({"type": "ready", "seq": await changes.newest_seq(services.pool, bearer)})
         closed = asyncio.create_task(_until_closed(ws, watch))
         try:
@@ -129,8 +133,9 @@ async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bea
                 if notifier.streams_ending or closed.done():
                     break
                 if poked:
-                    if watch.newest:
-                        await ws.send_json({"type": "poke", "seq": watch.newest})
+                    for seq, json in watch.take_pokes() or ([(watch.newest, None)] if watch.newest else []):
+                        # {"type": "poke", "seq": …, "after": …, "changes": […]}, the changes' JSON as it came
+                        await ws.send_str('{"type":"poke",' + json[1:] if json else f'{{"type":"poke","seq":{seq}}}')
                 elif not await bearer_still_valid(request):
                     break
         except ConnectionResetError:
@@ -153,6 +158,12 @@ async def end_event_streams(app: web.Application) -> None:
 
 def _event(name: str, seq: int) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"seq": seq}) + b"\n\n"
+
+
+def _poke_event(seq: int, changes_json: str | None) -> bytes:
+    if changes_json is None:
+        return _event("poke", seq)
+    return b"event: poke\ndata: " + changes_json.encode() + b"\n\n"
 
 
 def setup(app: web.Application) -> None:

@@ -3,7 +3,7 @@
 Push takes the stream's advisory lock before it takes ``seq`` values, so within a stream rows commit in
 ``seq`` order and a reader that saw seq N has seen every row of the stream below N. The device's last
 applied ``mutation_id`` is written in the same transaction as its mutations, so a retried batch applies
-nothing twice.
+nothing twice. All of it is one call of the ``sync_push`` database function (migration 0015): one round trip.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mnwd.config import Config
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.oauth.bearer import Bearer
 from mnwd.sync import queries
-from mnwd.sync.notifier import CHANNEL, ChangeNotifier, poke_prefix
+from mnwd.sync.notifier import CHANNEL, POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
 from mnwd.sync.streams import stream_lock_key
 
 __all__ = ["MustRefetch", "PushIn", "pull", "push"]
@@ -59,24 +59,6 @@ class PushOut(msgspec.Struct):
     results: list[MutationResult]
     last_mutation_id: int
     cursor: int | None
-
-
-class Change(msgspec.Struct):
-    seq: int
-    table: str
-    op: str
-    row_id: str
-    data: msgspec.Raw | None
-    device_id: uuid.UUID | None
-    client_timestamp: datetime | None
-    server_time: datetime
-
-
-class PullOut(msgspec.Struct):
-    changes: list[Change]
-    cursor: int
-    has_more: bool
-    last_mutation_id: int | None
 
 
 class MustRefetch(Problem):
@@ -127,6 +109,12 @@ def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
     return _Checked(mutation, data, stamp)
 
 
+def _fits_a_poke(valid: list[_Checked]) -> bool:
+    """Whether the changes' JSON (about 250 bytes of envelope each) likely fits in a poke."""
+    size = sum(250 + len(c.mutation.row_id) + len(c.data or "") for c in valid)
+    return size <= POKE_CHANGES_MAX_BYTES
+
+
 def check_batch(body: PushIn, config: Config) -> None:
     if not body.mutations:
         raise ValidationFailed("The batch is empty.", errors=[{"field": "mutations", "message": "Send at least one."}])
@@ -151,62 +139,45 @@ async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn)
     check_batch(body, config)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
-    async with pool.acquire() as conn, conn.transaction():
-        device = await queries.lock_stream_and_device(
-            conn, stream_lock_key(bearer.app_id, bearer.user_id), bearer.app_id, bearer.user_id, body.device_id
+    checked = [(m, _problem_with(m, config.sync_max_mutation_bytes)) for m in body.mutations]
+    valid = [c for _, c in checked if isinstance(c, _Checked)]
+    first, last_in_batch = body.mutations[0].mutation_id, body.mutations[-1].mutation_id
+    written = await queries.push_changes(
+        pool,
+        (bearer.app_id, bearer.user_id, body.device_id, stream_lock_key(bearer.app_id, bearer.user_id)),
+        (first, last_in_batch),
+        (
+            [c.mutation.mutation_id for c in valid],
+            [c.mutation.table for c in valid],
+            [c.mutation.op for c in valid],
+            [c.mutation.row_id for c in valid],
+            [c.data for c in valid],
+            [c.client_timestamp for c in valid],
+        ),
+        (CHANNEL, poke_prefix(bearer.app_id, bearer.user_id), _fits_a_poke(valid), POKE_CHANGES_MAX_BYTES),
+    )
+    outcome, last = written["outcome"], written["device_last"]
+    if outcome == "no-device":
+        raise NotFound("There is no such device; register it first.")
+    if outcome == "revoked":
+        raise Forbidden("This device was revoked.")
+    if outcome == "gap":
+        raise Conflict(
+            f"mutation_id {first} skips ahead: the next one expected from this device is {last + 1}.",
+            slug="mutation-gap",
+            expected_mutation_id=last + 1,
         )
-        if device is None:
-            raise NotFound("There is no such device; register it first.")
-        if device["revoked_at"] is not None:
-            raise Forbidden("This device was revoked.")
-        last = device["last_mutation_id"]
-        first = body.mutations[0].mutation_id
-        if first > last + 1:
-            raise Conflict(
-                f"mutation_id {first} skips ahead: the next one expected from this device is {last + 1}.",
-                slug="mutation-gap",
-                expected_mutation_id=last + 1,
-            )
-        results: list[MutationResult] = []
-        to_store: list[_Checked] = []
-        for mutation in body.mutations:
-            if mutation.mutation_id <= last:
-                results.append(MutationResult(mutation.mutation_id, "duplicate"))
-                continue
-            checked = _problem_with(mutation, config.sync_max_mutation_bytes)
-            if isinstance(checked, str):
-                results.append(MutationResult(mutation.mutation_id, "rejected", error=checked))
-            else:
-                results.append(MutationResult(mutation.mutation_id, "applied"))
-                to_store.append(checked)
-        seqs: dict[int, int] = {}
-        new_last = max(last, body.mutations[-1].mutation_id)
-        if to_store:
-            rows = await queries.insert_changes(
-                conn,
-                bearer.app_id,
-                bearer.user_id,
-                body.device_id,
-                (
-                    [c.mutation.mutation_id for c in to_store],
-                    [c.mutation.table for c in to_store],
-                    [c.mutation.op for c in to_store],
-                    [c.mutation.row_id for c in to_store],
-                    [c.data for c in to_store],
-                    [c.client_timestamp for c in to_store],
-                ),
-                new_last,
-                CHANNEL,
-                poke_prefix(bearer.app_id, bearer.user_id),
-            )
-            seqs = {r["mutation_id"]: r["seq"] for r in rows}
-        elif new_last != last:
-            await queries.update_device_progress(conn, body.device_id, new_last)
-        newest = max(seqs.values(), default=None)
-    for result in results:
-        if result.status == "applied":
-            result.seq = seqs[result.mutation_id]
-    return PushOut(results=results, last_mutation_id=new_last, cursor=newest)
+    seqs = dict(zip(written["mutation_ids"] or (), written["seqs"] or (), strict=True))
+    results: list[MutationResult] = []
+    for mutation, check in checked:
+        if mutation.mutation_id <= last:
+            results.append(MutationResult(mutation.mutation_id, "duplicate"))
+        elif isinstance(check, str):
+            results.append(MutationResult(mutation.mutation_id, "rejected", error=check))
+        else:
+            results.append(MutationResult(mutation.mutation_id, "applied", seq=seqs[mutation.mutation_id]))
+    newest = max(seqs.values(), default=None)
+    return PushOut(results=results, last_mutation_id=max(last, last_in_batch), cursor=newest)
 
 
 @dataclass(frozen=True)
@@ -218,45 +189,53 @@ class PullQuery:
     device_id: uuid.UUID | None
 
 
-def _change(row: asyncpg.Record) -> Change:
-    data = row["data"]
-    # msgspec writes UUIDs and UTC datetimes itself (RFC 3339 with Z), far faster than str() and isoformat().
-    return Change(
-        seq=row["seq"],
-        table=row["table_name"],
-        op=row["operation"],
-        row_id=row["row_id"],
-        data=msgspec.Raw(data.encode()) if data is not None else None,
-        device_id=row["device_id"],
-        client_timestamp=row["client_timestamp"],
-        server_time=row["server_time"],
-    )
+@dataclass(frozen=True)
+class PullPage:
+    """A page of the stream; ``changes`` is the JSON of its changes, comma-separated, as PostgreSQL wrote it."""
+
+    changes: bytes
+    count: int
+    cursor: int
+    has_more: bool
+    last_mutation_id: int | None
+
+    def to_json(self) -> bytes:
+        """``{"changes": [...], "cursor": N, "has_more": B, "last_mutation_id": M}``."""
+        tail = msgspec.json.encode(
+            {"cursor": self.cursor, "has_more": self.has_more, "last_mutation_id": self.last_mutation_id}
+        )
+        return b'{"changes":[' + self.changes + b"]," + tail[1:]
 
 
-async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, query: PullQuery) -> PullOut:
+async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, query: PullQuery) -> PullPage:
     device_id = query.device_id or bearer.device_id
+    own = device_id if query.exclude_own else None
 
-    async def page() -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-        return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, query.cursor, query.limit + 1)
+    async def page() -> asyncpg.Record:
+        return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, query.cursor, query.limit, own)
 
     async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
-        context, rows = await page()
-        if not rows and query.wait > 0 and await watch.wait(query.wait):
-            context, rows = await page()
-    horizon = context["horizon_seq"] or 0
-    if device_id is not None and query.cursor == 0 and horizon and context["refetch_horizon"] != horizon:
+        found = await page()
+        if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
+            found = await page()
+    horizon = found["horizon_seq"] or 0
+    if device_id is not None and query.cursor == 0 and horizon and found["refetch_horizon"] != horizon:
         await queries.set_refetch_horizon(pool, device_id, horizon)
-    elif 0 < query.cursor < horizon and context["refetch_horizon"] != horizon:
+    elif 0 < query.cursor < horizon and found["refetch_horizon"] != horizon:
         raise MustRefetch(horizon)
-    has_more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    cursor = rows[-1]["seq"] if rows else query.cursor
+    has_more: bool = found["has_more"]
+    cursor = found["last_seq"] or query.cursor
     if not has_more:
         # Nothing is left between the cursor and the horizon: move past it so the next pull is not refused.
         cursor = max(cursor, horizon)
-    own = device_id if query.exclude_own else None
-    changes = [_change(r) for r in rows if own is None or r["device_id"] != own]
-    return PullOut(changes=changes, cursor=cursor, has_more=has_more, last_mutation_id=context["last_mutation_id"])
+    changes = found["changes"] or b""
+    return PullPage(
+        changes=changes,
+        count=found["sent"],
+        cursor=cursor,
+        has_more=has_more,
+        last_mutation_id=found["last_mutation_id"],
+    )
 
 
 def pull_query(params: Any) -> PullQuery:

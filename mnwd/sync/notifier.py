@@ -1,7 +1,9 @@
 """Pokes for live sync: one PostgreSQL ``LISTEN`` connection per daemon, fanned out in process.
 
 A push sends ``pg_notify('mnwd_sync', '<app>:<user>:<seq>')`` inside its transaction, so the poke is
-delivered when (and only if) the push commits, to every daemon. Waiters register *before* they look at
+delivered when (and only if) the push commits, to every daemon. A small push appends ``:`` and the JSON of
+its changes (``{"seq", "after", "changes"}``), which event streams pass on as they are, so a client that is
+up to date needs no pull. Waiters register *before* they look at
 the database (`ChangeNotifier.watch`), so a change committed between the look and the wait still wakes them.
 """
 
@@ -12,34 +14,62 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
 
 import asyncpg
 
-__all__ = ["CHANNEL", "ChangeNotifier", "Watch", "poke_prefix"]
+__all__ = ["CHANNEL", "POKE_CHANGES_MAX_BYTES", "ChangeNotifier", "Subscriber", "Watch", "poke_prefix"]
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "mnwd_sync"
 RECONNECT_SECONDS = 1.0
+# Far below NOTIFY's 8000-byte payload limit: typical interactive edits (a few small rows) fit.
+POKE_CHANGES_MAX_BYTES = 2000
+# A stream's client that falls this many pokes behind gets the newest seq alone, and pulls.
+MAX_PENDING_POKES = 64
 StreamKey = tuple[uuid.UUID, uuid.UUID]
 
 
 def poke_prefix(app_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    """The payload of a poke is this prefix followed by the newest seq: ``<app>:<user>:<seq>``."""
+    """The payload of a poke is this prefix, the newest seq, and maybe ``:`` and the changes' JSON."""
     return f"{app_id}:{user_id}:"
 
 
-class Watch:
-    """Notifications for one stream from the moment of registration."""
+class Subscriber(Protocol):
+    """Another channel on the same connection (the bearer cache's): its payloads, and whether it is heard."""
 
-    def __init__(self) -> None:
+    def on_notify(self, payload: str) -> None: ...
+
+    def listening(self, up: bool) -> None: ...
+
+
+class Watch:
+    """Notifications for one stream from the moment of registration; with ``keep_pokes``, each poke's JSON in
+    order (``take_pokes``), for event streams."""
+
+    def __init__(self, *, keep_pokes: bool = False) -> None:
         self.newest = 0
         self._event = asyncio.Event()
+        self._pokes: list[tuple[int, str | None]] | None = [] if keep_pokes else None
 
-    def poke(self, seq: int) -> None:
+    def poke(self, seq: int, changes: str | None = None) -> None:
+        """``seq`` 0 only wakes the waiter (shutdown, reconnection, a closed client)."""
         self.newest = max(self.newest, seq)
+        if self._pokes is not None and seq:
+            if len(self._pokes) >= MAX_PENDING_POKES:
+                self._pokes = [(self.newest, None)]
+            else:
+                self._pokes.append((seq, changes))
         self._event.set()
+
+    def take_pokes(self) -> list[tuple[int, str | None]]:
+        """The pokes since the last call: (newest seq, the JSON with the changes when the poke carried them)."""
+        pokes = self._pokes or []
+        if self._pokes is not None:
+            self._pokes = []
+        return pokes
 
     async def wait(self, seconds: float) -> bool:
         """True when poked (since the last wait), False when the time ran out."""
@@ -53,8 +83,9 @@ class Watch:
 
 
 class ChangeNotifier:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, subscribers: Mapping[str, Subscriber] | None = None) -> None:
         self._url = url
+        self._subscribers = dict(subscribers or {})
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
         self._conn: asyncpg.Connection | None = None
         self._closing = False
@@ -68,7 +99,11 @@ class ChangeNotifier:
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self._url, server_settings={"application_name": "mnwd-listen"})
         await self._conn.add_listener(CHANNEL, self._on_notify)
+        for channel, subscriber in self._subscribers.items():
+            await self._conn.add_listener(channel, _deliver_to(subscriber))
         self._conn.add_termination_listener(self._on_lost)
+        for subscriber in self._subscribers.values():
+            subscriber.listening(True)
 
     def end_streams(self) -> None:
         """At shutdown: wake every waiter; long-lived streams see `streams_ending` and finish."""
@@ -85,9 +120,9 @@ class ChangeNotifier:
             await self._conn.close()
 
     @contextlib.asynccontextmanager
-    async def watch(self, app_id: uuid.UUID, user_id: uuid.UUID) -> AsyncIterator[Watch]:
+    async def watch(self, app_id: uuid.UUID, user_id: uuid.UUID, *, keep_pokes: bool = False) -> AsyncIterator[Watch]:
         key = (app_id, user_id)
-        watch = Watch()
+        watch = Watch(keep_pokes=keep_pokes)
         self._watches[key].add(watch)
         try:
             yield watch
@@ -100,19 +135,21 @@ class ChangeNotifier:
 
     def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
         try:
-            app, user, seq = payload.split(":")
+            app, user, seq, *changes = payload.split(":", 3)
             key = (uuid.UUID(app), uuid.UUID(user))
             newest = int(seq)
         except ValueError:
             log.warning("ignored a malformed sync poke")
             return
         for watch in self._watches.get(key, ()):
-            watch.poke(newest)
+            watch.poke(newest, changes[0] if changes else None)
 
     def _on_lost(self, conn: object) -> None:
         if self._closing:
             return
         log.warning("lost the LISTEN connection; reconnecting")
+        for subscriber in self._subscribers.values():
+            subscriber.listening(False)
         # Whoever waits looks at the database again: nothing is missed while we were away.
         for watchers in self._watches.values():
             for watch in watchers:
@@ -130,3 +167,10 @@ class ChangeNotifier:
                 return
             except (OSError, asyncpg.PostgresError):
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def _deliver_to(subscriber: Subscriber) -> Callable[[object, int, str, str], None]:
+    def deliver(conn: object, pid: int, channel: str, payload: str) -> None:
+        subscriber.on_notify(payload)
+
+    return deliver

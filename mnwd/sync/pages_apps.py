@@ -143,6 +143,7 @@ async def deactivate_app(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     details = await _owned_app(request, viewer)
     await apps.set_active(request.app[SERVICES].pool, details.app.id, False)
+    request.app[SERVICES].bearers.forget_all()
     return redirect(f"/dashboard/apps/{details.app.id}?saved=deactivated")
 
 

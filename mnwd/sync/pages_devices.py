@@ -26,6 +26,7 @@ async def revoke_device(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     device_id = uuid_param(request, "device_id", dashboard.NO_SUCH_DEVICE)
     await dashboard.revoke_user_device(request.app[SERVICES].pool, viewer.user_id, device_id)
+    request.app[SERVICES].bearers.forget_all()
     return redirect("/settings/devices?saved=revoked")
 
 

@@ -267,72 +267,27 @@ async def lock_stream(conn: asyncpg.Connection, key: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
 
-async def lock_stream_and_device(
-    conn: asyncpg.Connection, stream_key: int, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """Take the stream's advisory lock, then the device row, in one round trip (always in this order)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def push_changes(
+    conn: Conn,
+    stream: tuple[uuid.UUID, uuid.UUID, uuid.UUID, int],
+    batch: tuple[int, int],
+    valid: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
+    poke: tuple[str, str, bool, int],
+) -> asyncpg.Record:
+    """``sync_push`` (migration 0015): ``stream`` is (app, user, device, stream lock key), ``batch`` the first
+    and last mutation_id, ``valid`` the columns of its valid mutations, ``poke`` (channel, payload prefix, carry
+    the changes, most bytes they may take). Returns outcome, device_last, seqs, mutation_ids."""
+    row: asyncpg.Record = await conn.fetchrow(
         """
-        WITH stream AS MATERIALIZED (SELECT pg_advisory_xact_lock($4))
-        SELECT d.last_mutation_id, d.revoked_at
-        FROM stream, sync_devices d
-        WHERE d.id = $3 AND d.app_id = $1 AND d.user_id = $2
-        FOR UPDATE OF d
+        SELECT outcome, device_last, seqs, mutation_ids
+        FROM sync_push($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         """,
-        app_id,
-        user_id,
-        device_id,
-        stream_key,
+        *stream,
+        *batch,
+        *valid,
+        *poke,
     )
     return row
-
-
-async def insert_changes(
-    conn: asyncpg.Connection,
-    app_id: uuid.UUID,
-    user_id: uuid.UUID,
-    device_id: uuid.UUID,
-    columns: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
-    last_mutation_id: int,
-    channel: str,
-    poke_prefix: str,
-) -> list[asyncpg.Record]:
-    """Insert the mutations in order (so their seq values follow mutation order), record the device's progress
-    and poke listeners on commit with the newest seq, in one round trip; returns (seq, mutation_id)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        WITH inserted AS (
-            INSERT INTO sync_log (app_id, user_id, device_id, mutation_id, table_name, operation, row_id, data,
-                                  client_timestamp)
-            SELECT $1, $2, $3, m.mutation_id, m.table_name, m.operation, m.row_id, m.data::jsonb, m.client_timestamp
-            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-                 WITH ORDINALITY AS m(mutation_id, table_name, operation, row_id, data, client_timestamp, ord)
-            ORDER BY m.ord
-            RETURNING seq, mutation_id
-        ), progress AS (
-            UPDATE sync_devices SET last_mutation_id = $10, last_seen_at = now() WHERE id = $3 RETURNING 1
-        ), poke AS (
-            SELECT pg_notify($11, $12 || (SELECT max(seq) FROM inserted)::text) FROM progress
-        )
-        SELECT seq, mutation_id, (SELECT count(*) FROM poke) AS poked FROM inserted
-        """,
-        app_id,
-        user_id,
-        device_id,
-        *columns,
-        last_mutation_id,
-        channel,
-        poke_prefix,
-    )
-    return rows
-
-
-async def update_device_progress(conn: asyncpg.Connection, device_id: uuid.UUID, last_mutation_id: int) -> None:
-    await conn.execute(
-        "UPDATE sync_devices SET last_mutation_id = $2, last_seen_at = now() WHERE id = $1",
-        device_id,
-        last_mutation_id,
-    )
 
 
 async def get_newest_seq(conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID) -> int:
@@ -681,31 +636,51 @@ async def set_refetch_horizon(conn: Conn, device_id: uuid.UUID, horizon: int) ->
 
 
 async def pull_page(
-    conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID | None, cursor: int, limit: int
-) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """The stream's horizon, the device's progress and up to ``limit`` changes after ``cursor``: one round trip,
-    one snapshot (so a compaction is seen either entirely or not at all)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    conn: Conn,
+    app_id: uuid.UUID,
+    user_id: uuid.UUID,
+    device_id: uuid.UUID | None,
+    cursor: int,
+    limit: int,
+    exclude_device: uuid.UUID | None,
+) -> asyncpg.Record:
+    """The stream's horizon, the device's progress and the page of up to ``limit`` changes after ``cursor``:
+    ``last_seq`` of the page, ``has_more`` (changes after it), and ``changes``: the bytes of the page's JSON
+    array items, ``sent`` of them (``exclude_device``'s are left out). One round trip, one snapshot (so a
+    compaction is seen either entirely or not at all). PostgreSQL writes the JSON (``sync_change_json``,
+    migration 0015), faster than decoding rows."""
+    row: asyncpg.Record = await conn.fetchrow(
         """
-        SELECT h.horizon_seq, d.last_mutation_id, d.refetch_horizon,
-               l.seq, l.table_name, l.operation, l.row_id, l.data, l.device_id, l.client_timestamp, l.server_time
+        SELECT h.horizon_seq, d.last_mutation_id, d.refetch_horizon, p.last_seq, p.sent, p.changes,
+               EXISTS (SELECT FROM sync_log WHERE app_id = $1 AND user_id = $2 AND seq > p.last_seq) AS has_more
         FROM (SELECT 1) AS one
         LEFT JOIN sync_horizons h ON h.app_id = $1 AND h.user_id = $2
         LEFT JOIN sync_devices d ON d.id = $3 AND d.app_id = $1 AND d.user_id = $2
-        LEFT JOIN LATERAL (
-            SELECT seq, table_name, operation, row_id, data::text AS data, device_id, client_timestamp, server_time
-            FROM sync_log
-            WHERE app_id = $1 AND user_id = $2 AND seq > $4
-            ORDER BY seq
-            LIMIT $5
-        ) AS l ON true
-        ORDER BY l.seq
+        CROSS JOIN (
+            SELECT max(l.seq) AS last_seq,
+                   count(*) FILTER (WHERE l.sent) AS sent,
+                   convert_to(
+                       string_agg(
+                           sync_change_json(l.seq, l.table_name, l.operation, l.row_id, l.data, l.device_id,
+                                            l.client_timestamp, l.server_time),
+                           ',' ORDER BY l.seq
+                       ) FILTER (WHERE l.sent),
+                       'UTF8'
+                   ) AS changes
+            FROM (
+                SELECT *, $6::uuid IS NULL OR device_id IS DISTINCT FROM $6 AS sent
+                FROM sync_log
+                WHERE app_id = $1 AND user_id = $2 AND seq > $4
+                ORDER BY seq
+                LIMIT $5
+            ) AS l
+        ) AS p
         """,
         app_id,
         user_id,
         device_id,
         cursor,
         limit,
+        exclude_device,
     )
-    changes = rows if rows[0]["seq"] is not None else []
-    return rows[0], changes
+    return row

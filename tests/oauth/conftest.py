@@ -124,3 +124,11 @@ async def refresh(client: TestClient, app: RegisteredApp, token: str):  # type: 
 
 async def me(client: TestClient, access_token: str):  # type: ignore[no-untyped-def,type-arg]
     return await client.get("/api/v1/me", headers={"Authorization": f"Bearer {access_token}"})
+
+
+async def tokens_for(alice: Browser, client: TestClient, app: RegisteredApp) -> dict[str, str]:  # type: ignore[type-arg]
+    pkce = Pkce.new()
+    response = await exchange(client, app, await get_code(alice, app, pkce), pkce.verifier)
+    assert response.status == 200
+    body: dict[str, str] = await response.json()
+    return body

@@ -7,15 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.browser import Browser
-from tests.oauth.conftest import Pkce, RegisteredApp, exchange, get_code, me, register_app
-
-
-async def tokens_for(alice: Browser, client: TestClient, app: RegisteredApp) -> dict[str, str]:  # type: ignore[type-arg]
-    pkce = Pkce.new()
-    response = await exchange(client, app, await get_code(alice, app, pkce), pkce.verifier)
-    assert response.status == 200
-    body: dict[str, str] = await response.json()
-    return body
+from tests.oauth.conftest import RegisteredApp, me, register_app, tokens_for
 
 
 async def test_metadata(client: TestClient) -> None:  # type: ignore[type-arg]

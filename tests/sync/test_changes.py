@@ -5,6 +5,7 @@ import io
 import time
 from typing import Any
 
+import aiohttp
 import asyncpg
 import orjson
 import pytest
@@ -195,15 +196,57 @@ async def test_long_poll_wakes_on_a_push_and_times_out_otherwise(
     assert [c["row_id"] for c in body["changes"]] == ["live"]
 
 
-async def test_events_stream_pokes_with_the_newest_seq(alice_api: SyncApi) -> None:
+async def _next_poke(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    event = await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
+    name, data = event.rstrip(b"\n").split(b"\n")
+    assert name == b"event: poke"
+    assert data.startswith(b"data: ")
+    poke: dict[str, Any] = orjson.loads(data[6:])
+    return poke
+
+
+async def test_events_stream_pokes_carry_small_pushes(alice_api: SyncApi) -> None:
     response = await alice_api.client.get("/sync/v1/events", headers=alice_api.headers)
     assert response.status == 200
     assert response.headers["Content-Type"] == "text/event-stream"
     ready = await response.content.readuntil(b"\n\n")
-    assert b"event: ready" in ready
-    pushed = await (await alice_api.push([alice_api.mutation("r", {"a": 1})])).json()
-    poke = await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
-    assert poke == b'event: poke\ndata: {"seq":' + str(pushed["cursor"]).encode() + b"}\n\n"
+    assert ready.endswith(b'event: ready\ndata: {"seq":0}\n\n')
+    first = await (await alice_api.push([alice_api.mutation("r", {"a": 1})])).json()
+    poke = await _next_poke(response)
+    assert (poke["seq"], poke["after"]) == (first["cursor"], 0)
+    second = await (
+        await alice_api.push([alice_api.mutation("r", {"a": 2}), alice_api.mutation("s", None, op="DELETE")])
+    ).json()
+    poke = await _next_poke(response)
+    assert (poke["seq"], poke["after"]) == (second["cursor"], first["cursor"])
+    # The same changes, byte for byte, as a pull from `after` returns.
+    pulled = await (await alice_api.pull(first["cursor"])).json()
+    assert poke["changes"] == pulled["changes"]
+    assert [(c["row_id"], c["op"], c["data"]) for c in poke["changes"]] == [
+        ("r", "UPDATE", {"a": 2}),
+        ("s", "DELETE", None),
+    ]
+    response.close()
+
+
+async def test_a_large_push_pokes_with_the_seq_alone(alice_api: SyncApi) -> None:
+    response = await alice_api.client.get("/sync/v1/events", headers=alice_api.headers)
+    await response.content.readuntil(b"\n\n")
+    pushed = await (await alice_api.push([alice_api.mutation(f"r{i}", {"text": "x" * 300}) for i in range(10)])).json()
+    assert await _next_poke(response) == {"seq": pushed["cursor"]}
+    response.close()
+
+
+async def test_after_names_the_compaction_horizon(alice_api: SyncApi, pool: asyncpg.Pool) -> None:
+    """A client whose cursor is behind a compaction must not take a poke for the whole story."""
+    await alice_api.push([alice_api.mutation("r", {"a": 1})])
+    await pool.execute(
+        "INSERT INTO sync_horizons (app_id, user_id, horizon_seq) SELECT app_id, user_id, 10000 FROM sync_log"
+    )
+    response = await alice_api.client.get("/sync/v1/events", headers=alice_api.headers)
+    await response.content.readuntil(b"\n\n")
+    await alice_api.push([alice_api.mutation("r", {"a": 2})])
+    assert (await _next_poke(response))["after"] == 10000
     response.close()
 
 
@@ -329,7 +372,11 @@ async def test_events_over_a_websocket(alice_api: SyncApi) -> None:
     async with alice_api.client.ws_connect("/sync/v1/events", headers=alice_api.headers) as ws:
         assert await ws.receive_json(timeout=5) == {"type": "ready", "seq": 0}
         pushed = await (await alice_api.push([alice_api.mutation("r", {"a": 1})])).json()
-        assert await ws.receive_json(timeout=5) == {"type": "poke", "seq": pushed["cursor"]}
+        poke = await ws.receive_json(timeout=5)
+        assert (poke["type"], poke["seq"], poke["after"]) == ("poke", pushed["cursor"], 0)
+        assert [(c["seq"], c["row_id"], c["data"]) for c in poke["changes"]] == [(pushed["cursor"], "r", {"a": 1})]
+        big = await (await alice_api.push([alice_api.mutation(f"r{i}", {"t": "x" * 300}) for i in range(10)])).json()
+        assert await ws.receive_json(timeout=5) == {"type": "poke", "seq": big["cursor"]}
 
 
 async def test_a_websocket_needs_a_token(client: TestClient) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,67 @@
+"""Recently checked access tokens, so that an API request usually costs no query for its bearer.
+
+An entry is trusted only while the daemon's ``LISTEN`` connection is up: every change that could make a
+cached check wrong (a token, grant or device revoked, a device bound, an app deactivated, a user suspended,
+renamed or deleted) fires ``pg_notify('mnwd_bearers', '')`` from a trigger (migration 0014), on commit,
+to every daemon, and each forgets everything it holds. The daemon that made the change forgets at once as
+well (`BearerCache.forget_all`), without waiting for its own notification. Entries also age out.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnwd.oauth.bearer import Bearer
+
+__all__ = ["CHANNEL", "BearerCache"]
+
+CHANNEL = "mnwd_bearers"
+
+
+class BearerCache:
+    def __init__(self, seconds: float, *, max_entries: int = 100_000) -> None:
+        self._seconds = seconds
+        self._max_entries = max_entries
+        self._entries: dict[bytes, tuple[float, Bearer]] = {}
+        self._listening = False
+        # A check that read the database before a forget must not store what it read after it.
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def enabled(self) -> bool:
+        return self._seconds > 0 and self._listening
+
+    def get(self, token_hash: bytes) -> Bearer | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        stored_at, bearer = entry
+        if not self.enabled or time.monotonic() - stored_at > self._seconds or bearer.expires_at <= datetime.now(UTC):
+            self._entries.pop(token_hash, None)
+            return None
+        return bearer
+
+    def put(self, token_hash: bytes, bearer: Bearer, generation: int) -> None:
+        if not self.enabled or generation != self.generation:
+            return
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token_hash] = (time.monotonic(), bearer)
+
+    def forget_all(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def listening(self, up: bool) -> None:
+        """The ``LISTEN`` connection came up or went down: either way, what we hold may have missed a change."""
+        self.forget_all()
+        self._listening = up
+
+    def on_notify(self, payload: str) -> None:
+        self.forget_all()

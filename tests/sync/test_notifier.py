@@ -1,0 +1,47 @@
+"""Pokes as an event stream keeps them: in order, each with its changes, and bounded for a slow client."""
+
+from __future__ import annotations
+
+import uuid
+
+from mnwd.sync.notifier import MAX_PENDING_POKES, ChangeNotifier, Watch
+
+
+def test_a_watch_keeps_pokes_in_order_and_wakes_without_keeping_wake_ups() -> None:
+    watch = Watch(keep_pokes=True)
+    watch.poke(5, '{"seq":5}')
+    watch.poke(0)
+    watch.poke(7)
+    assert watch.take_pokes() == [(5, '{"seq":5}'), (7, None)]
+    assert watch.take_pokes() == []
+    assert watch.newest == 7
+
+
+def test_a_slow_client_gets_the_newest_seq_alone() -> None:
+    watch = Watch(keep_pokes=True)
+    for seq in range(1, MAX_PENDING_POKES + 10):
+        watch.poke(seq, f'{{"seq":{seq}}}')
+    pokes = watch.take_pokes()
+    assert pokes[0] == (MAX_PENDING_POKES + 1, None)
+    assert pokes[-1][0] == MAX_PENDING_POKES + 9
+    assert len(pokes) == 9
+
+
+def test_a_long_poll_watch_keeps_nothing() -> None:
+    watch = Watch()
+    watch.poke(3, '{"seq":3}')
+    assert watch.take_pokes() == []
+    assert watch.newest == 3
+
+
+async def test_payloads_reach_the_watches_of_their_stream_only() -> None:
+    notifier = ChangeNotifier("postgresql://unused")
+    app, alice, bob = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with notifier.watch(app, alice, keep_pokes=True) as mine, notifier.watch(app, bob, keep_pokes=True) as theirs:
+        body = '{"seq":9,"after":4,"changes":[{"row_id":"a:b"}]}'
+        notifier._on_notify(None, 0, "mnwd_sync", f"{app}:{alice}:9:{body}")
+        notifier._on_notify(None, 0, "mnwd_sync", f"{app}:{alice}:10")
+        notifier._on_notify(None, 0, "mnwd_sync", "garbage")
+        assert mine.take_pokes() == [(9, body), (10, None)]
+        assert theirs.take_pokes() == []
+    assert notifier.watchers == 0
