@@ -22,6 +22,7 @@ from mnwd.oauth.bearer_cache import CHANNEL as BEARERS_CHANNEL
 from mnwd.oauth.bearer_cache import BearerCache
 from mnwd.ratelimit import RateLimiter
 from mnwd.sync.notifier import ChangeNotifier
+from mnwd.sync.readahead import ReadAhead
 
 __all__ = ["Services", "open_database", "open_services"]
 
@@ -41,6 +42,7 @@ class Services:
     limiter: RateLimiter
     notifier: ChangeNotifier
     bearers: BearerCache
+    readahead: ReadAhead
 
 
 @contextlib.asynccontextmanager
@@ -86,6 +88,7 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
         metrics.watch_pool(lambda: pool_stats(pool))
         mailer = create_mailer(smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from)
         bearers = BearerCache(config.bearer_cache_seconds)
+        readahead = ReadAhead()
         notifier = ChangeNotifier(url, {BEARERS_CHANNEL: bearers})
         await notifier.start()
         try:
@@ -101,8 +104,10 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
                 limiter=RateLimiter(pool),
                 notifier=notifier,
                 bearers=bearers,
+                readahead=readahead,
             )
         finally:
+            readahead.close()
             await notifier.close()
             await mailer.close()
             await blobs.close()

@@ -60,15 +60,16 @@ async def require_bearer(request: web.Request, *, scope: str | None = None) -> B
 
 
 async def bearer_still_valid(request: web.Request) -> bool:
-    """For long-lived responses (event streams): is the token still good, asked of the database again?"""
+    """For long-lived responses (event streams): is the token still good? Remembered checks are forgotten on
+    any revocation (`mnwd.oauth.bearer_cache`), so this costs a query only when nothing is remembered."""
     try:
-        await _authenticate(request, fresh=True)
+        await _authenticate(request)
     except InvalidToken:
         return False
     return True
 
 
-async def _authenticate(request: web.Request, *, fresh: bool = False) -> Bearer:
+async def _authenticate(request: web.Request) -> Bearer:
     header = request.headers.get("Authorization", "")
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
@@ -76,10 +77,9 @@ async def _authenticate(request: web.Request, *, fresh: bool = False) -> Bearer:
     token_hash = hash_token(token.strip())
     services = request.app[SERVICES]
     cache = services.bearers
-    if not fresh:
-        cached = cache.get(token_hash)
-        if cached is not None:
-            return cached
+    cached = cache.get(token_hash)
+    if cached is not None:
+        return cached
     generation = cache.generation
     row = await queries.get_access_token(services.pool, token_hash)
     if row is None:

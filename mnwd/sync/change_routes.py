@@ -75,7 +75,8 @@ async def push(request: web.Request) -> web.Response:
 async def pull(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
-    result = await changes.pull(services.pool, services.notifier, bearer, changes.pull_query(request.query))
+    query = changes.pull_query(request.query)
+    result = await changes.pull(services.pool, services.notifier, services.readahead, bearer, query)
     services.metrics.sync_mutations.labels("pull").inc(result.count)
     return web.Response(body=result.to_json(), content_type=JSON)
 

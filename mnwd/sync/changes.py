@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem,
 from mnwd.oauth.bearer import Bearer
 from mnwd.sync import queries
 from mnwd.sync.notifier import CHANNEL, POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
+from mnwd.sync.readahead import PageKey, ReadAhead
 from mnwd.sync.streams import stream_lock_key
 
 __all__ = ["MustRefetch", "PushIn", "pull", "push"]
@@ -207,17 +209,27 @@ class PullPage:
         return b'{"changes":[' + self.changes + b"]," + tail[1:]
 
 
-async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, query: PullQuery) -> PullPage:
+async def pull(
+    pool: asyncpg.Pool, notifier: ChangeNotifier, readahead: ReadAhead, bearer: Bearer, query: PullQuery
+) -> PullPage:
     device_id = query.device_id or bearer.device_id
     own = device_id if query.exclude_own else None
 
-    async def page() -> asyncpg.Record:
-        return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, query.cursor, query.limit, own)
+    def reader(cursor: int) -> Callable[[], Awaitable[asyncpg.Record]]:
+        async def read() -> asyncpg.Record:
+            return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, cursor, query.limit, own)
 
-    async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
-        found = await page()
-        if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
-            found = await page()
+        return read
+
+    def key(cursor: int) -> PageKey:
+        return (bearer.app_id, bearer.user_id, device_id, cursor, query.limit, own)
+
+    found = await readahead.take(key(query.cursor))
+    if found is None or (found["last_seq"] is None and query.wait > 0):
+        async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
+            found = await reader(query.cursor)()
+            if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
+                found = await reader(query.cursor)()
     horizon = found["horizon_seq"] or 0
     if device_id is not None and query.cursor == 0 and horizon and found["refetch_horizon"] != horizon:
         await queries.set_refetch_horizon(pool, device_id, horizon)
@@ -225,7 +237,9 @@ async def pull(pool: asyncpg.Pool, notifier: ChangeNotifier, bearer: Bearer, que
         raise MustRefetch(horizon)
     has_more: bool = found["has_more"]
     cursor = found["last_seq"] or query.cursor
-    if not has_more:
+    if has_more:
+        readahead.start(key(cursor), reader(cursor))
+    else:
         # Nothing is left between the cursor and the horizon: move past it so the next pull is not refused.
         cursor = max(cursor, horizon)
     changes = found["changes"] or b""

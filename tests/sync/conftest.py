@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 
 from tests.accounts.conftest import MakeUser, browser, make_user, sign_in
 from tests.browser import Browser, Page
-from tests.oauth.conftest import alice, notes_app
+from tests.oauth.conftest import RegisteredApp, alice, notes_app
+from tests.sync.streams import SyncApi, token_for
 
 __all__ = ["alice", "browser", "make_user", "notes_app"]  # fixtures shared with tests/accounts and tests/oauth
 
@@ -23,6 +26,15 @@ async def creator(browser: Browser, make_user: MakeUser) -> Browser:
     await make_user("maker", can_create_projects=True)
     await sign_in(browser, "maker")
     return browser
+
+
+@pytest.fixture
+async def alice_api(client: TestClient, aiohttp_client: Any, make_user: MakeUser, notes_app: RegisteredApp) -> SyncApi:  # type: ignore[type-arg]
+    """alice, signed in to the notes app from her registered laptop."""
+    await make_user("alice")
+    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    await api.register("laptop")
+    return api
 
 
 def app_form(**overrides: str) -> dict[str, str]:

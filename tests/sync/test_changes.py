@@ -18,14 +18,6 @@ from tests.sync.streams import SyncApi, token_for
 pytestmark = pytest.mark.usefixtures("notes_app")
 
 
-@pytest.fixture
-async def alice_api(client: TestClient, aiohttp_client: Any, make_user: MakeUser, notes_app: RegisteredApp) -> SyncApi:  # type: ignore[type-arg]
-    await make_user("alice")
-    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
-    await api.register("laptop")
-    return api
-
-
 async def test_register_is_idempotent_by_name_and_lists_devices(alice_api: SyncApi) -> None:
     again = await alice_api.client.post("/sync/v1/devices", json={"device_name": "laptop"}, headers=alice_api.headers)
     assert again.status == 200

@@ -1,0 +1,100 @@
+"""Read-ahead: the next page is read while the current one travels, and handed only to the request for it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mnwd.services import Services
+from mnwd.sync.readahead import PageKey, ReadAhead
+from tests.accounts.conftest import MakeUser
+from tests.oauth.conftest import RegisteredApp
+from tests.sync.streams import SyncApi, token_for
+
+APP, USER = uuid.uuid4(), uuid.uuid4()
+
+
+def _key(cursor: int) -> PageKey:
+    return (APP, USER, None, cursor, 100, None)
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+async def test_a_page_read_ahead_is_taken_once() -> None:
+    pages = ReadAhead()
+    pages.start(_key(5), lambda: _value("page after 5"))
+    assert len(pages) == 1
+    assert await pages.take(_key(6)) is None
+    assert await pages.take(_key(5)) == "page after 5"
+    assert await pages.take(_key(5)) is None
+    assert len(pages) == 0
+
+
+async def test_old_failed_and_surplus_reads_are_not_served() -> None:
+    async def broken() -> None:
+        raise ConnectionError("database went away")
+
+    pages = ReadAhead(max_pages=2, seconds=0.05)
+    pages.start(_key(1), broken)
+    assert await pages.take(_key(1)) is None
+    slow = asyncio.Event()
+
+    async def never() -> None:
+        await slow.wait()
+
+    pages.start(_key(2), never)
+    pages.start(_key(3), never)
+    pages.start(_key(4), lambda: _value("over the limit"))
+    assert len(pages) == 2
+    await asyncio.sleep(0.1)
+    assert await pages.take(_key(2)) is None, "too old"
+    pages.close()
+    assert len(pages) == 0
+
+
+async def test_paging_reads_ahead_for_the_same_device_only(
+    alice_api: SyncApi,
+    client: TestClient,  # type: ignore[type-arg]
+    aiohttp_client: Any,
+    notes_app: RegisteredApp,
+    services: Services,
+    make_user: MakeUser,
+) -> None:
+    await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(10)])
+    first = await (await alice_api.pull(0, limit=4)).json()
+    assert first["has_more"] is True
+    assert len(services.readahead) == 1
+    # Another user asking for the same cursor gets their own (empty) stream, not alice's page.
+    await make_user("bob")
+    bob = SyncApi(client, await token_for(aiohttp_client, client, "bob", notes_app))
+    await bob.register("phone")
+    theirs = await (await bob.pull(first["cursor"], limit=4)).json()
+    assert theirs["changes"] == []
+    assert len(services.readahead) == 1
+    # Alice's next page comes from the read-ahead, the same as a fresh read would give.
+    second = await (await alice_api.pull(first["cursor"], limit=4)).json()
+    assert [c["row_id"] for c in second["changes"]] == ["r4", "r5", "r6", "r7"]
+    assert second["has_more"] is True
+    # A change pushed after the last page was read ahead is not in it (the page as it stood), and comes next:
+    # the page is a prefix of the stream, never one with a hole.
+    await alice_api.push([alice_api.mutation("late", {"n": 10})])
+    last = await (await alice_api.pull(second["cursor"], limit=4)).json()
+    assert ([c["row_id"] for c in last["changes"]], last["has_more"]) == (["r8", "r9"], False)
+    assert len(services.readahead) == 0
+    after = await (await alice_api.pull(last["cursor"], limit=4)).json()
+    assert [c["row_id"] for c in after["changes"]] == ["late"]
+
+
+@pytest.mark.parametrize("params", [{"limit": 3}, {"limit": 4, "exclude_own": 1}])
+async def test_a_different_page_is_read_afresh(alice_api: SyncApi, services: Services, params: dict[str, Any]) -> None:
+    await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(10)])
+    first = await (await alice_api.pull(0, limit=4)).json()
+    other = await (await alice_api.pull(first["cursor"], **params)).json()
+    expected = [] if params.get("exclude_own") else ["r4", "r5", "r6"]
+    assert [c["row_id"] for c in other["changes"]] == expected
