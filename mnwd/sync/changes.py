@@ -238,7 +238,7 @@ async def pull(
     has_more: bool = found["has_more"]
     cursor = found["last_seq"] or query.cursor
     if has_more:
-        readahead.start(key(cursor), reader(cursor))
+        readahead.start(key(cursor), reader(cursor), lambda page: len(page["changes"] or b""))
     else:
         # Nothing is left between the cursor and the horizon: move past it so the next pull is not refused.
         cursor = max(cursor, horizon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -24,6 +25,8 @@ error_log = logging.getLogger("mnwd.web")
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PROBLEM_JSON = "application/problem+json"
 SECRET_PARAMETERS = ("token", "code")
+# What nginx logs when the client went away before the answer: not a server error.
+CLIENT_CLOSED_REQUEST = 499
 
 # aiohttp's own HTTP exceptions mapped to our slugs; others fall back to the status.
 _SLUG_BY_STATUS: dict[int, str] = {}
@@ -64,6 +67,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED_REQUEST
+        raise
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)

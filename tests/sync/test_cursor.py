@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import orjson
 from aiohttp.test_utils import TestClient
 
 from tests.accounts.conftest import MakeUser
@@ -99,3 +100,61 @@ async def test_a_push_waits_for_an_earlier_open_transaction_of_its_stream(
     assert late > early
     body = await (await api.pull(0)).json()
     assert [c["seq"] for c in body["changes"]] == [early, late]
+
+
+async def test_a_client_applying_pokes_sees_every_seq_exactly_once(
+    client: TestClient,
+    aiohttp_client: Any,
+    make_user: MakeUser,
+    notes_app: RegisteredApp,
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+) -> None:
+    """The rule of docs/sync.md "Live": apply a poke's changes when its `after` is your cursor, else pull."""
+    await make_user("alice")
+    devices = []
+    for n in range(PUSHERS):
+        api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+        await api.register(f"device-{n}")
+        devices.append(api)
+    reader = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    events = await client.get("/sync/v1/events", headers=reader.headers)
+    assert b"event: ready" in await events.content.readuntil(b"\n\n")
+    seen: list[int] = []
+    applied = pulled = 0
+
+    async def pusher(api: SyncApi, n: int) -> None:
+        for batch in range(BATCHES):
+            size = 12 if batch % 5 == 4 else 1 + batch % 4  # every fifth batch is too large to ride in a poke
+            response = await api.push([api.mutation(f"d{n}-b{batch}-{i}", {"n": i}) for i in range(size)])
+            assert response.status == 200, await response.text()
+
+    async def follow() -> None:
+        """Until it holds the change "last", pushed after all others."""
+        nonlocal applied, pulled
+        cursor = 0
+        rows: set[str] = set()
+        while "last" not in rows:
+            event = await events.content.readuntil(b"\n\n")
+            if event.startswith(b":"):  # a heartbeat
+                continue
+            poke = orjson.loads(event.split(b"data: ", 1)[1])
+            if poke.get("after") == cursor:
+                changes, cursor = poke["changes"], poke["seq"]
+                applied += 1
+            elif poke["seq"] > cursor:
+                changes, cursor = await reader.pull_all(cursor, limit=50)
+                pulled += 1
+            else:
+                continue
+            seen.extend(c["seq"] for c in changes)
+            rows.update(c["row_id"] for c in changes)
+
+    following = asyncio.create_task(follow())
+    await asyncio.gather(*(pusher(api, n) for n, api in enumerate(devices)))
+    assert (await devices[0].push([devices[0].mutation("last", {"n": 0})])).status == 200
+    await asyncio.wait_for(following, 60)
+    stored = [r["seq"] for r in await pool.fetch("SELECT seq FROM sync_log ORDER BY seq")]
+    events.close()
+    assert seen == stored, "the client missed or repeated a change"
+    assert applied > 0
+    assert pulled > 0

@@ -28,7 +28,7 @@ async def _value(value: Any) -> Any:
 
 async def test_a_page_read_ahead_is_taken_once() -> None:
     pages = ReadAhead()
-    pages.start(_key(5), lambda: _value("page after 5"))
+    pages.start(_key(5), lambda: _value("page after 5"), len)
     assert len(pages) == 1
     assert await pages.take(_key(6)) is None
     assert await pages.take(_key(5)) == "page after 5"
@@ -41,21 +41,45 @@ async def test_old_failed_and_surplus_reads_are_not_served() -> None:
         raise ConnectionError("database went away")
 
     pages = ReadAhead(max_pages=2, seconds=0.05)
-    pages.start(_key(1), broken)
+    pages.start(_key(1), broken, len)
     assert await pages.take(_key(1)) is None
     slow = asyncio.Event()
 
     async def never() -> None:
         await slow.wait()
 
-    pages.start(_key(2), never)
-    pages.start(_key(3), never)
-    pages.start(_key(4), lambda: _value("over the limit"))
+    pages.start(_key(2), never, len)
+    pages.start(_key(3), never, len)
+    pages.start(_key(4), lambda: _value("over the limit"), len)
     assert len(pages) == 2
     await asyncio.sleep(0.1)
     assert await pages.take(_key(2)) is None, "too old"
     pages.close()
     assert len(pages) == 0
+
+
+async def test_a_slow_read_is_awaited_and_pages_are_bounded_in_bytes() -> None:
+    pages = ReadAhead(max_bytes=10)
+    gate = asyncio.Event()
+
+    async def slow() -> str:
+        await gate.wait()
+        return "0123456"
+
+    pages.start(_key(1), slow, len)
+    pages.start(_key(2), lambda: _value("abcdefg"), len)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert pages.bytes == 7
+    gate.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert pages.bytes == 7, "the page that went over the budget is dropped"
+    assert await pages.take(_key(2)) == "abcdefg"
+    assert await pages.take(_key(1)) is None
+    pages.start(_key(3), slow, len)
+    assert await pages.take(_key(3)) == "0123456", "a read still running is awaited, not cancelled"
+    assert pages.bytes == 0
 
 
 async def test_paging_reads_ahead_for_the_same_device_only(
