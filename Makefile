@@ -18,7 +18,7 @@ lint: setup-test
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest --cov --cov-report=term -q
+	$(BIN)/pytest -n auto --cov --cov-report=term -q
 
 bench: setup
 	$(BIN)/python -m bench

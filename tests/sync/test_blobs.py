@@ -469,7 +469,8 @@ async def test_a_body_cut_short_keeps_nothing(
         await asyncio.sleep(0.02)
     else:
         pytest.fail("the server never finished the cut-short request")
-    assert finished_puts(services) == {"499" if cancel else "400": 1.0}
+    # Cancelled, the handler may still see the cut-short body first and answer 400 to nobody.
+    assert finished_puts(services) in ([{"499": 1.0}, {"400": 1.0}] if cancel else [{"400": 1.0}])
     staging = services.config.data_dir / "blobs" / "tmp"
     assert not staging.exists() or not any(staging.iterdir())
     assert await rows(pool) == 0
