@@ -49,6 +49,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "bad-request": (400, "Bad request"),
     "blob-hash-mismatch": (400, "Blob hash mismatch"),
     "malformed-json": (400, "Malformed JSON"),
+    "nul-character": (400, "NUL character"),
     "unauthorized": (401, "Authentication required"),
     "invalid-credentials": (401, "Sign-in failed"),
     "invalid-token": (401, "Invalid access token"),

@@ -29,6 +29,8 @@ from mnwd.sync.streams import stream_lock_key
 __all__ = ["MustRefetch", "PushIn", "pull", "push"]
 
 TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# \u0000 as an escape in JSON text: preceded by an even number of backslashes (or none).
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 OPERATIONS = frozenset({"INSERT", "UPDATE", "DELETE"})
 MAX_ROW_ID = 256
 MAX_PULL_LIMIT = 1000
@@ -90,14 +92,18 @@ def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
         return "table must match ^[a-z][a-z0-9_]{0,62}$"
     if not mutation.row_id or len(mutation.row_id) > MAX_ROW_ID:
         return f"row_id must be 1 to {MAX_ROW_ID} characters"
+    if "\x00" in mutation.row_id:
+        return "row_id must not hold a NUL character"
     data: str | None = None
-    raw = mutation.data
-    if bytes(raw).strip() != b"null":
+    raw = bytes(mutation.data)
+    if raw.strip() != b"null":
         if len(raw) > max_bytes:
             return f"data is larger than {max_bytes} bytes"
-        if not bytes(raw).lstrip().startswith(b"{"):
+        if not raw.lstrip().startswith(b"{"):
             return "data must be a JSON object"
-        data = bytes(raw).decode()
+        if b"\\u0000" in raw and NUL_ESCAPE.search(raw):
+            return "data must not hold a NUL character (\\u0000): PostgreSQL's jsonb cannot store it"
+        data = raw.decode()
     elif mutation.op != "DELETE":
         return "data is required for INSERT and UPDATE"
     stamp = None

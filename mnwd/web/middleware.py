@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 
+import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -151,6 +152,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return await _from_http_exception(request, exc)
+    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
+        # Wherever a NUL came in (a name, a JSON string), PostgreSQL refused the statement: the client's fault.
+        detail = "A field holds a NUL character (\\u0000), which cannot be stored. Nothing was written."
+        return await _answer(request, _problem_doc("nul-character", 400, detail, request.path))
     except Exception:
         error_log.exception("unhandled error", extra={"method": request.method, "path": request.path})
         request_id = request_id_var.get()

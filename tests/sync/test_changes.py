@@ -221,6 +221,16 @@ async def test_events_stream_pokes_carry_small_pushes(alice_api: SyncApi) -> Non
     response.close()
 
 
+async def test_line_breaks_in_a_change_do_not_break_the_event_stream(alice_api: SyncApi) -> None:
+    response = await alice_api.client.get("/sync/v1/events", headers=alice_api.headers)
+    await response.content.readuntil(b"\n\n")
+    tricky = {"text": "one\r\n\ntwo\u2028", "event": "data: {}\n\n"}
+    await alice_api.push([alice_api.mutation("row\n\nid", tricky)])
+    poke = await _next_poke(response)
+    assert [(c["row_id"], c["data"]) for c in poke["changes"]] == [("row\n\nid", tricky)]
+    response.close()
+
+
 async def test_a_large_push_pokes_with_the_seq_alone(alice_api: SyncApi) -> None:
     response = await alice_api.client.get("/sync/v1/events", headers=alice_api.headers)
     await response.content.readuntil(b"\n\n")
@@ -377,3 +387,20 @@ async def test_a_websocket_needs_a_token(client: TestClient) -> None:  # type: i
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/sync/v1/events")
     assert refused.value.status == 401
+
+
+async def test_a_nul_character_rejects_its_mutation_alone(alice_api: SyncApi) -> None:
+    response = await alice_api.push(
+        [
+            alice_api.mutation("a", {"t": "\u0000"}),
+            alice_api.mutation("b\u0000", {"t": "x"}),
+            alice_api.mutation("c", {"t": "\\u0000 is text here", "\\\\": 1}),
+        ]
+    )
+    assert response.status == 200
+    results = (await response.json())["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "applied"]
+    assert "NUL" in results[0]["error"]
+    assert "NUL" in results[1]["error"]
+    pulled = await (await alice_api.pull(0)).json()
+    assert [c["data"] for c in pulled["changes"]] == [{"t": "\\u0000 is text here", "\\\\": 1}]

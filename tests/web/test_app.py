@@ -16,6 +16,7 @@ from mnwd.errors import NotFound
 from mnwd.services import Services
 from mnwd.web.app import create_app
 from mnwd.web.body import read_json
+from mnwd.web.keys import SERVICES
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]  # type: ignore[type-arg]
 PROBLEM = "application/problem+json"
@@ -44,6 +45,13 @@ async def explode(request: web.Request) -> web.Response:
     raise RuntimeError("secret internal detail")
 
 
+async def store_text(request: web.Request) -> web.Response:
+    """Hands the query string's ``text`` to PostgreSQL unchecked, as a handler that forgot a check would."""
+    text = request.query.get("text", "")
+    stored = await request.app[SERVICES].pool.fetchval("SELECT $1::text || to_jsonb($2::text)::text", text, text)
+    return web.json_response({"stored": stored})
+
+
 async def missing_thing(request: web.Request) -> web.Response:
     raise NotFound("No repository named x.", repo="x")
 
@@ -54,6 +62,7 @@ async def app_client(services: Services, aiohttp_client: ClientFactory) -> TestC
     app.router.add_post("/test/notes", echo_note)
     app.router.add_get("/test/explode", explode)
     app.router.add_get("/test/missing", missing_thing)
+    app.router.add_get("/test/store", store_text)
     return await aiohttp_client(app)
 
 
@@ -206,3 +215,10 @@ async def test_metrics_count_requests_per_route(client: TestClient) -> None:  # 
     assert 'mnwd_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert 'mnwd_db_pool_connections{state="max"} 20.0' in text
     assert "mnwd_http_request_duration_seconds_bucket" in text
+
+
+async def test_a_nul_character_that_reaches_the_database_is_a_400_not_a_500(app_client: TestClient) -> None:  # type: ignore[type-arg]
+    assert (await app_client.get("/test/store", params={"text": "fine"})).status == 200
+    response = await app_client.get("/test/store", params={"text": "bad\u0000text"})
+    assert response.status == 400
+    assert_problem(await response.json(), 400, "nul-character")
