@@ -404,3 +404,24 @@ async def test_a_nul_character_rejects_its_mutation_alone(alice_api: SyncApi) ->
     assert "NUL" in results[1]["error"]
     pulled = await (await alice_api.pull(0)).json()
     assert [c["data"] for c in pulled["changes"]] == [{"t": "\\u0000 is text here", "\\\\": 1}]
+
+
+async def test_numbers_that_would_grow_or_overflow_reject_their_mutation_alone(alice_api: SyncApi) -> None:
+    """jsonb writes numbers out in full: 1e100000 is 100,001 digits; beyond numeric's range it is an error."""
+    numbers = [b"1e1000000", b"-1e-1000000", b"1e" + b"9" * 5000, b"[" + b"1e2000," * 40 + b"1]", b"1.5e3"]
+    data = [b'{"x": ' + n + b', "note": "1e999999 in a string is text"}' for n in numbers]
+    mutations = b",".join(
+        b'{"mutation_id": %d, "table": "t", "op": "INSERT", "row_id": "r%d", "data": %s}' % (i + 1, i, d)
+        for i, d in enumerate(data)
+    )
+    body = b'{"device_id": "%s", "mutations": [%s]}' % (str(alice_api.device_id).encode(), mutations)
+    response = await alice_api.client.post(
+        "/sync/v1/push", data=body, headers={**alice_api.headers, "Content-Type": "application/json"}
+    )
+    assert response.status == 200, await response.text()
+    results = (await response.json())["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 3 + ["rejected", "applied"]
+    assert "range" in results[0]["error"]
+    assert "exceed" in results[3]["error"]
+    pulled = await (await alice_api.pull(0)).json()
+    assert [c["data"] for c in pulled["changes"]] == [{"x": 1500, "note": "1e999999 in a string is text"}]
