@@ -106,6 +106,21 @@ async def discard_staged(executor: Executor | None, staged: StagedFile) -> None:
     await asyncio.shield(run_blocking(executor, staged.discard))
 
 
+async def _new_staged_file(executor: Executor | None, directory: Path) -> StagedFile:
+    """Create the file in a thread. Cancelled meanwhile, the caller never holds it: remove it once it exists."""
+    creating = asyncio.ensure_future(run_blocking(executor, partial(StagedFile, directory)))
+    try:
+        return await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        creating.add_done_callback(_discard_when_made)
+        raise
+
+
+def _discard_when_made(creating: asyncio.Future[StagedFile]) -> None:
+    if not creating.cancelled() and creating.exception() is None:
+        creating.result().discard()  # closing and unlinking a file just made: quick enough for the loop
+
+
 async def stage_stream(
     stream: AsyncIterable[bytes],
     directory: Path,
@@ -120,7 +135,7 @@ async def stage_stream(
     The caller owns the returned file and must `discard_staged` it once done, whether or not it
     was moved into place.
     """
-    staged = await run_blocking(executor, partial(StagedFile, directory))
+    staged = await _new_staged_file(executor, directory)
     try:
         size = 0
         batch: list[bytes] = []

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from mnwd.blobs import InvalidBlobKey, LocalBlobStore, create_blob_store
+from mnwd.blobs.staging import StagedFile
 from tests.blobs.streams import ChunkedStream, stream_of
 
 MiB = 1024 * 1024
@@ -87,3 +90,25 @@ def test_factory_without_bucket_stores_under_data_dir(tmp_path: Path) -> None:
 
     assert isinstance(store, LocalBlobStore)
     assert store.root == tmp_path / "blobs"
+
+
+async def test_a_put_cancelled_while_its_staging_file_is_made_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is made in a thread; a put cancelled meanwhile never holds it, and must not leave it behind."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    await store.put(stream_of(b"makes the staging directory"))
+    make = StagedFile.__init__
+
+    def slowly(self: StagedFile, directory: Path) -> None:
+        time.sleep(0.2)
+        make(self, directory)
+
+    monkeypatch.setattr(StagedFile, "__init__", slowly)
+    put = asyncio.ensure_future(store.put(stream_of(b"never stored")))
+    await asyncio.sleep(0.1)  # the staging file is being made
+    put.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await put
+    await asyncio.sleep(0.3)  # the thread has made it by now
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
