@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.accounts.conftest import MakeUser
@@ -19,20 +20,29 @@ BATCHES = 20
 BATCH_SIZE = 10
 
 
-async def test_concurrent_pushers_and_a_puller_see_every_seq_exactly_once(
-    client: TestClient,
+@pytest.fixture
+async def alice_devices(
+    client: TestClient,  # type: ignore[type-arg]
     aiohttp_client: Any,
     make_user: MakeUser,
     notes_app: RegisteredApp,
-    pool: asyncpg.Pool,  # type: ignore[type-arg]
-) -> None:
+) -> tuple[list[SyncApi], SyncApi]:
+    """alice's PUSHERS registered devices, and a reader token of hers."""
     await make_user("alice")
     devices = []
     for n in range(PUSHERS):
         api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
         await api.register(f"device-{n}")
         devices.append(api)
-    reader = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    return devices, SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+
+
+async def test_concurrent_pushers_and_a_puller_see_every_seq_exactly_once(
+    alice_devices: tuple[list[SyncApi], SyncApi],
+    client: TestClient,  # type: ignore[type-arg]
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+) -> None:
+    devices, reader = alice_devices
     done = asyncio.Event()
     seen: list[int] = []
 
@@ -103,20 +113,12 @@ async def test_a_push_waits_for_an_earlier_open_transaction_of_its_stream(
 
 
 async def test_a_client_applying_pokes_sees_every_seq_exactly_once(
-    client: TestClient,
-    aiohttp_client: Any,
-    make_user: MakeUser,
-    notes_app: RegisteredApp,
+    alice_devices: tuple[list[SyncApi], SyncApi],
+    client: TestClient,  # type: ignore[type-arg]
     pool: asyncpg.Pool,  # type: ignore[type-arg]
 ) -> None:
     """The rule of docs/sync.md "Live": apply a poke's changes when its `after` is your cursor, else pull."""
-    await make_user("alice")
-    devices = []
-    for n in range(PUSHERS):
-        api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
-        await api.register(f"device-{n}")
-        devices.append(api)
-    reader = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    devices, reader = alice_devices
     events = await client.get("/sync/v1/events", headers=reader.headers)
     assert b"event: ready" in await events.content.readuntil(b"\n\n")
     seen: list[int] = []
