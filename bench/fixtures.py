@@ -27,10 +27,11 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from mnwd.app import create_app
 from mnwd.config import PROJECT_ROOT, Config
 from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.services import Services, open_services
-from mnwd.web.app import create_app
+from mnwd.domains import open_all_services
+from mnwd.services import Services
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
@@ -199,7 +200,7 @@ async def sync_stack(*, serve_here: bool = True) -> AsyncIterator[SyncStack]:
         db_url = await cluster.start()
         try:
             config = Config.from_env({}, data_dir=tmp / "var", database_url=db_url)
-            async with open_services(config) as services:
+            async with open_all_services(config) as services:
                 stack = SyncStack(tmp, cluster, db_url, services)
                 await stack.create_app()
                 if not serve_here:

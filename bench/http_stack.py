@@ -13,10 +13,10 @@ import aiohttp
 from aiohttp import web
 
 from bench.report import Result
+from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.services import open_services
-from mnwd.web.app import create_app
+from mnwd.domains import open_all_services
 
 REQUESTS = 6000
 CONCURRENCY = 20
@@ -56,7 +56,7 @@ async def run() -> list[Result]:
         url = await cluster.start()
         try:
             config = Config.from_env({}, data_dir=Path(tmp) / "var", database_url=url)
-            async with open_services(config) as services:
+            async with open_all_services(config) as services:
                 bare = web.Application()
                 bare.router.add_get("/healthz", lambda request: _ok())
                 bare_runner, bare_url = await _serve(bare)

@@ -1,8 +1,10 @@
 """Settings read once from the environment into one frozen object.
 
-Every setting is declared in ``SETTINGS`` with its variable, default and help text; the same table
-feeds `Config.from_env`, ``mnwd config`` and the documentation test. A bad value raises
-`ConfigError` naming the variable.
+Every setting is declared in a table of `Setting` (variable, default, help text): the core's in
+``SETTINGS``, each domain's in the ``SETTINGS`` of its `Section` (a frozen dataclass, e.g.
+``SyncSettings``), read with ``config.section(SyncSettings)``. The same tables feed `Config.from_env`,
+``mnwd config`` and the documentation test. A bad value raises `ConfigError` naming the variable; the
+daemon reads every domain's section at start, so a bad value stops it there.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from mnwd.mail import check_mailbox
 
-__all__ = ["SETTINGS", "Config", "ConfigError", "Setting"]
+__all__ = ["SETTINGS", "Config", "ConfigError", "Section", "Setting", "read_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,13 +29,13 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
-def _port(raw: str) -> int:
+def port(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError("is not a port number (1-65535)")
     return int(raw)
 
 
-def _positive_int(raw: str) -> int:
+def positive_int(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -43,7 +45,7 @@ def _positive_int(raw: str) -> int:
     return value
 
 
-def _seconds(raw: str) -> float:
+def seconds(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -53,7 +55,7 @@ def _seconds(raw: str) -> float:
     return value
 
 
-def _positive_float(raw: str) -> float:
+def positive_float(raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -63,58 +65,58 @@ def _positive_float(raw: str) -> float:
     return value
 
 
-def _log_level(raw: str) -> str:
+def log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError("is not a log level (debug, info, warning, error, critical)")
     return level
 
 
-def _log_format(raw: str) -> str:
+def log_format(raw: str) -> str:
     if raw not in {"json", "text"}:
         raise ValueError("is not a log format (json, text)")
     return raw
 
 
-def _postgres_url(raw: str) -> str:
+def postgres_url(raw: str) -> str:
     if urlsplit(raw).scheme not in {"postgres", "postgresql"}:
         raise ValueError("is not a postgresql:// URL")
     return raw
 
 
-def _http_url(raw: str) -> str:
+def http_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ValueError("is not an http(s):// URL")
     return raw.rstrip("/")
 
 
-def _smtp_url(raw: str) -> str:
+def smtp_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise ValueError("is not an smtp:// or smtps:// URL")
     return raw
 
 
-def _host(raw: str) -> str:
+def host(raw: str) -> str:
     if not raw or any(c.isspace() for c in raw):
         raise ValueError("is not a host name or address")
     return raw
 
 
-def _path(raw: str) -> Path:
+def path(raw: str) -> Path:
     if not raw:
         raise ValueError("is empty")
     return Path(raw).expanduser()
 
 
-def _secret_key(raw: str) -> str:
+def secret_key(raw: str) -> str:
     if len(raw) < 32:
         raise ValueError("is too short: use at least 32 random characters")
     return raw
 
 
-def _text(raw: str) -> str:
+def text(raw: str) -> str:
     return raw
 
 
@@ -124,7 +126,7 @@ class Setting:
     env: str
     default: str | None
     help: str
-    cast: Callable[[str], Any] = _text
+    cast: Callable[[str], Any] = text
     secret: bool = False
 
 
@@ -134,100 +136,61 @@ SETTINGS: tuple[Setting, ...] = (
         "MNWD_DATA_DIR",
         "./var",
         "Directory for the embedded database, blobs, git repositories and outbox.",
-        _path,
+        path,
     ),
-    Setting("http_host", "MNWD_HTTP_HOST", "127.0.0.1", "Address the HTTP server listens on.", _host),
-    Setting("http_port", "MNWD_HTTP_PORT", "8080", "Port the HTTP server listens on.", _port),
-    Setting("ssh_host", "MNWD_SSH_HOST", "127.0.0.1", "Address the git SSH server listens on.", _host),
-    Setting("ssh_port", "MNWD_SSH_PORT", "2222", "Port the git SSH server listens on.", _port),
+    Setting("http_host", "MNWD_HTTP_HOST", "127.0.0.1", "Address the HTTP server listens on.", host),
+    Setting("http_port", "MNWD_HTTP_PORT", "8080", "Port the HTTP server listens on.", port),
+    Setting("ssh_host", "MNWD_SSH_HOST", "127.0.0.1", "Address the git SSH server listens on.", host),
+    Setting("ssh_port", "MNWD_SSH_PORT", "2222", "Port the git SSH server listens on.", port),
     Setting(
         "public_url",
         "MNWD_PUBLIC_URL",
         None,
         "Public base URL of the site (default: http://HTTP_HOST:HTTP_PORT).",
-        _http_url,
+        http_url,
     ),
     Setting(
         "database_url",
         "DATABASE_URL",
         None,
         "PostgreSQL URL; unset runs the embedded PostgreSQL in DATA_DIR/pg.",
-        _postgres_url,
+        postgres_url,
         secret=True,
     ),
-    Setting("db_pool_min", "MNWD_DB_POOL_MIN", "2", "Connections the pool keeps open.", _positive_int),
-    Setting("db_pool_max", "MNWD_DB_POOL_MAX", "20", "Most connections the pool opens.", _positive_int),
+    Setting("db_pool_min", "MNWD_DB_POOL_MIN", "2", "Connections the pool keeps open.", positive_int),
+    Setting("db_pool_max", "MNWD_DB_POOL_MAX", "20", "Most connections the pool opens.", positive_int),
     Setting(
         "migrations_dir",
         "MNWD_MIGRATIONS_DIR",
         str(PROJECT_ROOT / "migrations"),
         "Directory of the numbered SQL migrations.",
-        _path,
+        path,
     ),
-    Setting("log_level", "MNWD_LOG_LEVEL", "info", "Log level: debug, info, warning, error, critical.", _log_level),
-    Setting("log_format", "MNWD_LOG_FORMAT", "json", "Log format: json (one object per line) or text.", _log_format),
+    Setting("log_level", "MNWD_LOG_LEVEL", "info", "Log level: debug, info, warning, error, critical.", log_level),
+    Setting("log_format", "MNWD_LOG_FORMAT", "json", "Log format: json (one object per line) or text.", log_format),
     Setting(
         "shutdown_timeout",
         "MNWD_SHUTDOWN_TIMEOUT",
         "30",
         "Seconds to let in-flight requests finish on SIGTERM.",
-        _positive_float,
+        positive_float,
     ),
-    Setting("s3_bucket", "MNWD_S3_BUCKET", None, "S3 bucket for blobs; unset stores blobs in DATA_DIR/blobs.", _text),
-    Setting("s3_prefix", "MNWD_S3_PREFIX", "", "Key prefix for blobs in the S3 bucket.", _text),
+    Setting("s3_bucket", "MNWD_S3_BUCKET", None, "S3 bucket for blobs; unset stores blobs in DATA_DIR/blobs.", text),
+    Setting("s3_prefix", "MNWD_S3_PREFIX", "", "Key prefix for blobs in the S3 bucket.", text),
     Setting(
         "s3_endpoint_url",
         "MNWD_S3_ENDPOINT_URL",
         None,
         "S3 endpoint for S3-compatible stores (credentials from the usual AWS_* variables).",
-        _http_url,
+        http_url,
     ),
-    Setting("s3_region", "MNWD_S3_REGION", None, "S3 region.", _text),
-    Setting("sync_max_batch", "MNWD_SYNC_MAX_BATCH", "1000", "Most mutations in one sync push.", _positive_int),
-    Setting(
-        "sync_max_mutation_bytes",
-        "MNWD_SYNC_MAX_MUTATION_BYTES",
-        "65536",
-        "Largest `data` of one sync mutation, in bytes of JSON.",
-        _positive_int,
-    ),
-    Setting(
-        "sync_max_push_bytes",
-        "MNWD_SYNC_MAX_PUSH_BYTES",
-        "8388608",
-        "Largest sync push request body, in bytes.",
-        _positive_int,
-    ),
-    Setting(
-        "sync_max_blob_bytes", "MNWD_SYNC_MAX_BLOB_BYTES", "104857600", "Largest sync blob, in bytes.", _positive_int
-    ),
-    Setting(
-        "sync_quota_bytes",
-        "MNWD_SYNC_QUOTA_BYTES",
-        "1073741824",
-        "Blob storage each user may use, in bytes (users.max_file_override_bytes raises it per user).",
-        _positive_int,
-    ),
-    Setting(
-        "sync_tombstone_days",
-        "MNWD_SYNC_TOMBSTONE_DAYS",
-        "30",
-        "Days a DELETE stays in the sync log before compaction may drop it.",
-        _positive_int,
-    ),
-    Setting(
-        "bearer_cache_seconds",
-        "MNWD_BEARER_CACHE_SECONDS",
-        "60",
-        "Seconds a checked access token is remembered (revocations still apply at once); 0 turns it off.",
-        _seconds,
-    ),
+    Setting("s3_region", "MNWD_S3_REGION", None, "S3 region.", text),
     Setting(
         "secret_key",
         "MNWD_SECRET_KEY",
         None,
         "Key for CSRF tokens and secrets at rest (32+ chars); unset: generated once into DATA_DIR/secret_key.",
-        _secret_key,
+        secret_key,
         secret=True,
     ),
     Setting(
@@ -242,10 +205,38 @@ SETTINGS: tuple[Setting, ...] = (
         "MNWD_SMTP_URL",
         None,
         "SMTP server, smtp://user:pass@host:port; unset writes mail to DATA_DIR/outbox.",
-        _smtp_url,
+        smtp_url,
         secret=True,
     ),
 )
+
+
+def read_settings(settings: tuple[Setting, ...], env: Mapping[str, str]) -> dict[str, Any]:
+    """Each setting's value by field name, from ``env`` or its default."""
+    values: dict[str, Any] = {}
+    for setting in settings:
+        raw = env.get(setting.env)
+        if raw is None or (raw == "" and setting.default is None):
+            raw = setting.default
+        if raw is None:
+            values[setting.field] = None
+            continue
+        try:
+            values[setting.field] = setting.cast(raw)
+        except ValueError as exc:
+            shown = "(hidden)" if setting.secret else repr(raw)
+            raise ConfigError(f"{setting.env}={shown} {exc}") from None
+    return values
+
+
+@dataclass(frozen=True)
+class Section:
+    """A domain's settings: subclass as a frozen dataclass whose fields ``SETTINGS`` declares."""
+
+    SETTINGS: ClassVar[tuple[Setting, ...]] = ()
+
+
+S = TypeVar("S", bound=Section)
 
 
 @dataclass(frozen=True)
@@ -267,33 +258,19 @@ class Config:
     s3_prefix: str
     s3_endpoint_url: str | None
     s3_region: str | None
-    sync_max_batch: int
-    sync_max_mutation_bytes: int
-    sync_max_push_bytes: int
-    sync_max_blob_bytes: int
-    sync_quota_bytes: int
-    sync_tombstone_days: int
-    bearer_cache_seconds: float
     secret_key: str | None
     mail_from: str
     smtp_url: str | None
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    _sections: dict[type[Section], Section] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for setting in SETTINGS:
-            raw = env.get(setting.env)
-            if raw is None or (raw == "" and setting.default is None):
-                raw = setting.default
-            if raw is None:
-                values[setting.field] = None
-                continue
-            try:
-                values[setting.field] = setting.cast(raw)
-            except ValueError as exc:
-                shown = "(hidden)" if setting.secret else repr(raw)
-                raise ConfigError(f"{setting.env}={shown} {exc}") from None
+        values = read_settings(SETTINGS, env)
+        values["env"] = {k: v for k, v in env.items() if k.startswith("MNWD_") or k == "DATABASE_URL"}
         values.update(overrides)
         config = cls(**values)
         if config.db_pool_min > config.db_pool_max:
@@ -301,6 +278,21 @@ class Config:
                 f"MNWD_DB_POOL_MIN={config.db_pool_min} is larger than MNWD_DB_POOL_MAX={config.db_pool_max}"
             )
         return config
+
+    def section(self, kind: type[S]) -> S:
+        """A domain's settings, read from the same environment (once; a bad value raises `ConfigError`)."""
+        found = self._sections.get(kind)
+        if found is None:
+            found = self._sections[kind] = kind(**read_settings(kind.SETTINGS, self.env))
+        assert isinstance(found, kind)
+        return found
+
+    def with_section(self, value: Section) -> Config:
+        """A copy of this config with ``value`` in place of its section (tests change limits this way)."""
+        changed = dataclasses.replace(self)
+        changed._sections.update(self._sections)
+        changed._sections[type(value)] = value
+        return changed
 
     @property
     def base_url(self) -> str:
@@ -322,5 +314,6 @@ class Config:
         shown = ", ".join(
             f"{f.name}={'***' if f.name in secret and getattr(self, f.name) else repr(getattr(self, f.name))}"
             for f in dataclasses.fields(self)
+            if f.repr
         )
         return f"Config({shown})"

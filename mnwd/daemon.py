@@ -10,11 +10,12 @@ from typing import Protocol
 
 from aiohttp import web
 
+from mnwd.app import create_app
 from mnwd.config import Config
+from mnwd.domains import check_settings, open_all_services, periodic_tasks
 from mnwd.errors import MnwdError
 from mnwd.maintenance import run_maintenance
-from mnwd.services import Services, open_services
-from mnwd.web.app import create_app
+from mnwd.services import Services
 
 __all__ = ["ListenError", "Listener", "serve"]
 
@@ -52,8 +53,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    check_settings(config)
     try:
-        async with open_services(config) as services:
+        async with open_all_services(config) as services:
             runner = web.AppRunner(
                 app_factory(services), access_log=None, shutdown_timeout=config.shutdown_timeout, handle_signals=False
             )
@@ -71,7 +73,7 @@ async def serve(
                 for listener in listeners(services):
                     await listener.start()
                     started.append(listener)
-                housekeeping = asyncio.create_task(run_maintenance(services), name="maintenance")
+                housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]
                 log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
                 if ready is not None:

@@ -1,58 +1,63 @@
-"""Periodic housekeeping run by the daemon: expired sessions, old rate-limit windows, sync log compaction."""
+"""Periodic housekeeping run by every daemon: the base's own sweeps and each domain's `Periodic` tasks.
+
+Each task runs soon after start, then every ``every`` seconds; a failure is logged and the task runs
+again at its next turn. Tasks must be safe to run on several daemons at once (they are deletes of what
+has expired, or take their own locks).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Sequence
 
-from mnwd.accounts.sessions import sweep_expired_sessions
+from mnwd.domain import Periodic
 from mnwd.services import Services
-from mnwd.sync.compaction import CompactionReport, compact
+from mnwd.web import queries as web_queries
 
-__all__ = ["compact_sync_log", "compaction_due", "run_maintenance"]
+__all__ = ["CORE_TASKS", "is_due", "run_maintenance", "run_task"]
 
 log = logging.getLogger(__name__)
-INTERVAL_SECONDS = 600.0
-# Compaction reads every stream; retention is counted in days, so a few runs a day are plenty.
-COMPACTION_EVERY_SECONDS = 6 * 3600.0
+
+SWEEP_SECONDS = 600.0
+TICK_SECONDS = 60.0
 
 
-def compaction_due(last: float | None, now: float, every: float) -> bool:
-    """Whether a compaction that last started at ``last`` (monotonic seconds; None: never) is due."""
+async def sweep_rate_limit_windows(services: Services) -> int:
+    return await services.limiter.sweep()
+
+
+async def sweep_browser_states(services: Services) -> int:
+    return await web_queries.delete_expired_states(services.pool)
+
+
+CORE_TASKS = (
+    Periodic("ratelimit.windows", SWEEP_SECONDS, sweep_rate_limit_windows),
+    Periodic("web.browser_states", SWEEP_SECONDS, sweep_browser_states),
+)
+
+
+def is_due(last: float | None, now: float, every: float) -> bool:
+    """Whether a task that last started at ``last`` (monotonic seconds; None: never) is due."""
     return last is None or now - last >= every
 
 
-async def sweep_once(services: Services) -> dict[str, int]:
-    return {
-        "sessions": await sweep_expired_sessions(services.pool),
-        "rate_limit_windows": await services.limiter.sweep(),
-    }
+async def run_task(services: Services, task: Periodic) -> None:
+    try:
+        outcome = await task.run(services)
+    except Exception:
+        log.exception("maintenance task failed", extra={"task": task.name})
+        return
+    if outcome:
+        log.info("maintenance task done", extra={"task": task.name, "outcome": str(outcome)})
 
 
-async def compact_sync_log(services: Services) -> CompactionReport:
-    report = await compact(services.pool, tombstone_days=services.config.sync_tombstone_days, metrics=services.metrics)
-    if report.deleted:
-        log.info(report.summary(), extra={"streams": report.streams, "deleted": report.deleted})
-    return report
-
-
-async def run_maintenance(
-    services: Services, interval: float = INTERVAL_SECONDS, compaction_every: float = COMPACTION_EVERY_SECONDS
-) -> None:
-    last_compaction: float | None = None
+async def run_maintenance(services: Services, tasks: Sequence[Periodic], tick: float = TICK_SECONDS) -> None:
+    last: dict[str, float] = {}
     while True:
-        try:
-            removed = await sweep_once(services)
-            if any(removed.values()):
-                log.info("maintenance swept", extra=removed)
-        except Exception:
-            log.exception("maintenance failed")
-        now = time.monotonic()
-        if compaction_due(last_compaction, now, compaction_every):
-            last_compaction = now
-            try:
-                await compact_sync_log(services)
-            except Exception:
-                log.exception("sync compaction failed")
-        await asyncio.sleep(interval)
+        for task in tasks:
+            now = services.clock.monotonic()
+            if is_due(last.get(task.name), now, task.every):
+                last[task.name] = now
+                await run_task(services, task)
+        await asyncio.sleep(tick)

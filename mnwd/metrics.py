@@ -51,12 +51,5 @@ class Metrics:
             registry=self.registry,
         )
 
-        self.sync_mutations = Counter(
-            "mnwd_sync_changes",
-            "Sync changes pushed and pulled",
-            ["direction"],
-            registry=self.registry,
-        )
-
     def watch_pool(self, read: Callable[[], tuple[int, int, int] | None]) -> None:
         self.registry.register(_PoolCollector(read))

@@ -1,32 +1,50 @@
-"""The one `Services` object: built at start-up, handed to every part, closed at shutdown."""
+"""The one `Services` object: built at start-up, handed to every part, closed at shutdown.
+
+It holds the base components only (config, pool, blobs, mailer, keyring, metrics, limiter, LISTEN bus,
+clock). A domain keeps its own state (a cache, a notifier) under a typed `ServiceKey`, installed by its
+``start`` when the services open: ``services[BEARERS]``. `open_services` takes the domains' plug-ins as
+plain values, so this module knows no domain.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 
-from mnwd.accounts.passwords import Passwords
 from mnwd.blobs import BlobStore, create_blob_store
+from mnwd.clock import Clock
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.listen import ListenBus
 from mnwd.db.migrations import Migration, apply_migrations, load_migrations
 from mnwd.db.pool import create_pool, pool_stats
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
-from mnwd.oauth.bearer_cache import CHANNEL as BEARERS_CHANNEL
-from mnwd.oauth.bearer_cache import BearerCache
 from mnwd.ratelimit import RateLimiter
-from mnwd.sync.notifier import ChangeNotifier
-from mnwd.sync.readahead import ReadAhead
 
-__all__ = ["Services", "open_database", "open_services"]
+__all__ = ["Installer", "ServiceKey", "Services", "open_database", "open_services"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ServiceKey(Generic[T]):
+    """The typed name of one piece of domain state kept in `Services`."""
+
+    def __init__(self, name: str, kind: type[T]) -> None:
+        self.name = name
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<ServiceKey {self.name}>"
 
 
 @dataclass
@@ -38,11 +56,33 @@ class Services:
     migrations: list[Migration]
     keyring: Keyring
     mailer: Mailer
-    passwords: Passwords
     limiter: RateLimiter
-    notifier: ChangeNotifier
-    bearers: BearerCache
-    readahead: ReadAhead
+    listen: ListenBus
+    clock: Clock = field(default_factory=Clock)
+    _state: dict[ServiceKey[Any], Any] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, key: ServiceKey[T]) -> T:
+        try:
+            value: T = self._state[key]
+        except KeyError:
+            raise LookupError(f"{key.name} is not installed: is its domain in mnwd.domains.DOMAINS?") from None
+        return value
+
+    def __setitem__(self, key: ServiceKey[T], value: T) -> None:
+        self._state[key] = value
+
+    def __contains__(self, key: ServiceKey[Any]) -> bool:
+        return key in self._state
+
+
+class Installer(Protocol):
+    """What `open_services` needs of a domain plug-in (`mnwd.domain.Domain` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def start(self) -> Callable[[Services], AbstractAsyncContextManager[None]] | None: ...
 
 
 @contextlib.asynccontextmanager
@@ -68,7 +108,13 @@ async def migrate(url: str, migrations: list[Migration]) -> list[Migration]:
 
 
 @contextlib.asynccontextmanager
-async def open_services(config: Config, *, run_migrations: bool = True) -> AsyncIterator[Services]:
+async def open_services(
+    config: Config,
+    domains: Sequence[Installer] = (),
+    *,
+    run_migrations: bool = True,
+) -> AsyncIterator[Services]:
+    """Open the base components, then start each domain in order (stopped in reverse)."""
     migrations = load_migrations(config.migrations_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(config) as url:
@@ -76,23 +122,25 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
             applied = await migrate(url, migrations)
             if applied:
                 log.info("database migrated", extra={"applied": [m.filename for m in applied]})
-        pool = await create_pool(url, min_size=config.db_pool_min, max_size=config.db_pool_max)
-        blobs = create_blob_store(
-            data_dir=config.data_dir,
-            s3_bucket=config.s3_bucket,
-            s3_prefix=config.s3_prefix,
-            s3_endpoint_url=config.s3_endpoint_url,
-            s3_region=config.s3_region,
-        )
-        metrics = Metrics()
-        metrics.watch_pool(lambda: pool_stats(pool))
-        mailer = create_mailer(smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from)
-        bearers = BearerCache(config.bearer_cache_seconds)
-        readahead = ReadAhead()
-        notifier = ChangeNotifier(url, {BEARERS_CHANNEL: bearers})
-        await notifier.start()
-        try:
-            yield Services(
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await create_pool(url, min_size=config.db_pool_min, max_size=config.db_pool_max)
+            stack.push_async_callback(pool.close)
+            blobs = create_blob_store(
+                data_dir=config.data_dir,
+                s3_bucket=config.s3_bucket,
+                s3_prefix=config.s3_prefix,
+                s3_endpoint_url=config.s3_endpoint_url,
+                s3_region=config.s3_region,
+            )
+            stack.push_async_callback(blobs.close)
+            metrics = Metrics()
+            metrics.watch_pool(lambda: pool_stats(pool))
+            mailer = create_mailer(
+                smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from
+            )
+            stack.push_async_callback(mailer.close)
+            listen = ListenBus(url)
+            services = Services(
                 config=config,
                 pool=pool,
                 blobs=blobs,
@@ -100,15 +148,12 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
                 migrations=migrations,
                 keyring=Keyring(load_secret_key(config.secret_key, config.data_dir)),
                 mailer=mailer,
-                passwords=Passwords(),
                 limiter=RateLimiter(pool),
-                notifier=notifier,
-                bearers=bearers,
-                readahead=readahead,
+                listen=listen,
             )
-        finally:
-            readahead.close()
-            await notifier.close()
-            await mailer.close()
-            await blobs.close()
-            await pool.close()
+            for domain in domains:
+                if domain.start is not None:
+                    await stack.enter_async_context(domain.start(services))
+            await listen.start()
+            stack.push_async_callback(listen.close)
+            yield services

@@ -14,13 +14,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
-from mnwd.accounts.passwords import Passwords
+from mnwd.accounts.passwords import PASSWORDS, Passwords
+from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.db.migrations import apply_migrations, load_migrations
 from mnwd.db.pool import create_pool, init_connection
-from mnwd.services import Services, open_services
-from mnwd.web.app import create_app
+from mnwd.domains import open_all_services
+from mnwd.services import Services
 from tests.daemon import RunningDaemon, start_daemon
 
 TEMPLATE = "mnwd_template"
@@ -100,8 +101,8 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 @pytest.fixture
 async def services(config: Config) -> AsyncIterator[Services]:
     """The real Services; argon2 made cheap so tests that sign in many times stay fast."""
-    async with open_services(config) as built:
-        built.passwords = Passwords(FAST_HASHER)
+    async with open_all_services(config) as built:
+        built[PASSWORDS] = Passwords(FAST_HASHER)
         yield built
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mnwd.config import SETTINGS, Config, ConfigError
+from mnwd.config import Config, ConfigError
+from mnwd.domains import all_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def test_bad_port_stops_start_up_with_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("document", ["README.md", "docs/configuration.md"])
 def test_every_setting_is_documented(document: str) -> None:
     text = (ROOT / document).read_text()
-    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in text]
+    missing = [s.env for s in all_settings() if f"`{s.env}`" not in text]
     assert not missing, f"{document} does not document {missing}"
 
 
@@ -102,4 +103,4 @@ def test_config_command_lists_settings_with_secrets_hidden(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "hunter2" not in result.stdout
-    assert {line.split()[0] for line in result.stdout.splitlines()} == {s.env for s in SETTINGS}
+    assert {line.split()[0] for line in result.stdout.splitlines()} == {s.env for s in all_settings()}

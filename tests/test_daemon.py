@@ -15,10 +15,10 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.daemon import serve
 from mnwd.services import Services
-from mnwd.web.app import create_app
 from tests.daemon import RunningDaemon, daemon_env, free_port, start_daemon
 
 

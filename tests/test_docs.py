@@ -4,8 +4,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mnwd.app import create_app
 from mnwd.services import Services
-from mnwd.web.app import create_app
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

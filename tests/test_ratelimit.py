@@ -5,8 +5,9 @@ import asyncio
 import asyncpg
 import pytest
 
+from mnwd.accounts.domain import sweep_sessions
 from mnwd.errors import TooManyRequests
-from mnwd.maintenance import sweep_once
+from mnwd.maintenance import sweep_browser_states, sweep_rate_limit_windows
 from mnwd.ratelimit import Limit, RateLimiter
 from mnwd.services import Services
 
@@ -43,6 +44,7 @@ async def test_maintenance_sweeps_old_windows_and_sessions(services: Services) -
     await pool.execute("INSERT INTO rate_limits (bucket, window_start) VALUES ('old', now() - interval '2 days')")
     await pool.execute("INSERT INTO rate_limits (bucket, window_start) VALUES ('new', now())")
     await pool.execute("INSERT INTO web_sessions (id, expiry_date) VALUES ('gone', now() - interval '1 minute')")
-    removed = await sweep_once(services)
-    assert removed == {"sessions": 1, "rate_limit_windows": 1}
+    assert await sweep_rate_limit_windows(services) == 1
+    assert await sweep_browser_states(services) == 1
+    assert await sweep_sessions(services) == 0
     assert await pool.fetchval("SELECT array_agg(bucket) FROM rate_limits") == ["new"]

@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 
 from mnwd.accounts import queries
-from mnwd.accounts.browser import hash_token
 from mnwd.errors import Gone, NotFound
 from mnwd.mail import Mail
 from mnwd.services import Services
+from mnwd.tokens import hash_token
 
 __all__ = ["LOGIN", "VERIFY_EMAIL", "LinkPurpose", "redeem", "send_email_verification", "send_login_link"]
 

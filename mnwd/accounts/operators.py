@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from mnwd.accounts import queries
+from mnwd.accounts.passwords import PASSWORDS
 from mnwd.accounts.users import create_user
 from mnwd.errors import NotFound
 from mnwd.services import Services
@@ -17,7 +18,7 @@ async def create_account(
 ) -> uuid.UUID:
     user = await create_user(
         services.pool,
-        services.passwords,
+        services[PASSWORDS],
         username=username,
         email=email,
         password=password,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from mnwd.accounts import links, queries
-from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, begin_second_factor, finish_sign_in
+from mnwd.accounts.sessions import require_viewer
 from mnwd.accounts.users import normalize_email
 from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
+from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect
+from mnwd.web.pages import redirect, render
 
 __all__ = ["setup"]
 

@@ -12,16 +12,15 @@ import msgspec
 from aiohttp import web
 
 from mnwd.accounts import passkeys
-from mnwd.accounts.browser import csrf_valid
-from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
-from mnwd.accounts.middleware import CSRF_HEADER, CsrfFailed
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN
-from mnwd.accounts.sessions import Viewer, get_viewer, start_session
+from mnwd.accounts.sessions import Viewer, get_viewer, require_viewer, start_session
 from mnwd.errors import Unauthorized, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.body import read_json
+from mnwd.web.csrf import CSRF_HEADER, CsrfFailed, csrf_valid
+from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, safe_next
+from mnwd.web.pages import redirect, render, safe_next
 
 __all__ = ["setup"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from mnwd.accounts import queries
-from mnwd.accounts.forms import checkbox, field, read_form, render, render_problem, require_viewer
-from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, password_problem
-from mnwd.accounts.sessions import describe_user_agent
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORDS, password_problem
+from mnwd.accounts.sessions import describe_user_agent, require_viewer
 from mnwd.errors import NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
+from mnwd.web.forms import checkbox, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect
+from mnwd.web.pages import redirect, render
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -78,7 +78,7 @@ async def change_password(request: web.Request) -> web.Response:
         user = await queries.get_user_by_id(services.pool, viewer.user_id)
         assert user is not None
         errors = []
-        if user["password_hash"] is not None and not await services.passwords.verify(user["password_hash"], current):
+        if user["password_hash"] is not None and not await services[PASSWORDS].verify(user["password_hash"], current):
             errors.append({"field": "current_password", "message": "This is not your current password."})
         if problem := password_problem(new, username=viewer.username, email=viewer.email):
             errors.append({"field": "new_password", "message": problem})
@@ -88,7 +88,7 @@ async def change_password(request: web.Request) -> web.Response:
             raise ValidationFailed("The password was not changed.", errors=errors)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/password.html", problem, _password_context())
-    await queries.update_password_hash(services.pool, viewer.user_id, await services.passwords.hash(new), changed=True)
+    await queries.update_password_hash(services.pool, viewer.user_id, await services[PASSWORDS].hash(new), changed=True)
     await queries.revoke_other_sessions(services.pool, viewer.user_id, keep=viewer.session_id)
     return redirect("/settings?saved=password")
 

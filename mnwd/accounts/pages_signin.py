@@ -7,17 +7,17 @@ import uuid
 
 from aiohttp import web
 
-from mnwd.accounts.browser import load_state, save_state
 from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
-from mnwd.accounts.forms import field, read_form, render, render_problem
-from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORDS
 from mnwd.accounts.sessions import end_session, get_viewer, start_session
 from mnwd.accounts.signin import check_password
 from mnwd.accounts.users import create_user
 from mnwd.errors import TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
+from mnwd.web.browser import load_state, save_state
+from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, safe_next
+from mnwd.web.pages import redirect, render, safe_next
 
 __all__ = ["PENDING_2FA_SECONDS", "begin_second_factor", "finish_sign_in", "setup"]
 
@@ -49,7 +49,7 @@ async def signup(request: web.Request) -> web.Response:
                 "The account could not be created.",
                 errors=[{"field": "password_confirm", "message": "The two passwords differ."}],
             )
-        user = await create_user(services.pool, services.passwords, username=username, email=email, password=password)
+        user = await create_user(services.pool, services[PASSWORDS], username=username, email=email, password=password)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)
     await start_session(request, user["id"])

@@ -8,15 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from mnwd.accounts import backup_codes, totp
-from mnwd.accounts.browser import load_state, save_state
 from mnwd.accounts.errors import AccountSuspended
-from mnwd.accounts.forms import field, read_form, render, render_problem, require_viewer
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, finish_sign_in
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
-from mnwd.accounts.sessions import Viewer
+from mnwd.accounts.sessions import Viewer, require_viewer
 from mnwd.errors import Conflict, Problem, TooManyRequests, ValidationFailed
+from mnwd.web.browser import load_state, save_state
+from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect
+from mnwd.web.pages import redirect, render
 
 __all__ = ["MAX_WRONG_CODES", "PENDING_KEY", "SETUP_KEY", "setup"]
 

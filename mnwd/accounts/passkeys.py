@@ -54,11 +54,11 @@ from webauthn.helpers.structs import (
 )
 
 from mnwd.accounts import queries
-from mnwd.accounts.browser import load_state, pop_state, save_state
 from mnwd.accounts.errors import AccountSuspended
 from mnwd.accounts.sessions import Viewer
 from mnwd.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
 from mnwd.services import Services
+from mnwd.web.browser import load_state, pop_state, save_state
 
 __all__ = [
     "CHALLENGE_SECONDS",

@@ -242,41 +242,14 @@ async def revoke_other_sessions(conn: Conn, user_id: uuid.UUID, keep: uuid.UUID 
     return int(status.split()[-1])
 
 
-# Transient per-browser state (web_sessions)
-
-
-async def get_web_session(conn: Conn, session_id: str) -> dict[str, Any] | None:
-    data: dict[str, Any] | None = await conn.fetchval(
-        "SELECT data FROM web_sessions WHERE id = $1 AND expiry_date > now()", session_id
-    )
-    return data
-
-
-async def upsert_web_session(conn: Conn, session_id: str, data: dict[str, Any], lifetime_seconds: int) -> None:
-    await conn.execute(
-        """
-        INSERT INTO web_sessions (id, data, expiry_date) VALUES ($1, $2, now() + make_interval(secs => $3))
-        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, expiry_date = EXCLUDED.expiry_date
-        """,
-        session_id,
-        data,
-        float(lifetime_seconds),
-    )
-
-
-async def delete_web_session(conn: Conn, session_id: str) -> None:
-    await conn.execute("DELETE FROM web_sessions WHERE id = $1", session_id)
-
-
 async def delete_expired_sessions(conn: Conn) -> int:
-    web: str = await conn.execute("DELETE FROM web_sessions WHERE expiry_date < now()")
-    user: str = await conn.execute(
+    status: str = await conn.execute(
         """
         DELETE FROM user_sessions
         WHERE expires_at < now() - interval '30 days' OR revoked_at < now() - interval '30 days'
         """
     )
-    return int(web.split()[-1]) + int(user.split()[-1])
+    return int(status.split()[-1])
 
 
 # Login links and email verification (login_tokens)
@@ -477,18 +450,3 @@ async def update_passkey_name(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.U
 async def delete_passkey(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool:
     status: str = await conn.execute("DELETE FROM user_passkeys WHERE id = $1 AND user_id = $2", passkey_id, user_id)
     return status != "DELETE 0"
-
-
-async def pop_web_session_key(conn: Conn, session_id: str, key: str) -> Any:
-    """Remove ``key`` from the state and return its old value, atomically: two requests cannot both get it."""
-    row = await conn.fetchrow(
-        """
-        WITH old AS (SELECT data -> $2 AS value FROM web_sessions WHERE id = $1 AND expiry_date > now() FOR UPDATE)
-        UPDATE web_sessions w SET data = w.data - $2
-        FROM old WHERE w.id = $1 AND old.value IS NOT NULL
-        RETURNING old.value
-        """,
-        session_id,
-        key,
-    )
-    return None if row is None else row["value"]

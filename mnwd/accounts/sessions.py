@@ -11,10 +11,12 @@ import asyncpg
 from aiohttp import web
 
 from mnwd.accounts import queries
-from mnwd.accounts.browser import browser_token, hash_token, rotate_browser_token, save_state
+from mnwd.tokens import hash_token
+from mnwd.web.browser import browser_token, rotate_browser_token, save_state
 from mnwd.web.keys import SERVICES
+from mnwd.web.pages import login_redirect
 
-__all__ = ["Viewer", "end_session", "get_viewer", "start_session"]
+__all__ = ["Viewer", "end_session", "get_viewer", "page_context", "require_viewer", "start_session"]
 
 SESSION_DAYS = 30
 TOUCH_EVERY = timedelta(minutes=1)
@@ -74,6 +76,19 @@ async def get_viewer(request: web.Request) -> Viewer | None:
                 await queries.touch_user_session(pool, viewer.session_id, request.remote)
     request[VIEWER_KEY] = _Looked(viewer)
     return viewer
+
+
+async def require_viewer(request: web.Request) -> Viewer:
+    """The signed-in user; anyone else is sent to sign in and brought back."""
+    viewer = await get_viewer(request)
+    if viewer is None:
+        raise login_redirect(request)
+    return viewer
+
+
+async def page_context(request: web.Request) -> dict[str, Any]:
+    """What every page's template knows of accounts: who is viewing."""
+    return {"viewer": await get_viewer(request)}
 
 
 async def start_session(request: web.Request, user_id: uuid.UUID) -> uuid.UUID:

@@ -8,7 +8,7 @@ import asyncpg
 
 from mnwd.accounts import queries
 from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
-from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, PASSWORDS
 from mnwd.errors import TooManyRequests
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
@@ -29,26 +29,26 @@ async def check_password(services: Services, identifier: str, password: str, ip:
     try:
         await services.limiter.check(FAILURES_PER_IDENTIFIER, key)
     except TooManyRequests:
-        await services.passwords.verify(None, password[:MAX_PASSWORD_CHARS])
+        await services[PASSWORDS].verify(None, password[:MAX_PASSWORD_CHARS])
         raise AccountLocked(LOCK_MINUTES * 60) from None
     user = await queries.get_user_by_login(services.pool, identifier) if identifier else None
     if user is None or user["password_hash"] is None or len(password) > MAX_PASSWORD_CHARS:
-        await services.passwords.verify(None, password[:MAX_PASSWORD_CHARS])
+        await services[PASSWORDS].verify(None, password[:MAX_PASSWORD_CHARS])
         await services.limiter.hit(FAILURES_PER_IDENTIFIER, key)
         raise InvalidCredentials()
     attempts = await queries.reserve_login_attempt(services.pool, user["id"], MAX_FAILURES)
     if attempts is None:
-        await services.passwords.verify(None, password)
+        await services[PASSWORDS].verify(None, password)
         raise AccountLocked(await _seconds_locked(services, user))
-    if not await services.passwords.verify(user["password_hash"], password):
+    if not await services[PASSWORDS].verify(user["password_hash"], password):
         if attempts >= MAX_FAILURES:
             # The answer stays "wrong password", as for an unknown user; the next attempt meets the lock.
             await queries.lock_user_if_exhausted(services.pool, user["id"], MAX_FAILURES, LOCK_MINUTES)
         raise InvalidCredentials()
     if user["suspended_at"] is not None:
         raise AccountSuspended()
-    if services.passwords.needs_rehash(user["password_hash"]):
-        new_hash = await services.passwords.hash(password)
+    if services[PASSWORDS].needs_rehash(user["password_hash"]):
+        new_hash = await services[PASSWORDS].hash(password)
         await queries.update_password_hash(services.pool, user["id"], new_hash, changed=False)
     return user
 

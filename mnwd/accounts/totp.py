@@ -28,6 +28,7 @@ import segno
 
 from mnwd.accounts import backup_codes, queries
 from mnwd.accounts.errors import AccountSuspended
+from mnwd.accounts.passwords import PASSWORDS
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Problem, Unauthorized, ValidationFailed
 from mnwd.keyring import Keyring, KeyringError
@@ -236,7 +237,7 @@ async def confirm_owner(services: Services, user_id: uuid.UUID, *, password: str
     if user is None:
         raise ValidationFailed("Nothing was changed.")
     if user["password_hash"] is not None:
-        if not await services.passwords.verify(user["password_hash"], password):
+        if not await services[PASSWORDS].verify(user["password_hash"], password):
             raise ValidationFailed(
                 "Nothing was changed.", errors=[{"field": "password", "message": "This is not your password."}]
             )

@@ -1,5 +1,14 @@
-"""OAuth 2.1 for SyncKit apps (public clients, PKCE with S256 only): authorize, token, revoke, introspect.
+"""OAuth 2.1 for registered apps (public clients, PKCE with S256 only): authorize, token, revoke, introspect.
 
-Pages and endpoints are registered by `mnwd.oauth.routes.setup_routes`; `mnwd.oauth.bearer` authenticates
-API requests by their access token.
+What other domains may use: `require_bearer(request)` authenticates an API request by its access token
+and returns the `Bearer` (user, app, grant, device); `bearer_still_valid(request)` re-checks it for
+long-lived responses; `bind_device(...)` binds a token's grant to the device it registers;
+`forget_cached_bearers(services)` after a change that revokes access.
 """
+
+from mnwd.oauth.bearer import bearer_still_valid, require_bearer
+from mnwd.oauth.callers import Bearer
+from mnwd.oauth.domain import DOMAIN, forget_cached_bearers
+from mnwd.oauth.grants import bind_device
+
+__all__ = ["DOMAIN", "Bearer", "bearer_still_valid", "bind_device", "forget_cached_bearers", "require_bearer"]

@@ -8,13 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from mnwd.accounts.browser import hash_token
+from mnwd.apps import App, get_app, redirect_uri_matches
 from mnwd.oauth import queries
 from mnwd.oauth.errors import AuthorizeError
 from mnwd.oauth.pkce import CHALLENGE_PATTERN
-from mnwd.oauth.redirects import redirect_uri_matches
 from mnwd.services import Services
-from mnwd.sync.apps import App, get_app
+from mnwd.tokens import hash_token
 
 __all__ = ["SCOPES", "AuthorizeRequest", "approve", "check_request", "error_redirect", "has_consent"]
 

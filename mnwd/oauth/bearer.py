@@ -3,31 +3,16 @@ when the token was checked recently (`mnwd.oauth.bearer_cache`)."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-
 from aiohttp import web
 
-from mnwd.accounts.browser import hash_token
 from mnwd.errors import Forbidden, Unauthorized
 from mnwd.oauth import queries
+from mnwd.oauth.bearer_cache import BEARERS
+from mnwd.oauth.callers import Bearer
+from mnwd.tokens import hash_token
 from mnwd.web.keys import SERVICES
 
 __all__ = ["Bearer", "InvalidToken", "bearer_still_valid", "require_bearer"]
-
-
-@dataclass(frozen=True)
-class Bearer:
-    user_id: uuid.UUID
-    username: str
-    display_name: str | None
-    app_id: uuid.UUID
-    app_name: str
-    grant_id: uuid.UUID
-    device_id: uuid.UUID | None
-    scope: frozenset[str]
-    expires_at: datetime
 
 
 BEARER_KEY = web.RequestKey("bearer", Bearer)
@@ -76,7 +61,7 @@ async def _authenticate(request: web.Request) -> Bearer:
         raise InvalidToken("Send an access token: Authorization: Bearer <token>.", error=None)
     token_hash = hash_token(token.strip())
     services = request.app[SERVICES]
-    cache = services.bearers
+    cache = services[BEARERS]
     cached = cache.get(token_hash)
     if cached is not None:
         return cached

@@ -9,21 +9,19 @@ well (`BearerCache.forget_all`), without waiting for its own notification. Entri
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from mnwd.clock import Clock
+from mnwd.oauth.callers import Bearer
+from mnwd.services import ServiceKey
 
-if TYPE_CHECKING:
-    from mnwd.oauth.bearer import Bearer
-
-__all__ = ["CHANNEL", "BearerCache"]
+__all__ = ["BEARERS", "CHANNEL", "BearerCache"]
 
 CHANNEL = "mnwd_bearers"
 
 
 class BearerCache:
-    def __init__(self, seconds: float, *, max_entries: int = 100_000) -> None:
+    def __init__(self, seconds: float, *, clock: Clock | None = None, max_entries: int = 100_000) -> None:
         self._seconds = seconds
+        self._clock = clock or Clock()
         self._max_entries = max_entries
         self._entries: dict[bytes, tuple[float, Bearer]] = {}
         self._listening = False
@@ -42,7 +40,11 @@ class BearerCache:
         if entry is None:
             return None
         stored_at, bearer = entry
-        if not self.enabled or time.monotonic() - stored_at > self._seconds or bearer.expires_at <= datetime.now(UTC):
+        if (
+            not self.enabled
+            or self._clock.monotonic() - stored_at > self._seconds
+            or bearer.expires_at <= self._clock.now()
+        ):
             self._entries.pop(token_hash, None)
             return None
         return bearer
@@ -52,7 +54,7 @@ class BearerCache:
             return
         if len(self._entries) >= self._max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[token_hash] = (time.monotonic(), bearer)
+        self._entries[token_hash] = (self._clock.monotonic(), bearer)
 
     def forget_all(self) -> None:
         self.generation += 1
@@ -65,3 +67,6 @@ class BearerCache:
 
     def on_notify(self, payload: str) -> None:
         self.forget_all()
+
+
+BEARERS = ServiceKey("oauth.bearers", BearerCache)

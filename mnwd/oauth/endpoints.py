@@ -10,13 +10,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from mnwd.accounts.middleware import csrf_exempt
 from mnwd.oauth import tokens
 from mnwd.oauth.authorize import SCOPES
 from mnwd.oauth.bearer import require_bearer
 from mnwd.oauth.errors import TokenError
 from mnwd.ratelimit import Limit
 from mnwd.timestamps import rfc3339
+from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
 __all__ = ["setup"]

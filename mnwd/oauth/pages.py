@@ -7,12 +7,14 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiMapping
 
-from mnwd.accounts.forms import read_form, require_viewer
+from mnwd.accounts import require_viewer
 from mnwd.accounts.sessions import get_viewer
 from mnwd.errors import NotFound
 from mnwd.oauth import queries
 from mnwd.oauth.authorize import PARAMETERS, approve, check_request, error_redirect, has_consent
+from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.oauth.errors import AuthorizeError
+from mnwd.web.forms import read_form
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render
 from mnwd.web.params import uuid_param
@@ -81,7 +83,7 @@ async def revoke_app(request: web.Request) -> web.Response:
     app_id = uuid_param(request, "app_id", "This app has no access to your account.")
     if not await queries.revoke_app_access(request.app[SERVICES].pool, viewer.user_id, app_id):
         raise NotFound("This app has no access to your account.")
-    request.app[SERVICES].bearers.forget_all()
+    request.app[SERVICES][BEARERS].forget_all()
     return redirect("/settings/apps?saved=revoked")
 
 

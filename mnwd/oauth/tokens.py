@@ -15,12 +15,13 @@ from typing import Any
 
 import asyncpg
 
-from mnwd.accounts.browser import hash_token
+from mnwd.apps import App, get_app, get_app_by_api_key
 from mnwd.oauth import queries
+from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.oauth.errors import TokenError
 from mnwd.oauth.pkce import VERIFIER_PATTERN, s256
 from mnwd.services import Services
-from mnwd.sync.apps import App, get_app, get_app_by_api_key
+from mnwd.tokens import hash_token
 
 __all__ = ["ACCESS_SECONDS", "REFRESH_SECONDS", "TokenSet", "exchange_code", "introspect", "refresh", "revoke"]
 
@@ -111,7 +112,7 @@ async def _why_code_failed(
         return TokenError("invalid_grant", "The authorization code is not valid.")
     if state["used_at"] is not None:
         revoked = await queries.revoke_grants_of_code(services.pool, state["id"], "authorization code reused")
-        services.bearers.forget_all()
+        services[BEARERS].forget_all()
         log.warning("authorization code used twice; its tokens are revoked", extra={"grants_revoked": revoked})
         return TokenError("invalid_grant", "The authorization code was already used; its tokens are now revoked.")
     if state["expired"]:
@@ -141,7 +142,7 @@ async def refresh(services: Services, form: Mapping[str, str]) -> TokenSet:
         raise TokenError("invalid_grant", "The refresh token was revoked.")
     if state["used_at"] is not None:
         await queries.revoke_grant(services.pool, state["grant_id"], "refresh token reused")
-        services.bearers.forget_all()
+        services[BEARERS].forget_all()
         log.warning("refresh token reused; its grant is revoked", extra={"grant_id": str(state["grant_id"])})
         raise TokenError("invalid_grant", "The refresh token was already used; every token of this grant is revoked.")
     raise TokenError("invalid_grant", "The refresh token has expired; authorize again.")
@@ -166,10 +167,10 @@ async def revoke(services: Services, form: Mapping[str, str]) -> None:
         grant_id = await queries.get_grant_of_refresh_token(services.pool, token_hash, app.id)
         if grant_id is not None:
             await queries.revoke_grant(services.pool, grant_id, "revoked by client")
-            services.bearers.forget_all()
+            services[BEARERS].forget_all()
             return
     await queries.revoke_access_token(services.pool, token_hash, app.id)
-    services.bearers.forget_all()
+    services[BEARERS].forget_all()
 
 
 async def introspect(services: Services, api_key: str | None, token: str | None) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""SyncKit: registered apps (client ids, API keys, redirect URIs); the sync protocol joins them here.
+"""SyncKit: devices, push and pull with a gap-free cursor, live pokes, E2E keys, blobs, compaction.
 
-Pages are registered by `mnwd.sync.routes.setup_routes`; other domains call `mnwd.sync.apps`.
+Nothing depends on sync; ``DOMAIN`` is the plug-in the daemon loads (see docs/sync.md for the protocol).
 """
+
+from mnwd.sync.domain import DOMAIN
+
+__all__ = ["DOMAIN"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mnwd.oauth.bearer import Bearer, require_bearer
+from mnwd.oauth import Bearer, require_bearer
 
 __all__ = ["sync_caller"]
 

@@ -13,10 +13,10 @@ import re
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
-from mnwd.accounts.middleware import csrf_exempt
 from mnwd.errors import NotFound
 from mnwd.sync import blobs
 from mnwd.sync.auth import sync_caller
+from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
 __all__ = ["BODY_CHUNK", "byte_range", "etag_matches", "setup"]

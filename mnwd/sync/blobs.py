@@ -40,8 +40,9 @@ import asyncpg
 from mnwd.blobs import BlobHashMismatch
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem
-from mnwd.oauth.bearer import Bearer
+from mnwd.oauth import Bearer
 from mnwd.sync import queries
+from mnwd.sync.settings import SyncSettings
 
 if TYPE_CHECKING:
     from mnwd.services import Services
@@ -175,7 +176,7 @@ async def get_blob(pool: asyncpg.Pool, bearer: Bearer, sha256: str) -> Blob | No
 
 async def prepare_upload(services: Services, bearer: Bearer, sha256: str, size: int) -> Blob | None:
     """Everything decided before the body is read; returns the caller's blob if they already have it."""
-    limit = services.config.sync_max_blob_bytes
+    limit = services.config.section(SyncSettings).max_blob_bytes
     if size > limit:
         raise PayloadTooLarge(f"A blob may have at most {limit} bytes; this one has {size}.", limit=limit)
     existing = await get_blob(services.pool, bearer, sha256)
@@ -183,7 +184,9 @@ async def prepare_upload(services: Services, bearer: Bearer, sha256: str, size: 
         return existing
     # A row whose bytes the store lost is repaired by this upload: the insert below finds the row and keeps it.
     if existing is None:
-        usage = await queries.get_storage_usage(services.pool, bearer.user_id, services.config.sync_quota_bytes)
+        usage = await queries.get_storage_usage(
+            services.pool, bearer.user_id, services.config.section(SyncSettings).quota_bytes
+        )
         if usage is None:
             raise NotFound("There is no such user.")
         if usage["used"] + size > usage["quota"]:
@@ -221,7 +224,7 @@ async def store_blob(
     except BlobHashMismatch as exc:
         raise BlobHashMismatchProblem(exc.expected, exc.actual) from None
 
-    quota = services.config.sync_quota_bytes
+    quota = services.config.section(SyncSettings).quota_bytes
 
     async def record(tx: Tx) -> tuple[Blob, bool]:
         await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=False)

@@ -9,12 +9,15 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from mnwd.accounts.middleware import csrf_exempt
-from mnwd.oauth.bearer import Bearer, bearer_still_valid
+from mnwd.oauth import Bearer, bearer_still_valid, forget_cached_bearers
 from mnwd.sync import changes, devices
 from mnwd.sync.auth import sync_caller
-from mnwd.sync.notifier import Watch
+from mnwd.sync.notifier import NOTIFIER, Watch
+from mnwd.sync.readahead import READAHEAD
+from mnwd.sync.settings import SyncSettings
+from mnwd.sync.stats import SYNC_METRICS
 from mnwd.web.body import read_json
+from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
 
@@ -37,7 +40,7 @@ async def register_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     body = await read_json(request, devices.DeviceIn)
     device, created = await devices.register_device(request.app[SERVICES].pool, bearer, body)
-    request.app[SERVICES].bearers.forget_all()  # the token is now bound to the device
+    forget_cached_bearers(request.app[SERVICES])  # the token is now bound to the device
     return web.json_response(device, status=201 if created else 200)
 
 
@@ -58,7 +61,7 @@ async def rename_device(request: web.Request) -> web.Response:
 async def revoke_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     await devices.revoke_device(request.app[SERVICES].pool, bearer, _device_id(request))
-    request.app[SERVICES].bearers.forget_all()
+    forget_cached_bearers(request.app[SERVICES])
     return web.Response(status=204)
 
 
@@ -66,9 +69,9 @@ async def revoke_device(request: web.Request) -> web.Response:
 async def push(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
-    body = await read_json(request, changes.PushIn, max_bytes=services.config.sync_max_push_bytes)
-    result = await changes.push(services.pool, services.config, bearer, body)
-    services.metrics.sync_mutations.labels("push").inc(len(body.mutations))
+    body = await read_json(request, changes.PushIn, max_bytes=services.config.section(SyncSettings).max_push_bytes)
+    result = await changes.push(services.pool, services.config.section(SyncSettings), bearer, body)
+    services[SYNC_METRICS].changes.labels("push").inc(len(body.mutations))
     return _encoded(result)
 
 
@@ -76,8 +79,8 @@ async def pull(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     query = changes.pull_query(request.query)
-    result = await changes.pull(services.pool, services.notifier, services.readahead, bearer, query)
-    services.metrics.sync_mutations.labels("pull").inc(result.count)
+    result = await changes.pull(services.pool, services[NOTIFIER], services[READAHEAD], bearer, query)
+    services[SYNC_METRICS].changes.labels("pull").inc(result.count)
     return web.Response(body=result.to_json(), content_type=JSON)
 
 
@@ -89,7 +92,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
     """
     services = request.app[SERVICES]
-    notifier = services.notifier
+    notifier = services[NOTIFIER]
     bearer = await sync_caller(request)
     websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
     if websocket.can_prepare(request).ok:
@@ -123,7 +126,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bearer: Bearer) -> web.WebSocketResponse:
     """The same pokes over a WebSocket: ``{"type": "ready"|"poke", "seq": N, …}``; the client sends nothing."""
     services = request.app[SERVICES]
-    notifier = services.notifier
+    notifier = services[NOTIFIER]
     await ws.prepare(request)
     async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
         await ws.send_json({"type": "ready", "seq": await changes.newest_seq(services.pool, bearer)})
@@ -154,7 +157,7 @@ async def _until_closed(ws: web.WebSocketResponse, watch: Watch) -> None:
 
 
 async def end_event_streams(app: web.Application) -> None:
-    app[SERVICES].notifier.end_streams()
+    app[SERVICES][NOTIFIER].end_streams()
 
 
 def _event(name: str, seq: int) -> bytes:

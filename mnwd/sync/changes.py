@@ -19,12 +19,12 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from mnwd.config import Config
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
-from mnwd.oauth.bearer import Bearer
+from mnwd.oauth import Bearer
 from mnwd.sync import queries
 from mnwd.sync.notifier import CHANNEL, POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
 from mnwd.sync.readahead import PageKey, ReadAhead
+from mnwd.sync.settings import SyncSettings
 from mnwd.sync.streams import stream_lock_key
 
 __all__ = ["MustRefetch", "PushIn", "pull", "push"]
@@ -159,12 +159,12 @@ def _fits_a_poke(valid: list[_Checked]) -> bool:
     return size <= POKE_CHANGES_MAX_BYTES
 
 
-def check_batch(body: PushIn, config: Config) -> None:
+def check_batch(body: PushIn, config: SyncSettings) -> None:
     if not body.mutations:
         raise ValidationFailed("The batch is empty.", errors=[{"field": "mutations", "message": "Send at least one."}])
-    if len(body.mutations) > config.sync_max_batch:
+    if len(body.mutations) > config.max_batch:
         raise PayloadTooLarge(
-            f"A push holds at most {config.sync_max_batch} mutations; split the batch.", limit=config.sync_max_batch
+            f"A push holds at most {config.max_batch} mutations; split the batch.", limit=config.max_batch
         )
     first = body.mutations[0].mutation_id
     for offset, mutation in enumerate(body.mutations):
@@ -179,11 +179,11 @@ def check_batch(body: PushIn, config: Config) -> None:
         )
 
 
-async def push(pool: asyncpg.Pool, config: Config, bearer: Bearer, body: PushIn) -> PushOut:
+async def push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: PushIn) -> PushOut:
     check_batch(body, config)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
-    checked = [(m, _problem_with(m, config.sync_max_mutation_bytes)) for m in body.mutations]
+    checked = [(m, _problem_with(m, config.max_mutation_bytes)) for m in body.mutations]
     valid = [c for _, c in checked if isinstance(c, _Checked)]
     first, last_in_batch = body.mutations[0].mutation_id, body.mutations[-1].mutation_id
     written = await queries.push_changes(
@@ -325,4 +325,4 @@ def pull_query(params: Any) -> PullQuery:
 
 
 async def newest_seq(pool: asyncpg.Pool, bearer: Bearer) -> int:
-    return await queries.get_newest_seq(pool, bearer.app_id, bearer.user_id)
+    return await queries.get_stream_head(pool, bearer.app_id, bearer.user_id)

@@ -10,8 +10,7 @@ import asyncpg
 import msgspec
 
 from mnwd.errors import Conflict, NotFound, ValidationFailed
-from mnwd.oauth.bearer import Bearer
-from mnwd.oauth.grants import bind_device
+from mnwd.oauth import Bearer, bind_device
 from mnwd.sync import queries
 from mnwd.timestamps import rfc3339
 

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from mnwd.accounts.middleware import csrf_exempt
 from mnwd.errors import NotFound
 from mnwd.sync import keys
 from mnwd.sync.auth import sync_caller
 from mnwd.timestamps import rfc3339
 from mnwd.web.body import read_json
+from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
 __all__ = ["KeyPut", "setup"]

@@ -1,4 +1,4 @@
-"""Pokes for live sync: one PostgreSQL ``LISTEN`` connection per daemon, fanned out in process.
+"""Pokes for live sync, heard on the daemon's LISTEN connection (`mnwd.db.listen`), fanned out in process.
 
 A push sends ``pg_notify('mnwd_sync', '<app>:<user>:<seq>')`` inside its transaction, so the poke is
 delivered when (and only if) the push commits, to every daemon. A small push appends ``:`` and the JSON of
@@ -14,17 +14,15 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Protocol
+from collections.abc import AsyncIterator
 
-import asyncpg
+from mnwd.services import ServiceKey
 
-__all__ = ["CHANNEL", "POKE_CHANGES_MAX_BYTES", "ChangeNotifier", "Subscriber", "Watch", "poke_prefix"]
+__all__ = ["CHANNEL", "NOTIFIER", "POKE_CHANGES_MAX_BYTES", "ChangeNotifier", "Watch", "poke_prefix"]
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "mnwd_sync"
-RECONNECT_SECONDS = 1.0
 # Far below NOTIFY's 8000-byte payload limit: typical interactive edits (a few small rows) fit.
 POKE_CHANGES_MAX_BYTES = 2000
 # A stream's client that falls this many pokes behind gets the newest seq alone, and pulls.
@@ -35,14 +33,6 @@ StreamKey = tuple[uuid.UUID, uuid.UUID]
 def poke_prefix(app_id: uuid.UUID, user_id: uuid.UUID) -> str:
     """The payload of a poke is this prefix, the newest seq, and maybe ``:`` and the changes' JSON."""
     return f"{app_id}:{user_id}:"
-
-
-class Subscriber(Protocol):
-    """Another channel on the same connection (the bearer cache's): its payloads, and whether it is heard."""
-
-    def on_notify(self, payload: str) -> None: ...
-
-    def listening(self, up: bool) -> None: ...
 
 
 class Watch:
@@ -83,41 +73,20 @@ class Watch:
 
 
 class ChangeNotifier:
-    def __init__(self, url: str, subscribers: Mapping[str, Subscriber] | None = None) -> None:
-        self._url = url
-        self._subscribers = dict(subscribers or {})
+    """Subscribed to `CHANNEL` on the LISTEN bus: wakes the watches of the stream each poke names."""
+
+    def __init__(self) -> None:
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
-        self._conn: asyncpg.Connection | None = None
-        self._closing = False
-        self._reconnect: asyncio.Task[None] | None = None
         self.streams_ending = False
 
     @property
     def watchers(self) -> int:
         return sum(len(w) for w in self._watches.values())
 
-    async def start(self) -> None:
-        self._conn = await asyncpg.connect(self._url, server_settings={"application_name": "mnwd-listen"})
-        await self._conn.add_listener(CHANNEL, self._on_notify)
-        for channel, subscriber in self._subscribers.items():
-            await self._conn.add_listener(channel, _deliver_to(subscriber))
-        self._conn.add_termination_listener(self._on_lost)
-        for subscriber in self._subscribers.values():
-            subscriber.listening(True)
-
     def end_streams(self) -> None:
         """At shutdown: wake every waiter; long-lived streams see `streams_ending` and finish."""
         self.streams_ending = True
-        for watchers in self._watches.values():
-            for watch in watchers:
-                watch.poke(0)
-
-    async def close(self) -> None:
-        self._closing = True
-        if self._reconnect is not None:
-            self._reconnect.cancel()
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+        self._wake_all()
 
     @contextlib.asynccontextmanager
     async def watch(self, app_id: uuid.UUID, user_id: uuid.UUID, *, keep_pokes: bool = False) -> AsyncIterator[Watch]:
@@ -133,7 +102,7 @@ class ChangeNotifier:
                 if not watchers:
                     del self._watches[key]
 
-    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+    def on_notify(self, payload: str) -> None:
         try:
             app, user, seq, *changes = payload.split(":", 3)
             key = (uuid.UUID(app), uuid.UUID(user))
@@ -144,33 +113,14 @@ class ChangeNotifier:
         for watch in self._watches.get(key, ()):
             watch.poke(newest, changes[0] if changes else None)
 
-    def _on_lost(self, conn: object) -> None:
-        if self._closing:
-            return
-        log.warning("lost the LISTEN connection; reconnecting")
-        for subscriber in self._subscribers.values():
-            subscriber.listening(False)
-        # Whoever waits looks at the database again: nothing is missed while we were away.
+    def listening(self, up: bool) -> None:
+        """Lost or back: whoever waits looks at the database again, so nothing is missed while away."""
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         for watchers in self._watches.values():
             for watch in watchers:
                 watch.poke(0)
-        self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        while not self._closing:
-            try:
-                await self.start()
-                log.info("LISTEN connection restored")
-                for watchers in self._watches.values():
-                    for watch in watchers:
-                        watch.poke(0)
-                return
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(RECONNECT_SECONDS)
 
 
-def _deliver_to(subscriber: Subscriber) -> Callable[[object, int, str, str], None]:
-    def deliver(conn: object, pid: int, channel: str, payload: str) -> None:
-        subscriber.on_notify(payload)
-
-    return deliver
+NOTIFIER = ServiceKey("sync.notifier", ChangeNotifier)

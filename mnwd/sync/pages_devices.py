@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mnwd.accounts.forms import render, require_viewer
+from mnwd.accounts import require_viewer
+from mnwd.oauth import forget_cached_bearers
 from mnwd.sync import dashboard
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect
+from mnwd.web.pages import redirect, render
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -26,7 +27,7 @@ async def revoke_device(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     device_id = uuid_param(request, "device_id", dashboard.NO_SUCH_DEVICE)
     await dashboard.revoke_user_device(request.app[SERVICES].pool, viewer.user_id, device_id)
-    request.app[SERVICES].bearers.forget_all()
+    forget_cached_bearers(request.app[SERVICES])
     return redirect("/settings/devices?saved=revoked")
 
 

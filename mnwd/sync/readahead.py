@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PageKey", "ReadAhead"]
+from mnwd.services import ServiceKey
+
+__all__ = ["READAHEAD", "PageKey", "ReadAhead"]
 
 # (app, user, device, cursor, limit, excluded device)
 PageKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, int, int, uuid.UUID | None]
@@ -100,3 +102,6 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
     """A cancelled read must not log 'exception was never retrieved'."""
     with contextlib.suppress(asyncio.CancelledError, Exception):
         task.exception()
+
+
+READAHEAD = ServiceKey("sync.readahead", ReadAhead)

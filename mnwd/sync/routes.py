@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.sync import api, pages_apps, pages_devices
+from mnwd.sync import api, pages_devices
 
 __all__ = ["TEMPLATES", "setup_routes"]
 
@@ -14,6 +14,5 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def setup_routes(app: web.Application) -> None:
-    pages_apps.setup(app)
     pages_devices.setup(app)
     api.setup(app)

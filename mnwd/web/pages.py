@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
-__all__ = ["redirect", "render", "safe_next", "setup_pages", "wants_html"]
+__all__ = [
+    "ContextProcessor",
+    "login_redirect",
+    "redirect",
+    "render",
+    "render_fragment",
+    "safe_next",
+    "setup_pages",
+    "wants_html",
+]
 
 WEB_DIR = Path(__file__).resolve().parent
 ContextProcessor = Callable[[web.Request], Awaitable[dict[str, Any]]]
@@ -31,20 +41,31 @@ def setup_pages(app: web.Application, template_dirs: Iterable[Path], processors:
     app[PROCESSORS] = processors
 
 
-async def render(
-    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
-) -> web.Response:
+async def render_fragment(request: web.Request, template: str, context: Mapping[str, Any] | None = None) -> Markup:
+    """A template rendered with the common context, as HTML to place inside another page."""
     merged: dict[str, Any] = {"request": request}
     for processor in request.app[PROCESSORS]:
         merged.update(await processor(request))
     merged.update(context or {})
-    html = await request.app[TEMPLATES].get_template(template).render_async(merged)
-    return web.Response(text=html, status=status, content_type="text/html")
+    return Markup(await request.app[TEMPLATES].get_template(template).render_async(merged))
+
+
+async def render(
+    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    html = await render_fragment(request, template, context)
+    return web.Response(text=str(html), status=status, content_type="text/html")
 
 
 def redirect(location: str) -> web.Response:
     """303 See Other: after a form post the browser fetches ``location`` with GET."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def login_redirect(request: web.Request) -> web.HTTPSeeOther:
+    """To the sign-in page, coming back here afterwards (a form post comes back to the page, by GET)."""
+    target = request.path_qs if request.method == "GET" else request.path
+    return web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:

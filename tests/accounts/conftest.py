@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.accounts.passwords import PASSWORDS
 from mnwd.accounts.users import create_user
 from mnwd.services import Services
 from tests.browser import Browser
@@ -22,7 +23,7 @@ def make_user(services: Services) -> MakeUser:
     ) -> asyncpg.Record:
         return await create_user(
             services.pool,
-            services.passwords,
+            services[PASSWORDS],
             username=username,
             email=email or f"{username}@example.org",
             password=password,

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
 from mnwd.accounts.errors import AccountLocked, InvalidCredentials
-from mnwd.accounts.passwords import Passwords
+from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.signin import check_password
 from mnwd.services import Services
 from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
@@ -41,7 +41,7 @@ async def test_session_cookie_flags(client: TestClient, make_user: MakeUser) -> 
 async def test_cookies_are_secure_off_loopback(services: Services, aiohttp_client: object) -> None:
     import dataclasses
 
-    from mnwd.web.app import create_app
+    from mnwd.app import create_app
 
     public = dataclasses.replace(
         services, config=dataclasses.replace(services.config, public_url="https://mnw.example")
@@ -64,7 +64,7 @@ async def test_unknown_user_and_wrong_password_get_the_same_answer(
 
 
 async def test_unknown_user_takes_as_long_as_a_wrong_password(services: Services, make_user: MakeUser) -> None:
-    services.passwords = Passwords()  # the production cost, where timing differences would show
+    services[PASSWORDS] = Passwords()  # the production cost, where timing differences would show
     await make_user("alice")
 
     async def timed(login: str) -> float:
@@ -120,7 +120,7 @@ async def test_concurrent_guesses_cannot_pass_the_lock(
     """Attack: fire 30 guesses at once hoping several are checked before the lock is written."""
     await make_user("alice")
     checked = 0
-    verify = services.passwords.verify
+    verify = services[PASSWORDS].verify
 
     async def counting_verify(password_hash: str | None, password: str) -> bool:
         nonlocal checked
@@ -128,7 +128,7 @@ async def test_concurrent_guesses_cannot_pass_the_lock(
             checked += 1
         return await verify(password_hash, password)
 
-    services.passwords.verify = counting_verify  # type: ignore[method-assign]
+    services[PASSWORDS].verify = counting_verify  # type: ignore[method-assign]
     results = await asyncio.gather(
         *(check_password(services, "alice", f"guess number {n}", f"10.0.0.{n}") for n in range(30)),
         return_exceptions=True,
@@ -153,11 +153,11 @@ async def test_sign_in_is_rate_limited_per_address(browser: Browser, make_user: 
 async def test_password_is_rehashed_when_parameters_change(
     services: Services, make_user: MakeUser, pool: asyncpg.Pool
 ) -> None:
-    services.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    services[PASSWORDS] = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     await make_user("alice")
     old = await pool.fetchval("SELECT password_hash FROM users")
     assert "m=1024,t=1" in old
-    services.passwords = Passwords(PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
+    services[PASSWORDS] = Passwords(PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
     await check_password(services, "alice", PASSWORD, "10.0.0.1")
     new = await pool.fetchval("SELECT password_hash FROM users")
     assert "m=2048,t=2" in new

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mnwd.oauth.bearer import Bearer
-from mnwd.oauth.bearer_cache import BearerCache
+from mnwd.oauth import Bearer
+from mnwd.oauth.bearer_cache import BEARERS, BearerCache
 from mnwd.services import Services
 from tests.browser import Browser
 from tests.oauth.conftest import RegisteredApp, me, tokens_for
@@ -143,15 +143,15 @@ async def test_a_lost_listen_connection_forgets_everything_until_it_is_back(
 ) -> None:
     access = (await tokens_for(alice, client, notes_app))["access_token"]
     assert (await me(client, access)).status == 200
-    assert len(services.bearers) == 1
+    assert len(services[BEARERS]) == 1
     seen: list[tuple[bool, int]] = []
-    listening = services.bearers.listening
+    listening = services[BEARERS].listening
 
     def record(up: bool) -> None:
         listening(up)
-        seen.append((up, len(services.bearers)))
+        seen.append((up, len(services[BEARERS])))
 
-    monkeypatch.setattr(services.bearers, "listening", record)
+    monkeypatch.setattr(services[BEARERS], "listening", record)
     await services.pool.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE application_name = 'mnwd-listen' AND datname = current_database()"
@@ -162,4 +162,4 @@ async def test_a_lost_listen_connection_forgets_everything_until_it_is_back(
         await asyncio.sleep(0.01)
     assert seen == [(False, 0), (True, 0)]
     assert (await me(client, access)).status == 200
-    assert len(services.bearers) == 1
+    assert len(services[BEARERS]) == 1

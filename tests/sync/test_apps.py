@@ -1,4 +1,4 @@
-"""The logic other domains call: mnwd.sync.apps."""
+"""The logic other domains call: mnwd.apps."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import uuid
 import asyncpg
 import pytest
 
+from mnwd.apps import operators
+from mnwd.apps import registry as apps
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.services import Services
-from mnwd.sync import apps, operators
 from tests.sync.conftest import REDIRECT, MakeUser, insert_item, insert_project
 
 

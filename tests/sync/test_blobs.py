@@ -24,9 +24,10 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from mnwd.app import create_app
 from mnwd.blobs import BlobInfo, BlobStore
 from mnwd.services import Services
-from mnwd.web.app import create_app
+from mnwd.sync.settings import SyncSettings
 from tests.accounts.conftest import MakeUser, sign_in
 from tests.browser import Browser
 from tests.oauth.conftest import RegisteredApp, register_app
@@ -88,10 +89,11 @@ async def bob_token(client: TestClient, aiohttp_client: Any, make_user: MakeUser
 
 @pytest.fixture
 def limits(services: Services) -> Any:
-    """Change the blob settings of the running app: ``limits(sync_max_blob_bytes=...)``."""
+    """Change the blob settings of the running app: ``limits(max_blob_bytes=...)``."""
 
     def change(**values: int) -> None:
-        services.config = dataclasses.replace(services.config, **values)
+        changed = dataclasses.replace(services.config.section(SyncSettings), **values)
+        services.config = services.config.with_section(changed)
 
     return change
 
@@ -354,7 +356,7 @@ async def test_over_the_size_limit_is_413_before_the_body_is_read(
     raw: Any,
     pool: asyncpg.Pool,
 ) -> None:
-    limits(sync_max_blob_bytes=1000)
+    limits(max_blob_bytes=1000)
     connection = await raw()
     await connection.send(head("PUT", sha(b"x" * 1001), alice_token, "Content-Length: 1001"))
     response = await connection.response(within=3)  # nothing of the body was sent
@@ -390,7 +392,7 @@ async def test_the_default_quota_applies_without_an_override(
     alice_token: str,
     limits: Any,
 ) -> None:
-    limits(sync_quota_bytes=100)
+    limits(quota_bytes=100)
     response = await put(client, alice_token, b"y" * 101)
     assert response.status == 413
     assert (await response.json())["limit"] == 100

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.sync.settings import SyncSettings
 from tests.accounts.conftest import MakeUser
 from tests.oauth.conftest import RegisteredApp, register_app
 from tests.sync.streams import SyncApi, token_for
@@ -129,7 +130,7 @@ async def test_batch_limits(alice_api: SyncApi, services: Any) -> None:
         "/sync/v1/push", data=io.BytesIO(body), headers={**alice_api.headers, "Content-Type": "application/json"}
     )
     assert response.status == 413
-    assert (await response.json())["limit"] == services.config.sync_max_push_bytes
+    assert (await response.json())["limit"] == services.config.section(SyncSettings).max_push_bytes
     alice_api.next_mutation = 1
     skipping = [alice_api.mutation("a", {}), {**alice_api.mutation("b", {}), "mutation_id": 7}]
     assert (await alice_api.push(skipping)).status == 422

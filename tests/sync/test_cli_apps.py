@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from mnwd.sync.apps import get_app_by_api_key
+from mnwd.apps import get_app_by_api_key
 from tests.accounts.test_cli_users import mnwd
 from tests.daemon import daemon_env
 from tests.sync.conftest import REDIRECT, MakeUser

@@ -17,9 +17,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mnwd.maintenance import compact_sync_log, compaction_due
+from mnwd.maintenance import is_due
 from mnwd.services import Services
 from mnwd.sync.compaction import CompactionReport, compact
+from mnwd.sync.domain import compact_sync_log
+from mnwd.sync.settings import SyncSettings
 from mnwd.sync.streams import stream_lock_key
 from tests.accounts.conftest import MakeUser
 from tests.accounts.test_cli_users import mnwd
@@ -354,8 +356,12 @@ async def test_maintenance_compacts_with_the_configured_window(
     services: Services, notes_app: RegisteredApp, make_user: MakeUser
 ) -> None:
     stream = Stream(notes_app.id, (await make_user("alice"))["id"])
-    kept = await log(services.pool, stream, "a", "DELETE", age_days=services.config.sync_tombstone_days - 1)
-    dropped = await log(services.pool, stream, "b", "DELETE", age_days=services.config.sync_tombstone_days + 1)
+    kept = await log(
+        services.pool, stream, "a", "DELETE", age_days=services.config.section(SyncSettings).tombstone_days - 1
+    )
+    dropped = await log(
+        services.pool, stream, "b", "DELETE", age_days=services.config.section(SyncSettings).tombstone_days + 1
+    )
     report = await compact_sync_log(services)
     assert report.tombstones == 1
     assert await remaining(services.pool, stream) == [kept]
@@ -363,9 +369,9 @@ async def test_maintenance_compacts_with_the_configured_window(
 
 
 def test_compaction_runs_at_most_once_per_period() -> None:
-    assert compaction_due(None, 0.0, 3600)
-    assert not compaction_due(100.0, 3699.0, 3600)
-    assert compaction_due(100.0, 3700.0, 3600)
+    assert is_due(None, 0.0, 3600)
+    assert not is_due(100.0, 3699.0, 3600)
+    assert is_due(100.0, 3700.0, 3600)
 
 
 async def test_a_device_behind_a_dropped_tombstone_is_told_to_refetch(

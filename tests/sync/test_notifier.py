@@ -35,13 +35,13 @@ def test_a_long_poll_watch_keeps_nothing() -> None:
 
 
 async def test_payloads_reach_the_watches_of_their_stream_only() -> None:
-    notifier = ChangeNotifier("postgresql://unused")
+    notifier = ChangeNotifier()
     app, alice, bob = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with notifier.watch(app, alice, keep_pokes=True) as mine, notifier.watch(app, bob, keep_pokes=True) as theirs:
         body = '{"seq":9,"after":4,"changes":[{"row_id":"a:b"}]}'
-        notifier._on_notify(None, 0, "mnwd_sync", f"{app}:{alice}:9:{body}")
-        notifier._on_notify(None, 0, "mnwd_sync", f"{app}:{alice}:10")
-        notifier._on_notify(None, 0, "mnwd_sync", "garbage")
+        notifier.on_notify(f"{app}:{alice}:9:{body}")
+        notifier.on_notify(f"{app}:{alice}:10")
+        notifier.on_notify("garbage")
         assert mine.take_pokes() == [(9, body), (10, None)]
         assert theirs.take_pokes() == []
     assert notifier.watchers == 0

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mnwd.sync.apps import get_app_by_api_key
+from mnwd.apps import get_app_by_api_key
 from tests.accounts.conftest import sign_in
 from tests.browser import Browser
 from tests.sync.conftest import REDIRECT, MakeUser, app_form, insert_project, register, shown_key

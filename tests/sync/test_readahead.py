@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.services import Services
-from mnwd.sync.readahead import PageKey, ReadAhead
+from mnwd.sync.readahead import READAHEAD, PageKey, ReadAhead
 from tests.accounts.conftest import MakeUser
 from tests.oauth.conftest import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
@@ -93,14 +93,14 @@ async def test_paging_reads_ahead_for_the_same_device_only(
     await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(10)])
     first = await (await alice_api.pull(0, limit=4)).json()
     assert first["has_more"] is True
-    assert len(services.readahead) == 1
+    assert len(services[READAHEAD]) == 1
     # Another user asking for the same cursor gets their own (empty) stream, not alice's page.
     await make_user("bob")
     bob = SyncApi(client, await token_for(aiohttp_client, client, "bob", notes_app))
     await bob.register("phone")
     theirs = await (await bob.pull(first["cursor"], limit=4)).json()
     assert theirs["changes"] == []
-    assert len(services.readahead) == 1
+    assert len(services[READAHEAD]) == 1
     # Alice's next page comes from the read-ahead, the same as a fresh read would give.
     second = await (await alice_api.pull(first["cursor"], limit=4)).json()
     assert [c["row_id"] for c in second["changes"]] == ["r4", "r5", "r6", "r7"]
@@ -110,7 +110,7 @@ async def test_paging_reads_ahead_for_the_same_device_only(
     await alice_api.push([alice_api.mutation("late", {"n": 10})])
     last = await (await alice_api.pull(second["cursor"], limit=4)).json()
     assert ([c["row_id"] for c in last["changes"]], last["has_more"]) == (["r8", "r9"], False)
-    assert len(services.readahead) == 0
+    assert len(services[READAHEAD]) == 0
     after = await (await alice_api.pull(last["cursor"], limit=4)).json()
     assert [c["row_id"] for c in after["changes"]] == ["late"]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnwd.sync.apps import parse_redirect_uris, redirect_uri_problem
+from mnwd.apps.redirect_uris import parse_redirect_uris, redirect_uri_problem
 
 
 @pytest.mark.parametrize(

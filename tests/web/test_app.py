@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mnwd.app import create_app
 from mnwd.db.migrations import Migration
 from mnwd.errors import NotFound
 from mnwd.services import Services
-from mnwd.web.app import create_app
 from mnwd.web.body import read_json
 from mnwd.web.keys import SERVICES
 

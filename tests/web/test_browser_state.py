@@ -4,7 +4,7 @@ import asyncio
 
 import asyncpg
 
-from mnwd.accounts import queries
+from mnwd.web import queries
 
 
 async def test_popping_state_is_atomic(pool: asyncpg.Pool) -> None:

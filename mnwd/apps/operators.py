@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mnwd.apps import queries
+from mnwd.apps import registry as apps
 from mnwd.errors import NotFound
 from mnwd.services import Services
-from mnwd.sync import apps, queries
 
 __all__ = ["create_app_for", "rotate_key", "set_app_active"]
 
@@ -50,4 +51,4 @@ async def rotate_key(services: Services, slug: str) -> apps.IssuedKey:
 
 async def set_app_active(services: Services, slug: str, active: bool) -> apps.App:
     app = await _app_by_slug(services, slug)
-    return await apps.set_active(services.pool, app.id, active)
+    return await apps.change_active(services, app.id, active)

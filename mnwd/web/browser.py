@@ -1,35 +1,32 @@
-"""What a browser carries: the session cookie, the CSRF token derived from it, and transient state.
+"""What a browser carries: the session cookie and transient state.
 
-One cookie, ``mnwd_session``, holds a random token. Signed in, its SHA-256 is a ``user_sessions`` row;
-signed out or mid-login, it keys a ``web_sessions`` row of short-lived state (pending 2FA, WebAuthn
-challenges). The CSRF token is an HMAC of the cookie token, so it needs no storage and changes when
-the session rotates at sign-in.
+One cookie, ``mnwd_session``, holds a random token. Signed in, its SHA-256 is a ``user_sessions`` row
+(`mnwd.accounts`); signed out or mid-login, it keys a ``web_sessions`` row of short-lived state (pending
+2FA, WebAuthn challenges). `mnwd.web.csrf` derives the CSRF token from it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import ipaddress
 import re
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from mnwd.accounts import queries
 from mnwd.services import Services
+from mnwd.tokens import new_token
+from mnwd.web import queries
 from mnwd.web.keys import SERVICES
 
 __all__ = [
     "SESSION_COOKIE",
     "browser_token",
-    "csrf_token",
-    "csrf_valid",
+    "cookie_middleware",
     "ensure_browser_token",
-    "hash_token",
+    "is_new_browser_token",
     "load_state",
     "pop_state",
     "rotate_browser_token",
@@ -41,10 +38,6 @@ COOKIE_MAX_AGE = 30 * 24 * 3600
 STATE_SECONDS = 3600
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 NEW_TOKEN_KEY = web.RequestKey("new_browser_token", str)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 def browser_token(request: web.Request) -> str | None:
@@ -64,9 +57,14 @@ def ensure_browser_token(request: web.Request) -> str:
 
 def rotate_browser_token(request: web.Request) -> str:
     """A fresh token (set on the response by the cookie middleware); the old one is forgotten."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     request[NEW_TOKEN_KEY] = token
     return token
+
+
+def is_new_browser_token(request: web.Request) -> bool:
+    """Whether this request's token was made while answering it (so no form can carry its CSRF token yet)."""
+    return NEW_TOKEN_KEY in request
 
 
 def secure_cookies(services: Services) -> bool:
@@ -92,18 +90,6 @@ def set_cookie_if_new(request: web.Request, response: web.StreamResponse) -> Non
         samesite="Lax",
         secure=secure_cookies(request.app[SERVICES]),
     )
-
-
-def csrf_token(request: web.Request) -> str:
-    token = ensure_browser_token(request)
-    mac = request.app[SERVICES].keyring.mac("csrf", token.encode())
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def csrf_valid(request: web.Request, submitted: str | None) -> bool:
-    if not submitted or browser_token(request) is None or NEW_TOKEN_KEY in request:
-        return False
-    return hmac.compare_digest(submitted.encode(), csrf_token(request).encode())
 
 
 def _state_id(token: str) -> str:
@@ -132,3 +118,15 @@ async def save_state(request: web.Request, data: dict[str, Any]) -> None:
         await queries.upsert_web_session(pool, _state_id(token), data, STATE_SECONDS)
     else:
         await queries.delete_web_session(pool, _state_id(token))
+
+
+@web.middleware
+async def cookie_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sets the cookie of a token made while answering (also on redirects and error pages)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        set_cookie_if_new(request, exc)
+        raise
+    set_cookie_if_new(request, response)
+    return response

@@ -10,7 +10,6 @@ The interface other domains call:
 - ``create_app(pool, ...)``, ``rotate_api_key(pool, app_id)`` — return an ``IssuedKey``: the only time the
   plain key exists; the database keeps its SHA-256 and its first 12 characters.
 - ``update_app(pool, app_id, ...)``, ``set_active(pool, app_id, active)``.
-- ``redirect_uri_problem(uri)`` — why a redirect URI cannot be registered, or ``None``.
 
 ``get_app`` returns inactive apps too, so the caller can say why it refuses: **an app with ``is_active``
 false must get no new sign-ins and no token use** — check it.
@@ -21,44 +20,37 @@ Bad input raises ``ValidationFailed`` with ``errors`` per field (``name``, ``slu
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import re
-import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import asyncpg
 
+from mnwd.accounts import Viewer
+from mnwd.apps import queries
+from mnwd.apps.redirect_uris import parse_redirect_uris
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
-from mnwd.sync import queries
-
-if TYPE_CHECKING:
-    from mnwd.accounts.sessions import Viewer
+from mnwd.services import ServiceKey, Services
+from mnwd.tokens import hash_token, new_token
 
 __all__ = [
     "API_KEY_PREFIX",
     "MAX_NAME_CHARS",
-    "MAX_REDIRECT_URIS",
-    "MAX_REDIRECT_URI_CHARS",
     "App",
     "AppDetails",
     "IssuedKey",
     "can_register_apps",
+    "change_active",
     "create_app",
     "get_app",
     "get_app_by_api_key",
     "get_app_by_slug",
     "get_creator_app",
-    "hash_api_key",
     "list_creator_apps",
-    "parse_redirect_uris",
-    "redirect_uri_problem",
+    "on_app_change",
     "rotate_api_key",
     "set_active",
     "update_app",
@@ -68,17 +60,14 @@ API_KEY_PREFIX = "mnwd_sk_"
 API_KEY_SHOWN_CHARS = 12
 MAX_API_KEY_CHARS = 256
 MAX_NAME_CHARS = 100
-MAX_REDIRECT_URIS = 10
-MAX_REDIRECT_URI_CHARS = 2000
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
-SCHEME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
-REFUSED_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob", "about", "filesystem", "view-source"})
 
 SLUG_RULE = "Use 2 to 100 lowercase letters, digits, '-' or '_', starting with a letter or digit."
 NO_SUCH_PROJECT = "There is no such project."
 NO_SUCH_ITEM = "There is no such item."
+
+AppChangeHook = Callable[[uuid.UUID], None]
+CHANGE_HOOKS = ServiceKey("apps.change_hooks", list[AppChangeHook])
 
 
 @dataclass(frozen=True)
@@ -142,14 +131,10 @@ def can_register_apps(viewer: Viewer) -> bool:
     return viewer.can_create_projects or viewer.is_admin
 
 
-def hash_api_key(api_key: str) -> bytes:
-    return hashlib.sha256(api_key.encode()).digest()
-
-
 def _new_api_key() -> tuple[str, bytes, str]:
     """The key, its SHA-256 and the prefix kept to tell keys apart; ``mnwd_sk_`` makes leaks greppable."""
-    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    return api_key, hash_api_key(api_key), api_key[:API_KEY_SHOWN_CHARS]
+    api_key = new_token(API_KEY_PREFIX)
+    return api_key, hash_token(api_key), api_key[:API_KEY_SHOWN_CHARS]
 
 
 # Validation
@@ -165,82 +150,6 @@ def name_problem(name: str) -> str | None:
 
 def slug_problem(slug: str) -> str | None:
     return None if SLUG_PATTERN.fullmatch(slug) else SLUG_RULE
-
-
-def _host_problem(host: str) -> str | None:
-    try:
-        ipaddress.ip_address(host)
-        return None
-    except ValueError:
-        pass
-    labels = host.removesuffix(".").split(".")
-    if len(host) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels):
-        return "The host name is not valid."
-    return None
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why ``uri`` cannot be a redirect URI (OAuth 2.1, RFC 8252 for native apps), or ``None``.
-
-    Allowed: ``https://`` to any host; ``http://`` to the loopback literals ``127.0.0.1`` and ``[::1]`` (any
-    port); private-use schemes in reverse-domain form (``com.example.app:/callback``). Never a fragment.
-    """
-    if len(uri) > MAX_REDIRECT_URI_CHARS:
-        return f"Use at most {MAX_REDIRECT_URI_CHARS} characters."
-    if not uri.isascii() or not uri.isprintable() or any(c.isspace() for c in uri):
-        return "Use no spaces, and percent-encode characters outside ASCII."
-    if "#" in uri:
-        return "Remove the fragment (the part from '#'): a redirect URI must not have one."
-    scheme, colon, rest = uri.partition(":")
-    if not colon or not SCHEME_PATTERN.fullmatch(scheme):
-        return "Use an absolute URI, like https://example.com/callback."
-    kind = scheme.lower()
-    if kind in REFUSED_SCHEMES:
-        return f"{kind}: URIs are not allowed."
-    try:
-        parts = urlsplit(uri)
-        _ = parts.port
-    except ValueError:
-        return "This is not a valid URI (check the host and the port)."
-    if kind in {"http", "https"}:
-        host = parts.hostname
-        if not host:
-            return f"Add a host, like {kind}://example.com/callback."
-        if parts.username is not None or parts.password is not None:
-            return "Remove the user name and password from the URI."
-        if kind == "https":
-            return _host_problem(host)
-        if host == "localhost" or host.endswith(".localhost"):
-            return (
-                "Use http://127.0.0.1 (or http://[::1]) instead of localhost: the name can resolve to "
-                "something else (RFC 8252 §8.3)."
-            )
-        if host not in LOOPBACK_HOSTS:
-            return "Plain http:// is allowed only for the loopback addresses 127.0.0.1 and [::1]; use https://."
-        return None
-    if "." not in scheme:
-        return (
-            "Use https://, http://127.0.0.1 for a native app's loopback redirect, or a private-use scheme in "
-            "reverse-domain form, like com.example.app:/callback."
-        )
-    if not rest:
-        return f"Add a path after the scheme, like {scheme}:/callback."
-    return None
-
-
-def _shown(uri: str) -> str:
-    return uri if len(uri) <= 60 else uri[:57] + "..."
-
-
-def parse_redirect_uris(values: Iterable[str]) -> tuple[list[str], str | None]:
-    """The URIs, stripped, blanks dropped, duplicates removed (first kept); and what is wrong, if anything."""
-    uris = list(dict.fromkeys(v.strip() for v in values if v.strip()))
-    if not uris:
-        return uris, "Add at least one redirect URI."
-    if len(uris) > MAX_REDIRECT_URIS:
-        return uris, f"Use at most {MAX_REDIRECT_URIS} redirect URIs."
-    problems = [f"{_shown(uri)}: {problem}" for uri in uris if (problem := redirect_uri_problem(uri))]
-    return uris, " ".join(problems) or None
 
 
 def _parse_id(raw: uuid.UUID | str | None, name: str, message: str, errors: list[dict[str, str]]) -> uuid.UUID | None:
@@ -272,7 +181,7 @@ async def get_app_by_slug(pool: asyncpg.Pool, slug: str) -> App | None:
 async def get_app_by_api_key(pool: asyncpg.Pool, api_key: str) -> App | None:
     if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > MAX_API_KEY_CHARS:
         return None
-    row = await queries.get_app_by_api_key_hash(pool, hash_api_key(api_key))
+    row = await queries.get_app_by_api_key_hash(pool, hash_token(api_key))
     if row is None or not row["is_active"]:
         return None
     return App.from_record(row)
@@ -384,3 +293,17 @@ async def set_active(pool: asyncpg.Pool, app_id: uuid.UUID, active: bool) -> App
     if row is None:
         raise NotFound("There is no such app.")
     return App.from_record(row)
+
+
+async def change_active(services: Services, app_id: uuid.UUID, active: bool) -> App:
+    """`set_active`, then the hooks of `on_app_change` in this daemon (other daemons learn of the change
+    from the notification of their own triggers)."""
+    app = await set_active(services.pool, app_id, active)
+    for hook in services[CHANGE_HOOKS]:
+        hook(app_id)
+    return app
+
+
+def on_app_change(services: Services, hook: AppChangeHook) -> None:
+    """Have ``hook(app_id)`` called in this daemon whenever an app is deactivated or reactivated here."""
+    services[CHANGE_HOOKS].append(hook)

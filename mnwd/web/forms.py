@@ -1,20 +1,17 @@
-"""Reading HTML form posts, and what page handlers share: who must be signed in, rendering."""
+"""Reading HTML form posts, and showing a form again with what was wrong with it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from mnwd.accounts.browser import csrf_token
-from mnwd.accounts.sessions import Viewer, get_viewer
 from mnwd.errors import Problem
 from mnwd.web.pages import render
 
-__all__ = ["field", "page_context", "read_form", "render", "render_problem", "require_viewer"]
+__all__ = ["Form", "checkbox", "field", "read_form", "render_problem"]
 
 Form = MultiDictProxy[str | Any]
 MAX_FIELD_CHARS = 4096
@@ -24,7 +21,7 @@ async def read_form(request: web.Request) -> Form:
     return await request.post()
 
 
-def field(form: Form, name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:
+def field(form: Form | Mapping[str, Any], name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:
     """A text field, '' when missing; longer than ``max_chars`` is cut (validators then refuse it)."""
     value = form.get(name)
     if not isinstance(value, str):
@@ -34,10 +31,6 @@ def field(form: Form, name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:
 
 def checkbox(form: Form, name: str) -> bool:
     return form.get(name) in {"on", "1", "true", "yes"}
-
-
-async def page_context(request: web.Request) -> dict[str, Any]:
-    return {"viewer": await get_viewer(request), "csrf_token": lambda: csrf_token(request), "path": request.path}
 
 
 async def render_problem(
@@ -50,11 +43,3 @@ async def render_problem(
     )
     response.headers.update(problem.headers)
     return response
-
-
-async def require_viewer(request: web.Request) -> Viewer:
-    viewer = await get_viewer(request)
-    if viewer is None:
-        target = request.path_qs if request.method == "GET" else request.path
-        raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
-    return viewer

@@ -6,18 +6,20 @@ from typing import Any
 
 from aiohttp import web
 
-from mnwd.accounts.forms import Form, field, read_form, render, render_problem, require_viewer
-from mnwd.accounts.sessions import Viewer
+from mnwd.accounts import Viewer, require_viewer
+from mnwd.apps import registry as apps
+from mnwd.apps.panels import render_panels
+from mnwd.apps.redirect_uris import MAX_REDIRECT_URI_CHARS, MAX_REDIRECT_URIS
 from mnwd.errors import Forbidden, NotFound, ValidationFailed
-from mnwd.sync import apps, dashboard
+from mnwd.web.forms import Form, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect
+from mnwd.web.pages import redirect, render
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
 # Room for one URI more than allowed, so too many is reported as that and not as "too long".
-MAX_URIS_FIELD = (apps.MAX_REDIRECT_URIS + 1) * (apps.MAX_REDIRECT_URI_CHARS + 2)
+MAX_URIS_FIELD = (MAX_REDIRECT_URIS + 1) * (MAX_REDIRECT_URI_CHARS + 2)
 NOT_A_CREATOR = "Only creators can register apps. Ask an administrator to let your account create projects."
 NO_SUCH_APP = "There is no such app."
 NO_STORE = {"Cache-Control": "no-store"}
@@ -46,25 +48,25 @@ def _uris_field(form: Form, failed: str) -> tuple[str, list[str]]:
     """The text of the one-URI-a-line box, and its lines."""
     text = field(form, "redirect_uris", max_chars=MAX_URIS_FIELD)
     if len(text) > MAX_URIS_FIELD:
-        message = f"Use at most {apps.MAX_REDIRECT_URIS} redirect URIs."
+        message = f"Use at most {MAX_REDIRECT_URIS} redirect URIs."
         raise ValidationFailed(failed, errors=[{"field": "redirect_uris", "message": message}])
     return text, text.splitlines()
 
 
 def _limits() -> dict[str, int]:
-    return {"max_uris": apps.MAX_REDIRECT_URIS, "max_name": apps.MAX_NAME_CHARS}
+    return {"max_uris": MAX_REDIRECT_URIS, "max_name": apps.MAX_NAME_CHARS}
 
 
 async def apps_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     listed = await apps.list_creator_apps(request.app[SERVICES].pool, viewer.user_id)
-    return await render(request, "sync/apps.html", {"apps": listed, "can_register": apps.can_register_apps(viewer)})
+    return await render(request, "apps/apps.html", {"apps": listed, "can_register": apps.can_register_apps(viewer)})
 
 
 async def new_app_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     _require_registrar(viewer)
-    return await render(request, "sync/app_new.html", {"form": {}, **_limits()})
+    return await render(request, "apps/app_new.html", {"form": {}, **_limits()})
 
 
 async def create_app(request: web.Request) -> web.Response:
@@ -90,8 +92,8 @@ async def create_app(request: web.Request) -> web.Response:
             item_id=values["item_id"],
         )
     except ValidationFailed as problem:
-        return await render_problem(request, "sync/app_new.html", problem, {"form": values, **_limits()})
-    response = await render(request, "sync/app_key.html", {"app": issued.app, "api_key": issued.api_key, "new": True})
+        return await render_problem(request, "apps/app_new.html", problem, {"form": values, **_limits()})
+    response = await render(request, "apps/app_key.html", {"app": issued.app, "api_key": issued.api_key, "new": True})
     response.headers.update(NO_STORE)
     return response
 
@@ -104,12 +106,12 @@ async def _details_page(
         "app": details.app,
         "form": form or {"name": details.app.name, "redirect_uris": "\n".join(details.app.redirect_uris)},
         "saved": SAVED_MESSAGES.get(request.query.get("saved", "")),
-        "stats": await dashboard.get_app_stats(request.app[SERVICES].pool, details.app.id),
+        "panels": await render_panels(request, details.app),
         **_limits(),
     }
     if problem is not None:
-        return await render_problem(request, "sync/app.html", problem, context)
-    return await render(request, "sync/app.html", context)
+        return await render_problem(request, "apps/app.html", problem, context)
+    return await render(request, "apps/app.html", context)
 
 
 async def app_page(request: web.Request) -> web.Response:
@@ -134,7 +136,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     details = await _owned_app(request, viewer)
     issued = await apps.rotate_api_key(request.app[SERVICES].pool, details.app.id)
-    response = await render(request, "sync/app_key.html", {"app": issued.app, "api_key": issued.api_key, "new": False})
+    response = await render(request, "apps/app_key.html", {"app": issued.app, "api_key": issued.api_key, "new": False})
     response.headers.update(NO_STORE)
     return response
 
@@ -142,15 +144,14 @@ async def rotate_key(request: web.Request) -> web.Response:
 async def deactivate_app(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     details = await _owned_app(request, viewer)
-    await apps.set_active(request.app[SERVICES].pool, details.app.id, False)
-    request.app[SERVICES].bearers.forget_all()
+    await apps.change_active(request.app[SERVICES], details.app.id, False)
     return redirect(f"/dashboard/apps/{details.app.id}?saved=deactivated")
 
 
 async def activate_app(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     details = await _owned_app(request, viewer)
-    await apps.set_active(request.app[SERVICES].pool, details.app.id, True)
+    await apps.change_active(request.app[SERVICES], details.app.id, True)
     return redirect(f"/dashboard/apps/{details.app.id}?saved=activated")
 
 

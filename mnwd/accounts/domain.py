@@ -1,0 +1,36 @@
+"""The accounts domain as a plug-in of the daemon (`mnwd.domain.Domain`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from mnwd.accounts.commands import add_commands
+from mnwd.accounts.passwords import PASSWORDS, Passwords
+from mnwd.accounts.routes import TEMPLATES, setup_routes
+from mnwd.accounts.sessions import page_context, sweep_expired_sessions
+from mnwd.domain import Domain, Periodic
+from mnwd.services import Services
+
+__all__ = ["DOMAIN"]
+
+
+@contextlib.asynccontextmanager
+async def start(services: Services) -> AsyncIterator[None]:
+    services[PASSWORDS] = Passwords()
+    yield
+
+
+async def sweep_sessions(services: Services) -> int:
+    return await sweep_expired_sessions(services.pool)
+
+
+DOMAIN = Domain(
+    name="accounts",
+    routes=setup_routes,
+    templates=TEMPLATES,
+    page_context=page_context,
+    commands=add_commands,
+    start=start,
+    periodic=(Periodic("accounts.expired_sessions", 600.0, sweep_sessions),),
+)

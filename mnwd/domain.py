@@ -1,0 +1,74 @@
+"""The plug-in protocol: what one domain (accounts, apps, oauth, sync, ...) contributes to the daemon.
+
+A domain's package exposes one `Domain` value as ``DOMAIN`` in its ``__init__``; `mnwd.domains.DOMAINS`
+lists them in dependency order, and the hubs read only that list:
+
+- ``routes(app)`` adds its pages and endpoints to the aiohttp application (`mnwd.app`);
+- ``templates`` is its Jinja directory (templates are named ``<domain>/<page>.html``);
+- ``page_context`` adds to what every page's template knows (accounts adds ``viewer``);
+- ``commands(subcommands)`` adds its ``mnwd`` subcommands; each sets ``run`` (an async `CommandRun`)
+  with ``parser.set_defaults(run=...)`` (`mnwd.cli`);
+- ``settings`` is its `Section` of settings (`mnwd.config`), read at start-up;
+- ``start(services)`` is an async context manager run when the services open, in list order (closed in
+  reverse): it installs the domain's state (``services[KEY] = ...``), subscribes to LISTEN channels
+  (``services.listen.subscribe``), registers its metrics on ``services.metrics.registry``;
+- ``periodic`` are housekeeping tasks the daemon runs at an interval (`mnwd.maintenance`);
+- ``jobs`` are the durable job kinds it handles (`mnwd.db.jobs`).
+
+Nothing here is required: a domain contributes what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+from aiohttp import web
+
+from mnwd.config import Config, Section
+from mnwd.services import Services
+from mnwd.web.pages import ContextProcessor
+
+__all__ = ["CommandContext", "CommandError", "CommandRun", "Domain", "Periodic", "Subcommands"]
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CommandError(Exception):
+    """A failure reported to the operator as one line, exit status 1."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a subcommand gets: the config, and a way to open the services with every domain started."""
+
+    config: Config
+    open_services: Callable[[], AbstractAsyncContextManager[Services]]
+
+
+CommandRun = Callable[[CommandContext, argparse.Namespace], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Housekeeping run by every daemon: first soon after start, then every ``every`` seconds."""
+
+    name: str
+    every: float
+    run: Callable[[Services], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    routes: Callable[[web.Application], None] | None = None
+    templates: Path | None = None
+    page_context: ContextProcessor | None = None
+    commands: Callable[[Subcommands], None] | None = None
+    settings: type[Section] | None = None
+    start: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
+    periodic: tuple[Periodic, ...] = ()

@@ -1,0 +1,44 @@
+"""DOMAINS: the one list of the daemon's domains, in dependency order (a domain comes after those it uses).
+
+Everything that names every domain reads this list: the web application (`mnwd.app`), the command line
+(`mnwd.cli`), the daemon's start-up and housekeeping (`mnwd.daemon`), ``mnwd config`` and the docs tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mnwd import accounts, apps, oauth, sync
+from mnwd.config import SETTINGS as CORE_SETTINGS
+from mnwd.config import Config, Setting
+from mnwd.domain import Domain, Periodic
+from mnwd.maintenance import CORE_TASKS
+from mnwd.services import Services, open_services
+
+__all__ = ["DOMAINS", "all_settings", "check_settings", "open_all_services", "periodic_tasks"]
+
+DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN)
+
+
+def all_settings() -> tuple[Setting, ...]:
+    """The core settings, then each domain's section."""
+    return CORE_SETTINGS + tuple(s for d in DOMAINS if d.settings is not None for s in d.settings.SETTINGS)
+
+
+def check_settings(config: Config) -> None:
+    """Read every domain's settings now, so that a bad value stops start-up (`ConfigError`)."""
+    for domain in DOMAINS:
+        if domain.settings is not None:
+            config.section(domain.settings)
+
+
+def periodic_tasks() -> tuple[Periodic, ...]:
+    return CORE_TASKS + tuple(task for d in DOMAINS for task in d.periodic)
+
+
+@asynccontextmanager
+async def open_all_services(config: Config, *, run_migrations: bool = True) -> AsyncIterator[Services]:
+    """`open_services` with every domain started."""
+    async with open_services(config, DOMAINS, run_migrations=run_migrations) as services:
+        yield services

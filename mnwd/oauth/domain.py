@@ -1,0 +1,33 @@
+"""The OAuth domain as a plug-in of the daemon (`mnwd.domain.Domain`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from mnwd.apps import on_app_change
+from mnwd.domain import Domain
+from mnwd.oauth.bearer_cache import BEARERS, CHANNEL, BearerCache
+from mnwd.oauth.routes import TEMPLATES, setup_routes
+from mnwd.oauth.settings import OAuthSettings
+from mnwd.services import Services
+
+__all__ = ["DOMAIN", "forget_cached_bearers"]
+
+
+@contextlib.asynccontextmanager
+async def start(services: Services) -> AsyncIterator[None]:
+    cache = BearerCache(services.config.section(OAuthSettings).bearer_cache_seconds, clock=services.clock)
+    services[BEARERS] = cache
+    services.listen.subscribe(CHANNEL, cache)
+    on_app_change(services, lambda _app_id: cache.forget_all())
+    yield
+
+
+def forget_cached_bearers(services: Services) -> None:
+    """After a change in this daemon that may make a remembered token check wrong (a device revoked or
+    bound): forget at once, without waiting for the trigger's notification."""
+    services[BEARERS].forget_all()
+
+
+DOMAIN = Domain(name="oauth", routes=setup_routes, templates=TEMPLATES, settings=OAuthSettings, start=start)

@@ -1,0 +1,75 @@
+"""The sync domain as a plug-in of the daemon (`mnwd.domain.Domain`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from markupsafe import Markup
+
+from mnwd.apps import App, add_app_panel
+from mnwd.domain import Domain, Periodic
+from mnwd.services import Services
+from mnwd.sync import dashboard
+from mnwd.sync.commands import add_commands
+from mnwd.sync.compaction import CompactionReport, compact
+from mnwd.sync.notifier import CHANNEL, NOTIFIER, ChangeNotifier
+from mnwd.sync.readahead import READAHEAD, ReadAhead
+from mnwd.sync.routes import TEMPLATES, setup_routes
+from mnwd.sync.settings import SyncSettings
+from mnwd.sync.stats import SYNC_METRICS, SyncMetrics
+from mnwd.web.keys import SERVICES
+from mnwd.web.pages import render_fragment
+
+__all__ = ["DOMAIN", "compact_sync_log"]
+
+log = logging.getLogger(__name__)
+
+# Compaction reads every stream; retention is counted in days, so a few runs a day are plenty.
+COMPACTION_EVERY_SECONDS = 6 * 3600.0
+
+
+@contextlib.asynccontextmanager
+async def start(services: Services) -> AsyncIterator[None]:
+    services.config.section(SyncSettings)
+    notifier = ChangeNotifier()
+    services[NOTIFIER] = notifier
+    services.listen.subscribe(CHANNEL, notifier)
+    readahead = ReadAhead()
+    services[READAHEAD] = readahead
+    services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)
+    try:
+        yield
+    finally:
+        readahead.close()
+
+
+async def compact_sync_log(services: Services) -> CompactionReport:
+    tombstone_days = services.config.section(SyncSettings).tombstone_days
+    report = await compact(services.pool, tombstone_days=tombstone_days, metrics=services.metrics)
+    if report.deleted:
+        log.info(report.summary(), extra={"streams": report.streams, "deleted": report.deleted})
+    return report
+
+
+async def usage_panel(request: web.Request, app: App) -> Markup:
+    stats = await dashboard.get_app_stats(request.app[SERVICES].pool, app.id)
+    return await render_fragment(request, "sync/app_stats.html", {"stats": stats})
+
+
+def routes(app: web.Application) -> None:
+    setup_routes(app)
+    add_app_panel(app, usage_panel)
+
+
+DOMAIN = Domain(
+    name="sync",
+    routes=routes,
+    templates=TEMPLATES,
+    commands=add_commands,
+    settings=SyncSettings,
+    start=start,
+    periodic=(Periodic("sync.compaction", COMPACTION_EVERY_SECONDS, compact_sync_log),),
+)
