@@ -1,0 +1,311 @@
+"""The durable job queue (mnwd/db/jobs.py) on real PostgreSQL: every test asserts the rows it leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from prometheus_client import generate_latest
+
+from mnwd.db.jobs import Backoff, Job, JobQueue, PermanentJobError, enqueue
+from mnwd.db.tx import Tx, run_tx
+from mnwd.metrics import Metrics
+
+
+async def job_row(pool: asyncpg.Pool, job_id: uuid.UUID | None) -> asyncpg.Record:
+    row = await pool.fetchrow(
+        """SELECT *, run_at - now() AS due_in, locked_until - now() AS lease_left FROM jobs WHERE id = $1""", job_id
+    )
+    assert row is not None
+    return row
+
+
+async def make_due(pool: asyncpg.Pool) -> None:
+    await pool.execute("UPDATE jobs SET run_at = now() WHERE state = 'queued'")
+
+
+async def expire_leases(pool: asyncpg.Pool) -> None:
+    await pool.execute("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE state = 'running'")
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not reached in time")
+
+
+def metric_lines(metrics: Metrics) -> set[str]:
+    return {line for line in generate_latest(metrics.registry).decode().splitlines() if line.startswith("mnwd_job")}
+
+
+# Enqueue
+
+
+async def test_enqueue_in_a_rolled_back_transaction_leaves_nothing(pool: asyncpg.Pool) -> None:
+    class Undo(Exception):
+        pass
+
+    async def body(tx: Tx) -> None:
+        assert await enqueue(tx.conn, "accounts.send_mail", {"to": "a@example.org"}) is not None
+        raise Undo
+
+    with pytest.raises(Undo):
+        await run_tx(pool, "test.enqueue", body)
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await enqueue(conn, "accounts.send_mail", {"to": "b@example.org"}, key="b")
+        await tx.rollback()
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_committed_enqueue_is_one_queued_row_and_wakes_after_commit(pool: asyncpg.Pool) -> None:
+    jobs = JobQueue(pool)
+    woken_in_tx: list[bool] = []
+
+    async def body(tx: Tx) -> uuid.UUID | None:
+        job_id = await enqueue(tx.conn, "accounts.send_mail", {"to": "a@example.org", "n": 1})
+        tx.after_commit(jobs.wake)
+        woken_in_tx.append(jobs._wake.is_set())
+        return job_id
+
+    job_id = await run_tx(pool, "test.enqueue", body)
+    assert woken_in_tx == [False]
+    assert jobs._wake.is_set()
+    row = await job_row(pool, job_id)
+    assert (row["kind"], row["payload"], row["state"], row["attempts"], row["max_attempts"]) == (
+        "accounts.send_mail",
+        {"to": "a@example.org", "n": 1},
+        "queued",
+        0,
+        None,
+    )
+    assert row["due_in"] <= timedelta(0)
+
+
+async def test_an_idempotency_key_dedupes_per_kind(pool: asyncpg.Pool) -> None:
+    first = await enqueue(pool, "accounts.send_mail", {"n": 1}, key="welcome:42")
+    assert first is not None
+    assert await enqueue(pool, "accounts.send_mail", {"n": 2}, key="welcome:42") is None
+    assert await enqueue(pool, "mailing.send_mail", {"n": 3}, key="welcome:42") is not None
+    assert await enqueue(pool, "accounts.send_mail", {"n": 4}) is not None
+    assert await enqueue(pool, "accounts.send_mail", {"n": 5}) is not None
+    rows = await pool.fetch("SELECT kind, payload FROM jobs ORDER BY payload->>'n'")
+    assert [(r["kind"], r["payload"]["n"]) for r in rows] == [
+        ("accounts.send_mail", 1),
+        ("mailing.send_mail", 3),
+        ("accounts.send_mail", 4),
+        ("accounts.send_mail", 5),
+    ]
+
+
+async def test_concurrent_enqueues_of_one_key_make_one_job(pool: asyncpg.Pool) -> None:
+    """The second transaction waits for the first; it inserts nothing when the first commits."""
+    async with pool.acquire() as a, pool.acquire() as b:
+        tx_a, tx_b = a.transaction(), b.transaction()
+        await tx_a.start()
+        await tx_b.start()
+        assert await enqueue(a, "ota.build", {"push": 1}, key="push-1") is not None
+        second = asyncio.create_task(enqueue(b, "ota.build", {"push": 1}, key="push-1"))
+        await asyncio.sleep(0.2)
+        assert not second.done()
+        await tx_a.commit()
+        assert await second is None
+        await tx_b.commit()
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "options", "error"),
+    [
+        ("sendmail", {}, {}, ValueError),
+        ("Accounts.send", {}, {}, ValueError),
+        ("accounts.send-mail", {}, {}, ValueError),
+        ("accounts." + "x" * 100, {}, {}, ValueError),
+        ("accounts.send", ["not", "a", "dict"], {}, TypeError),
+        ("accounts.send", {"when": object()}, {}, TypeError),
+        ("accounts.send", {"text": "nul \x00 here"}, {}, ValueError),
+        ("accounts.send", {"big": "x" * 300_000}, {}, ValueError),
+        ("accounts.send", {}, {"key": ""}, ValueError),
+        ("accounts.send", {}, {"run_at": datetime(2030, 1, 1)}, ValueError),
+        ("accounts.send", {}, {"max_attempts": 0}, ValueError),
+    ],
+)
+async def test_enqueue_refuses_bad_input_before_touching_the_database(
+    pool: asyncpg.Pool, kind: str, payload: Any, options: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        await enqueue(pool, kind, payload, **options)
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_payload_with_an_escaped_backslash_before_u0000_is_accepted(pool: asyncpg.Pool) -> None:
+    job_id = await enqueue(pool, "accounts.send", {"text": "C:\\u0000"})
+    assert (await job_row(pool, job_id))["payload"] == {"text": "C:\\u0000"}
+
+
+# Running
+
+
+async def test_a_job_runs_once_and_ends_done(pool: asyncpg.Pool) -> None:
+    seen: list[Job] = []
+
+    async def handler(job: Job) -> None:
+        seen.append(job)
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler)
+    job_id = await enqueue(pool, "accounts.send_mail", {"to": "a@example.org"}, key="k1")
+    assert await jobs.run_due() == 1
+    assert await jobs.run_due() == 0
+    assert [(j.id, j.kind, j.payload, j.attempt, j.max_attempts, j.key) for j in seen] == [
+        (job_id, "accounts.send_mail", {"to": "a@example.org"}, 1, 5, "k1")
+    ]
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["locked_until"], row["last_error"]) == ("done", 1, None, None)
+    assert row["finished_at"] is not None
+    assert row["started_at"] is not None
+
+
+async def test_a_job_delayed_by_run_at_waits(pool: asyncpg.Pool) -> None:
+    ran: list[int] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.payload["n"])
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler)
+    await enqueue(pool, "accounts.send_mail", {"n": 1}, run_at=datetime.now(UTC) + timedelta(hours=1))
+    assert await jobs.run_due() == 0
+    await make_due(pool)
+    assert await jobs.run_due() == 1
+    assert ran == [1]
+
+
+async def test_a_failing_job_is_retried_with_backoff_then_dead(pool: asyncpg.Pool) -> None:
+    attempts: list[int] = []
+
+    async def handler(job: Job) -> None:
+        attempts.append(job.attempt)
+        raise RuntimeError(f"smtp down ({job.attempt})\nsecond line")
+
+    metrics = Metrics()
+    jobs = JobQueue(pool, metrics=metrics)
+    jobs.register("accounts.send_mail", handler, max_attempts=3, backoff=lambda attempt: 100.0 * attempt)
+    job_id = await enqueue(pool, "accounts.send_mail", {})
+
+    assert await jobs.run_due() == 1
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["locked_until"]) == ("queued", 1, None)
+    assert timedelta(seconds=99) < row["due_in"] <= timedelta(seconds=100)
+    assert row["last_error"].startswith("RuntimeError: smtp down (1)")
+    assert await jobs.run_due() == 0
+
+    await make_due(pool)
+    assert await jobs.run_due() == 1
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("queued", 2)
+    assert timedelta(seconds=199) < row["due_in"] <= timedelta(seconds=200)
+
+    await make_due(pool)
+    assert await jobs.run_due() == 1
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["finished_at"] is not None) == ("dead", 3, True)
+    assert row["last_error"].startswith("RuntimeError: smtp down (3)")
+    await make_due(pool)
+    assert await jobs.run_due() == 0
+    assert attempts == [1, 2, 3]
+    lines = metric_lines(metrics)
+    assert 'mnwd_jobs_run_total{kind="accounts.send_mail",outcome="retry"} 2.0' in lines
+    assert 'mnwd_jobs_run_total{kind="accounts.send_mail",outcome="dead"} 1.0' in lines
+
+
+async def test_max_attempts_given_at_enqueue_overrides_the_handlers(pool: asyncpg.Pool) -> None:
+    async def handler(job: Job) -> None:
+        raise RuntimeError("no")
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler, max_attempts=10)
+    job_id = await enqueue(pool, "accounts.send_mail", {}, max_attempts=1)
+    assert await jobs.run_due() == 1
+    assert (await job_row(pool, job_id))["state"] == "dead"
+
+
+async def test_a_permanent_error_sends_the_job_to_dead_at_once(pool: asyncpg.Pool) -> None:
+    async def handler(job: Job) -> None:
+        raise PermanentJobError("user deleted")
+
+    metrics = Metrics()
+    jobs = JobQueue(pool, metrics=metrics)
+    jobs.register("accounts.send_mail", handler)
+    job_id = await enqueue(pool, "accounts.send_mail", {})
+    assert await jobs.run_due() == 1
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["last_error"]) == (
+        "dead",
+        1,
+        "mnwd.db.jobs.PermanentJobError: user deleted",
+    )
+    assert 'mnwd_jobs_run_total{kind="accounts.send_mail",outcome="dead"} 1.0' in metric_lines(metrics)
+
+
+async def test_a_long_error_is_cut_and_a_nul_in_it_is_stored(pool: asyncpg.Pool) -> None:
+    async def handler(job: Job) -> None:
+        raise ValueError("\x00" + "x" * 5000)
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler, max_attempts=1)
+    job_id = await enqueue(pool, "accounts.send_mail", {})
+    await jobs.run_due()
+    error = (await job_row(pool, job_id))["last_error"]
+    assert error.startswith("ValueError: \\x00xxx")
+    assert len(error) == 1000
+
+
+def test_the_default_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:
+    backoff = Backoff(base=10, factor=2, cap=3600, jitter=0.5)
+    for _ in range(200):
+        assert 5 <= backoff(1) <= 10
+        assert 20 <= backoff(3) <= 40
+        assert 1800 <= backoff(30) <= 3600
+    assert len({backoff(1) for _ in range(20)}) > 1
+
+
+async def test_unknown_kinds_are_left_alone(pool: asyncpg.Pool) -> None:
+    async def handler(job: Job) -> None:
+        raise AssertionError("must not run")
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler)
+    queued = await enqueue(pool, "ota.build", {"n": 1})
+    running = await enqueue(pool, "ota.build", {"n": 2})
+    await pool.execute(
+        "UPDATE jobs SET state = 'running', attempts = 9, locked_until = now() - interval '1 hour' WHERE id = $1",
+        running,
+    )
+    assert await jobs.run_due() == 0
+    assert [(r["state"], r["attempts"]) for r in [await job_row(pool, queued), await job_row(pool, running)]] == [
+        ("queued", 0),
+        ("running", 9),
+    ]
+
+
+async def test_register_refuses_a_bad_or_repeated_kind(pool: asyncpg.Pool) -> None:
+    async def handler(job: Job) -> None:
+        pass
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", handler)
+    with pytest.raises(ValueError, match="already registered"):
+        jobs.register("accounts.send_mail", handler)
+    with pytest.raises(ValueError, match=r"domain\.verb"):
+        jobs.register("send_mail", handler)
+    assert jobs.kinds == ["accounts.send_mail"]
