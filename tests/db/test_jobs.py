@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from prometheus_client import generate_latest
 
+from mnwd.db import job_queries
 from mnwd.db.jobs import Backoff, Job, JobQueue, PermanentJobError, enqueue
+from mnwd.db.pool import create_pool
 from mnwd.db.tx import Tx, run_tx
 from mnwd.metrics import Metrics
 
@@ -40,6 +49,10 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 
             return
         await asyncio.sleep(0.02)
     raise AssertionError("not reached in time")
+
+
+async def returns(value: bool) -> bool:
+    return value
 
 
 def metric_lines(metrics: Metrics) -> set[str]:
@@ -309,3 +322,197 @@ async def test_register_refuses_a_bad_or_repeated_kind(pool: asyncpg.Pool) -> No
     with pytest.raises(ValueError, match=r"domain\.verb"):
         jobs.register("send_mail", handler)
     assert jobs.kinds == ["accounts.send_mail"]
+
+
+# Several runners, leases, crashes
+
+
+async def test_two_runners_racing_over_50_jobs_run_each_exactly_once(pool: asyncpg.Pool, db_url: str) -> None:
+    ran: Counter[int] = Counter()
+    by_runner: Counter[str] = Counter()
+
+    def handler_for(name: str) -> Callable[[Job], Awaitable[None]]:
+        async def handler(job: Job) -> None:
+            ran[job.payload["n"]] += 1
+            by_runner[name] += 1
+            await asyncio.sleep(0.005)
+
+        return handler
+
+    for n in range(50):
+        await enqueue(pool, "mailing.send", {"n": n})
+    other_pool = await create_pool(db_url, min_size=1, max_size=4)
+    try:
+        first, second = JobQueue(pool), JobQueue(other_pool)
+        first.register("mailing.send", handler_for("first"))
+        second.register("mailing.send", handler_for("second"))
+
+        async def drain(jobs: JobQueue) -> None:
+            while await jobs.run_due(limit=3):
+                pass
+
+        await asyncio.gather(drain(first), drain(second))
+    finally:
+        await other_pool.close()
+    assert ran == Counter(range(50))
+    assert by_runner["first"] > 0
+    assert by_runner["second"] > 0
+    rows = await pool.fetch("SELECT state, attempts, count(*) AS n FROM jobs GROUP BY 1, 2")
+    assert [(r["state"], r["attempts"], r["n"]) for r in rows] == [("done", 1, 50)]
+
+
+async def test_a_job_whose_lease_ran_out_is_run_again(pool: asyncpg.Pool) -> None:
+    """A worker claimed the job and vanished (its lease is moved into the past): another runner takes it."""
+    attempts: list[int] = []
+
+    async def handler(job: Job) -> None:
+        attempts.append(job.attempt)
+
+    metrics = Metrics()
+    jobs = JobQueue(pool, metrics=metrics)
+    jobs.register("ota.build", handler)
+    job_id = await enqueue(pool, "ota.build", {"push": 1})
+    await job_queries.claim_jobs(pool, ["ota.build"], 10, 60.0)
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("running", 1)
+    assert timedelta(seconds=59) < row["lease_left"] <= timedelta(seconds=60)
+    assert await jobs.run_due() == 0
+
+    await expire_leases(pool)
+    assert await jobs.run_due() == 1
+    assert attempts == [2]
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("done", 2)
+    assert row["last_error"].startswith("lease expired")
+    assert 'mnwd_jobs_run_total{kind="ota.build",outcome="expired"} 1.0' in metric_lines(metrics)
+
+
+async def test_a_job_whose_lease_ran_out_on_its_last_attempt_is_dead(pool: asyncpg.Pool) -> None:
+    """A job that kills its daemon every time must not loop forever."""
+
+    async def handler(job: Job) -> None:
+        raise AssertionError("must not run")
+
+    jobs = JobQueue(pool)
+    jobs.register("ota.build", handler, max_attempts=2)
+    job_id = await enqueue(pool, "ota.build", {})
+    for _ in range(2):
+        await job_queries.claim_jobs(pool, ["ota.build"], 10, 60.0)
+        await expire_leases(pool)
+        await jobs.run_due(limit=0)
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["finished_at"] is not None) == ("dead", 2, True)
+
+
+async def test_a_runner_that_lost_its_lease_does_not_overwrite_the_newer_attempt(pool: asyncpg.Pool) -> None:
+    slow_started, slow_release = asyncio.Event(), asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        slow_started.set()
+        await slow_release.wait()
+        raise RuntimeError("late failure")
+
+    async def quick(job: Job) -> None:
+        pass
+
+    metrics = Metrics()
+    stale, fresh = JobQueue(pool, metrics=metrics), JobQueue(pool)
+    stale.register("ota.build", slow)
+    fresh.register("ota.build", quick)
+    job_id = await enqueue(pool, "ota.build", {})
+    stale_run = asyncio.create_task(stale.run_due())
+    await slow_started.wait()
+    await expire_leases(pool)
+    assert await fresh.run_due() == 1
+    slow_release.set()
+    assert await stale_run == 1
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("done", 2)
+    assert 'mnwd_jobs_run_total{kind="ota.build",outcome="lost"} 1.0' in metric_lines(metrics)
+
+
+async def test_a_running_daemon_renews_the_lease_of_a_long_job(pool: asyncpg.Pool) -> None:
+    release = asyncio.Event()
+    attempts: list[int] = []
+
+    async def long_build(job: Job) -> None:
+        attempts.append(job.attempt)
+        await release.wait()
+
+    jobs = JobQueue(pool, lease=0.6, poll_interval=0.05)
+    jobs.register("ota.build", long_build)
+    other = JobQueue(pool, lease=0.6)
+    other.register("ota.build", long_build)
+    job_id = await enqueue(pool, "ota.build", {})
+    await jobs.start()
+    try:
+        await wait_until(lambda: returns(bool(attempts)))
+        for _ in range(6):  # 1.5 s: well past the first lease
+            await asyncio.sleep(0.25)
+            assert await other.run_due() == 0
+        assert (await job_row(pool, job_id))["state"] == "running"
+        release.set()
+        await wait_until(lambda: returns(not jobs._in_flight))
+    finally:
+        await jobs.stop()
+    assert attempts == [1]
+    assert (await job_row(pool, job_id))["state"] == "done"
+
+
+async def test_a_job_claimed_by_a_process_killed_with_sigkill_is_run_again(
+    pool: asyncpg.Pool, db_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, sys
+            from mnwd.db.jobs import JobQueue
+            from mnwd.db.pool import create_pool
+
+            async def hang(job):
+                print("running", job.attempt, flush=True)
+                await asyncio.sleep(3600)
+
+            async def main():
+                pool = await create_pool(sys.argv[1], min_size=1, max_size=2)
+                jobs = JobQueue(pool, lease=1.0)
+                jobs.register("licensing.issue", hang)
+                await jobs.start()
+                await asyncio.sleep(3600)
+
+            asyncio.run(main())
+            """
+        )
+    )
+    job_id = await enqueue(pool, "licensing.issue", {"purchase": "p1"})
+    worker = await asyncio.create_subprocess_exec(sys.executable, str(script), db_url, stdout=subprocess.PIPE)
+    try:
+        assert worker.stdout is not None
+        line = await asyncio.wait_for(worker.stdout.readline(), 30)
+        assert line.split() == [b"running", b"1"]
+        await asyncio.sleep(0.5)  # the worker has renewed its lease at least once by now
+        os.kill(worker.pid, signal.SIGKILL)
+        assert await asyncio.wait_for(worker.wait(), 10) == -signal.SIGKILL
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("running", 1)
+
+    attempts: list[int] = []
+
+    async def issue(job: Job) -> None:
+        attempts.append(job.attempt)
+
+    jobs = JobQueue(pool)
+    jobs.register("licensing.issue", issue)
+
+    async def ran_again() -> bool:
+        return await jobs.run_due() == 1
+
+    await wait_until(ran_again)
+    assert attempts == [2]
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("done", 2)
