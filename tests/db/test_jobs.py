@@ -20,7 +20,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from mnwd.db import job_queries
-from mnwd.db.jobs import Backoff, Job, JobQueue, PermanentJobError, enqueue
+from mnwd.db.jobs import Backoff, Job, JobQueue, PermanentJobError, enqueue, sweep
 from mnwd.db.pool import create_pool
 from mnwd.db.tx import Tx, run_tx
 from mnwd.metrics import Metrics
@@ -516,3 +516,163 @@ async def test_a_job_claimed_by_a_process_killed_with_sigkill_is_run_again(
     assert attempts == [2]
     row = await job_row(pool, job_id)
     assert (row["state"], row["attempts"]) == ("done", 2)
+
+
+# The loop: wake, stop
+
+
+async def test_wake_after_commit_runs_the_job_without_waiting_for_the_poll(pool: asyncpg.Pool) -> None:
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        done.set()
+
+    jobs = JobQueue(pool, poll_interval=3600)
+    jobs.register("accounts.send_mail", handler)
+    await jobs.start()
+    try:
+        await asyncio.sleep(0.1)  # the loop's first look found nothing and sleeps for an hour
+
+        async def body(tx: Tx) -> None:
+            await enqueue(tx.conn, "accounts.send_mail", {"to": "a@example.org"}, key="welcome:1")
+            tx.after_commit(jobs.wake)
+
+        await run_tx(pool, "test.sign_up", body)
+        await asyncio.wait_for(done.wait(), 5)
+        await wait_until(lambda: returns(not jobs._in_flight))
+    finally:
+        await jobs.stop()
+    assert await pool.fetchval("SELECT state FROM jobs") == "done"
+
+
+async def test_the_loop_runs_at_most_concurrency_jobs_at_once_and_drains_the_rest(pool: asyncpg.Pool) -> None:
+    running = 0
+    most = 0
+
+    async def handler(job: Job) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    for n in range(12):
+        await enqueue(pool, "mailing.send", {"n": n})
+    jobs = JobQueue(pool, concurrency=3, poll_interval=3600)
+    jobs.register("mailing.send", handler)
+    await jobs.start()
+    try:
+
+        async def all_done() -> bool:
+            return await pool.fetchval("SELECT count(*) FROM jobs WHERE state = 'done'") == 12
+
+        await wait_until(all_done)
+    finally:
+        await jobs.stop()
+    assert most == 3
+
+
+async def test_stop_lets_a_running_job_finish(pool: asyncpg.Pool) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        started.set()
+        await release.wait()
+
+    jobs = JobQueue(pool, poll_interval=0.05)
+    jobs.register("ota.build", handler)
+    job_id = await enqueue(pool, "ota.build", {})
+    await jobs.start()
+    await asyncio.wait_for(started.wait(), 5)
+    stopping = asyncio.create_task(jobs.stop(grace=10))
+    await asyncio.sleep(0.1)
+    assert not stopping.done()
+    await enqueue(pool, "ota.build", {"after": "stop"})
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"]) == ("done", 1)
+    assert await pool.fetchval("SELECT state FROM jobs WHERE payload ? 'after'") == "queued"
+
+
+async def test_stop_gives_back_a_job_still_running_after_the_grace_period(pool: asyncpg.Pool) -> None:
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def handler(job: Job) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    metrics = Metrics()
+    jobs = JobQueue(pool, metrics=metrics, poll_interval=0.05)
+    jobs.register("ota.build", handler)
+    job_id = await enqueue(pool, "ota.build", {})
+    await jobs.start()
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(jobs.stop(grace=0.2), 5)
+    assert cancelled == [True]
+    row = await job_row(pool, job_id)
+    assert (row["state"], row["attempts"], row["locked_until"]) == ("queued", 1, None)
+    assert row["due_in"] <= timedelta(0)
+    assert row["last_error"] == "interrupted: daemon stopped"
+    lines = metric_lines(metrics)
+    assert 'mnwd_jobs_run_total{kind="ota.build",outcome="interrupted"} 1.0' in lines
+    assert "mnwd_jobs_in_flight 0.0" in lines
+
+
+# Metrics, sweep
+
+
+async def test_metrics_count_outcomes_by_kind_and_time_the_handlers(pool: asyncpg.Pool) -> None:
+    async def ok(job: Job) -> None:
+        pass
+
+    async def flaky(job: Job) -> None:
+        raise RuntimeError("try later")
+
+    metrics = Metrics()
+    jobs = JobQueue(pool, metrics=metrics)
+    jobs.register("accounts.send_mail", ok)
+    jobs.register("ota.build", flaky)
+    # A second queue on the same registry (another part of the daemon) shares the metrics instead of failing.
+    JobQueue(pool, metrics=metrics).register("licensing.issue", ok)
+    for n in range(3):
+        await enqueue(pool, "accounts.send_mail", {"n": n})
+    await enqueue(pool, "ota.build", {})
+    assert await jobs.run_due() == 4
+    lines = metric_lines(metrics)
+    assert 'mnwd_jobs_run_total{kind="accounts.send_mail",outcome="done"} 3.0' in lines
+    assert 'mnwd_jobs_run_total{kind="ota.build",outcome="retry"} 1.0' in lines
+    assert 'mnwd_job_duration_seconds_count{kind="accounts.send_mail"} 3.0' in lines
+    assert "mnwd_jobs_in_flight 0.0" in lines
+
+
+async def test_sweep_deletes_old_done_jobs_and_keeps_dead_ones(pool: asyncpg.Pool) -> None:
+    async def ok(job: Job) -> None:
+        if job.payload.get("fail"):
+            raise PermanentJobError("bad payload")
+
+    jobs = JobQueue(pool)
+    jobs.register("accounts.send_mail", ok)
+    for n in range(7):
+        await enqueue(pool, "accounts.send_mail", {"n": n}, key=f"k{n}")
+    await enqueue(pool, "accounts.send_mail", {"fail": True})
+    await enqueue(pool, "accounts.send_mail", {"later": True}, run_at=datetime.now(UTC) + timedelta(days=1))
+    assert await jobs.run_due() == 8
+    await pool.execute("UPDATE jobs SET finished_at = now() - interval '8 days' WHERE payload->>'n' <> '6'")
+    await pool.execute("UPDATE jobs SET finished_at = now() - interval '30 days' WHERE state = 'dead'")
+
+    assert await sweep(pool, done_older_than=timedelta(days=7), batch=4) == 6
+    rows = await pool.fetch("SELECT state, payload FROM jobs ORDER BY state, payload::text")
+    assert [(r["state"], r["payload"]) for r in rows] == [
+        ("dead", {"fail": True}),
+        ("done", {"n": 6}),
+        ("queued", {"later": True}),
+    ]
+    # The key of a swept job may be used again.
+    assert await enqueue(pool, "accounts.send_mail", {"n": 0}, key="k0") is not None
+    assert await enqueue(pool, "accounts.send_mail", {"n": 6}, key="k6") is None
