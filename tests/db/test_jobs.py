@@ -439,15 +439,15 @@ async def test_a_running_daemon_renews_the_lease_of_a_long_job(pool: asyncpg.Poo
         attempts.append(job.attempt)
         await release.wait()
 
-    jobs = JobQueue(pool, lease=0.6, poll_interval=0.05)
+    jobs = JobQueue(pool, lease=0.9, poll_interval=0.05)
     jobs.register("ota.build", long_build)
-    other = JobQueue(pool, lease=0.6)
+    other = JobQueue(pool, lease=0.9)
     other.register("ota.build", long_build)
     job_id = await enqueue(pool, "ota.build", {})
     await jobs.start()
     try:
         await wait_until(lambda: returns(bool(attempts)))
-        for _ in range(6):  # 1.5 s: well past the first lease
+        for _ in range(8):  # 2 s: well past the first lease
             await asyncio.sleep(0.25)
             assert await other.run_due() == 0
         assert (await job_row(pool, job_id))["state"] == "running"
