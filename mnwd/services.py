@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -13,7 +14,7 @@ from mnwd.accounts.passwords import Passwords
 from mnwd.blobs import BlobStore, create_blob_store
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.db.migrations import Migration, apply_migrations, load_migrations
+from mnwd.db.migrations import Migration, SqlFunction, apply_migrations, load_functions, load_migrations
 from mnwd.db.pool import create_pool, pool_stats
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
@@ -24,9 +25,14 @@ from mnwd.ratelimit import RateLimiter
 from mnwd.sync.notifier import ChangeNotifier
 from mnwd.sync.readahead import ReadAhead
 
-__all__ = ["Services", "open_database", "open_services"]
+__all__ = ["FUNCTION_DIRS", "Services", "open_database", "open_services"]
 
 log = logging.getLogger(__name__)
+
+_PACKAGE = Path(__file__).resolve().parent
+# Directories of repeatable SQL function files (mnwd/db/migrations.py), applied after the migrations in this
+# order, files alphabetically within each. Later each domain will contribute its own.
+FUNCTION_DIRS = [_PACKAGE / "oauth" / "sql", _PACKAGE / "sync" / "sql"]
 
 
 @dataclass
@@ -36,6 +42,7 @@ class Services:
     blobs: BlobStore
     metrics: Metrics
     migrations: list[Migration]
+    functions: list[SqlFunction]
     keyring: Keyring
     mailer: Mailer
     passwords: Passwords
@@ -59,10 +66,10 @@ async def open_database(config: Config) -> AsyncIterator[str]:
         await embedded.stop()
 
 
-async def migrate(url: str, migrations: list[Migration]) -> list[Migration]:
+async def migrate(url: str, migrations: list[Migration], functions: list[SqlFunction]) -> list[Migration | SqlFunction]:
     conn = await asyncpg.connect(url)
     try:
-        return await apply_migrations(conn, migrations)
+        return await apply_migrations(conn, migrations, functions=functions)
     finally:
         await conn.close()
 
@@ -70,10 +77,11 @@ async def migrate(url: str, migrations: list[Migration]) -> list[Migration]:
 @contextlib.asynccontextmanager
 async def open_services(config: Config, *, run_migrations: bool = True) -> AsyncIterator[Services]:
     migrations = load_migrations(config.migrations_dir)
+    functions = load_functions(FUNCTION_DIRS)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(config) as url:
         if run_migrations:
-            applied = await migrate(url, migrations)
+            applied = await migrate(url, migrations, functions)
             if applied:
                 log.info("database migrated", extra={"applied": [m.filename for m in applied]})
         pool = await create_pool(url, min_size=config.db_pool_min, max_size=config.db_pool_max)
@@ -98,6 +106,7 @@ async def open_services(config: Config, *, run_migrations: bool = True) -> Async
                 blobs=blobs,
                 metrics=metrics,
                 migrations=migrations,
+                functions=functions,
                 keyring=Keyring(load_secret_key(config.secret_key, config.data_dir)),
                 mailer=mailer,
                 passwords=Passwords(),

@@ -17,9 +17,9 @@ from argon2 import PasswordHasher
 from mnwd.accounts.passwords import Passwords
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.db.migrations import apply_migrations, load_migrations
+from mnwd.db.migrations import apply_migrations, load_functions, load_migrations
 from mnwd.db.pool import create_pool, init_connection
-from mnwd.services import Services, open_services
+from mnwd.services import FUNCTION_DIRS, Services, open_services
 from mnwd.web.app import create_app
 from tests.daemon import RunningDaemon, start_daemon
 
@@ -37,7 +37,7 @@ async def _build_template(cluster: EmbeddedPostgres) -> None:
         await admin.close()
     conn = await asyncpg.connect(cluster.url_for(TEMPLATE))
     try:
-        await apply_migrations(conn, load_migrations(MIGRATIONS_DIR))
+        await apply_migrations(conn, load_migrations(MIGRATIONS_DIR), functions=load_functions(FUNCTION_DIRS))
     finally:
         await conn.close()
 

@@ -26,15 +26,23 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(READY_TIMEOUT):
             async with services.pool.acquire() as conn:
-                status = await migration_status(conn, services.migrations)
+                status = await migration_status(conn, services.migrations, functions=services.functions)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         raise ServiceUnavailable(f"The database is not reachable: {type(exc).__name__}.", database="down") from None
     except MigrationError as exc:
         raise ServiceUnavailable(str(exc), database="ok", migrations="mismatch") from None
-    if not status.current:
+    if status.pending:
         pending = [m.filename for m in status.pending]
         raise ServiceUnavailable(
             f"{len(pending)} migration(s) not applied yet.", database="ok", migrations="pending", pending=pending
+        )
+    if status.pending_functions:
+        stale = [f.filename for f in status.pending_functions]
+        raise ServiceUnavailable(
+            f"{len(stale)} SQL function file(s) not applied yet.",
+            database="ok",
+            migrations="pending",
+            pending_functions=stale,
         )
     return web.json_response({"status": "ready", "database": "ok", "migrations": len(status.applied)})
 
