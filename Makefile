@@ -16,6 +16,7 @@ lint: setup-test
 	$(BIN)/ruff check mnwd tests bench
 	$(BIN)/ruff format --check mnwd tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest -n auto --cov --cov-report=term -q

@@ -13,9 +13,16 @@ import asyncpg
 
 from mnwd.config import Config, ConfigError
 from mnwd.db.embedded import running_url
-from mnwd.db.migrations import MigrationError, apply_migrations, load_migrations, migration_status
+from mnwd.db.migrations import (
+    Migration,
+    MigrationError,
+    apply_migrations,
+    load_functions,
+    load_migrations,
+    migration_status,
+)
 from mnwd.domain import CommandContext, CommandError
-from mnwd.domains import DOMAINS, all_settings, check_settings, open_all_services
+from mnwd.domains import DOMAINS, all_settings, check_settings, open_all_services, sql_dirs
 from mnwd.errors import Problem
 from mnwd.logs import configure_logging
 from mnwd.services import open_database
@@ -42,24 +49,28 @@ def _parser() -> argparse.ArgumentParser:
 async def _migrate(context: CommandContext, args: argparse.Namespace) -> None:
     config = context.config
     migrations = load_migrations(config.migrations_dir)
+    functions = load_functions(sql_dirs())
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(config) as url:
         conn = await asyncpg.connect(url)
         try:
             if args.status:
-                status = await migration_status(conn, migrations)
+                status = await migration_status(conn, migrations, functions=functions)
                 pending = {m.version for m in status.pending}
                 for m in migrations:
                     print(f"{'pending' if m.version in pending else 'applied'}  {m.filename}")
+                stale = {f.name for f in status.pending_functions}
+                for f in functions:
+                    print(f"{'pending' if f.name in stale else 'applied'}  function {f.filename}")
                 return
-            applied = await apply_migrations(conn, migrations)
+            applied = await apply_migrations(conn, migrations, functions=functions)
         finally:
             await conn.close()
     if applied:
-        for m in applied:
-            print(f"applied  {m.filename}")
+        for done in applied:
+            print(f"applied  {'' if isinstance(done, Migration) else 'function '}{done.filename}")
     else:
-        print(f"the database is up to date ({len(migrations)} migrations)")
+        print(f"the database is up to date ({len(migrations)} migrations, {len(functions)} function files)")
 
 
 async def _db_url(context: CommandContext, args: argparse.Namespace) -> None:

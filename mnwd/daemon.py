@@ -73,6 +73,7 @@ async def serve(
                 for listener in listeners(services):
                     await listener.start()
                     started.append(listener)
+                await services.jobs.start()
                 housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]
                 log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
@@ -83,6 +84,7 @@ async def serve(
             finally:
                 if housekeeping is not None:
                     housekeeping.cancel()
+                await services.jobs.stop(grace=config.shutdown_timeout)
                 for listener in reversed(started):
                     await listener.stop()
                 await runner.cleanup()

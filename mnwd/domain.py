@@ -13,7 +13,9 @@ lists them in dependency order, and the hubs read only that list:
   reverse): it installs the domain's state (``services[KEY] = ...``), subscribes to LISTEN channels
   (``services.listen.subscribe``), registers its metrics on ``services.metrics.registry``;
 - ``periodic`` are housekeeping tasks the daemon runs at an interval (`mnwd.maintenance`);
-- ``jobs`` are the durable job kinds it handles (`mnwd.db.jobs`).
+- ``jobs`` are the durable job kinds it handles (`mnwd.db.jobs`): each daemon's queue runs them;
+- ``sql`` is its directory of repeatable SQL function files, re-applied after the migrations whenever one
+  changes (`mnwd.db.migrations.load_functions`).
 
 Nothing here is required: a domain contributes what it has.
 """
@@ -30,10 +32,11 @@ from typing import TypeAlias
 from aiohttp import web
 
 from mnwd.config import Config, Section
+from mnwd.db.jobs import DEFAULT_MAX_ATTEMPTS, Job
 from mnwd.services import Services
 from mnwd.web.pages import ContextProcessor
 
-__all__ = ["CommandContext", "CommandError", "CommandRun", "Domain", "Periodic", "Subcommands"]
+__all__ = ["CommandContext", "CommandError", "CommandRun", "Domain", "JobKind", "Periodic", "Subcommands"]
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -63,6 +66,15 @@ class Periodic:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """A durable job a domain handles: ``run(services, job)`` must be idempotent (jobs run at least once)."""
+
+    kind: str
+    run: Callable[[Services, Job], Awaitable[None]]
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
 class Domain:
     name: str
     routes: Callable[[web.Application], None] | None = None
@@ -72,3 +84,5 @@ class Domain:
     settings: type[Section] | None = None
     start: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
     periodic: tuple[Periodic, ...] = ()
+    jobs: tuple[JobKind, ...] = ()
+    sql: Path | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from mnwd import accounts, apps, oauth, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
@@ -16,7 +17,7 @@ from mnwd.domain import Domain, Periodic
 from mnwd.maintenance import CORE_TASKS
 from mnwd.services import Services, open_services
 
-__all__ = ["DOMAINS", "all_settings", "check_settings", "open_all_services", "periodic_tasks"]
+__all__ = ["DOMAINS", "all_settings", "check_settings", "open_all_services", "periodic_tasks", "sql_dirs"]
 
 DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN)
 
@@ -31,6 +32,11 @@ def check_settings(config: Config) -> None:
     for domain in DOMAINS:
         if domain.settings is not None:
             config.section(domain.settings)
+
+
+def sql_dirs() -> list[Path]:
+    """The domains' directories of repeatable SQL function files, in the order they are applied."""
+    return [d.sql for d in DOMAINS if d.sql is not None]
 
 
 def periodic_tasks() -> tuple[Periodic, ...]:

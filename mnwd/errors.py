@@ -92,12 +92,13 @@ class Problem(MnwdError):
     status = 400
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, slug: str | None = None, title: str | None = None, **extra: Any) -> None:
+    def __init__(self, detail: str, *, slug: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         if slug is not None:
             self.slug = slug
-        self.title = title or PROBLEM_TYPES.get(self.slug, (self.status, "Error"))[1]
+        # The title is the catalog's, one per type (tests/test_errors.py checks every slug is in it).
+        self.title = PROBLEM_TYPES.get(self.slug, (self.status, "Error"))[1]
         self.extra = extra
         self.headers: dict[str, str] = {}
 

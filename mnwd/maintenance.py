@@ -11,9 +11,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from mnwd.db import jobs
 from mnwd.domain import Periodic
 from mnwd.services import Services
-from mnwd.web import queries as web_queries
+from mnwd.web.browser import sweep_expired_states
 
 __all__ = ["CORE_TASKS", "is_due", "run_maintenance", "run_task"]
 
@@ -28,12 +29,17 @@ async def sweep_rate_limit_windows(services: Services) -> int:
 
 
 async def sweep_browser_states(services: Services) -> int:
-    return await web_queries.delete_expired_states(services.pool)
+    return await sweep_expired_states(services.pool)
+
+
+async def sweep_done_jobs(services: Services) -> int:
+    return await jobs.sweep(services.pool)
 
 
 CORE_TASKS = (
     Periodic("ratelimit.windows", SWEEP_SECONDS, sweep_rate_limit_windows),
     Periodic("web.browser_states", SWEEP_SECONDS, sweep_browser_states),
+    Periodic("jobs.done", SWEEP_SECONDS, sweep_done_jobs),
 )
 
 

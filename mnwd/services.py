@@ -1,7 +1,7 @@
 """The one `Services` object: built at start-up, handed to every part, closed at shutdown.
 
 It holds the base components only (config, pool, blobs, mailer, keyring, metrics, limiter, LISTEN bus,
-clock). A domain keeps its own state (a cache, a notifier) under a typed `ServiceKey`, installed by its
+clock, jobs). A domain keeps its own state (a cache, a notifier) under a typed `ServiceKey`, installed by its
 ``start`` when the services open: ``services[BEARERS]``. `open_services` takes the domains' plug-ins as
 plain values, so this module knows no domain.
 """
@@ -9,10 +9,12 @@ plain values, so this module knows no domain.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
@@ -21,15 +23,16 @@ from mnwd.blobs import BlobStore, create_blob_store
 from mnwd.clock import Clock
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.jobs import Job, JobQueue
 from mnwd.db.listen import ListenBus
-from mnwd.db.migrations import Migration, apply_migrations, load_migrations
+from mnwd.db.migrations import Migration, SqlFunction, apply_migrations, load_functions, load_migrations
 from mnwd.db.pool import create_pool, pool_stats
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
 from mnwd.ratelimit import RateLimiter
 
-__all__ = ["Installer", "ServiceKey", "Services", "open_database", "open_services"]
+__all__ = ["Installer", "JobHandling", "ServiceKey", "Services", "open_database", "open_services"]
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,12 @@ class Services:
     blobs: BlobStore
     metrics: Metrics
     migrations: list[Migration]
+    functions: list[SqlFunction]
     keyring: Keyring
     mailer: Mailer
     limiter: RateLimiter
     listen: ListenBus
+    jobs: JobQueue
     clock: Clock = field(default_factory=Clock)
     _state: dict[ServiceKey[Any], Any] = field(default_factory=dict, repr=False)
 
@@ -82,7 +87,27 @@ class Installer(Protocol):
     def name(self) -> str: ...
 
     @property
+    def sql(self) -> Path | None:
+        """Its directory of repeatable SQL function files (`mnwd.db.migrations.load_functions`)."""
+
+    @property
     def start(self) -> Callable[[Services], AbstractAsyncContextManager[None]] | None: ...
+
+    @property
+    def jobs(self) -> Sequence[JobHandling]: ...
+
+
+class JobHandling(Protocol):
+    """A durable job kind a domain handles (`mnwd.domain.JobKind` is one)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def run(self) -> Callable[[Services, Job], Awaitable[None]]: ...
+
+    @property
+    def max_attempts(self) -> int: ...
 
 
 @contextlib.asynccontextmanager
@@ -99,10 +124,10 @@ async def open_database(config: Config) -> AsyncIterator[str]:
         await embedded.stop()
 
 
-async def migrate(url: str, migrations: list[Migration]) -> list[Migration]:
+async def migrate(url: str, migrations: list[Migration], functions: list[SqlFunction]) -> list[Migration | SqlFunction]:
     conn = await asyncpg.connect(url)
     try:
-        return await apply_migrations(conn, migrations)
+        return await apply_migrations(conn, migrations, functions=functions)
     finally:
         await conn.close()
 
@@ -114,12 +139,16 @@ async def open_services(
     *,
     run_migrations: bool = True,
 ) -> AsyncIterator[Services]:
-    """Open the base components, then start each domain in order (stopped in reverse)."""
+    """Open the base components, then start each domain in order (stopped in reverse).
+
+    The job queue is created here but started by the daemon (`mnwd.daemon`), so commands and tests that
+    open the services run no jobs unless they ask (``await services.jobs.run_due()``)."""
     migrations = load_migrations(config.migrations_dir)
+    functions = load_functions([d.sql for d in domains if d.sql is not None])
     config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(config) as url:
         if run_migrations:
-            applied = await migrate(url, migrations)
+            applied = await migrate(url, migrations, functions)
             if applied:
                 log.info("database migrated", extra={"applied": [m.filename for m in applied]})
         async with contextlib.AsyncExitStack() as stack:
@@ -140,18 +169,26 @@ async def open_services(
             )
             stack.push_async_callback(mailer.close)
             listen = ListenBus(url)
+            clock = Clock()
             services = Services(
                 config=config,
                 pool=pool,
                 blobs=blobs,
                 metrics=metrics,
                 migrations=migrations,
+                functions=functions,
                 keyring=Keyring(load_secret_key(config.secret_key, config.data_dir)),
                 mailer=mailer,
-                limiter=RateLimiter(pool),
+                limiter=RateLimiter(pool, clock),
                 listen=listen,
+                jobs=JobQueue(pool, metrics=metrics),
+                clock=clock,
             )
             for domain in domains:
+                for job in domain.jobs:
+                    services.jobs.register(
+                        job.kind, functools.partial(job.run, services), max_attempts=job.max_attempts
+                    )
                 if domain.start is not None:
                     await stack.enter_async_context(domain.start(services))
             await listen.start()

@@ -18,9 +18,9 @@ from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.db.migrations import apply_migrations, load_migrations
+from mnwd.db.migrations import apply_migrations, load_functions, load_migrations
 from mnwd.db.pool import create_pool, init_connection
-from mnwd.domains import open_all_services
+from mnwd.domains import open_all_services, sql_dirs
 from mnwd.services import Services
 from tests.daemon import RunningDaemon, start_daemon
 
@@ -38,7 +38,7 @@ async def _build_template(cluster: EmbeddedPostgres) -> None:
         await admin.close()
     conn = await asyncpg.connect(cluster.url_for(TEMPLATE))
     try:
-        await apply_migrations(conn, load_migrations(MIGRATIONS_DIR))
+        await apply_migrations(conn, load_migrations(MIGRATIONS_DIR), functions=load_functions(sql_dirs()))
     finally:
         await conn.close()
 

@@ -149,3 +149,44 @@ def test_running_daemon_answers_and_stops_on_sigint(daemon: RunningDaemon) -> No
     assert "mnwd stopped" in log
     assert '"logger":"mnwd.access"' in log
     assert "aiohttp.access" not in log
+
+
+async def test_the_daemon_runs_queued_jobs_and_its_periodic_tasks(config: Config) -> None:
+    """A verification mail queued before the daemon started is sent by it (the jobs loop runs); the domains'
+    periodic tasks (here the expired-state sweep) run at start."""
+    config = dataclasses.replace(config, http_port=free_port(), shutdown_timeout=5.0)
+    assert config.database_url is not None
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        user_id = await conn.fetchval(
+            "INSERT INTO users (username, email) VALUES ('alice', 'alice@example.org') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO jobs (kind, payload)"
+            " VALUES ('accounts.verification_mail', jsonb_build_object('user_id', $1::text))",
+            str(user_id),
+        )
+        await conn.execute("INSERT INTO web_sessions (id, expiry_date) VALUES ('gone', now() - interval '1 minute')")
+    finally:
+        await conn.close()
+    ready = asyncio.Event()
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(config, ready=lambda services, port: ready.set(), stop=stop))
+    await asyncio.wait_for(ready.wait(), 30)
+    outbox = config.data_dir / "outbox"
+    try:
+        for _ in range(200):
+            if outbox.exists() and any(outbox.iterdir()):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 15)
+    assert outbox.exists()
+    assert any(outbox.iterdir()), "the queued mail was not sent within 20 s"
+    conn = await asyncpg.connect(config.database_url)
+    try:
+        assert await conn.fetchval("SELECT state FROM jobs") == "done"
+        assert await conn.fetchval("SELECT count(*) FROM web_sessions") == 0
+    finally:
+        await conn.close()

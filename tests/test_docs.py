@@ -24,3 +24,15 @@ def test_every_problem_type_is_documented() -> None:
     text = (DOCS / "errors.md").read_text()
     missing = [slug for slug in PROBLEM_TYPES if f"`{slug}`" not in text]
     assert not missing, f"problem types missing from docs/errors.md: {missing}"
+
+
+def test_every_problem_slug_raised_is_in_the_catalog() -> None:
+    """Titles come only from the catalog, so every slug the code names must be in it."""
+    import re
+
+    from mnwd.errors import PROBLEM_TYPES
+
+    source = "\n".join(p.read_text() for p in (DOCS.parent / "mnwd").rglob("*.py"))
+    named = set(re.findall(r'slug\s*=\s*"([a-z0-9-]+)"', source))
+    assert named, "the pattern found no slug: the test would pass for nothing"
+    assert sorted(named - set(PROBLEM_TYPES)) == []

@@ -6,10 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from mnwd.accounts.commands import add_commands
+from mnwd.accounts.links import VERIFICATION_MAIL, send_queued_verification
 from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
-from mnwd.domain import Domain, Periodic
+from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.services import Services
 
 __all__ = ["DOMAIN"]
@@ -33,4 +34,5 @@ DOMAIN = Domain(
     commands=add_commands,
     start=start,
     periodic=(Periodic("accounts.expired_sessions", 600.0, sweep_sessions),),
+    jobs=(JobKind(VERIFICATION_MAIL, send_queued_verification),),
 )

@@ -6,7 +6,6 @@ Tokens are random, stored as SHA-256 only, expire, and are redeemed with one UPD
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,12 +13,30 @@ from typing import Any
 import asyncpg
 
 from mnwd.accounts import queries
+from mnwd.db.jobs import Job, enqueue
 from mnwd.errors import Gone, NotFound
 from mnwd.mail import Mail
 from mnwd.services import Services
-from mnwd.tokens import hash_token
+from mnwd.tokens import hash_token, new_token
 
-__all__ = ["LOGIN", "VERIFY_EMAIL", "LinkPurpose", "redeem", "send_email_verification", "send_login_link"]
+__all__ = [
+    "LOGIN",
+    "VERIFICATION_MAIL",
+    "VERIFY_EMAIL",
+    "LinkPurpose",
+    "get_signing_in_user",
+    "mail_login_link",
+    "queue_email_verification",
+    "redeem",
+    "send_email_verification",
+    "send_login_link",
+    "send_queued_verification",
+]
+
+# The durable job that mails the verification link: its payload holds the user id only, so no link secret
+# is ever stored; the job makes the link when it runs (a run repeated after a crash mails a second, equally
+# valid link).
+VERIFICATION_MAIL = "accounts.verification_mail"
 
 
 @dataclass(frozen=True)
@@ -34,9 +51,23 @@ VERIFY_EMAIL = LinkPurpose("verify_email", "/verify-email", 48 * 60)
 
 
 async def _issue(services: Services, user_id: uuid.UUID, purpose: LinkPurpose) -> str:
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     await queries.insert_login_token(services.pool, user_id, hash_token(token), purpose.name, purpose.lifetime_minutes)
     return f"{services.config.base_url}{purpose.path}/{token}"
+
+
+async def mail_login_link(services: Services, email: str) -> None:
+    """A sign-in link to the account of ``email``, if there is one that is not suspended (the caller answers
+    the same either way)."""
+    user = await queries.get_user_by_login(services.pool, email)
+    if user is not None and user["suspended_at"] is None:
+        await send_login_link(services, user)
+
+
+async def get_signing_in_user(services: Services, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """The account a redeemed sign-in link belongs to, or None when it was suspended meanwhile."""
+    user = await queries.get_user_by_id(services.pool, user_id)
+    return None if user is None or user["suspended_at"] is not None else user
 
 
 async def send_login_link(services: Services, user: asyncpg.Record | Any) -> None:
@@ -57,6 +88,20 @@ async def send_email_verification(services: Services, user: asyncpg.Record | Any
         "If you did not create an account, ignore this mail.\n"
     )
     await services.mailer.send(Mail(to=user["email"], subject="Confirm your email for mnwd", text=text))
+
+
+async def queue_email_verification(conn: asyncpg.Pool | asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """In the caller's transaction: the verification mail is sent once it commits (and even if the daemon
+    stops before sending it)."""
+    await enqueue(conn, VERIFICATION_MAIL, {"user_id": str(user_id)})
+
+
+async def send_queued_verification(services: Services, job: Job) -> None:
+    """The job of `queue_email_verification`: nothing to do for an account gone or already verified."""
+    user = await queries.get_user_by_id(services.pool, uuid.UUID(job.payload["user_id"]))
+    if user is None or user["email_verified"]:
+        return
+    await send_email_verification(services, user)
 
 
 async def describe(services: Services, token: str, purpose: LinkPurpose) -> str:

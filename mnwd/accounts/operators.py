@@ -7,6 +7,7 @@ import uuid
 from mnwd.accounts import queries
 from mnwd.accounts.passwords import PASSWORDS
 from mnwd.accounts.users import create_user
+from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound
 from mnwd.services import Services
 
@@ -31,9 +32,11 @@ async def create_account(
 
 
 async def set_suspended(services: Services, username: str, suspended: bool) -> None:
-    async with services.pool.acquire() as conn, conn.transaction():
-        user_id = await queries.set_suspended(conn, username.lower(), suspended)
+    async def change(tx: Tx) -> None:
+        user_id = await queries.set_suspended(tx.conn, username.lower(), suspended)
         if user_id is None:
             raise NotFound(f"There is no user named {username!r}.")
         if suspended:
-            await queries.revoke_other_sessions(conn, user_id, keep=None)
+            await queries.revoke_other_sessions(tx.conn, user_id, keep=None)
+
+    await run_tx(services.pool, "accounts.set_suspended", change, metrics=services.metrics)

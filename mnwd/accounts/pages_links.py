@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mnwd.accounts import links, queries
+from mnwd.accounts import links
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, begin_second_factor, finish_sign_in
 from mnwd.accounts.sessions import require_viewer
 from mnwd.accounts.users import normalize_email
@@ -39,9 +39,7 @@ async def request_link(request: web.Request) -> web.Response:
         await services.limiter.hit(LINKS_PER_ADDRESS, email.lower())
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/link_request.html", problem, {"email": raw})
-    user = await queries.get_user_by_login(services.pool, email)
-    if user is not None and user["suspended_at"] is None:
-        await links.send_login_link(services, user)
+    await links.mail_login_link(services, email)
     # The same answer whether or not the address has an account.
     return await render(request, "accounts/link_sent.html", {"email": email})
 
@@ -61,9 +59,8 @@ async def use_link(request: web.Request) -> web.Response:
         user_id = await links.redeem(services, request.match_info["token"], links.LOGIN)
     except (NotFound, Gone) as problem:
         return await render_problem(request, "accounts/link_confirm.html", problem, {"username": None})
-    user = await queries.get_user_by_id(services.pool, user_id)
-    assert user is not None
-    if user["suspended_at"] is not None:
+    user = await links.get_signing_in_user(services, user_id)
+    if user is None:
         return redirect("/login")
     if user["totp_enabled"]:
         return await begin_second_factor(request, user_id, DEFAULT_AFTER_SIGN_IN)
@@ -91,8 +88,8 @@ async def resend_verification(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if not viewer.email_verified:
         await services.limiter.hit(VERIFY_PER_USER, str(viewer.user_id))
-        user = await queries.get_user_by_id(services.pool, viewer.user_id)
-        await links.send_email_verification(services, user)
+        await links.queue_email_verification(services.pool, viewer.user_id)
+        services.jobs.wake()
     return redirect("/settings?saved=verification")
 
 

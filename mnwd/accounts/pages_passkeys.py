@@ -16,11 +16,13 @@ from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN
 from mnwd.accounts.sessions import Viewer, get_viewer, require_viewer, start_session
 from mnwd.errors import Unauthorized, ValidationFailed
 from mnwd.ratelimit import Limit
-from mnwd.web.body import read_json
+from mnwd.web.body import json_response, read_json
+from mnwd.web.browser import browser_state
 from mnwd.web.csrf import CSRF_HEADER, CsrfFailed, csrf_valid
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render, safe_next
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -79,22 +81,24 @@ async def passkeys_page(request: web.Request) -> web.Response:
 async def registration_options(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     viewer = await _require_json_viewer(request)
-    return _json(await passkeys.begin_registration(request, request.app[SERVICES], viewer))
+    return _json(await passkeys.begin_registration(browser_state(request), request.app[SERVICES], viewer))
 
 
 async def register(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     viewer = await _require_json_viewer(request)
     body = await read_json(request, NewPasskey)
-    row = await passkeys.register_passkey(request, request.app[SERVICES], viewer, body.name, body.credential)
-    return web.json_response(
+    row = await passkeys.register_passkey(
+        browser_state(request), request.app[SERVICES], viewer, body.name, body.credential
+    )
+    return json_response(
         {"id": str(row["id"]), "name": row["name"], "redirect": "/settings/passkeys?saved=added"}, status=201
     )
 
 
 async def rename(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    passkey_id = passkeys.parse_passkey_id(request.match_info["passkey_id"])
+    passkey_id = uuid_param(request, "passkey_id", passkeys.NO_SUCH_PASSKEY)
     form = await read_form(request)
     try:
         await passkeys.rename_passkey(
@@ -107,7 +111,7 @@ async def rename(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    passkey_id = passkeys.parse_passkey_id(request.match_info["passkey_id"])
+    passkey_id = uuid_param(request, "passkey_id", passkeys.NO_SUCH_PASSKEY)
     await passkeys.delete_passkey(request.app[SERVICES].pool, viewer.user_id, passkey_id)
     return redirect("/settings/passkeys?saved=deleted")
 
@@ -116,7 +120,7 @@ async def sign_in_options(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     services = request.app[SERVICES]
     await services.limiter.hit(PASSKEY_OPTIONS_PER_IP, request.remote or "")
-    return _json(await passkeys.begin_authentication(request, services))
+    return _json(await passkeys.begin_authentication(browser_state(request), services))
 
 
 async def sign_in(request: web.Request) -> web.Response:
@@ -124,10 +128,10 @@ async def sign_in(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await services.limiter.hit(PASSKEY_SIGN_IN_PER_IP, request.remote or "")
     body = await read_json(request, PasskeySignIn)
-    user_id = await passkeys.authenticate_passkey(request, services, body.credential)
+    user_id = await passkeys.authenticate_passkey(browser_state(request), services, body.credential)
     # A passkey sign-in counts as both factors: no TOTP step follows it.
     await start_session(request, user_id)
-    return web.json_response({"redirect": safe_next(body.next, DEFAULT_AFTER_SIGN_IN)})
+    return json_response({"redirect": safe_next(body.next, DEFAULT_AFTER_SIGN_IN)})
 
 
 def setup(app: web.Application) -> None:

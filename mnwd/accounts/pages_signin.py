@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from aiohttp import web
 
 from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
-from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORDS
+from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from mnwd.accounts.sessions import end_session, get_viewer, start_session
-from mnwd.accounts.signin import check_password
-from mnwd.accounts.users import create_user
+from mnwd.accounts.signin import check_password, rehash_if_outdated
+from mnwd.accounts.users import sign_up
 from mnwd.errors import TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.browser import load_state, save_state
@@ -49,19 +48,11 @@ async def signup(request: web.Request) -> web.Response:
                 "The account could not be created.",
                 errors=[{"field": "password_confirm", "message": "The two passwords differ."}],
             )
-        user = await create_user(services.pool, services[PASSWORDS], username=username, email=email, password=password)
+        user_id = await sign_up(services, username=username, email=email, password=password)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)
-    await start_session(request, user["id"])
-    await after_sign_up(request, user)
+    await start_session(request, user_id)
     return redirect(DEFAULT_AFTER_SIGN_IN)
-
-
-async def after_sign_up(request: web.Request, user: object) -> None:
-    """Hook for what follows a new account (the verification mail)."""
-    from mnwd.accounts import links
-
-    await links.send_email_verification(request.app[SERVICES], user)
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -77,12 +68,12 @@ async def login(request: web.Request) -> web.Response:
     identifier = field(form, "login", max_chars=300)
     next_url = safe_next(field(form, "next"), DEFAULT_AFTER_SIGN_IN)
     context = {"login": identifier, "next": next_url}
+    password = field(form, "password", max_chars=10 * 1024)
     try:
-        user = await check_password(
-            services, identifier, field(form, "password", max_chars=10 * 1024), request.remote or ""
-        )
+        user = await check_password(services, identifier, password, request.remote or "")
     except (InvalidCredentials, AccountLocked, AccountSuspended, TooManyRequests) as problem:
         return await render_problem(request, "accounts/login.html", problem, context)
+    await rehash_if_outdated(services, user, password)
     if user["totp_enabled"]:
         return await begin_second_factor(request, user["id"], next_url)
     return await finish_sign_in(request, user["id"], next_url)
@@ -91,7 +82,11 @@ async def login(request: web.Request) -> web.Response:
 async def begin_second_factor(request: web.Request, user_id: uuid.UUID, next_url: str) -> web.Response:
     """The password was right; the account wants a code too. Remember who, briefly, in this browser only."""
     state = await load_state(request)
-    state["pending_2fa"] = {"user_id": str(user_id), "until": time.time() + PENDING_2FA_SECONDS, "next": next_url}
+    state["pending_2fa"] = {
+        "user_id": str(user_id),
+        "until": request.app[SERVICES].clock.time() + PENDING_2FA_SECONDS,
+        "next": next_url,
+    }
     await save_state(request, state)
     return redirect("/login/2fa")
 

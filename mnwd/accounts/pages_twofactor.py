@@ -60,7 +60,9 @@ async def start_setup(request: web.Request) -> web.Response:
         return redirect("/settings/2fa")
     secret = totp.new_secret()
     state = await load_state(request)
-    state[SETUP_KEY] = totp.seal_pending_secret(request.app[SERVICES].keyring, viewer.user_id, secret)
+    state[SETUP_KEY] = totp.seal_pending_secret(
+        request.app[SERVICES].keyring, viewer.user_id, secret, request.app[SERVICES].clock.time()
+    )
     await save_state(request, state)
     return _no_store(await render(request, SETTINGS_TEMPLATE, _setup_context(viewer, secret)))
 
@@ -70,7 +72,7 @@ async def enable(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     form = await read_form(request)
     state = await load_state(request)
-    secret = totp.open_pending_secret(services.keyring, state.get(SETUP_KEY), viewer.user_id)
+    secret = totp.open_pending_secret(services.keyring, state.get(SETUP_KEY), viewer.user_id, services.clock.time())
     if secret is None:
         problem = ValidationFailed("The set-up expired or was not started in this browser. Start again.")
         return await render_problem(request, SETTINGS_TEMPLATE, problem, await _status_context(request, viewer))
@@ -131,13 +133,13 @@ async def disable(request: web.Request) -> web.Response:
     return redirect("/settings/2fa?saved=disabled")
 
 
-def _pending_sign_in(state: dict[str, Any]) -> dict[str, Any] | None:
+def _pending_sign_in(state: dict[str, Any], now: float) -> dict[str, Any] | None:
     """The sign-in waiting for its second factor in this browser (see `pages_signin.begin_second_factor`)."""
     pending = state.get(PENDING_KEY)
     if not isinstance(pending, dict):
         return None
     until = pending.get("until")
-    if not isinstance(until, int | float) or until < totp.clock():
+    if not isinstance(until, int | float) or until < now:
         return None
     try:
         uuid.UUID(str(pending.get("user_id")))
@@ -162,7 +164,7 @@ async def _abandon_sign_in(
 
 async def challenge_page(request: web.Request) -> web.Response:
     state = await load_state(request)
-    if _pending_sign_in(state) is None:
+    if _pending_sign_in(state, request.app[SERVICES].clock.time()) is None:
         await _drop_pending(request, state)
         return redirect("/login")
     return await render(request, CHALLENGE_TEMPLATE)
@@ -171,7 +173,7 @@ async def challenge_page(request: web.Request) -> web.Response:
 async def answer_challenge(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     state = await load_state(request)
-    pending = _pending_sign_in(state)
+    pending = _pending_sign_in(state, request.app[SERVICES].clock.time())
     if pending is None:
         await _drop_pending(request, state)
         return redirect("/login")

@@ -19,7 +19,6 @@ passkey id is `NotFound` (404); a suspended owner gets `AccountSuspended` (403).
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
@@ -27,7 +26,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from aiohttp import web
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -58,11 +56,12 @@ from mnwd.accounts.errors import AccountSuspended
 from mnwd.accounts.sessions import Viewer
 from mnwd.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
 from mnwd.services import Services
-from mnwd.web.browser import load_state, pop_state, save_state
+from mnwd.web.browser import BrowserState
 
 __all__ = [
     "CHALLENGE_SECONDS",
     "MAX_NAME_CHARS",
+    "NO_SUCH_PASSKEY",
     "PasskeyRejected",
     "RelyingParty",
     "authenticate_passkey",
@@ -70,7 +69,6 @@ __all__ = [
     "begin_registration",
     "delete_passkey",
     "list_passkeys",
-    "parse_passkey_id",
     "register_passkey",
     "relying_party",
     "rename_passkey",
@@ -118,16 +116,19 @@ def relying_party(services: Services) -> RelyingParty:
 # Challenges kept in the browser's transient state
 
 
-async def _remember_challenge(request: web.Request, key: str, challenge: bytes, **bound: str) -> None:
-    state = await load_state(request)
-    state[key] = {"challenge": bytes_to_base64url(challenge), "until": time.time() + CHALLENGE_SECONDS, **bound}
-    await save_state(request, state)
+async def _remember_challenge(
+    services: Services, browser: BrowserState, key: str, challenge: bytes, **bound: str
+) -> None:
+    state = await browser.load()
+    until = services.clock.time() + CHALLENGE_SECONDS
+    state[key] = {"challenge": bytes_to_base64url(challenge), "until": until, **bound}
+    await browser.save(state)
 
 
-async def _take_challenge(request: web.Request, key: str) -> dict[str, Any] | None:
+async def _take_challenge(services: Services, browser: BrowserState, key: str) -> dict[str, Any] | None:
     """The pending challenge, removed from the state before anything is checked; None if none or expired."""
-    pending = await pop_state(request, key)
-    if not isinstance(pending, dict) or pending.get("until", 0) < time.time():
+    pending = await browser.pop(key)
+    if not isinstance(pending, dict) or pending.get("until", 0) < services.clock.time():
         return None
     return pending
 
@@ -159,7 +160,7 @@ def _descriptor(row: asyncpg.Record) -> PublicKeyCredentialDescriptor:
     return PublicKeyCredentialDescriptor(id=bytes(row["credential_id"]), transports=transports or None)
 
 
-async def begin_registration(request: web.Request, services: Services, viewer: Viewer) -> str:
+async def begin_registration(browser: BrowserState, services: Services, viewer: Viewer) -> str:
     """Options for ``navigator.credentials.create()`` as JSON; the challenge is kept for this user in this browser."""
     rp = relying_party(services)
     existing = await queries.list_passkeys(services.pool, viewer.user_id)
@@ -177,16 +178,16 @@ async def begin_registration(request: web.Request, services: Services, viewer: V
         ),
         exclude_credentials=[_descriptor(row) for row in existing],
     )
-    await _remember_challenge(request, REGISTRATION_STATE, options.challenge, user_id=str(viewer.user_id))
+    await _remember_challenge(services, browser, REGISTRATION_STATE, options.challenge, user_id=str(viewer.user_id))
     return options_to_json(options)
 
 
 async def register_passkey(
-    request: web.Request, services: Services, viewer: Viewer, name: str, credential: dict[str, Any]
+    browser: BrowserState, services: Services, viewer: Viewer, name: str, credential: dict[str, Any]
 ) -> asyncpg.Record:
     """Verify the authenticator's answer to the pending challenge and store the new passkey."""
     name = _check_name(name) if name.strip() else ""
-    pending = await _take_challenge(request, REGISTRATION_STATE)
+    pending = await _take_challenge(services, browser, REGISTRATION_STATE)
     if pending is None or pending.get("user_id") != str(viewer.user_id):
         raise BadRequest("No passkey registration is in progress in this browser, or it expired. Start again.")
     rp = relying_party(services)
@@ -229,14 +230,14 @@ async def register_passkey(
 # Sign-in
 
 
-async def begin_authentication(request: web.Request, services: Services) -> str:
+async def begin_authentication(browser: BrowserState, services: Services) -> str:
     """Options for ``navigator.credentials.get()`` as JSON: any passkey of this site may answer."""
     options = generate_authentication_options(
         rp_id=relying_party(services).id,
         timeout=CHALLENGE_SECONDS * 1000,
         user_verification=UserVerificationRequirement.PREFERRED,
     )
-    await _remember_challenge(request, SIGN_IN_STATE, options.challenge)
+    await _remember_challenge(services, browser, SIGN_IN_STATE, options.challenge)
     return options_to_json(options)
 
 
@@ -292,9 +293,9 @@ def _verify_assertion(
     raise PasskeyRejected(CLONED_MESSAGE)
 
 
-async def authenticate_passkey(request: web.Request, services: Services, credential: dict[str, Any]) -> uuid.UUID:
+async def authenticate_passkey(browser: BrowserState, services: Services, credential: dict[str, Any]) -> uuid.UUID:
     """The user whose passkey answered the pending challenge, its use recorded; or a problem."""
-    pending = await _take_challenge(request, SIGN_IN_STATE)
+    pending = await _take_challenge(services, browser, SIGN_IN_STATE)
     if pending is None:
         raise PasskeyRejected("No passkey sign-in is in progress in this browser, or it expired. Try again.")
     try:
@@ -328,11 +329,7 @@ async def list_passkeys(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[asyncpg.
     return await queries.list_passkeys(pool, user_id)
 
 
-def parse_passkey_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("You have no such passkey.") from None
+NO_SUCH_PASSKEY = "You have no such passkey."
 
 
 async def rename_passkey(pool: asyncpg.Pool, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> None:

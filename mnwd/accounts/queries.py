@@ -110,6 +110,12 @@ async def get_lock(conn: Conn, user_id: uuid.UUID) -> datetime | None:
     return locked
 
 
+async def lock_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    """The user's password hash, its row locked until the transaction ends."""
+    password_hash: str | None = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE", user_id)
+    return password_hash
+
+
 async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str, *, changed: bool) -> None:
     await conn.execute(
         """

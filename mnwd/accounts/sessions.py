@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -72,7 +72,7 @@ async def get_viewer(request: web.Request) -> Viewer | None:
         row = await queries.get_session_viewer(pool, hash_token(token))
         if row is not None:
             viewer = Viewer.from_record(row)
-            if datetime.now(UTC) - row["last_seen_at"] > TOUCH_EVERY:
+            if request.app[SERVICES].clock.now() - row["last_seen_at"] > TOUCH_EVERY:
                 await queries.touch_user_session(pool, viewer.session_id, request.remote)
     request[VIEWER_KEY] = _Looked(viewer)
     return viewer

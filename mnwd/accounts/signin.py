@@ -1,8 +1,10 @@
-"""Password sign-in: rate limits, the lockout, constant-time answers, rehash on login."""
+"""Password sign-in: rate limits, the lockout, constant-time answers; and the rehash after a sign-in.
+
+``check_password`` only checks (it writes nothing but the attempt counters of the lockout);
+``rehash_if_outdated`` then stores a hash of the current strength when the stored one is weaker.
+"""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import asyncpg
 
@@ -13,7 +15,7 @@ from mnwd.errors import TooManyRequests
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 
-__all__ = ["LOCK_MINUTES", "MAX_FAILURES", "check_password"]
+__all__ = ["LOCK_MINUTES", "MAX_FAILURES", "check_password", "rehash_if_outdated"]
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -47,10 +49,17 @@ async def check_password(services: Services, identifier: str, password: str, ip:
         raise InvalidCredentials()
     if user["suspended_at"] is not None:
         raise AccountSuspended()
-    if services[PASSWORDS].needs_rehash(user["password_hash"]):
-        new_hash = await services[PASSWORDS].hash(password)
-        await queries.update_password_hash(services.pool, user["id"], new_hash, changed=False)
     return user
+
+
+async def rehash_if_outdated(services: Services, user: asyncpg.Record, password: str) -> bool:
+    """After `check_password` accepted ``password``: store it hashed with today's parameters if the stored
+    hash used weaker ones. Whether it did."""
+    passwords = services[PASSWORDS]
+    if not passwords.needs_rehash(user["password_hash"]):
+        return False
+    await queries.update_password_hash(services.pool, user["id"], await passwords.hash(password), changed=False)
+    return True
 
 
 async def _seconds_locked(services: Services, user: asyncpg.Record) -> int:
@@ -58,4 +67,4 @@ async def _seconds_locked(services: Services, user: asyncpg.Record) -> int:
     if until is None:
         # Every attempt of this round is still being checked; ask to wait a moment.
         return 5
-    return max(1, int((until - datetime.now(UTC)).total_seconds()))
+    return max(1, int((until - services.clock.now()).total_seconds()))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +40,6 @@ __all__ = [
     "Enrolment",
     "TooManyWrongCodes",
     "WrongCode",
-    "clock",
     "confirm_owner",
     "disable",
     "enable",
@@ -91,11 +89,6 @@ class TooManyWrongCodes(Problem):
         super().__init__("Too many wrong codes. Sign in again with your password.")
 
 
-def clock() -> float:
-    """The time codes are checked against (tests move it)."""
-    return time.time()
-
-
 def new_secret() -> str:
     """160 random bits, base32, as authenticator apps expect."""
     return pyotp.random_base32()
@@ -137,21 +130,21 @@ def enrolment(secret: str, account_name: str) -> Enrolment:
     return Enrolment(grouped_secret=grouped, uri=uri, qr_data_uri=qr)
 
 
-def seal_pending_secret(keyring: Keyring, user_id: uuid.UUID, secret: str) -> dict[str, Any]:
+def seal_pending_secret(keyring: Keyring, user_id: uuid.UUID, secret: str, now: float) -> dict[str, Any]:
     """The transient-state entry for a secret being set up: encrypted, bound to the user, short-lived."""
     return {
         "secret": keyring.encrypt(PENDING_PURPOSE, secret),
         "user_id": str(user_id),
-        "until": clock() + SETUP_SECONDS,
+        "until": now + SETUP_SECONDS,
     }
 
 
-def open_pending_secret(keyring: Keyring, entry: object, user_id: uuid.UUID) -> str | None:
+def open_pending_secret(keyring: Keyring, entry: object, user_id: uuid.UUID, now: float) -> str | None:
     """The secret of a set-up this user started in this browser and has not let expire."""
     if not isinstance(entry, dict) or entry.get("user_id") != str(user_id):
         return None
     until, sealed = entry.get("until"), entry.get("secret")
-    if not isinstance(until, int | float) or until < clock() or not isinstance(sealed, str):
+    if not isinstance(until, int | float) or until < now or not isinstance(sealed, str):
         return None
     try:
         return keyring.decrypt(PENDING_PURPOSE, sealed)
@@ -161,7 +154,7 @@ def open_pending_secret(keyring: Keyring, entry: object, user_id: uuid.UUID) -> 
 
 async def enable(services: Services, user_id: uuid.UUID, secret: str, code: str) -> list[str]:
     """Turn TOTP on once ``code`` proves the app holds ``secret``; returns the new backup codes (show once)."""
-    step = matching_step(secret, code, clock())
+    step = matching_step(secret, code, services.clock.time())
     if step is None:
         raise ValidationFailed(
             "Two-factor authentication was not turned on.",
@@ -200,7 +193,7 @@ async def _verify_for(services: Services, user: asyncpg.Record, code: str) -> bo
         return False
     # A secret that no longer decrypts means the configured key changed: an operator's error, so it raises.
     secret = services.keyring.decrypt(SECRET_PURPOSE, user["totp_secret"])
-    step = matching_step(secret, code, clock())
+    step = matching_step(secret, code, services.clock.time())
     if step is None:
         return False
     return await queries.claim_totp_step(services.pool, user["id"], user["totp_secret"], step)

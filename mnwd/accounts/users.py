@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+import uuid
 from email.utils import parseaddr
 
 import asyncpg
 
 from mnwd.accounts import queries
-from mnwd.accounts.passwords import Passwords, password_problem
+from mnwd.accounts.links import queue_email_verification
+from mnwd.accounts.passwords import PASSWORDS, Passwords, password_problem
+from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import ValidationFailed
+from mnwd.services import Services
 
-__all__ = ["RESERVED_USERNAMES", "create_user", "normalize_email", "username_problem"]
+__all__ = ["RESERVED_USERNAMES", "create_user", "normalize_email", "sign_up", "username_problem"]
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}$")
 MAX_EMAIL_CHARS = 254
@@ -98,7 +102,7 @@ def normalize_email(raw: str) -> str | None:
 
 
 async def create_user(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     passwords: Passwords,
     *,
     username: str,
@@ -144,10 +148,23 @@ async def create_user(
         ) from None
 
 
-async def _taken(pool: asyncpg.Pool, username: str, email: str) -> list[dict[str, str]]:
+async def _taken(pool: asyncpg.Pool | asyncpg.Connection, username: str, email: str) -> list[dict[str, str]]:
     errors = []
     if await queries.get_user_by_username(pool, username) is not None:
         errors.append({"field": "username", "message": "This username is taken."})
     if await queries.get_user_by_login(pool, email) is not None:
         errors.append({"field": "email", "message": "This email is taken."})
     return errors
+
+
+async def sign_up(services: Services, *, username: str, email: str, password: str) -> uuid.UUID:
+    """A new account from the sign-up page, and its verification mail queued in the same transaction."""
+
+    async def register(tx: Tx) -> uuid.UUID:
+        user = await create_user(tx.conn, services[PASSWORDS], username=username, email=email, password=password)
+        await queue_email_verification(tx.conn, user["id"])
+        tx.after_commit(services.jobs.wake)
+        user_id: uuid.UUID = user["id"]
+        return user_id
+
+    return await run_tx(services.pool, "accounts.sign_up", register, metrics=services.metrics)

@@ -258,7 +258,7 @@ async def create_app(
             api_key_prefix=key_prefix,
         )
 
-    row = await run_tx(pool, "sync.apps.create", body)
+    row = await run_tx(pool, "apps.create", body)
     return IssuedKey(App.from_record(row), api_key)
 
 

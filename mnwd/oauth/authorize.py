@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from mnwd.apps import App, get_app, redirect_uri_matches
+from mnwd.db.tx import Tx, run_tx
 from mnwd.oauth import queries
 from mnwd.oauth.errors import AuthorizeError
 from mnwd.oauth.pkce import CHALLENGE_PATTERN
 from mnwd.services import Services
-from mnwd.tokens import hash_token
+from mnwd.tokens import hash_token, new_token
 
 __all__ = ["SCOPES", "AuthorizeRequest", "approve", "check_request", "error_redirect", "has_consent"]
 
@@ -122,11 +122,12 @@ async def has_consent(services: Services, user_id: uuid.UUID, request: Authorize
 
 async def approve(services: Services, user_id: uuid.UUID, request: AuthorizeRequest) -> str:
     """Remember the consent, issue a code, and return where to send the browser."""
-    code = secrets.token_urlsafe(32)
-    async with services.pool.acquire() as conn, conn.transaction():
-        await queries.upsert_consent(conn, user_id, request.app.id, request.scope)
+    code = new_token()
+
+    async def record(tx: Tx) -> None:
+        await queries.upsert_consent(tx.conn, user_id, request.app.id, request.scope)
         await queries.insert_code(
-            conn,
+            tx.conn,
             app_id=request.app.id,
             user_id=user_id,
             code_hash=hash_token(code),
@@ -135,6 +136,8 @@ async def approve(services: Services, user_id: uuid.UUID, request: AuthorizeRequ
             scope=request.scope,
             lifetime_seconds=CODE_SECONDS,
         )
+
+    await run_tx(services.pool, "oauth.approve", record, metrics=services.metrics)
     return _with_params(request.redirect_uri, {"code": code, "state": request.state, "iss": services.config.base_url})
 
 

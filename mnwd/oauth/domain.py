@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from mnwd.apps import on_app_change
 from mnwd.domain import Domain
@@ -30,4 +31,11 @@ def forget_cached_bearers(services: Services) -> None:
     services[BEARERS].forget_all()
 
 
-DOMAIN = Domain(name="oauth", routes=setup_routes, templates=TEMPLATES, settings=OAuthSettings, start=start)
+DOMAIN = Domain(
+    name="oauth",
+    routes=setup_routes,
+    templates=TEMPLATES,
+    settings=OAuthSettings,
+    start=start,
+    sql=Path(__file__).resolve().parent / "sql",
+)

@@ -7,7 +7,6 @@ import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from mnwd.oauth import tokens
@@ -16,7 +15,9 @@ from mnwd.oauth.bearer import require_bearer
 from mnwd.oauth.errors import TokenError
 from mnwd.ratelimit import Limit
 from mnwd.timestamps import rfc3339
+from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
+from mnwd.web.forms import RepeatedField, read_single_valued_form
 from mnwd.web.keys import SERVICES
 
 __all__ = ["setup"]
@@ -27,9 +28,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, content_type="application/json", headers={**NO_STORE, **(headers or {})}
-    )
+    return json_response(body, status=status, headers={**NO_STORE, **(headers or {})})
 
 
 def _error(exc: TokenError) -> web.Response:
@@ -40,15 +39,10 @@ def _error(exc: TokenError) -> web.Response:
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type != FORM:
         raise TokenError("invalid_request", f"Send the parameters as {FORM}.")
-    posted = await request.post()
-    form: dict[str, str] = {}
-    for key in set(posted.keys()):
-        values = posted.getall(key)
-        if len(values) > 1:
-            raise TokenError("invalid_request", f"The parameter {key} is given more than once.")
-        if isinstance(values[0], str):
-            form[key] = values[0]
-    return form
+    try:
+        return await read_single_valued_form(request)
+    except RepeatedField as exc:
+        raise TokenError("invalid_request", str(exc)) from None
 
 
 def _token_endpoint(
@@ -103,7 +97,7 @@ async def _introspect(request: web.Request, form: dict[str, str]) -> web.Respons
 
 async def metadata(request: web.Request) -> web.Response:
     base = request.app[SERVICES].config.base_url
-    return web.json_response(
+    return json_response(
         {
             "issuer": base,
             "authorization_endpoint": f"{base}/oauth/authorize",
@@ -125,7 +119,7 @@ async def metadata(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     bearer = await require_bearer(request)
-    return web.json_response(
+    return json_response(
         {
             "user": {"id": str(bearer.user_id), "username": bearer.username, "display_name": bearer.display_name},
             "app": {"id": str(bearer.app_id), "name": bearer.app_name},

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 from multidict import MultiMapping
 
-from mnwd.accounts import require_viewer
-from mnwd.accounts.sessions import get_viewer
-from mnwd.errors import NotFound
-from mnwd.oauth import queries
+from mnwd.accounts import get_viewer, require_viewer
+from mnwd.oauth import grants
 from mnwd.oauth.authorize import PARAMETERS, approve, check_request, error_redirect, has_consent
-from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.oauth.errors import AuthorizeError
 from mnwd.web.forms import read_form
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, render
+from mnwd.web.pages import login_redirect, redirect, render
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -48,7 +43,7 @@ async def authorize_page(request: web.Request) -> web.Response:
         return await _failed(request, exc)
     viewer = await get_viewer(request)
     if viewer is None:
-        return redirect(f"/login?next={quote(request.path_qs, safe='')}")
+        raise login_redirect(request)
     if await has_consent(services, viewer.user_id, checked):
         return redirect(await approve(services, viewer.user_id, checked))
     return await render(request, "oauth/consent.html", {"authz": checked})
@@ -73,17 +68,15 @@ async def authorize_decision(request: web.Request) -> web.Response:
 
 async def authorized_apps_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    apps = await queries.list_authorized_apps(request.app[SERVICES].pool, viewer.user_id)
+    apps = await grants.list_authorized_apps(request.app[SERVICES], viewer.user_id)
     saved = "Access revoked." if request.query.get("saved") == "revoked" else None
     return await render(request, "oauth/authorized_apps.html", {"apps": apps, "saved": saved})
 
 
 async def revoke_app(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
-    app_id = uuid_param(request, "app_id", "This app has no access to your account.")
-    if not await queries.revoke_app_access(request.app[SERVICES].pool, viewer.user_id, app_id):
-        raise NotFound("This app has no access to your account.")
-    request.app[SERVICES][BEARERS].forget_all()
+    app_id = uuid_param(request, "app_id", grants.NO_ACCESS)
+    await grants.revoke_app_access(request.app[SERVICES], viewer.user_id, app_id)
     return redirect("/settings/apps?saved=revoked")
 
 

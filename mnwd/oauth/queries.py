@@ -200,20 +200,22 @@ BEARER_COLUMNS = """
 """
 
 
+# Cached bearer checks rely on every column this reads: a change to any of them must fire the bearer-cache
+# triggers (migration 0014); tests/oauth/test_bearer_triggers.py derives the columns from this text.
+ACCESS_TOKEN_QUERY = f"""
+SELECT {BEARER_COLUMNS}, t.expires_at <= now() AS expired
+FROM oauth_access_tokens t
+JOIN oauth_grants g ON g.id = t.grant_id
+JOIN sync_apps a ON a.id = g.app_id
+JOIN users u ON u.id = g.user_id
+LEFT JOIN sync_devices d ON d.id = g.device_id
+WHERE t.token_hash = $1
+"""
+
+
 async def get_access_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
     """Everything a bearer check needs, in one query."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        SELECT {BEARER_COLUMNS}, t.expires_at <= now() AS expired
-        FROM oauth_access_tokens t
-        JOIN oauth_grants g ON g.id = t.grant_id
-        JOIN sync_apps a ON a.id = g.app_id
-        JOIN users u ON u.id = g.user_id
-        LEFT JOIN sync_devices d ON d.id = g.device_id
-        WHERE t.token_hash = $1
-        """,
-        token_hash,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(ACCESS_TOKEN_QUERY, token_hash)
     return row
 
 

@@ -7,7 +7,6 @@ token belongs to a grant (one per authorization); reuse of a spent code or refre
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,12 +15,13 @@ from typing import Any
 import asyncpg
 
 from mnwd.apps import App, get_app, get_app_by_api_key
+from mnwd.db.tx import Tx, run_tx
 from mnwd.oauth import queries
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.oauth.errors import TokenError
 from mnwd.oauth.pkce import VERIFIER_PATTERN, s256
 from mnwd.services import Services
-from mnwd.tokens import hash_token
+from mnwd.tokens import hash_token, new_token
 
 __all__ = ["ACCESS_SECONDS", "REFRESH_SECONDS", "TokenSet", "exchange_code", "introspect", "refresh", "revoke"]
 
@@ -70,8 +70,8 @@ async def _client(services: Services, form: Mapping[str, str]) -> App:
 
 
 async def _issue(conn: asyncpg.Connection, grant_id: uuid.UUID, scope: str) -> TokenSet:
-    access = ACCESS_PREFIX + secrets.token_urlsafe(32)
-    refresh_token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    access = new_token(ACCESS_PREFIX)
+    refresh_token = new_token(REFRESH_PREFIX)
     await queries.insert_access_token(conn, grant_id, hash_token(access), ACCESS_SECONDS)
     await queries.insert_refresh_token(conn, grant_id, hash_token(refresh_token), REFRESH_SECONDS)
     return TokenSet(access, refresh_token, scope)
@@ -90,18 +90,24 @@ async def exchange_code(services: Services, form: Mapping[str, str]) -> TokenSet
     if not VERIFIER_PATTERN.fullmatch(verifier):
         raise TokenError("invalid_grant", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~.")
     code_hash = hash_token(code)
-    async with services.pool.acquire() as conn, conn.transaction():
+
+    async def redeem(tx: Tx) -> TokenSet | None:
         row = await queries.redeem_code(
-            conn, code_hash=code_hash, app_id=app.id, redirect_uri=redirect_uri, code_challenge=s256(verifier)
+            tx.conn, code_hash=code_hash, app_id=app.id, redirect_uri=redirect_uri, code_challenge=s256(verifier)
         )
-        if row is not None:
-            if not await _user_allowed(conn, row["user_id"]):
-                raise TokenError("invalid_grant", "The account that authorized this code is suspended.")
-            grant_id = await queries.insert_grant(
-                conn, app_id=app.id, user_id=row["user_id"], code_id=row["id"], scope=row["scope"]
-            )
-            return await _issue(conn, grant_id, row["scope"])
-    raise await _why_code_failed(services, code_hash, app, redirect_uri, verifier)
+        if row is None:
+            return None
+        if not await _user_allowed(tx.conn, row["user_id"]):
+            raise TokenError("invalid_grant", "The account that authorized this code is suspended.")
+        grant_id = await queries.insert_grant(
+            tx.conn, app_id=app.id, user_id=row["user_id"], code_id=row["id"], scope=row["scope"]
+        )
+        return await _issue(tx.conn, grant_id, row["scope"])
+
+    issued = await run_tx(services.pool, "oauth.exchange_code", redeem, metrics=services.metrics)
+    if issued is None:
+        raise await _why_code_failed(services, code_hash, app, redirect_uri, verifier)
+    return issued
 
 
 async def _why_code_failed(
@@ -128,13 +134,19 @@ async def refresh(services: Services, form: Mapping[str, str]) -> TokenSet:
     app = await _client(services, form)
     token = _required(form, "refresh_token")
     token_hash = hash_token(token)
-    async with services.pool.acquire() as conn, conn.transaction():
-        row = await queries.use_refresh_token(conn, token_hash, app.id)
-        if row is not None:
-            scope = _narrowed_scope(row["scope"], form.get("scope"))
-            if not await _user_allowed(conn, row["user_id"]):
-                raise TokenError("invalid_grant", "The account of this grant is suspended.")
-            return await _issue(conn, row["grant_id"], scope)
+
+    async def rotate(tx: Tx) -> TokenSet | None:
+        row = await queries.use_refresh_token(tx.conn, token_hash, app.id)
+        if row is None:
+            return None
+        scope = _narrowed_scope(row["scope"], form.get("scope"))
+        if not await _user_allowed(tx.conn, row["user_id"]):
+            raise TokenError("invalid_grant", "The account of this grant is suspended.")
+        return await _issue(tx.conn, row["grant_id"], scope)
+
+    issued = await run_tx(services.pool, "oauth.refresh", rotate, metrics=services.metrics)
+    if issued is not None:
+        return issued
     state = await queries.get_refresh_token_state(services.pool, token_hash)
     if state is None or state["app_id"] != app.id:
         raise TokenError("invalid_grant", "The refresh token is not valid.")

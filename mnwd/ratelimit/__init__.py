@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from mnwd.clock import Clock
 from mnwd.errors import TooManyRequests
 from mnwd.ratelimit import queries
 
@@ -27,8 +28,9 @@ class Limit:
 
 
 class RateLimiter:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
         self._pool = pool
+        self._clock = clock or Clock()
 
     @staticmethod
     def _window(limit: Limit, now: datetime) -> tuple[datetime, int]:
@@ -42,15 +44,15 @@ class RateLimiter:
         return f"{limit.name}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
     async def hit(self, limit: Limit, key: str) -> None:
-        start, retry_after = self._window(limit, datetime.now(UTC))
+        start, retry_after = self._window(limit, self._clock.now())
         hits = await queries.upsert_hit(self._pool, self._bucket(limit, key), start)
         if hits > limit.max_hits:
             raise TooManyRequests(limit.message, retry_after=max(retry_after, 1))
 
     async def check(self, limit: Limit, key: str) -> None:
-        start, retry_after = self._window(limit, datetime.now(UTC))
+        start, retry_after = self._window(limit, self._clock.now())
         if await queries.get_hits(self._pool, self._bucket(limit, key), start) >= limit.max_hits:
             raise TooManyRequests(limit.message, retry_after=max(retry_after, 1))
 
     async def sweep(self, older_than: timedelta = timedelta(days=1)) -> int:
-        return await queries.delete_windows_before(self._pool, datetime.now(UTC) - older_than)
+        return await queries.delete_windows_before(self._pool, self._clock.now() - older_than)

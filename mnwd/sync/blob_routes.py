@@ -8,69 +8,27 @@ made before a byte of it is read; a client that sent ``Expect: 100-continue`` is
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from mnwd.errors import NotFound
 from mnwd.sync import blobs
 from mnwd.sync.auth import sync_caller
+from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
+from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
 
-__all__ = ["BODY_CHUNK", "byte_range", "etag_matches", "setup"]
+__all__ = ["BODY_CHUNK", "setup"]
 
 PATH = "/sync/v1/blobs/{sha256}"
 BODY_CHUNK = 256 * 1024
 CACHE_CONTROL = "private, immutable, max-age=31536000"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_RANGE = re.compile(r"bytes[ \t]*=[ \t]*(?:([0-9]+)[ \t]*-[ \t]*([0-9]*)|-[ \t]*([0-9]+))[ \t]*", re.IGNORECASE)
-_HUGE = 1 << 63  # beyond any blob: a position of more digits than this is past the end of every one
-
-
-def _number(digits: str) -> int:
-    return int(digits) if len(digits.lstrip("0")) <= 18 else _HUGE
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The half-open ``[start, end)`` a ``Range`` header asks of a blob of ``size`` bytes; None: send it whole.
-
-    One range of bytes is served (``a-b``, ``a-``, ``-n``); several ranges, other units and malformed headers
-    are ignored, as RFC 9110 allows, and the whole blob is sent with 200. A range starting at or past the end
-    raises `RangeNotSatisfiable`.
-    """
-    if header is None:
-        return None
-    match = _RANGE.fullmatch(header.strip())
-    if match is None:
-        return None
-    first, last, suffix = match.groups()
-    if suffix is not None:
-        length = _number(suffix)
-        if length == 0:
-            raise blobs.RangeNotSatisfiable(size)
-        if size == 0:
-            return None
-        return max(size - length, 0), size
-    start = _number(first)
-    if last and _number(last) < start:
-        return None
-    if start >= size:
-        raise blobs.RangeNotSatisfiable(size)
-    return start, size if not last else min(_number(last) + 1, size)
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """Whether ``If-None-Match`` names ``etag`` (weak comparison) or is ``*``."""
-    if header is None:
-        return False
-    tags = [tag.strip() for tag in header.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
 
 
 def _etag(sha256: str) -> str:
-    return f'"{sha256}"'
+    return strong_etag(sha256)
 
 
 def _content_length(request: web.Request) -> int:
@@ -94,7 +52,7 @@ async def _send_continue(request: web.Request) -> None:
 
 
 def _put_response(blob: blobs.Blob, status: int) -> web.Response:
-    return web.json_response(blob.as_json(), status=status, headers={"ETag": _etag(blob.sha256)})
+    return json_response(blob.as_json(), status=status, headers={"ETag": _etag(blob.sha256)})
 
 
 @csrf_exempt

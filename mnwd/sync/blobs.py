@@ -54,7 +54,6 @@ __all__ = [
     "IncompleteBody",
     "LengthRequired",
     "QuotaExceeded",
-    "RangeNotSatisfiable",
     "blob_lock_key",
     "clean_content_type",
     "collect_blob",
@@ -93,7 +92,6 @@ class BlobHashMismatchProblem(BadRequest):
     def __init__(self, expected: str, actual: str) -> None:
         super().__init__(
             f"The body hashes to {actual}, not to {expected} named in the address; nothing was stored.",
-            title="Blob hash mismatch",
             expected=expected,
             actual=actual,
         )
@@ -113,7 +111,7 @@ class LengthRequired(Problem):
     slug = "length-required"
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, title="Length required")
+        super().__init__(detail)
 
 
 class QuotaExceeded(PayloadTooLarge):
@@ -126,21 +124,9 @@ class QuotaExceeded(PayloadTooLarge):
             f"Storing these {size} bytes would exceed your storage quota: {used} of {quota} bytes are used, "
             f"{max(quota - used, 0)} are free. Delete blobs you no longer need.",
             limit=quota,
-            title="Storage quota exceeded",
             used=used,
             size=size,
         )
-
-
-class RangeNotSatisfiable(Problem):
-    status = 416
-    slug = "range-not-satisfiable"
-
-    def __init__(self, size: int) -> None:
-        super().__init__(
-            f"The requested range starts beyond the blob's {size} bytes.", title="Range not satisfiable", size=size
-        )
-        self.headers["Content-Range"] = f"bytes */{size}"
 
 
 def parse_blob_key(value: str) -> str:

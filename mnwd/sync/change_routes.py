@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import msgspec
-import orjson
 from aiohttp import web
 
 from mnwd.oauth import Bearer, bearer_still_valid, forget_cached_bearers
@@ -16,8 +14,9 @@ from mnwd.sync.notifier import NOTIFIER, Watch
 from mnwd.sync.readahead import READAHEAD
 from mnwd.sync.settings import SyncSettings
 from mnwd.sync.stats import SYNC_METRICS
-from mnwd.web.body import read_json
+from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
+from mnwd.web.http import sse_event
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
 
@@ -28,7 +27,7 @@ JSON = "application/json"
 
 
 def _encoded(value: object, status: int = 200) -> web.Response:
-    return web.Response(body=msgspec.json.encode(value), status=status, content_type=JSON)
+    return json_response(value, status=status)
 
 
 def _device_id(request: web.Request) -> uuid.UUID:
@@ -39,14 +38,15 @@ def _device_id(request: web.Request) -> uuid.UUID:
 async def register_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     body = await read_json(request, devices.DeviceIn)
-    device, created = await devices.register_device(request.app[SERVICES].pool, bearer, body)
+    services = request.app[SERVICES]
+    device, created = await devices.register_device(services.pool, bearer, body, metrics=services.metrics)
     forget_cached_bearers(request.app[SERVICES])  # the token is now bound to the device
-    return web.json_response(device, status=201 if created else 200)
+    return json_response(device, status=201 if created else 200)
 
 
 async def list_devices(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
-    return web.json_response({"devices": await devices.list_devices(request.app[SERVICES].pool, bearer)})
+    return json_response({"devices": await devices.list_devices(request.app[SERVICES].pool, bearer)})
 
 
 @csrf_exempt
@@ -54,7 +54,7 @@ async def rename_device(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     body = await read_json(request, devices.DeviceRename)
     device = await devices.rename_device(request.app[SERVICES].pool, bearer, _device_id(request), body)
-    return web.json_response(device)
+    return json_response(device)
 
 
 @csrf_exempt
@@ -161,7 +161,7 @@ async def end_event_streams(app: web.Application) -> None:
 
 
 def _event(name: str, seq: int) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"seq": seq}) + b"\n\n"
+    return sse_event(name, {"seq": seq})
 
 
 def _poke_event(seq: int, changes_json: str | None) -> bytes:

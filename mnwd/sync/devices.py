@@ -9,7 +9,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, NotFound, ValidationFailed
+from mnwd.metrics import Metrics
 from mnwd.oauth import Bearer, bind_device
 from mnwd.sync import queries
 from mnwd.timestamps import rfc3339
@@ -64,15 +66,21 @@ def _clean_name(raw: str) -> str:
     return name
 
 
-async def register_device(pool: asyncpg.Pool, bearer: Bearer, body: DeviceIn) -> tuple[dict[str, Any], bool]:
+async def register_device(
+    pool: asyncpg.Pool, bearer: Bearer, body: DeviceIn, *, metrics: Metrics | None = None
+) -> tuple[dict[str, Any], bool]:
     name = _clean_name(body.device_name)
     platform = (body.platform or "").strip()[:MAX_PLATFORM] or None
-    async with pool.acquire() as conn, conn.transaction():
-        row, created = await queries.upsert_device(conn, bearer.app_id, bearer.user_id, name, platform)
+
+    async def register(tx: Tx) -> tuple[asyncpg.Record, bool]:
+        row, created = await queries.upsert_device(tx.conn, bearer.app_id, bearer.user_id, name, platform)
         if row["revoked_at"] is not None:
             raise Conflict(f"The device {name!r} was revoked; register this device under another name.")
-        if not await bind_device(conn, bearer.grant_id, row["id"]):
+        if not await bind_device(tx.conn, bearer.grant_id, row["id"]):
             raise Conflict("This access token already belongs to another device; sign in again on this one.")
+        return row, created
+
+    row, created = await run_tx(pool, "sync.register_device", register, metrics=metrics)
     payload = device_json(row, bearer)
     payload["current"] = True
     return payload, created

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 from markupsafe import Markup
@@ -37,7 +38,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     notifier = ChangeNotifier()
     services[NOTIFIER] = notifier
     services.listen.subscribe(CHANNEL, notifier)
-    readahead = ReadAhead()
+    readahead = ReadAhead(clock=services.clock)
     services[READAHEAD] = readahead
     services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)
     try:
@@ -72,4 +73,5 @@ DOMAIN = Domain(
     settings=SyncSettings,
     start=start,
     periodic=(Periodic("sync.compaction", COMPACTION_EVERY_SECONDS, compact_sync_log),),
+    sql=Path(__file__).resolve().parent / "sql",
 )

@@ -11,7 +11,7 @@ from mnwd.errors import NotFound
 from mnwd.sync import keys
 from mnwd.sync.auth import sync_caller
 from mnwd.timestamps import rfc3339
-from mnwd.web.body import read_json
+from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
@@ -43,7 +43,7 @@ async def get_key(request: web.Request) -> web.Response:
     key = await keys.get_key(request.app[SERVICES].pool, bearer.app_id, bearer.user_id)
     if key is None:
         raise NotFound("No key is stored for this app and user yet; create one with PUT and expected_version null.")
-    return web.json_response(_key_json(key), headers=NO_STORE)
+    return json_response(_key_json(key), headers=NO_STORE)
 
 
 @csrf_exempt
@@ -58,7 +58,7 @@ async def put_key(request: web.Request) -> web.Response:
         key_version=body.key_version,
         encrypted_key=body.encrypted_key,
     )
-    return web.json_response(_key_json(key), status=201 if created else 200, headers=NO_STORE)
+    return json_response(_key_json(key), status=201 if created else 200, headers=NO_STORE)
 
 
 def setup(app: web.Application) -> None:

@@ -56,7 +56,6 @@ class KeyVersionConflict(Conflict):
         super().__init__(
             detail,
             slug="key-version-conflict",
-            title="Key version conflict",
             expected_version=expected_version,
             current_version=current_version,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TypeAlias
 
 import asyncpg
@@ -95,18 +96,85 @@ async def push_changes(
     valid: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
     poke: tuple[str, str, bool, int],
 ) -> asyncpg.Record:
-    """``sync_push`` (migration 0015): ``stream`` is (app, user, device, stream lock key), ``batch`` the first
-    and last mutation_id, ``valid`` the columns of its valid mutations, ``poke`` (channel, payload prefix, carry
-    the changes, most bytes they may take). Returns outcome, device_last, seqs, mutation_ids."""
+    """`sync_push` of ``stream`` (app, user, device, stream lock key), ``batch`` the first and last
+    mutation_id, ``valid`` the columns of its valid mutations, ``poke`` (channel, payload prefix, carry the
+    changes, most bytes they may take)."""
+    app, user, device, stream_lock = stream
+    first, last = batch
+    ids, tables, ops, row_ids, data, stamps = valid
+    channel, poke_prefix, poke_changes, poke_max_bytes = poke
+    return await sync_push(
+        conn,
+        app=app,
+        user=user,
+        device=device,
+        stream_lock=stream_lock,
+        first=first,
+        last=last,
+        ids=ids,
+        tables=tables,
+        ops=ops,
+        row_ids=row_ids,
+        data=data,
+        stamps=stamps,
+        channel=channel,
+        poke_prefix=poke_prefix,
+        poke_changes=poke_changes,
+        poke_max_bytes=poke_max_bytes,
+    )
+
+
+# Named notation: a parameter reordered in mnwd/sync/sql/sync_push.sql cannot take another one's value.
+SYNC_PUSH = """
+SELECT outcome, device_last, seqs, mutation_ids
+FROM sync_push(
+    p_app => $1, p_user => $2, p_device => $3, p_stream_lock => $4, p_first => $5, p_last => $6,
+    p_ids => $7, p_tables => $8, p_ops => $9, p_row_ids => $10, p_data => $11, p_stamps => $12,
+    p_channel => $13, p_poke_prefix => $14, p_poke_changes => $15, p_poke_max_bytes => $16
+)
+"""
+
+
+async def sync_push(
+    conn: Conn,
+    *,
+    app: uuid.UUID,
+    user: uuid.UUID,
+    device: uuid.UUID,
+    stream_lock: int,
+    first: int,
+    last: int,
+    ids: Sequence[int],
+    tables: Sequence[str],
+    ops: Sequence[str],
+    row_ids: Sequence[str],
+    data: Sequence[str | None],
+    stamps: Sequence[object],
+    channel: str,
+    poke_prefix: str,
+    poke_changes: bool,
+    poke_max_bytes: int,
+) -> asyncpg.Record:
+    """The ``sync_push`` database function (mnwd/sync/sql/sync_push.sql), one round trip: returns outcome
+    ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids."""
     row: asyncpg.Record = await conn.fetchrow(
-        """
-        SELECT outcome, device_last, seqs, mutation_ids
-        FROM sync_push($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-        """,
-        *stream,
-        *batch,
-        *valid,
-        *poke,
+        SYNC_PUSH,
+        app,
+        user,
+        device,
+        stream_lock,
+        first,
+        last,
+        ids,
+        tables,
+        ops,
+        row_ids,
+        data,
+        stamps,
+        channel,
+        poke_prefix,
+        poke_changes,
+        poke_max_bytes,
     )
     return row
 

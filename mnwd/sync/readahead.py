@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mnwd.clock import Clock
 from mnwd.services import ServiceKey
 
 __all__ = ["READAHEAD", "PageKey", "ReadAhead"]
@@ -34,7 +34,10 @@ class _Page:
 
 
 class ReadAhead:
-    def __init__(self, *, max_pages: int = 64, max_bytes: int = 32 << 20, seconds: float = 2.0) -> None:
+    def __init__(
+        self, *, max_pages: int = 64, max_bytes: int = 32 << 20, seconds: float = 2.0, clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or Clock()
         self._max_pages = max_pages
         self._max_bytes = max_bytes
         self._seconds = seconds
@@ -51,7 +54,7 @@ class ReadAhead:
         self._expire()
         if len(self._pages) >= self._max_pages:
             return
-        page = _Page(time.monotonic(), asyncio.ensure_future(read()))
+        page = _Page(self._clock.monotonic(), asyncio.ensure_future(read()))
         self._pages[key] = page
         page.task.add_done_callback(lambda task: self._read(key, page, size))
 
@@ -60,7 +63,7 @@ class ReadAhead:
         if key not in self._pages:
             return None
         page = self._forget(key)
-        if time.monotonic() - page.started > self._seconds:
+        if self._clock.monotonic() - page.started > self._seconds:
             page.task.cancel()
             page.task.add_done_callback(_retrieve)
             return None
@@ -93,7 +96,7 @@ class ReadAhead:
             page.task.add_done_callback(_retrieve)
 
     def _expire(self) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for key in [k for k, page in self._pages.items() if now - page.started > self._seconds]:
             self._drop(key)
 

@@ -1,8 +1,10 @@
-"""Reading JSON request bodies into msgspec structs, with problem+json answers for bad input."""
+"""JSON in and out: request bodies decoded into msgspec structs (problem+json answers for bad input), and
+`json_response`, the one way a handler answers with JSON (msgspec encodes structs, dicts, UUIDs, times)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TypeVar
 
 import msgspec
@@ -10,9 +12,10 @@ from aiohttp import web
 
 from mnwd.errors import BadRequest, PayloadTooLarge, Problem, ValidationFailed
 
-__all__ = ["read_json"]
+__all__ = ["json_response", "read_json"]
 
 T = TypeVar("T")
+JSON = "application/json"
 
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 
@@ -59,3 +62,9 @@ async def read_json(request: web.Request, type_: type[T], *, max_bytes: int | No
         ) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}", slug="malformed-json") from None
+
+
+def json_response(
+    value: object, *, status: int = 200, headers: Mapping[str, str] | None = None, content_type: str = JSON
+) -> web.Response:
+    return web.Response(body=msgspec.json.encode(value), status=status, content_type=content_type, headers=headers)

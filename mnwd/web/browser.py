@@ -13,6 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -23,6 +24,8 @@ from mnwd.web.keys import SERVICES
 
 __all__ = [
     "SESSION_COOKIE",
+    "BrowserState",
+    "browser_state",
     "browser_token",
     "cookie_middleware",
     "ensure_browser_token",
@@ -31,6 +34,7 @@ __all__ = [
     "pop_state",
     "rotate_browser_token",
     "save_state",
+    "sweep_expired_states",
 ]
 
 SESSION_COOKIE = "mnwd_session"
@@ -118,6 +122,30 @@ async def save_state(request: web.Request, data: dict[str, Any]) -> None:
         await queries.upsert_web_session(pool, _state_id(token), data, STATE_SECONDS)
     else:
         await queries.delete_web_session(pool, _state_id(token))
+
+
+class BrowserState:
+    """One browser's transient state, for domain logic that must not see the request (passkey challenges)."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+
+    async def load(self) -> dict[str, Any]:
+        return await load_state(self._request)
+
+    async def save(self, data: dict[str, Any]) -> None:
+        await save_state(self._request, data)
+
+    async def pop(self, key: str) -> Any:
+        return await pop_state(self._request, key)
+
+
+def browser_state(request: web.Request) -> BrowserState:
+    return BrowserState(request)
+
+
+async def sweep_expired_states(pool: asyncpg.Pool) -> int:
+    return await queries.delete_expired_states(pool)
 
 
 @web.middleware

@@ -11,7 +11,7 @@ from multidict import MultiDictProxy
 from mnwd.errors import Problem
 from mnwd.web.pages import render
 
-__all__ = ["Form", "checkbox", "field", "read_form", "render_problem"]
+__all__ = ["Form", "RepeatedField", "checkbox", "field", "read_form", "read_single_valued_form", "render_problem"]
 
 Form = MultiDictProxy[str | Any]
 MAX_FIELD_CHARS = 4096
@@ -19,6 +19,27 @@ MAX_FIELD_CHARS = 4096
 
 async def read_form(request: web.Request) -> Form:
     return await request.post()
+
+
+class RepeatedField(ValueError):
+    """A form gave one parameter twice where protocols (OAuth, RFC 6749 §3.1) allow it once."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The parameter {name} is given more than once.")
+        self.name = name
+
+
+async def read_single_valued_form(request: web.Request) -> dict[str, str]:
+    """The text fields of a form post, each given at most once (`RepeatedField` otherwise); files dropped."""
+    posted = await read_form(request)
+    form: dict[str, str] = {}
+    for key in set(posted.keys()):
+        values = posted.getall(key)
+        if len(values) > 1:
+            raise RepeatedField(key)
+        if isinstance(values[0], str):
+            form[key] = values[0]
+    return form
 
 
 def field(form: Form | Mapping[str, Any], name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:

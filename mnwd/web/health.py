@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mnwd.db.migrations import MigrationError, migration_status
 from mnwd.errors import ServiceUnavailable
+from mnwd.web.body import json_response
 from mnwd.web.keys import SERVICES
 
 __all__ = ["setup_routes"]
@@ -18,7 +19,7 @@ READY_TIMEOUT = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -26,17 +27,25 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(READY_TIMEOUT):
             async with services.pool.acquire() as conn:
-                status = await migration_status(conn, services.migrations)
+                status = await migration_status(conn, services.migrations, functions=services.functions)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         raise ServiceUnavailable(f"The database is not reachable: {type(exc).__name__}.", database="down") from None
     except MigrationError as exc:
         raise ServiceUnavailable(str(exc), database="ok", migrations="mismatch") from None
-    if not status.current:
+    if status.pending:
         pending = [m.filename for m in status.pending]
         raise ServiceUnavailable(
             f"{len(pending)} migration(s) not applied yet.", database="ok", migrations="pending", pending=pending
         )
-    return web.json_response({"status": "ready", "database": "ok", "migrations": len(status.applied)})
+    if status.pending_functions:
+        stale = [f.filename for f in status.pending_functions]
+        raise ServiceUnavailable(
+            f"{len(stale)} SQL function file(s) not applied yet.",
+            database="ok",
+            migrations="pending",
+            pending_functions=stale,
+        )
+    return json_response({"status": "ready", "database": "ok", "migrations": len(status.applied)})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -9,12 +9,12 @@ import time
 import uuid
 
 import asyncpg
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mnwd.errors import PROBLEM_TYPES, Problem, problem_type_uri
 from mnwd.logs import request_id_var
+from mnwd.web.body import json_response
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import TEMPLATES, render_error_page, wants_html
 
@@ -97,7 +97,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
 def problem_response(doc: dict[str, object], headers: dict[str, str] | None = None) -> web.Response:
     status = doc["status"]
     assert isinstance(status, int)
-    return web.Response(status=status, body=orjson.dumps(doc), content_type=PROBLEM_JSON, headers=headers)
+    return json_response(doc, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
 def _problem_doc(slug: str, status: int, detail: str, instance: str, **extra: object) -> dict[str, object]:

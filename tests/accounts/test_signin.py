@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 
 from mnwd.accounts.errors import AccountLocked, InvalidCredentials
 from mnwd.accounts.passwords import PASSWORDS, Passwords
-from mnwd.accounts.signin import check_password
+from mnwd.accounts.signin import check_password, rehash_if_outdated
 from mnwd.services import Services
 from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
 from tests.browser import Browser
@@ -158,10 +158,13 @@ async def test_password_is_rehashed_when_parameters_change(
     old = await pool.fetchval("SELECT password_hash FROM users")
     assert "m=1024,t=1" in old
     services[PASSWORDS] = Passwords(PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
-    await check_password(services, "alice", PASSWORD, "10.0.0.1")
+    user = await check_password(services, "alice", PASSWORD, "10.0.0.1")
+    assert await pool.fetchval("SELECT password_hash FROM users") == old  # checking writes no hash
+    assert await rehash_if_outdated(services, user, PASSWORD)
     new = await pool.fetchval("SELECT password_hash FROM users")
     assert "m=2048,t=2" in new
-    await check_password(services, "alice", PASSWORD, "10.0.0.1")
+    user = await check_password(services, "alice", PASSWORD, "10.0.0.1")
+    assert not await rehash_if_outdated(services, user, PASSWORD)
 
 
 async def test_ten_kilobyte_password_is_refused_quickly(browser: Browser, make_user: MakeUser) -> None:

@@ -5,6 +5,7 @@ import pytest
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
+from mnwd.services import Services
 from tests.accounts.conftest import PASSWORD, MakeUser
 from tests.browser import Browser
 
@@ -14,7 +15,7 @@ def signup_form(username: str = "alice", email: str = "alice@example.org", passw
 
 
 async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_link(
-    browser: Browser, pool: asyncpg.Pool, config: Config
+    browser: Browser, pool: asyncpg.Pool, config: Config, services: Services
 ) -> None:
     page = await browser.submit("/signup", "/signup", signup_form(username="Alice_1"))
     assert page.status == 303
@@ -26,6 +27,8 @@ async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_lin
     settings = await browser.get("/settings")
     assert settings.status == 200
     assert settings.has("@alice_1")
+    assert read_outbox(config.data_dir / "outbox") == []  # the mail is a job, run after the commit
+    assert await services.jobs.run_due() == 1
     [mail] = read_outbox(config.data_dir / "outbox")
     assert mail["To"] == "alice@example.org"
     body = mail.get_body().get_content()
@@ -92,3 +95,42 @@ async def test_sign_up_is_rate_limited_per_address(browser: Browser, pool: async
     assert page.status == 429
     assert int(page.headers["Retry-After"]) > 0
     assert await pool.fetchval("SELECT count(*) FROM users") == 10
+
+
+async def test_the_verification_mail_is_queued_with_the_account_and_survives_a_failed_send(
+    browser: Browser, pool: asyncpg.Pool, config: Config, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mail is a durable job written in the sign-up's transaction: a refused sign-up queues nothing, and a
+    send that fails (SMTP down) is retried instead of lost."""
+    refused = await browser.submit("/signup", "/signup", signup_form(password="short"))
+    assert refused.status == 422
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+    await browser.submit("/signup", "/signup", signup_form())
+    job = await pool.fetchrow("SELECT kind, payload, state FROM jobs")
+    assert (job["kind"], job["state"]) == ("accounts.verification_mail", "queued")
+    assert set(job["payload"]) == {"user_id"}  # no link secret is stored in the queue
+
+    async def down(mail: object) -> None:
+        raise ConnectionRefusedError("SMTP is down")
+
+    monkeypatch.setattr(services.mailer, "send", down)
+    await services.jobs.run_due()
+    failed = await pool.fetchrow("SELECT state, attempts, last_error FROM jobs")
+    assert (failed["state"], failed["attempts"]) == ("queued", 1)
+    assert "SMTP is down" in failed["last_error"]
+    monkeypatch.undo()
+    await pool.execute("UPDATE jobs SET run_at = now()")
+    assert await services.jobs.run_due() == 1
+    assert await pool.fetchval("SELECT state FROM jobs") == "done"
+    [mail] = read_outbox(config.data_dir / "outbox")
+    assert "/verify-email/" in mail.get_body().get_content()
+
+
+async def test_a_verified_account_gets_no_stale_verification_mail(
+    browser: Browser, pool: asyncpg.Pool, config: Config, services: Services
+) -> None:
+    await browser.submit("/signup", "/signup", signup_form())
+    await pool.execute("UPDATE users SET email_verified = true")
+    assert await services.jobs.run_due() == 1
+    assert read_outbox(config.data_dir / "outbox") == []

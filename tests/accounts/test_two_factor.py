@@ -11,6 +11,7 @@ from html import unescape
 import pyotp
 import pytest
 
+import mnwd.clock
 from mnwd.accounts import backup_codes, queries, totp
 from mnwd.accounts.pages_signin import PENDING_2FA_SECONDS
 from mnwd.accounts.pages_twofactor import MAX_WRONG_CODES
@@ -26,20 +27,20 @@ BACKUP_CODE_FORMAT = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[
 STEP = 30
 
 
-class Clock:
-    """What `totp.clock` answers: fixed mid-step, so a test never straddles a step boundary."""
+class Clock(mnwd.clock.Clock):
+    """The daemon's clock (`Services.clock`) fixed mid-step, so a test never straddles a step boundary."""
 
     def __init__(self) -> None:
         self.now = float(int(time.time()) // STEP * STEP + STEP // 2)
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock(services: Services) -> Clock:
     frozen = Clock()
-    monkeypatch.setattr(totp, "clock", frozen)
+    services.clock = frozen
     return frozen
 
 

@@ -1072,6 +1072,24 @@ CHECK_VIOLATIONS = [
             ("import_jobs_progress_within_total", "'patreon', 'running', 10, 8, 3"),
         ]
     ),
+    *(
+        bad(
+            constraint,
+            "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, locked_until, finished_at, last_error,"
+            f" idempotency_key) VALUES ({values})",
+        )
+        for constraint, values in [
+            ("jobs_state_check", "'a.b', '{}', 'paused', 0, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_kind_check", "'nodot', '{}', 'queued', 0, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_payload_object", "'a.b', '[1]', 'queued', 0, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_attempts_check", "'a.b', '{}', 'queued', -1, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_max_attempts_check", "'a.b', '{}', 'queued', 0, 0, NULL, NULL, NULL, NULL"),
+            ("jobs_running_has_lease", "'a.b', '{}', 'running', 1, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_finished_check", "'a.b', '{}', 'done', 1, NULL, NULL, NULL, NULL, NULL"),
+            ("jobs_last_error_length", "'a.b', '{}', 'queued', 0, NULL, NULL, NULL, repeat('x', 2001), NULL"),
+            ("jobs_idempotency_key_check", "'a.b', '{}', 'queued', 0, NULL, NULL, NULL, NULL, ''"),
+        ]
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -80,7 +81,9 @@ async def test_signed_out_users_sign_in_first_and_come_back(
     page = await browser.get(path, follow=False)
     assert page.status == 303
     assert page.location is not None
-    assert page.location.startswith("/login?next=%2Foauth%2Fauthorize%3F")
+    [back_to] = parse_qs(urlsplit(page.location).query)["next"]
+    assert urlsplit(back_to).path == "/oauth/authorize"
+    assert parse_qs(urlsplit(back_to).query) == parse_qs(urlsplit(path).query)
     login = await browser.get(page.location)
     signed_in = await browser.post(
         "/login", {"login": "alice", "password": "correct horse battery", "next": path, "csrf_token": login.csrf}

@@ -102,6 +102,21 @@ async def test_readyz_is_unavailable_while_a_migration_is_pending(
     assert doc["pending"] == ["9999_future.sql"]
 
 
+async def test_readyz_is_unavailable_while_a_function_file_is_pending(
+    services: Services,
+    aiohttp_client: ClientFactory,
+) -> None:
+    edited = dataclasses.replace(services.functions[0], checksum="0" * 64)
+    ahead = dataclasses.replace(services, functions=[edited, *services.functions[1:]])
+    client = await aiohttp_client(create_app(ahead))
+    response = await client.get("/readyz")
+    assert response.status == 503
+    doc = await response.json()
+    assert_problem(doc, 503, "unavailable")
+    assert doc["migrations"] == "pending"
+    assert doc["pending_functions"] == [edited.filename]
+
+
 async def test_readyz_is_unavailable_when_the_database_is_down(
     services: Services, aiohttp_client: ClientFactory
 ) -> None:

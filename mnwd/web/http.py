@@ -1,0 +1,74 @@
+"""HTTP details shared by every handler that serves bytes or streams: byte ranges (RFC 9110 §14), entity
+tags and conditional requests, and server-sent event framing."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from mnwd.errors import Problem
+
+__all__ = ["RangeNotSatisfiable", "byte_range", "etag_matches", "sse_event", "strong_etag"]
+
+
+class RangeNotSatisfiable(Problem):
+    status = 416
+    slug = "range-not-satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The requested range starts beyond the {size} bytes there are.", size=size)
+        self.headers["Content-Range"] = f"bytes */{size}"
+
+
+_RANGE = re.compile(r"bytes[ \t]*=[ \t]*(?:([0-9]+)[ \t]*-[ \t]*([0-9]*)|-[ \t]*([0-9]+))[ \t]*", re.IGNORECASE)
+_HUGE = 1 << 63  # beyond any blob: a position of more digits than this is past the end of every one
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) <= 18 else _HUGE
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The half-open ``[start, end)`` a ``Range`` header asks of a blob of ``size`` bytes; None: send it whole.
+
+    One range of bytes is served (``a-b``, ``a-``, ``-n``); several ranges, other units and malformed headers
+    are ignored, as RFC 9110 allows, and the whole blob is sent with 200. A range starting at or past the end
+    raises `RangeNotSatisfiable`.
+    """
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        length = _number(suffix)
+        if length == 0:
+            raise RangeNotSatisfiable(size)
+        if size == 0:
+            return None
+        return max(size - length, 0), size
+    start = _number(first)
+    if last and _number(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(size)
+    return start, size if not last else min(_number(last) + 1, size)
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison) or is ``*``."""
+    if header is None:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+def strong_etag(value: str) -> str:
+    return f'"{value}"'
+
+
+def sse_event(name: str, data: object) -> bytes:
+    """One server-sent event: ``event: <name>``, its ``data`` as one line of JSON, a blank line."""
+    return b"event: " + name.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
