@@ -78,6 +78,33 @@ async def test_unknown_user_takes_as_long_as_a_wrong_password(services: Services
     assert abs(known - unknown) < max(known, unknown) * 0.5
 
 
+class CountingHasher(PasswordHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.hashes = 0
+        self.verified: list[str | bytes] = []
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self.hashes += 1
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # type: ignore[override]
+        self.verified.append(hash)
+        return super().verify(hash, password)
+
+
+async def test_the_dummy_hash_is_made_on_the_first_miss_and_every_miss_verifies_it() -> None:
+    hasher = CountingHasher()
+    passwords = Passwords(hasher)
+    assert hasher.hashes == 0  # building Services costs no argon2 call
+    assert not await passwords.verify(None, "anything at all")
+    assert hasher.hashes == 1
+    assert not await passwords.verify(None, "mnwd dummy password for timing")
+    assert hasher.hashes == 1
+    assert len(hasher.verified) == 2
+    assert hasher.verified[0] == hasher.verified[1]
+
+
 async def test_five_failures_lock_the_account_and_success_resets(
     browser: Browser, make_user: MakeUser, pool: asyncpg.Pool
 ) -> None:
