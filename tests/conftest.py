@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -42,10 +43,17 @@ async def _build_template(cluster: EmbeddedPostgres) -> None:
         await conn.close()
 
 
+def _cluster_parent() -> str | None:
+    """Where test clusters live: in memory (/dev/shm) when there is one. On disk, cloning the template
+    costs ~0.5-1 s of file creation per test on a busy machine; in memory ~40 ms."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[EmbeddedPostgres]:
     # Not under pytest's numbered temp dirs: another pytest run on this machine may prune those.
-    root = Path(tempfile.mkdtemp(prefix="mnwd-test-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="mnwd-test-pg-", dir=_cluster_parent()))
     cluster = EmbeddedPostgres(root / "data", database="postgres", unsafe_fast=True)
     try:
         asyncio.run(_build_template(cluster))
@@ -61,7 +69,7 @@ async def db_url(pg_cluster: EmbeddedPostgres) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(pg_cluster.url_for("postgres"))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
         yield pg_cluster.url_for(name)
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
