@@ -22,10 +22,15 @@ from mnwd.db.migrations import apply_migrations, load_migrations
 from mnwd.db.pool import create_pool, init_connection
 from mnwd.services import Services, open_services
 from mnwd.web.app import create_app
-from tests.daemon import RunningDaemon, start_daemon
+from tests.support.db import MIGRATIONS_DIR, TEMPLATE
 
-TEMPLATE = "mnwd_template"
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+pytest_plugins = [
+    "tests.support.accounts",
+    "tests.support.oauth",
+    "tests.support.sync",
+    "tests.support.daemon",
+    "tests.support.e2e",
+]
 
 
 async def _build_template(cluster: EmbeddedPostgres) -> None:
@@ -116,13 +121,3 @@ async def services(config: Config) -> AsyncIterator[Services]:
 @pytest.fixture
 async def client(services: Services, aiohttp_client: object) -> TestClient:  # type: ignore[type-arg]
     return await aiohttp_client(create_app(services))  # type: ignore[operator,no-any-return]
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, db_url: str) -> Iterator[RunningDaemon]:
-    """`mnwd serve` as a separate process on free ports, against this test's database."""
-    running = start_daemon(tmp_path / "daemon", {"DATABASE_URL": db_url})
-    try:
-        yield running
-    finally:
-        running.stop()

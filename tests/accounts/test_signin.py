@@ -12,8 +12,8 @@ from mnwd.accounts.errors import AccountLocked, InvalidCredentials
 from mnwd.accounts.passwords import Passwords
 from mnwd.accounts.signin import check_password
 from mnwd.services import Services
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import Browser
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import Browser
 
 
 async def test_sign_in_by_username_or_email_rotates_the_session_cookie(browser: Browser, make_user: MakeUser) -> None:

@@ -16,8 +16,8 @@ from mnwd.accounts.pages_signin import PENDING_2FA_SECONDS
 from mnwd.accounts.pages_twofactor import MAX_WRONG_CODES
 from mnwd.errors import ValidationFailed
 from mnwd.services import Services
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import Browser, Page
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import Browser, Page
 
 SECRET_ON_PAGE = re.compile(r'id="totp-secret">([^<]+)<')
 CODES_LIST = re.compile(r'<ul class="codes"[^>]*>(.*?)</ul>', re.S)

@@ -20,8 +20,8 @@ from mnwd.db.migrations import (
     load_migrations,
     migration_status,
 )
-from tests.conftest import MIGRATIONS_DIR
-from tests.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
+from tests.support.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
+from tests.support.db import MIGRATIONS_DIR
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from mnwd.db.embedded import EmbeddedPostgres
-from tests.conftest import TEMPLATE
+from tests.support.db import TEMPLATE
 
 SPEC_TABLES = (
     # Users & Auth (tower_sessions.session is web_sessions)

@@ -22,7 +22,7 @@ import pytest
 
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.db.pool import init_connection
-from tests.conftest import TEMPLATE
+from tests.support.db import TEMPLATE
 
 OLD = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from mnwd.oauth.bearer import Bearer
 from mnwd.oauth.bearer_cache import BearerCache
 from mnwd.services import Services
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, me, tokens_for
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, me, tokens_for
 
 
 def _bearer(expires_in: float = 3600) -> Bearer:

@@ -12,7 +12,8 @@ import pytest
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.services import Services
 from mnwd.sync import apps, operators
-from tests.sync.conftest import REDIRECT, MakeUser, insert_item, insert_project
+from tests.support.accounts import MakeUser
+from tests.support.sync import REDIRECT, insert_item, insert_project
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from mnwd.blobs import BlobInfo, BlobStore
 from mnwd.services import Services
 from mnwd.web.app import create_app
-from tests.accounts.conftest import MakeUser, sign_in
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, register_app
 from tests.sync.tokens import sync_token
 
 BLOBS = "/sync/v1/blobs/"

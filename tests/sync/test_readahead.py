@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.services import Services
 from mnwd.sync.readahead import PageKey, ReadAhead
-from tests.accounts.conftest import MakeUser
-from tests.oauth.conftest import RegisteredApp
+from tests.support.accounts import MakeUser
+from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
 
 APP, USER = uuid.uuid4(), uuid.uuid4()
