@@ -1,4 +1,6 @@
-"""Test harness: one embedded PostgreSQL per session, a migrated template, a fresh database per test."""
+"""Test harness: one embedded PostgreSQL per session (per xdist worker), a migrated template, and either a
+fresh database per test (``db_url``, ``pool``, ``conn``, ``services``...) or, for query and logic tests on
+one connection, a transaction rolled back on the worker's shared database (``tx_conn``)."""
 
 from __future__ import annotations
 
@@ -79,6 +81,45 @@ async def db_url(pg_cluster: EmbeddedPostgres) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def _admin(cluster: EmbeddedPostgres, sql: str) -> None:
+    admin = await asyncpg.connect(cluster.url_for("postgres"))
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def shared_db_url(pg_cluster: EmbeddedPostgres) -> str:
+    """One migrated database for the whole session (of this worker), never cloned per test. Nothing may
+    commit to it: tests read it, or write through ``tx_conn`` and are rolled back."""
+    name = "mnwd_shared"
+    asyncio.run(_admin(pg_cluster, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY'))
+    return pg_cluster.url_for(name)
+
+
+@pytest.fixture
+async def tx_conn(shared_db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction that is rolled back at the end, on the shared database: no clone.
+
+    For query and logic tests on one connection that need not commit. Not for what only shows at commit
+    (DEFERRABLE constraints), across connections (locks, LISTEN/NOTIFY), or outside transactions
+    (``setval``/``nextval`` are not rolled back); those take ``conn``. A statement expected to fail must
+    run in a savepoint (``async with tx_conn.transaction():``) if the test goes on after it.
+    """
+    connection = await asyncpg.connect(shared_db_url)
+    try:
+        await init_connection(connection)
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+    finally:
+        await connection.close()
 
 
 @pytest.fixture
