@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.support.sync",
     "tests.support.daemon",
     "tests.support.e2e",
+    "tests.support.queries",
 ]
 
 
@@ -122,8 +123,15 @@ async def tx_conn(shared_db_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
+def _count_queries_if_asked(request: pytest.FixtureRequest) -> None:
+    """A test that counts statements (``query_count``) gets the counter set up before any pool is made."""
+    if "query_count" in request.fixturenames:
+        request.getfixturevalue("query_count")
+
+
 @pytest.fixture
-async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+async def pool(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Pool]:
+    _count_queries_if_asked(request)
     pool = await create_pool(db_url, min_size=1, max_size=10)
     try:
         yield pool
@@ -152,8 +160,9 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture
-async def services(config: Config) -> AsyncIterator[Services]:
+async def services(config: Config, request: pytest.FixtureRequest) -> AsyncIterator[Services]:
     """The real Services; argon2 made cheap so tests that sign in many times stay fast."""
+    _count_queries_if_asked(request)
     async with open_services(config) as built:
         built.passwords = Passwords(FAST_HASHER)
         yield built

@@ -14,6 +14,7 @@ from mnwd.accounts.signin import check_password
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.queries import QueryCount
 
 
 async def test_sign_in_by_username_or_email_rotates_the_session_cookie(browser: Browser, make_user: MakeUser) -> None:
@@ -234,3 +235,20 @@ async def test_sign_out_ends_the_session(browser: Browser, make_user: MakeUser, 
     assert page.status == 303
     assert (await browser.get("/settings", follow=False)).status == 303
     assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 0
+
+
+async def test_signing_in_takes_eight_statements_and_a_signed_in_page_one(
+    browser: Browser, make_user: MakeUser, query_count: QueryCount
+) -> None:
+    """Rate limits (2), the user (1), failed attempts counted before the check and reset after it (2), the
+    old session dropped and a new one made (3); a page then reads the session with its user in one."""
+    await make_user("alice")
+    form = await browser.get("/login")
+    async with query_count() as statements:
+        page = await browser.post("/login", {"login": "alice", "password": PASSWORD, "csrf_token": form.csrf})
+    assert page.status == 303, page.text
+    assert len(statements) == 8, statements
+    async with query_count() as statements:
+        page = await browser.get("/settings")
+    assert page.has("@alice")
+    assert len(statements) == 1, statements
