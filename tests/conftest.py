@@ -151,8 +151,13 @@ async def conn(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> Config:
+    # One pool connection made up front, not two: most tests never use a second (it is made when needed).
     return Config.from_env(
-        {}, data_dir=tmp_path / "var", database_url=db_url, migrations_dir=MIGRATIONS_DIR, log_format="text"
+        {"MNWD_DB_POOL_MIN": "1"},
+        data_dir=tmp_path / "var",
+        database_url=db_url,
+        migrations_dir=MIGRATIONS_DIR,
+        log_format="text",
     )
 
 
@@ -161,9 +166,10 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 @pytest.fixture
 async def services(config: Config, request: pytest.FixtureRequest) -> AsyncIterator[Services]:
-    """The real Services; argon2 made cheap so tests that sign in many times stay fast."""
+    """The real Services; argon2 made cheap so tests that sign in many times stay fast. The database is a
+    clone of the migrated template: the migration check of start-up (tests/db/test_migrations.py) is skipped."""
     _count_queries_if_asked(request)
-    async with open_services(config) as built:
+    async with open_services(config, run_migrations=False) as built:
         built.passwords = Passwords(FAST_HASHER)
         yield built
 
