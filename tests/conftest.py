@@ -54,11 +54,17 @@ async def _build_template(cluster: EmbeddedPostgres) -> None:
         await conn.close()
 
 
+# A worker's cluster takes ~80 MB; a container's /dev/shm is often 64 MB in all.
+SHM_FREE_NEEDED = 1 << 30
+
+
 def _cluster_parent() -> str | None:
-    """Where test clusters live: in memory (/dev/shm) when there is one. On disk, cloning the template
-    costs ~0.5-1 s of file creation per test on a busy machine; in memory ~40 ms."""
+    """Where test clusters live: in memory (/dev/shm) when it has room, else the temp dir. On disk, cloning
+    the template costs ~0.5-1 s of file creation per test on a busy machine; in memory ~40 ms."""
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free >= SHM_FREE_NEEDED:
+        return str(shm)
+    return None
 
 
 @pytest.fixture(scope="session")
