@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 import mnwd.db.pool
+from mnwd.services import Services
+from mnwd.sync.notifier import CHANNEL, poke_prefix
 
 
 class QueryCount:
@@ -58,3 +61,16 @@ def query_count(monkeypatch: pytest.MonkeyPatch) -> QueryCount:
     # create_pool looks init_connection up when it is called, so every pool made from now on uses this.
     monkeypatch.setattr(mnwd.db.pool, "init_connection", init_and_count)
     return counter
+
+
+async def notifications_heard(services: Services) -> None:
+    """Wait until the LISTEN connection has heard every notification committed so far.
+
+    A notification arrives a moment after its commit; one to the bearer cache (a device bound to a grant, say)
+    empties it then, and the next request checks its token again. PostgreSQL delivers notifications in commit
+    order, so when one sent now comes back, every earlier one has been heard.
+    """
+    app_id, user_id = uuid.uuid4(), uuid.uuid4()
+    async with services.notifier.watch(app_id, user_id) as watch:
+        await services.pool.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{poke_prefix(app_id, user_id)}0")
+        assert await watch.wait(5), "the notification sent did not come back"

@@ -11,9 +11,10 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.services import Services
 from tests.support.accounts import MakeUser
 from tests.support.oauth import RegisteredApp, register_app
-from tests.support.queries import QueryCount
+from tests.support.queries import QueryCount, notifications_heard
 from tests.sync.streams import SyncApi, token_for
 
 pytestmark = pytest.mark.usefixtures("notes_app")
@@ -428,8 +429,11 @@ async def test_numbers_that_would_grow_or_overflow_reject_their_mutation_alone(a
     assert [c["data"] for c in pulled["changes"]] == [{"x": 1500, "note": "1e999999 in a string is text"}]
 
 
-async def test_a_push_is_one_statement_whatever_its_size(alice_api: SyncApi, query_count: QueryCount) -> None:
+async def test_a_push_is_one_statement_whatever_its_size(
+    alice_api: SyncApi, services: Services, query_count: QueryCount
+) -> None:
     """The bearer is remembered after the first request: a push is then the one ``sync_push`` call."""
+    await notifications_heard(services)  # binding the device to the grant emptied the bearer cache
     await alice_api.push([alice_api.mutation("first", {"n": 0})])
     for size in (1, 10):
         async with query_count() as statements:
@@ -438,8 +442,9 @@ async def test_a_push_is_one_statement_whatever_its_size(alice_api: SyncApi, que
         assert len(statements) == 1, statements
 
 
-async def test_a_catch_up_reads_each_page_once(alice_api: SyncApi, query_count: QueryCount) -> None:
+async def test_a_catch_up_reads_each_page_once(alice_api: SyncApi, services: Services, query_count: QueryCount) -> None:
     """One statement per page: the first page's, and the second's, read ahead while the first travels."""
+    await notifications_heard(services)  # binding the device to the grant emptied the bearer cache
     await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(3)])
     async with query_count() as statements:
         first = await (await alice_api.pull(0, limit=2)).json()
