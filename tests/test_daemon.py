@@ -19,7 +19,7 @@ from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.daemon import serve
 from mnwd.services import Services
-from tests.daemon import RunningDaemon, daemon_env, free_port, start_daemon
+from tests.support.daemon import RunningDaemon, daemon_env, free_port, start_daemon
 
 
 async def test_sigterm_drains_in_flight_requests_then_closes(config: Config) -> None:

@@ -81,11 +81,22 @@ def password_problem(password: str, *, username: str = "", email: str = "") -> s
 
 
 class Passwords:
-    """argon2id hashing off the event loop; a dummy verify keeps unknown users as slow as known ones."""
+    """argon2id hashing off the event loop; a dummy verify keeps unknown users as slow as known ones.
+
+    The dummy hash is made on the first miss (in the verifying thread), not here: building a
+    ``Passwords`` costs no argon2 call. Every miss then verifies against it, as long as a known user's
+    wrong password takes; only the very first miss of a process also pays for making it.
+    """
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
-        self._dummy = self._hasher.hash("mnwd dummy password for timing")
+        self._dummy: str | None = None
+
+    def _dummy_hash(self) -> str:
+        # Two threads racing here both hash and one result wins; either is a valid dummy.
+        if self._dummy is None:
+            self._dummy = self._hasher.hash("mnwd dummy password for timing")
+        return self._dummy
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -93,7 +104,7 @@ class Passwords:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def check() -> bool:
             try:
-                return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+                return self._hasher.verify(password_hash or self._dummy_hash(), password) and password_hash is not None
             except (VerificationError, InvalidHashError):
                 return False
 

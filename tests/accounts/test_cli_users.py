@@ -1,20 +1,12 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import asyncpg
 
-from tests.accounts.conftest import PASSWORD
-from tests.daemon import daemon_env
-
-
-def mnwd(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mnwd", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
-    )
+from tests.support.accounts import PASSWORD
+from tests.support.daemon import daemon_env, mnwd
 
 
 async def test_operators_create_suspend_and_unsuspend_users(db_url: str, tmp_path: Path, pool: asyncpg.Pool) -> None:

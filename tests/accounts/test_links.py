@@ -6,8 +6,8 @@ import asyncpg
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
-from tests.accounts.conftest import MakeUser
-from tests.browser import Browser
+from tests.support.accounts import MakeUser
+from tests.support.browser import Browser
 
 
 def last_link(config: Config, marker: str) -> str:

@@ -18,8 +18,8 @@ from soft_webauthn import SoftWebauthnDevice
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from mnwd.config import Config
-from tests.accounts.conftest import MakeUser, sign_in
-from tests.browser import Browser
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
 
 JSON = {"Accept": "application/json"}
 # A well-formed ECDSA signature (r = s = 1) that verifies for nothing.

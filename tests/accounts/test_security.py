@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import HTML, Browser
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import HTML, Browser
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import re
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import Browser
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import Browser
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 

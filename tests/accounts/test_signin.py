@@ -12,8 +12,9 @@ from mnwd.accounts.errors import AccountLocked, InvalidCredentials
 from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.signin import check_password, rehash_if_outdated
 from mnwd.services import Services
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import Browser
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.queries import QueryCount
 
 
 async def test_sign_in_by_username_or_email_rotates_the_session_cookie(browser: Browser, make_user: MakeUser) -> None:
@@ -76,6 +77,33 @@ async def test_unknown_user_takes_as_long_as_a_wrong_password(services: Services
     known = sorted([await timed("alice") for _ in range(3)])[1]
     unknown = sorted([await timed(f"nobody{n}") for n in range(3)])[1]
     assert abs(known - unknown) < max(known, unknown) * 0.5
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.hashes = 0
+        self.verified: list[str | bytes] = []
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self.hashes += 1
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # type: ignore[override]
+        self.verified.append(hash)
+        return super().verify(hash, password)
+
+
+async def test_the_dummy_hash_is_made_on_the_first_miss_and_every_miss_verifies_it() -> None:
+    hasher = CountingHasher()
+    passwords = Passwords(hasher)
+    assert hasher.hashes == 0  # building Services costs no argon2 call
+    assert not await passwords.verify(None, "anything at all")
+    assert hasher.hashes == 1
+    assert not await passwords.verify(None, "mnwd dummy password for timing")
+    assert hasher.hashes == 1
+    assert len(hasher.verified) == 2
+    assert hasher.verified[0] == hasher.verified[1]
 
 
 async def test_five_failures_lock_the_account_and_success_resets(
@@ -210,3 +238,20 @@ async def test_sign_out_ends_the_session(browser: Browser, make_user: MakeUser, 
     assert page.status == 303
     assert (await browser.get("/settings", follow=False)).status == 303
     assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 0
+
+
+async def test_signing_in_takes_eight_statements_and_a_signed_in_page_one(
+    browser: Browser, make_user: MakeUser, query_count: QueryCount
+) -> None:
+    """Rate limits (2), the user (1), failed attempts counted before the check and reset after it (2), the
+    old session dropped and a new one made (3); a page then reads the session with its user in one."""
+    await make_user("alice")
+    form = await browser.get("/login")
+    async with query_count() as statements:
+        page = await browser.post("/login", {"login": "alice", "password": PASSWORD, "csrf_token": form.csrf})
+    assert page.status == 303, page.text
+    assert len(statements) == 8, statements
+    async with query_count() as statements:
+        page = await browser.get("/settings")
+    assert page.has("@alice")
+    assert len(statements) == 1, statements

@@ -6,8 +6,8 @@ import pytest
 from mnwd.config import Config
 from mnwd.mail import read_outbox
 from mnwd.services import Services
-from tests.accounts.conftest import PASSWORD, MakeUser
-from tests.browser import Browser
+from tests.support.accounts import PASSWORD, MakeUser
+from tests.support.browser import Browser
 
 
 def signup_form(username: str = "alice", email: str = "alice@example.org", password: str = PASSWORD) -> dict[str, str]:

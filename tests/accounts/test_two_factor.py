@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from html import unescape
 
 import pyotp
@@ -17,8 +18,8 @@ from mnwd.accounts.pages_signin import PENDING_2FA_SECONDS
 from mnwd.accounts.pages_twofactor import MAX_WRONG_CODES
 from mnwd.errors import ValidationFailed
 from mnwd.services import Services
-from tests.accounts.conftest import PASSWORD, MakeUser, sign_in
-from tests.browser import Browser, Page
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
+from tests.support.browser import Browser, Page
 
 SECRET_ON_PAGE = re.compile(r'id="totp-secret">([^<]+)<')
 CODES_LIST = re.compile(r'<ul class="codes"[^>]*>(.*?)</ul>', re.S)
@@ -31,10 +32,13 @@ class Clock(mnwd.clock.Clock):
     """The daemon's clock (`Services.clock`) fixed mid-step, so a test never straddles a step boundary."""
 
     def __init__(self) -> None:
-        self.now = float(int(time.time()) // STEP * STEP + STEP // 2)
+        self.seconds = float(int(time.time()) // STEP * STEP + STEP // 2)
 
     def time(self) -> float:
-        return self.now
+        return self.seconds
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.seconds, UTC)
 
 
 @pytest.fixture
@@ -70,7 +74,9 @@ async def start_setup(browser: Browser) -> tuple[str, Page]:
 async def enrol(browser: Browser, clock: Clock) -> tuple[str, list[str]]:
     """Set up TOTP as a person would: read the key off the page, type the app's code. Returns (secret, codes)."""
     secret, page = await start_setup(browser)
-    enabled = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.now), "csrf_token": page.csrf})
+    enabled = await browser.post(
+        "/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf}
+    )
     assert enabled.status == 200, enabled.text
     return secret, codes_on(enabled)
 
@@ -99,10 +105,10 @@ async def enrolled_user(make_user: MakeUser, browser: Browser, clock: Clock) -> 
     """alice with TOTP on, enrolled five minutes ago (so codes of the last minute are still unused)."""
     await make_user("alice")
     await sign_in(browser, "alice")
-    real_now = clock.now
-    clock.now -= 10 * STEP
+    real_now = clock.seconds
+    clock.seconds -= 10 * STEP
     secret, codes = await enrol(browser, clock)
-    clock.now = real_now
+    clock.seconds = real_now
     await sign_out(browser)
     return secret, codes
 
@@ -137,7 +143,7 @@ async def test_wrong_confirmation_code_is_refused(
     await sign_in(browser, "alice")
     secret, page = await start_setup(browser)
     refused = await browser.post(
-        "/settings/2fa/enable", {"code": wrong_code(secret, clock.now), "csrf_token": page.csrf}
+        "/settings/2fa/enable", {"code": wrong_code(secret, clock.seconds), "csrf_token": page.csrf}
     )
     assert refused.status == 422
     assert refused.has("That code is not right")
@@ -150,7 +156,7 @@ async def test_wrong_confirmation_code_is_refused(
     assert await backup_codes.count_unused(services, user["id"]) == 0
 
     # The right code still works after a wrong one.
-    page = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.now), "csrf_token": page.csrf})
+    page = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf})
     assert page.status == 200
     assert len(codes_on(page)) == 10
 
@@ -198,7 +204,7 @@ async def test_sign_in_asks_for_a_code_and_a_valid_one_signs_in(
     assert challenge.has('name="code"')
 
     before = browser.cookie("mnwd_session")
-    page = await answer(browser, code=code_at(secret, clock.now))
+    page = await answer(browser, code=code_at(secret, clock.seconds))
     assert page.status == 303, page.text
     assert page.location == "/settings"
     assert browser.cookie("mnwd_session") != before, "the session cookie is rotated at sign-in"
@@ -209,7 +215,7 @@ async def test_sign_in_asks_for_a_code_and_a_valid_one_signs_in(
 
 async def test_a_code_works_only_once(make_user: MakeUser, browser: Browser, clock: Clock) -> None:
     secret, _ = await enrolled_user(make_user, browser, clock)
-    code = code_at(secret, clock.now)
+    code = code_at(secret, clock.seconds)
     await password_step(browser)
     assert (await answer(browser, code=code)).status == 303
     await sign_out(browser)
@@ -220,9 +226,9 @@ async def test_a_code_works_only_once(make_user: MakeUser, browser: Browser, clo
     assert replayed.has("each one works only once")
     assert not await signed_in(browser)
     # An earlier code than the last one used is refused too, even inside the window.
-    assert (await answer(browser, code=code_at(secret, clock.now - STEP))).status == 401
+    assert (await answer(browser, code=code_at(secret, clock.seconds - STEP))).status == 401
     # The next step's code is new, so it works.
-    assert (await answer(browser, code=code_at(secret, clock.now + STEP))).status == 303
+    assert (await answer(browser, code=code_at(secret, clock.seconds + STEP))).status == 303
 
 
 async def test_codes_one_step_away_are_accepted_two_steps_away_refused(
@@ -230,10 +236,10 @@ async def test_codes_one_step_away_are_accepted_two_steps_away_refused(
 ) -> None:
     secret, _ = await enrolled_user(make_user, browser, clock)
     await password_step(browser)
-    assert (await answer(browser, code=code_at(secret, clock.now - 2 * STEP))).status == 401
-    assert (await answer(browser, code=code_at(secret, clock.now + 2 * STEP))).status == 401
+    assert (await answer(browser, code=code_at(secret, clock.seconds - 2 * STEP))).status == 401
+    assert (await answer(browser, code=code_at(secret, clock.seconds + 2 * STEP))).status == 401
     assert not await signed_in(browser)
-    assert (await answer(browser, code=code_at(secret, clock.now - STEP))).status == 303
+    assert (await answer(browser, code=code_at(secret, clock.seconds - STEP))).status == 303
     assert await signed_in(browser)
 
 
@@ -254,8 +260,8 @@ async def test_one_step_late_code_accepted_with_the_real_clock(
 async def test_same_code_raced_is_accepted_once(make_user: MakeUser, services: Services, clock: Clock) -> None:
     user = await make_user("alice")
     secret = pyotp.random_base32()
-    await totp.enable(services, user["id"], secret, code_at(secret, clock.now - STEP))
-    code = code_at(secret, clock.now)
+    await totp.enable(services, user["id"], secret, code_at(secret, clock.seconds - STEP))
+    code = code_at(secret, clock.seconds)
     results = await asyncio.gather(*(totp.verify_code(services, user["id"], code) for _ in range(8)))
     assert results.count(True) == 1
 
@@ -313,7 +319,7 @@ async def test_disabling_requires_the_password(
     make_user: MakeUser, browser: Browser, services: Services, clock: Clock
 ) -> None:
     secret, _ = await enrolled_user(make_user, browser, clock)
-    await sign_in_with(browser, code=code_at(secret, clock.now))
+    await sign_in_with(browser, code=code_at(secret, clock.seconds))
 
     refused = await browser.submit("/settings/2fa", "/settings/2fa/disable", {"password": "wrong password!"})
     assert refused.status == 422
@@ -339,13 +345,13 @@ async def test_password_less_account_confirms_with_a_code(
 ) -> None:
     user = await make_user("bob", password=None)
     secret = pyotp.random_base32()
-    await totp.enable(services, user["id"], secret, code_at(secret, clock.now - STEP))
+    await totp.enable(services, user["id"], secret, code_at(secret, clock.seconds - STEP))
     with pytest.raises(ValidationFailed) as refused:
-        await totp.confirm_owner(services, user["id"], password="", code=wrong_code(secret, clock.now))
+        await totp.confirm_owner(services, user["id"], password="", code=wrong_code(secret, clock.seconds))
     assert refused.value.extra["errors"][0]["field"] == "code"
-    await totp.confirm_owner(services, user["id"], password="", code=code_at(secret, clock.now))
+    await totp.confirm_owner(services, user["id"], password="", code=code_at(secret, clock.seconds))
     with pytest.raises(ValidationFailed):
-        await totp.confirm_owner(services, user["id"], password="", code=code_at(secret, clock.now))
+        await totp.confirm_owner(services, user["id"], password="", code=code_at(secret, clock.seconds))
 
 
 async def test_challenge_without_pending_sign_in_redirects_to_login(browser: Browser) -> None:
@@ -361,8 +367,8 @@ async def test_pending_sign_in_expires(make_user: MakeUser, browser: Browser, cl
     secret, _ = await enrolled_user(make_user, browser, clock)
     await password_step(browser)
     page = await browser.get("/login")
-    clock.now += PENDING_2FA_SECONDS + STEP
-    late = await browser.post("/login/2fa", {"code": code_at(secret, clock.now), "csrf_token": page.csrf})
+    clock.seconds += PENDING_2FA_SECONDS + STEP
+    late = await browser.post("/login/2fa", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf})
     assert late.status == 303
     assert late.location == "/login"
     assert not await signed_in(browser)
@@ -374,7 +380,7 @@ async def test_too_many_wrong_codes_drop_the_pending_sign_in(
 ) -> None:
     secret, _ = await enrolled_user(make_user, browser, clock)
     await password_step(browser)
-    bad = wrong_code(secret, clock.now)
+    bad = wrong_code(secret, clock.seconds)
     for _ in range(MAX_WRONG_CODES - 1):
         page = await answer(browser, code=bad)
         assert page.status == 401
@@ -384,11 +390,11 @@ async def test_too_many_wrong_codes_drop_the_pending_sign_in(
     assert last.has('action="/login"')
     # Even the right code is no use now: the password must be entered again.
     assert (await browser.get("/login/2fa", follow=False)).location == "/login"
-    late = await browser.submit("/login", "/login/2fa", {"code": code_at(secret, clock.now)})
+    late = await browser.submit("/login", "/login/2fa", {"code": code_at(secret, clock.seconds)})
     assert late.location == "/login"
     assert not await signed_in(browser)
 
-    await sign_in_with(browser, code=code_at(secret, clock.now))
+    await sign_in_with(browser, code=code_at(secret, clock.seconds))
 
 
 async def test_suspended_user_is_refused_at_the_code_step(
@@ -397,7 +403,7 @@ async def test_suspended_user_is_refused_at_the_code_step(
     secret, _ = await enrolled_user(make_user, browser, clock)
     await password_step(browser)
     await queries.set_suspended(services.pool, "alice", True)
-    page = await answer(browser, code=code_at(secret, clock.now))
+    page = await answer(browser, code=code_at(secret, clock.seconds))
     assert page.status == 403
     assert page.has("suspended")
     assert not await signed_in(browser)
@@ -410,7 +416,7 @@ async def test_enable_without_csrf_token_is_forbidden(
     user = await make_user("alice")
     await sign_in(browser, "alice")
     secret, _ = await start_setup(browser)
-    page = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.now)})
+    page = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.seconds)})
     assert page.status == 403
     row = await queries.get_user_by_id(services.pool, user["id"])
     assert row is not None
@@ -430,16 +436,16 @@ async def test_no_secret_or_code_is_logged(
     caplog.set_level(logging.DEBUG)
     await make_user("alice")
     await sign_in(browser, "alice")
-    clock.now -= 10 * STEP
+    clock.seconds -= 10 * STEP
     secret, page = await start_setup(browser)
-    refused_code = wrong_code(secret, clock.now)
+    refused_code = wrong_code(secret, clock.seconds)
     await browser.post("/settings/2fa/enable", {"code": refused_code, "csrf_token": page.csrf})
-    enrol_code = code_at(secret, clock.now)
+    enrol_code = code_at(secret, clock.seconds)
     enabled = await browser.post("/settings/2fa/enable", {"code": enrol_code, "csrf_token": page.csrf})
     codes = codes_on(enabled)
-    clock.now += 10 * STEP
+    clock.seconds += 10 * STEP
     await sign_out(browser)
-    sign_in_code = code_at(secret, clock.now)
+    sign_in_code = code_at(secret, clock.seconds)
     await password_step(browser)
     await answer(browser, code=refused_code)
     await answer(browser, code=sign_in_code)

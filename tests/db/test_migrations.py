@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.db.migrations import (
     EditedMigration,
@@ -21,9 +22,9 @@ from mnwd.db.migrations import (
     load_migrations,
     migration_status,
 )
-from mnwd.domains import sql_dirs
-from tests.conftest import MIGRATIONS_DIR
-from tests.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
+from mnwd.domains import open_all_services, sql_dirs
+from tests.support.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
+from tests.support.db import MIGRATIONS_DIR
 
 
 @pytest.fixture
@@ -48,6 +49,17 @@ def migrations_copy(tmp_path: Path) -> Path:
 def write(directory: Path, name: str, sql: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / name).write_text(sql)
+
+
+async def test_services_migrate_the_database_on_start(empty_db_url: str, tmp_path: Path) -> None:
+    """In process what `mnwd serve` does at start-up (the ``services`` fixture skips it: its clone is migrated)."""
+    config = Config.from_env(
+        {}, data_dir=tmp_path / "var", database_url=empty_db_url, migrations_dir=MIGRATIONS_DIR, log_format="text"
+    )
+    for _ in range(2):
+        async with open_all_services(config) as services:
+            versions = await services.pool.fetchval("SELECT array_agg(version ORDER BY version) FROM schema_migrations")
+        assert versions == [m.version for m in load_migrations(MIGRATIONS_DIR)]
 
 
 async def test_applies_every_migration_once_in_order(empty_db_url: str) -> None:

@@ -2,21 +2,17 @@
 
 Every table, foreign-key delete rule, unique and partial-unique index, enumeration CHECK, search index,
 sequence and ``updated_at`` trigger the spec names is a row in one of the tables below, so a failure
-names the rule. The catalog is read once per module from a database cloned from the migrated template.
+names the rule. The catalog is read once per module from the worker's shared migrated database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
-
-from mnwd.db.embedded import EmbeddedPostgres
-from tests.conftest import TEMPLATE
 
 SPEC_TABLES = (
     # Users & Auth (tower_sessions.session is web_sessions)
@@ -619,26 +615,17 @@ async def _read_catalog(conn: asyncpg.Connection) -> Catalog:
     )
 
 
-async def _snapshot(cluster: EmbeddedPostgres) -> Catalog:
-    name = f"c_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(cluster.url_for("postgres"))
+async def _snapshot(url: str) -> Catalog:
+    conn = await asyncpg.connect(url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        try:
-            conn = await asyncpg.connect(cluster.url_for(name))
-            try:
-                return await _read_catalog(conn)
-            finally:
-                await conn.close()
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        return await _read_catalog(conn)
     finally:
-        await admin.close()
+        await conn.close()
 
 
 @pytest.fixture(scope="module")
-def catalog(pg_cluster: EmbeddedPostgres) -> Catalog:
-    return asyncio.run(_snapshot(pg_cluster))
+def catalog(shared_db_url: str) -> Catalog:
+    return asyncio.run(_snapshot(shared_db_url))
 
 
 def test_the_spec_names_sixty_tables() -> None:

@@ -1,17 +1,15 @@
 """The schema's rules exercised with real rows: cascades, RESTRICT, SET NULL, unique and partial-unique
 indexes, CHECK constraints, the updated_at trigger, full-text search and the sync_log sequence.
 
-Scenario tests get a fresh database each (``conn``). The CHECK table runs every case in a transaction
-that is rolled back, on one database per module, and asserts the violation names its constraint: the
-code maps constraint names to user-facing errors.
+Every test runs in a transaction that is rolled back (``tx_conn``), but the two that need what a
+transaction hides: a DEFERRABLE constraint checked at commit, and a sequence, which rollback does not
+restore; those get a fresh database (``conn``). The CHECK table asserts each violation names its
+constraint: the code maps constraint names to user-facing errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +17,6 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-
-from mnwd.db.embedded import EmbeddedPostgres
-from mnwd.db.pool import init_connection
-from tests.conftest import TEMPLATE
 
 OLD = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
 
@@ -220,38 +214,6 @@ async def build_world(conn: asyncpg.Connection) -> World:
             "INSERT INTO collections (user_id, title, slug) VALUES ($1, 'Favourites', 'favourites') RETURNING id", bob
         ),
     )
-
-
-async def _admin(cluster: EmbeddedPostgres, sql: str) -> None:
-    admin = await asyncpg.connect(cluster.url_for("postgres"))
-    try:
-        await admin.execute(sql)
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(scope="module")
-def rollback_db_url(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
-    """One migrated database for the module; every test's writes are rolled back."""
-    name = f"r_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_admin(pg_cluster, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    try:
-        yield pg_cluster.url_for(name)
-    finally:
-        asyncio.run(_admin(pg_cluster, f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-async def tx(rollback_db_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(rollback_db_url)
-    await init_connection(connection)
-    transaction = connection.transaction()
-    await transaction.start()
-    try:
-        yield connection
-    finally:
-        await transaction.rollback()
-        await connection.close()
 
 
 SHORT_HASH = "decode(repeat('ab', 16), 'hex')"
@@ -1094,15 +1056,15 @@ CHECK_VIOLATIONS = [
 
 
 @pytest.mark.parametrize(("constraint", "sql", "args"), CHECK_VIOLATIONS)
-async def test_check_rejects(tx: asyncpg.Connection, constraint: str, sql: str, args: tuple[str, ...]) -> None:
-    world = await build_world(tx)
+async def test_check_rejects(tx_conn: asyncpg.Connection, constraint: str, sql: str, args: tuple[str, ...]) -> None:
+    world = await build_world(tx_conn)
     with pytest.raises(asyncpg.CheckViolationError) as caught:
-        await tx.execute(sql, *(getattr(world, name) for name in args))
+        await tx_conn.execute(sql, *(getattr(world, name) for name in args))
     assert caught.value.constraint_name == constraint
 
 
-async def test_every_check_constraint_has_a_rejecting_case(tx: asyncpg.Connection) -> None:
-    names = await tx.fetch(
+async def test_every_check_constraint_has_a_rejecting_case(tx_conn: asyncpg.Connection) -> None:
+    names = await tx_conn.fetch(
         "SELECT conname FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace"
     )
     covered = {p.values[0] for p in CHECK_VIOLATIONS}
@@ -1159,45 +1121,47 @@ CHECK_ACCEPTS = [
 
 
 @pytest.mark.parametrize(("sql", "args"), CHECK_ACCEPTS)
-async def test_check_accepts(tx: asyncpg.Connection, sql: str, args: tuple[str, ...]) -> None:
-    world = await build_world(tx)
-    await tx.execute(sql, *(getattr(world, name) for name in args))
+async def test_check_accepts(tx_conn: asyncpg.Connection, sql: str, args: tuple[str, ...]) -> None:
+    world = await build_world(tx_conn)
+    await tx_conn.execute(sql, *(getattr(world, name) for name in args))
 
 
 async def count_rows(conn: asyncpg.Connection, tables: list[str]) -> dict[str, int]:
     return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
 
 
-async def test_deleting_a_user_cascades_to_everything_they_own(conn: asyncpg.Connection) -> None:
-    alice = await add_user(conn, "alice")
-    bob = await add_user(conn, "bob")
-    project = await add_project(conn, alice)
-    item = await add_item(conn, project)
-    await conn.execute("INSERT INTO versions (item_id, version_number, is_current) VALUES ($1, '1.0', true)", item)
-    await add_subscription(conn, bob, await add_tier(conn, project), project)
-    app = await add_app(conn, alice)
-    device = await add_device(conn, app, alice)
-    await add_change(conn, app, alice, device, 1)
-    await conn.execute(
+async def test_deleting_a_user_cascades_to_everything_they_own(tx_conn: asyncpg.Connection) -> None:
+    alice = await add_user(tx_conn, "alice")
+    bob = await add_user(tx_conn, "bob")
+    project = await add_project(tx_conn, alice)
+    item = await add_item(tx_conn, project)
+    await tx_conn.execute("INSERT INTO versions (item_id, version_number, is_current) VALUES ($1, '1.0', true)", item)
+    await add_subscription(tx_conn, bob, await add_tier(tx_conn, project), project)
+    app = await add_app(tx_conn, alice)
+    device = await add_device(tx_conn, app, alice)
+    await add_change(tx_conn, app, alice, device, 1)
+    await tx_conn.execute(
         "INSERT INTO sync_blobs (app_id, user_id, hash, s3_key, size_bytes) VALUES ($1, $2, $3, 'blobs/x', 5)",
         app,
         alice,
         "0" * 64,
     )
-    await conn.execute("INSERT INTO sync_keys (app_id, user_id, encrypted_key) VALUES ($1, $2, 'wrapped')", app, alice)
-    await conn.execute(
+    await tx_conn.execute(
+        "INSERT INTO sync_keys (app_id, user_id, encrypted_key) VALUES ($1, $2, 'wrapped')", app, alice
+    )
+    await tx_conn.execute(
         "INSERT INTO user_sessions (user_id, token_hash, user_agent, ip_address, expires_at)"
         " VALUES ($1, $2, 'curl/8', '192.0.2.1', now() + interval '30 days')",
         alice,
         sha256("session"),
     )
-    await conn.execute(
+    await tx_conn.execute(
         "INSERT INTO login_tokens (user_id, token_hash, expires_at) VALUES ($1, $2, now() + interval '15 minutes')",
         alice,
         sha256("link"),
     )
-    await add_repo(conn, alice)
-    bobs_project = await add_project(conn, bob, "bobs")
+    await add_repo(tx_conn, alice)
+    bobs_project = await add_project(tx_conn, bob, "bobs")
     tables = [
         "projects",
         "items",
@@ -1213,36 +1177,37 @@ async def test_deleting_a_user_cascades_to_everything_they_own(conn: asyncpg.Con
         "login_tokens",
         "git_repos",
     ]
-    before = await count_rows(conn, tables)
+    before = await count_rows(tx_conn, tables)
     assert before == {t: 2 if t == "projects" else 1 for t in tables}
 
-    await conn.execute("DELETE FROM users WHERE id = $1", alice)
+    await tx_conn.execute("DELETE FROM users WHERE id = $1", alice)
 
-    assert await count_rows(conn, tables) == {t: 1 if t == "projects" else 0 for t in tables}
-    assert await conn.fetchval("SELECT id FROM projects") == bobs_project
+    assert await count_rows(tx_conn, tables) == {t: 1 if t == "projects" else 0 for t in tables}
+    assert await tx_conn.fetchval("SELECT id FROM projects") == bobs_project
 
 
-async def test_a_tier_with_a_subscriber_cannot_be_deleted(conn: asyncpg.Connection) -> None:
+async def test_a_tier_with_a_subscriber_cannot_be_deleted(tx_conn: asyncpg.Connection) -> None:
     """RESTRICT reports SQLSTATE 23001 (RestrictViolationError), not 23503 (ForeignKeyViolationError).
 
     Any subscription row blocks it, a canceled one too: tiers are deactivated, not deleted.
     """
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
-    project = await add_project(conn, alice)
-    tier = await add_tier(conn, project)
-    subscription = await add_subscription(conn, bob, tier, project, status="canceled")
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
+    project = await add_project(tx_conn, alice)
+    tier = await add_tier(tx_conn, project)
+    subscription = await add_subscription(tx_conn, bob, tier, project, status="canceled")
     with pytest.raises(asyncpg.RestrictViolationError) as caught:
-        await conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier)
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await tx_conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier)
     assert caught.value.constraint_name == "subscriptions_tier_id_fkey"
-    await conn.execute("DELETE FROM subscriptions WHERE id = $1", subscription)
-    assert await conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier) == "DELETE 1"
+    await tx_conn.execute("DELETE FROM subscriptions WHERE id = $1", subscription)
+    assert await tx_conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier) == "DELETE 1"
 
 
-async def test_a_transaction_survives_its_item_and_its_seller(conn: asyncpg.Connection) -> None:
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
-    item = await add_item(conn, await add_project(conn, alice))
-    purchase = await add_purchase(conn, bob, alice, item)
-    key = await conn.fetchval(
+async def test_a_transaction_survives_its_item_and_its_seller(tx_conn: asyncpg.Connection) -> None:
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
+    item = await add_item(tx_conn, await add_project(tx_conn, alice))
+    purchase = await add_purchase(tx_conn, bob, alice, item)
+    key = await tx_conn.fetchval(
         "INSERT INTO license_keys (item_id, owner_id, transaction_id, key_code)"
         " VALUES ($1, $2, $3, 'K-1') RETURNING id",
         item,
@@ -1250,151 +1215,160 @@ async def test_a_transaction_survives_its_item_and_its_seller(conn: asyncpg.Conn
         purchase,
     )
 
-    await conn.execute("DELETE FROM items WHERE id = $1", item)
-    row = await conn.fetchrow("SELECT seller_id, item_id, item_title, seller_username FROM transactions")
+    await tx_conn.execute("DELETE FROM items WHERE id = $1", item)
+    row = await tx_conn.fetchrow("SELECT seller_id, item_id, item_title, seller_username FROM transactions")
     assert tuple(row) == (alice, None, "Track", "alice")
-    assert await conn.fetchval("SELECT count(*) FROM license_keys WHERE id = $1", key) == 0
+    assert await tx_conn.fetchval("SELECT count(*) FROM license_keys WHERE id = $1", key) == 0
 
-    await conn.execute("DELETE FROM users WHERE id = $1", alice)
-    row = await conn.fetchrow("SELECT id, seller_id, item_id, item_title, seller_username FROM transactions")
+    await tx_conn.execute("DELETE FROM users WHERE id = $1", alice)
+    row = await tx_conn.fetchrow("SELECT id, seller_id, item_id, item_title, seller_username FROM transactions")
     assert tuple(row) == (purchase, None, None, "Track", "alice")
 
-    await conn.execute("DELETE FROM users WHERE id = $1", bob)
-    assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+    await tx_conn.execute("DELETE FROM users WHERE id = $1", bob)
+    assert await tx_conn.fetchval("SELECT count(*) FROM transactions") == 0
 
 
-async def test_an_item_has_one_current_version(conn: asyncpg.Connection) -> None:
-    item = await add_item(conn, await add_project(conn, await add_user(conn, "alice")))
+async def test_an_item_has_one_current_version(tx_conn: asyncpg.Connection) -> None:
+    item = await add_item(tx_conn, await add_project(tx_conn, await add_user(tx_conn, "alice")))
     insert = "INSERT INTO versions (item_id, version_number, is_current) VALUES ($1, $2, $3)"
-    await conn.execute(insert, item, "1.0", True)
-    await conn.execute(insert, item, "0.9", False)
+    await tx_conn.execute(insert, item, "1.0", True)
+    await tx_conn.execute(insert, item, "0.9", False)
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, item, "1.1", True)
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await tx_conn.execute(insert, item, "1.1", True)
     assert caught.value.constraint_name == "versions_one_current_per_item"
-    async with conn.transaction():
-        await conn.execute("UPDATE versions SET is_current = false WHERE item_id = $1", item)
-        await conn.execute(insert, item, "1.1", True)
-    assert await conn.fetchval("SELECT version_number FROM versions WHERE is_current") == "1.1"
+    async with tx_conn.transaction():
+        await tx_conn.execute("UPDATE versions SET is_current = false WHERE item_id = $1", item)
+        await tx_conn.execute(insert, item, "1.1", True)
+    assert await tx_conn.fetchval("SELECT version_number FROM versions WHERE is_current") == "1.1"
 
 
-async def test_an_item_is_bought_once(conn: asyncpg.Connection) -> None:
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
-    item = await add_item(conn, await add_project(conn, alice))
-    await add_purchase(conn, bob, alice, item, status="failed")
-    await add_purchase(conn, bob, alice, item, status="pending")
-    await add_purchase(conn, bob, alice, item, status="completed")
+async def test_an_item_is_bought_once(tx_conn: asyncpg.Connection) -> None:
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
+    item = await add_item(tx_conn, await add_project(tx_conn, alice))
+    await add_purchase(tx_conn, bob, alice, item, status="failed")
+    await add_purchase(tx_conn, bob, alice, item, status="pending")
+    await add_purchase(tx_conn, bob, alice, item, status="completed")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_purchase(conn, bob, alice, item, status="completed")
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await add_purchase(tx_conn, bob, alice, item, status="completed")
     assert caught.value.constraint_name == "transactions_one_completed_per_buyer_item"
-    await add_purchase(conn, alice, alice, item, status="completed")
+    await add_purchase(tx_conn, alice, alice, item, status="completed")
 
 
-async def test_a_subscriber_has_one_active_subscription_per_project(conn: asyncpg.Connection) -> None:
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
-    project = await add_project(conn, alice)
-    tier, other_tier = await add_tier(conn, project), await add_tier(conn, project, "Patron")
-    await add_subscription(conn, bob, tier, project, status="canceled")
-    await add_subscription(conn, bob, tier, project, status="active")
+async def test_a_subscriber_has_one_active_subscription_per_project(tx_conn: asyncpg.Connection) -> None:
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
+    project = await add_project(tx_conn, alice)
+    tier, other_tier = await add_tier(tx_conn, project), await add_tier(tx_conn, project, "Patron")
+    await add_subscription(tx_conn, bob, tier, project, status="canceled")
+    await add_subscription(tx_conn, bob, tier, project, status="active")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_subscription(conn, bob, other_tier, project, status="active")
+        await add_subscription(tx_conn, bob, other_tier, project, status="active")
     assert caught.value.constraint_name == "subscriptions_one_active_per_subscriber_project"
 
 
-async def test_email_suppressions_ignore_case(conn: asyncpg.Connection) -> None:
+async def test_email_suppressions_ignore_case(tx_conn: asyncpg.Connection) -> None:
     insert = "INSERT INTO email_suppressions (email, reason) VALUES ($1, 'HardBounce')"
-    await conn.execute(insert, "a@x.org")
+    await tx_conn.execute(insert, "a@x.org")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, "A@x.org")
+        await tx_conn.execute(insert, "A@x.org")
     assert caught.value.constraint_name == "email_suppressions_email_lower_key"
 
 
-async def test_user_emails_are_unique_ignoring_case(conn: asyncpg.Connection) -> None:
-    await add_user(conn, "alice", "Alice@Example.org")
+async def test_user_emails_are_unique_ignoring_case(tx_conn: asyncpg.Connection) -> None:
+    await add_user(tx_conn, "alice", "Alice@Example.org")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_user(conn, "alice2", "alice@example.ORG")
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await add_user(tx_conn, "alice2", "alice@example.ORG")
     assert caught.value.constraint_name == "users_email_lower_key"
-    assert await conn.fetchval("SELECT username FROM users WHERE lower(email) = lower($1)", "ALICE@example.org") == (
+    assert await tx_conn.fetchval("SELECT username FROM users WHERE lower(email) = lower($1)", "ALICE@example.org") == (
         "alice"
     )
 
 
-async def test_usernames_are_unique(conn: asyncpg.Connection) -> None:
-    await add_user(conn, "alice")
+async def test_usernames_are_unique(tx_conn: asyncpg.Connection) -> None:
+    await add_user(tx_conn, "alice")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_user(conn, "alice", "other@example.org")
+        await add_user(tx_conn, "alice", "other@example.org")
     assert caught.value.constraint_name == "users_username_key"
 
 
-async def test_a_bundle_cannot_contain_itself(conn: asyncpg.Connection) -> None:
-    project = await add_project(conn, await add_user(conn, "alice"))
-    bundle = await add_item(conn, project, "album", item_type="bundle")
-    track = await add_item(conn, project, "track")
-    await conn.execute("INSERT INTO bundle_items (bundle_id, item_id) VALUES ($1, $2)", bundle, track)
+async def test_a_bundle_cannot_contain_itself(tx_conn: asyncpg.Connection) -> None:
+    project = await add_project(tx_conn, await add_user(tx_conn, "alice"))
+    bundle = await add_item(tx_conn, project, "album", item_type="bundle")
+    track = await add_item(tx_conn, project, "track")
+    await tx_conn.execute("INSERT INTO bundle_items (bundle_id, item_id) VALUES ($1, $2)", bundle, track)
     with pytest.raises(asyncpg.CheckViolationError) as caught:
-        await conn.execute("INSERT INTO bundle_items (bundle_id, item_id) VALUES ($1, $1)", bundle)
+        await tx_conn.execute("INSERT INTO bundle_items (bundle_id, item_id) VALUES ($1, $1)", bundle)
     assert caught.value.constraint_name == "bundle_items_not_self"
 
 
-async def test_an_item_has_one_primary_tag(conn: asyncpg.Connection) -> None:
-    item = await add_item(conn, await add_project(conn, await add_user(conn, "alice")))
+async def test_an_item_has_one_primary_tag(tx_conn: asyncpg.Connection) -> None:
+    item = await add_item(tx_conn, await add_project(tx_conn, await add_user(tx_conn, "alice")))
     tags = [
-        await conn.fetchval("INSERT INTO tags (name, slug, path) VALUES ($1, lower($1), lower($1)) RETURNING id", name)
+        await tx_conn.fetchval(
+            "INSERT INTO tags (name, slug, path) VALUES ($1, lower($1), lower($1)) RETURNING id", name
+        )
         for name in ("Ambient", "Drone", "Jazz")
     ]
     insert = "INSERT INTO item_tags (item_id, tag_id, is_primary) VALUES ($1, $2, $3)"
-    await conn.execute(insert, item, tags[0], True)
-    await conn.execute(insert, item, tags[1], False)
+    await tx_conn.execute(insert, item, tags[0], True)
+    await tx_conn.execute(insert, item, tags[1], False)
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, item, tags[2], True)
+        await tx_conn.execute(insert, item, tags[2], True)
     assert caught.value.constraint_name == "item_tags_one_primary_per_item"
 
 
-async def test_ota_artifacts_are_unique_per_bundle_type(conn: asyncpg.Connection) -> None:
-    app = await add_app(conn, await add_user(conn, "alice"))
-    release = await add_release(conn, app)
+async def test_ota_artifacts_are_unique_per_bundle_type(tx_conn: asyncpg.Connection) -> None:
+    app = await add_app(tx_conn, await add_user(tx_conn, "alice"))
+    release = await add_release(tx_conn, app)
     for bundle_type in ("", "appimage", "deb", "rpm"):
-        await add_artifact(conn, release, bundle_type)
+        await add_artifact(tx_conn, release, bundle_type)
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_artifact(conn, release, "appimage")
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await add_artifact(tx_conn, release, "appimage")
     assert caught.value.constraint_name == "ota_artifacts_release_target_arch_bundle_type_key"
-    assert await conn.fetchval("SELECT count(*) FROM ota_artifacts") == 4
+    assert await tx_conn.fetchval("SELECT count(*) FROM ota_artifacts") == 4
 
 
-async def test_mailing_list_subscribers_are_unique_per_user_and_per_address(conn: asyncpg.Connection) -> None:
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
-    project = await add_project(conn, alice)
+async def test_mailing_list_subscribers_are_unique_per_user_and_per_address(tx_conn: asyncpg.Connection) -> None:
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
+    project = await add_project(tx_conn, alice)
     lists = [
-        await conn.fetchval(
+        await tx_conn.fetchval(
             "INSERT INTO mailing_lists (project_id, list_type, name) VALUES ($1, $2, $2) RETURNING id", project, kind
         )
         for kind in ("content", "devlog")
     ]
     insert = "INSERT INTO mailing_list_subscribers (list_id, user_id, email) VALUES ($1, $2, $3)"
-    await conn.execute(insert, lists[0], bob, None)
-    await conn.execute(insert, lists[0], None, "fan@example.org")
-    await conn.execute(insert, lists[1], None, "fan@example.org")
+    await tx_conn.execute(insert, lists[0], bob, None)
+    await tx_conn.execute(insert, lists[0], None, "fan@example.org")
+    await tx_conn.execute(insert, lists[1], None, "fan@example.org")
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, lists[0], bob, None)
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await tx_conn.execute(insert, lists[0], bob, None)
     assert caught.value.constraint_name == "mailing_list_subscribers_list_id_user_id_key"
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, lists[0], None, "FAN@example.org")
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await tx_conn.execute(insert, lists[0], None, "FAN@example.org")
     assert caught.value.constraint_name == "mailing_list_subscribers_list_id_email_key"
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(
-            "INSERT INTO mailing_lists (project_id, list_type, name) VALUES ($1, 'content', 'x')", project
-        )
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await tx_conn.execute(
+                "INSERT INTO mailing_lists (project_id, list_type, name) VALUES ($1, 'content', 'x')", project
+            )
     assert caught.value.constraint_name == "mailing_lists_project_id_list_type_key"
 
 
-async def test_an_ssh_key_belongs_to_one_account(conn: asyncpg.Connection) -> None:
-    alice, bob = await add_user(conn, "alice"), await add_user(conn, "bob")
+async def test_an_ssh_key_belongs_to_one_account(tx_conn: asyncpg.Connection) -> None:
+    alice, bob = await add_user(tx_conn, "alice"), await add_user(tx_conn, "bob")
     fingerprint = "SHA256:" + "k" * 43
     insert = (
         "INSERT INTO ssh_keys (user_id, title, public_key, fingerprint) VALUES ($1, 'laptop', 'ssh-ed25519 AAAA', $2)"
     )
-    await conn.execute(insert, alice, fingerprint)
+    await tx_conn.execute(insert, alice, fingerprint)
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await conn.execute(insert, bob, fingerprint)
+        await tx_conn.execute(insert, bob, fingerprint)
     assert caught.value.constraint_name == "ssh_keys_fingerprint_key"
 
 
@@ -1416,20 +1390,20 @@ async def test_a_blog_post_author_is_not_deleted_silently(conn: asyncpg.Connecti
     assert await conn.fetchval("SELECT count(*) FROM blog_posts") == 0
 
 
-async def test_set_null_targets_keep_promo_codes_valid(conn: asyncpg.Connection) -> None:
-    alice = await add_user(conn, "alice")
-    project = await add_project(conn, alice)
-    tier = await add_tier(conn, project)
-    code = await conn.fetchval(
+async def test_set_null_targets_keep_promo_codes_valid(tx_conn: asyncpg.Connection) -> None:
+    alice = await add_user(tx_conn, "alice")
+    project = await add_project(tx_conn, alice)
+    tier = await add_tier(tx_conn, project)
+    code = await tx_conn.fetchval(
         "INSERT INTO promo_codes (creator_id, code, code_purpose, trial_days, tier_id)"
         " VALUES ($1, 'TRY14', 'free_trial', 14, $2) RETURNING id",
         alice,
         tier,
     )
-    await conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier)
-    assert await conn.fetchval("SELECT tier_id FROM promo_codes WHERE id = $1", code) is None
-    await conn.execute("DELETE FROM projects WHERE id = $1", project)
-    assert await conn.fetchval("SELECT count(*) FROM promo_codes") == 1
+    await tx_conn.execute("DELETE FROM subscription_tiers WHERE id = $1", tier)
+    assert await tx_conn.fetchval("SELECT tier_id FROM promo_codes WHERE id = $1", code) is None
+    await tx_conn.execute("DELETE FROM projects WHERE id = $1", project)
+    assert await tx_conn.fetchval("SELECT count(*) FROM promo_codes") == 1
 
 
 UPDATED_AT_ROWS = [
@@ -1471,14 +1445,14 @@ UPDATED_AT_ROWS = [
 
 @pytest.mark.parametrize(("table", "parent", "insert", "update"), UPDATED_AT_ROWS)
 async def test_updated_at_trigger(
-    conn: asyncpg.Connection, table: str, parent: str | None, insert: str, update: str
+    tx_conn: asyncpg.Connection, table: str, parent: str | None, insert: str, update: str
 ) -> None:
-    world = await build_world(conn)
+    world = await build_world(tx_conn)
     args = [OLD] if parent is None else [OLD, getattr(world, parent)]
-    row_id = await conn.fetchval(insert, *args)
-    assert await conn.fetchval(f"SELECT updated_at FROM {table} WHERE id = $1", row_id) == OLD
-    await conn.execute(update, row_id)
-    updated, created, now = await conn.fetchrow(
+    row_id = await tx_conn.fetchval(insert, *args)
+    assert await tx_conn.fetchval(f"SELECT updated_at FROM {table} WHERE id = $1", row_id) == OLD
+    await tx_conn.execute(update, row_id)
+    updated, created, now = await tx_conn.fetchrow(
         f"SELECT updated_at, created_at, now() FROM {table} WHERE id = $1", row_id
     )
     assert updated > OLD
@@ -1486,26 +1460,26 @@ async def test_updated_at_trigger(
     assert updated <= now
 
 
-async def test_items_search_vector_finds_a_word_of_the_body(conn: asyncpg.Connection) -> None:
-    project = await add_project(conn, await add_user(conn, "alice"))
-    found = await add_item(conn, project, "field-notes", body="Recorded at dawn: wading herons and distant trains.")
-    await add_item(conn, project, "city", body="Traffic and rain.")
+async def test_items_search_vector_finds_a_word_of_the_body(tx_conn: asyncpg.Connection) -> None:
+    project = await add_project(tx_conn, await add_user(tx_conn, "alice"))
+    found = await add_item(tx_conn, project, "field-notes", body="Recorded at dawn: wading herons and distant trains.")
+    await add_item(tx_conn, project, "city", body="Traffic and rain.")
     search = "SELECT array_agg(id) FROM items WHERE search_vector @@ to_tsquery('english', $1)"
-    assert await conn.fetchval(search, "heron") == [found]
-    assert await conn.fetchval(search, "notes & train") == [found]
-    await conn.execute("UPDATE items SET body = 'Only owls now.' WHERE id = $1", found)
-    assert await conn.fetchval(search, "heron") is None
-    assert await conn.fetchval(search, "owl") == [found]
+    assert await tx_conn.fetchval(search, "heron") == [found]
+    assert await tx_conn.fetchval(search, "notes & train") == [found]
+    await tx_conn.execute("UPDATE items SET body = 'Only owls now.' WHERE id = $1", found)
+    assert await tx_conn.fetchval(search, "heron") is None
+    assert await tx_conn.fetchval(search, "owl") == [found]
 
 
-async def test_trigram_search_tolerates_typos(conn: asyncpg.Connection) -> None:
-    alice = await add_user(conn, "alice")
-    project = await conn.fetchval(
+async def test_trigram_search_tolerates_typos(tx_conn: asyncpg.Connection) -> None:
+    alice = await add_user(tx_conn, "alice")
+    project = await tx_conn.fetchval(
         "INSERT INTO projects (user_id, slug, title, project_type) VALUES ($1, 'ambient', 'Ambient Dreams', 'music')"
         " RETURNING id",
         alice,
     )
-    assert await conn.fetchval("SELECT id FROM projects WHERE title % 'Ambiant Dreems'") == project
+    assert await tx_conn.fetchval("SELECT id FROM projects WHERE title % 'Ambiant Dreems'") == project
 
 
 async def test_sync_log_seq_increases_past_32_bits(conn: asyncpg.Connection) -> None:
@@ -1519,16 +1493,17 @@ async def test_sync_log_seq_increases_past_32_bits(conn: asyncpg.Connection) -> 
     assert await add_change(conn, app, alice, device, 4) == 2**31
 
 
-async def test_a_device_mutation_is_logged_once(conn: asyncpg.Connection) -> None:
-    alice = await add_user(conn, "alice")
-    app = await add_app(conn, alice)
-    laptop, phone = await add_device(conn, app, alice), await add_device(conn, app, alice, "phone")
-    await add_change(conn, app, alice, laptop, 1)
-    await add_change(conn, app, alice, phone, 1)
-    await add_change(conn, app, alice, None, None)
-    await add_change(conn, app, alice, None, None)
+async def test_a_device_mutation_is_logged_once(tx_conn: asyncpg.Connection) -> None:
+    alice = await add_user(tx_conn, "alice")
+    app = await add_app(tx_conn, alice)
+    laptop, phone = await add_device(tx_conn, app, alice), await add_device(tx_conn, app, alice, "phone")
+    await add_change(tx_conn, app, alice, laptop, 1)
+    await add_change(tx_conn, app, alice, phone, 1)
+    await add_change(tx_conn, app, alice, None, None)
+    await add_change(tx_conn, app, alice, None, None)
     with pytest.raises(asyncpg.UniqueViolationError) as caught:
-        await add_change(conn, app, alice, laptop, 1)
+        async with tx_conn.transaction():  # a savepoint: the test goes on after the error
+            await add_change(tx_conn, app, alice, laptop, 1)
     assert caught.value.constraint_name == "sync_log_device_id_mutation_id_key"
-    await conn.execute("DELETE FROM sync_devices WHERE id = $1", laptop)
-    assert await conn.fetchval("SELECT count(*) FROM sync_log") == 3
+    await tx_conn.execute("DELETE FROM sync_devices WHERE id = $1", laptop)
+    assert await tx_conn.fetchval("SELECT count(*) FROM sync_log") == 3

@@ -11,8 +11,8 @@ import pyotp
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.daemon import RunningDaemon
-from tests.e2e.conftest import BrowserRun
+from tests.support.daemon import RunningDaemon
+from tests.support.e2e import BrowserRun
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ from aiohttp import web
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.accounts.conftest import PASSWORD, MakeUser
-from tests.browser import CSRF_INPUT
-from tests.daemon import RunningDaemon
-from tests.oauth.conftest import FORM_FIELD, register_app
+from tests.support.accounts import PASSWORD, MakeUser
+from tests.support.browser import CSRF_INPUT
+from tests.support.daemon import RunningDaemon
+from tests.support.oauth import FORM_FIELD, register_app
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 from mnwd.oauth import Bearer
 from mnwd.oauth.bearer_cache import BEARERS, BearerCache
 from mnwd.services import Services
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, me, tokens_for
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, me, tokens_for
+from tests.support.queries import QueryCount
 
 
 def _bearer(expires_in: float = 3600) -> Bearer:
@@ -163,3 +164,17 @@ async def test_a_lost_listen_connection_forgets_everything_until_it_is_back(
     assert seen == [(False, 0), (True, 0)]
     assert (await me(client, access)).status == 200
     assert len(services[BEARERS]) == 1
+
+
+async def test_a_bearer_is_checked_in_one_statement_then_remembered(
+    alice: Browser,
+    client: TestClient,  # type: ignore[type-arg]
+    notes_app: RegisteredApp,
+    query_count: QueryCount,
+) -> None:
+    access = (await tokens_for(alice, client, notes_app))["access_token"]
+    for expected in (1, 0, 0):
+        async with query_count() as statements:
+            answer = await me(client, access)
+        assert answer.status == 200
+        assert len(statements) == expected, statements

@@ -21,8 +21,8 @@ from mnwd.domains import sql_dirs
 from mnwd.oauth import bearer_cache
 from mnwd.oauth.queries import ACCESS_TOKEN_QUERY
 from mnwd.sync import notifier
-from tests.conftest import MIGRATIONS_DIR
 from tests.db.test_schema_rules import add_app, add_device, add_user
+from tests.support.db import MIGRATIONS_DIR
 
 ALIASES = dict(
     (alias, table) for table, alias in re.findall(r"(?:FROM|JOIN)\s+([a-z_]+)\s+([a-z])\b", ACCESS_TOKEN_QUERY)

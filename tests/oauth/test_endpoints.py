@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, me, register_app, tokens_for
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, me, register_app, tokens_for
 
 
 async def test_metadata(client: TestClient) -> None:  # type: ignore[type-arg]

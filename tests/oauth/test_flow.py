@@ -7,8 +7,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.browser import Browser
-from tests.oauth.conftest import (
+from tests.support.browser import Browser
+from tests.support.oauth import (
     FORM_FIELD,
     REDIRECT,
     Pkce,
@@ -257,7 +257,7 @@ async def test_refresh_belongs_to_its_app(
     notes_app: RegisteredApp,
     pool: asyncpg.Pool,  # type: ignore[type-arg]
 ) -> None:
-    from tests.oauth.conftest import register_app
+    from tests.support.oauth import register_app
 
     other = await register_app(pool, await pool.fetchval("SELECT id FROM users WHERE username = 'maker'"), "other")
     pkce = Pkce.new()

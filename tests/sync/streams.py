@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.accounts.conftest import PASSWORD
-from tests.browser import Browser
-from tests.oauth.conftest import Pkce, RegisteredApp, exchange, get_code
+from tests.support.accounts import PASSWORD
+from tests.support.browser import Browser
+from tests.support.oauth import Pkce, RegisteredApp, exchange, get_code
 
 
 async def token_for(aiohttp_client: Any, client: TestClient, username: str, app: RegisteredApp) -> str:  # type: ignore[type-arg]

@@ -28,9 +28,9 @@ from mnwd.app import create_app
 from mnwd.blobs import BlobInfo, BlobStore
 from mnwd.services import Services
 from mnwd.sync.settings import SyncSettings
-from tests.accounts.conftest import MakeUser, sign_in
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, register_app
 from tests.sync.tokens import sync_token
 
 BLOBS = "/sync/v1/blobs/"

@@ -11,9 +11,11 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.services import Services
 from mnwd.sync.settings import SyncSettings
-from tests.accounts.conftest import MakeUser
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser
+from tests.support.oauth import RegisteredApp, register_app
+from tests.support.queries import QueryCount, notifications_heard
 from tests.sync.streams import SyncApi, token_for
 
 pytestmark = pytest.mark.usefixtures("notes_app")
@@ -426,3 +428,27 @@ async def test_numbers_that_would_grow_or_overflow_reject_their_mutation_alone(a
     assert "exceed" in results[3]["error"]
     pulled = await (await alice_api.pull(0)).json()
     assert [c["data"] for c in pulled["changes"]] == [{"x": 1500, "note": "1e999999 in a string is text"}]
+
+
+async def test_a_push_is_one_statement_whatever_its_size(
+    alice_api: SyncApi, services: Services, query_count: QueryCount
+) -> None:
+    """The bearer is remembered after the first request: a push is then the one ``sync_push`` call."""
+    await notifications_heard(services)  # binding the device to the grant emptied the bearer cache
+    await alice_api.push([alice_api.mutation("first", {"n": 0})])
+    for size in (1, 10):
+        async with query_count() as statements:
+            response = await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(size)])
+        assert response.status == 200, await response.text()
+        assert len(statements) == 1, statements
+
+
+async def test_a_catch_up_reads_each_page_once(alice_api: SyncApi, services: Services, query_count: QueryCount) -> None:
+    """One statement per page: the first page's, and the second's, read ahead while the first travels."""
+    await notifications_heard(services)  # binding the device to the grant emptied the bearer cache
+    await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(3)])
+    async with query_count() as statements:
+        first = await (await alice_api.pull(0, limit=2)).json()
+        second = await (await alice_api.pull(first["cursor"], limit=2)).json()
+    assert [len(first["changes"]), first["has_more"], len(second["changes"]), second["has_more"]] == [2, True, 1, False]
+    assert len(statements) == 2, statements

@@ -23,11 +23,10 @@ from mnwd.sync.compaction import CompactionReport, compact
 from mnwd.sync.domain import compact_sync_log
 from mnwd.sync.settings import SyncSettings
 from mnwd.sync.streams import stream_lock_key
-from tests.accounts.conftest import MakeUser
-from tests.accounts.test_cli_users import mnwd
-from tests.browser import Browser
-from tests.daemon import daemon_env
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser
+from tests.support.browser import Browser
+from tests.support.daemon import daemon_env, mnwd
+from tests.support.oauth import RegisteredApp, register_app
 from tests.sync.streams import SyncApi
 from tests.sync.tokens import sync_token
 

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.accounts.conftest import MakeUser
-from tests.oauth.conftest import RegisteredApp
+from tests.support.accounts import MakeUser
+from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
 
 DEVICES = 3

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.accounts.conftest import MakeUser
-from tests.oauth.conftest import RegisteredApp
+from tests.support.accounts import MakeUser
+from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
 
 PUSHERS = 8

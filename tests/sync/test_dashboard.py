@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.sync import dashboard
 from mnwd.sync.dashboard import size_text
-from tests.accounts.conftest import MakeUser, sign_in
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, register_app
 from tests.sync.streams import SyncApi, new_id, token_for
 
 

@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.accounts.conftest import MakeUser, sign_in
-from tests.browser import Browser
-from tests.oauth.conftest import RegisteredApp, register_app
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.oauth import RegisteredApp, register_app
 from tests.sync.tokens import sync_token
 
 KEYS = "/sync/v1/keys"

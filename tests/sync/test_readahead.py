@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.services import Services
 from mnwd.sync.readahead import READAHEAD, PageKey, ReadAhead
-from tests.accounts.conftest import MakeUser
-from tests.oauth.conftest import RegisteredApp
+from tests.support.accounts import MakeUser
+from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
 
 APP, USER = uuid.uuid4(), uuid.uuid4()
@@ -82,6 +83,24 @@ async def test_a_slow_read_is_awaited_and_pages_are_bounded_in_bytes() -> None:
     assert pages.bytes == 0
 
 
+def _note_reads(pages: ReadAhead, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """An event set when a read started from now on has read its page."""
+    done = asyncio.Event()
+    start = pages.start
+
+    def start_noted(key: PageKey, read: Callable[[], Awaitable[Any]], size: Callable[[Any], int]) -> None:
+        async def noted() -> Any:
+            try:
+                return await read()
+            finally:
+                done.set()
+
+        start(key, noted, size)
+
+    monkeypatch.setattr(pages, "start", start_noted)
+    return done
+
+
 async def test_paging_reads_ahead_for_the_same_device_only(
     alice_api: SyncApi,
     client: TestClient,  # type: ignore[type-arg]
@@ -89,6 +108,7 @@ async def test_paging_reads_ahead_for_the_same_device_only(
     notes_app: RegisteredApp,
     services: Services,
     make_user: MakeUser,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(10)])
     first = await (await alice_api.pull(0, limit=4)).json()
@@ -102,11 +122,14 @@ async def test_paging_reads_ahead_for_the_same_device_only(
     assert theirs["changes"] == []
     assert len(services[READAHEAD]) == 1
     # Alice's next page comes from the read-ahead, the same as a fresh read would give.
+    last_read = _note_reads(services[READAHEAD], monkeypatch)
     second = await (await alice_api.pull(first["cursor"], limit=4)).json()
     assert [c["row_id"] for c in second["changes"]] == ["r4", "r5", "r6", "r7"]
     assert second["has_more"] is True
     # A change pushed after the last page was read ahead is not in it (the page as it stood), and comes next:
-    # the page is a prefix of the stream, never one with a hole.
+    # the page is a prefix of the stream, never one with a hole. The read runs in the background: wait for it,
+    # or the push may land before it reads.
+    await asyncio.wait_for(last_read.wait(), 5)
     await alice_api.push([alice_api.mutation("late", {"n": 10})])
     last = await (await alice_api.pull(second["cursor"], limit=4)).json()
     assert ([c["row_id"] for c in last["changes"]], last["has_more"]) == (["r8", "r9"], False)

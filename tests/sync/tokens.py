@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.browser import Browser
-from tests.oauth.conftest import Pkce, RegisteredApp, exchange, get_code
+from tests.support.browser import Browser
+from tests.support.oauth import Pkce, RegisteredApp, exchange, get_code
 
 __all__ = ["sync_token"]
 

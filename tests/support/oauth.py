@@ -1,3 +1,5 @@
+"""OAuth apps and the PKCE code flow: ``notes_app``, ``register_app``, ``get_code``, ``exchange``..."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.oauth.pkce import s256
-from tests.accounts.conftest import MakeUser, browser, make_user, sign_in
-from tests.browser import Browser
-
-__all__ = ["browser", "make_user"]  # fixtures shared with tests/accounts
+from tests.support.accounts import MakeUser
+from tests.support.browser import Browser
 
 REDIRECT = "http://127.0.0.1/callback"
 WEB_REDIRECT = "https://notes.example/oauth/callback"
@@ -50,13 +50,6 @@ async def register_app(pool: asyncpg.Pool, creator_id: uuid.UUID, slug: str = "n
 async def notes_app(make_user: MakeUser, pool: asyncpg.Pool) -> RegisteredApp:
     maker = await make_user("maker", can_create_projects=True)
     return await register_app(pool, maker["id"])
-
-
-@pytest.fixture
-async def alice(browser: Browser, make_user: MakeUser) -> Browser:
-    await make_user("alice")
-    await sign_in(browser, "alice")
-    return browser
 
 
 @dataclass

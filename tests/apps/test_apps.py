@@ -1,4 +1,4 @@
-"""The logic other domains call: mnwd.apps."""
+"""The apps registry and the operator functions (mnwd.apps)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from mnwd.apps import operators
 from mnwd.apps import registry as apps
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.services import Services
-from tests.sync.conftest import REDIRECT, MakeUser, insert_item, insert_project
+from tests.support.accounts import MakeUser
+from tests.support.sync import REDIRECT, insert_item, insert_project
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+"""Users, signed-in browsers: ``make_user``, ``browser``, ``alice`` and ``sign_in``."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -10,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from mnwd.accounts.passwords import PASSWORDS
 from mnwd.accounts.users import create_user
 from mnwd.services import Services
-from tests.browser import Browser
+from tests.support.browser import Browser
 
 PASSWORD = "correct horse battery"
 MakeUser = Callable[..., Awaitable[asyncpg.Record]]
@@ -42,3 +44,11 @@ async def sign_in(browser: Browser, login: str, password: str = PASSWORD) -> Non
     page = await browser.submit("/login", "/login", {"login": login, "password": password})
     assert page.status == 303, page.text
     assert page.location == "/settings"
+
+
+@pytest.fixture
+async def alice(browser: Browser, make_user: MakeUser) -> Browser:
+    """A browser signed in as ``alice``."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    return browser

@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.apps import get_app_by_api_key
-from tests.accounts.conftest import sign_in
-from tests.browser import Browser
-from tests.sync.conftest import REDIRECT, MakeUser, app_form, insert_project, register, shown_key
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.sync import REDIRECT, app_form, insert_project, register, shown_key
 
 
 async def test_a_creator_registers_an_app_and_sees_the_key_once(creator: Browser, pool: asyncpg.Pool) -> None:

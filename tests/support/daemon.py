@@ -1,4 +1,4 @@
-"""Running `mnwd serve` as a real process for end-to-end tests."""
+"""Running `mnwd serve` as a real process for end-to-end tests (the ``daemon`` fixture), and `mnwd` commands."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 START_TIMEOUT = 30.0
 
@@ -91,3 +94,20 @@ def start_daemon(data_dir: Path, extra_env: dict[str, str] | None = None, *, wai
     if wait:
         wait_healthy(daemon)
     return daemon
+
+
+def mnwd(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an `mnwd` command to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "mnwd", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, db_url: str) -> Iterator[RunningDaemon]:
+    """`mnwd serve` as a separate process on free ports, against this test's database."""
+    running = start_daemon(tmp_path / "daemon", {"DATABASE_URL": db_url})
+    try:
+        yield running
+    finally:
+        running.stop()

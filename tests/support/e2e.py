@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the real daemon (``daemon`` from tests/conftest.py) driven by a real headless Chromium.
+"""End-to-end fixtures: the real daemon (``daemon`` from tests/support/daemon.py) driven by a real headless Chromium.
 
 The browser is Debian's ``chromium`` (installed by ``scripts/setup``), launched through playwright's
 ``executable_path``; playwright never downloads a browser of its own here. When a test fails, its report
@@ -25,7 +25,7 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.daemon import RunningDaemon
+from tests.support.daemon import RunningDaemon
 
 TIMEOUT_MS = 10_000
 LAUNCH_TIMEOUT_MS = 30_000

@@ -1,3 +1,5 @@
+"""Sync apps: ``creator``, ``alice_api`` and the helpers of the app pages."""
+
 from __future__ import annotations
 
 import re
@@ -8,12 +10,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.accounts.conftest import MakeUser, browser, make_user, sign_in
-from tests.browser import Browser, Page
-from tests.oauth.conftest import RegisteredApp, alice, notes_app
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser, Page
+from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
-
-__all__ = ["alice", "browser", "make_user", "notes_app"]  # fixtures shared with tests/accounts and tests/oauth
 
 API_KEY = re.compile(r"mnwd_sk_[A-Za-z0-9_-]{43}")
 CLIENT_ID = re.compile(r'id="client-id">([0-9a-f-]{36})<')

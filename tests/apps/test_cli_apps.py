@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 
 from mnwd.apps import get_app_by_api_key
-from tests.accounts.test_cli_users import mnwd
-from tests.daemon import daemon_env
-from tests.sync.conftest import REDIRECT, MakeUser
+from tests.support.accounts import MakeUser
+from tests.support.daemon import daemon_env, mnwd
+from tests.support.sync import REDIRECT
 
 KEY_LINE = re.compile(r"^api_key=(mnwd_sk_[A-Za-z0-9_-]{43})$")
 
