@@ -60,3 +60,21 @@ async def test_bad_input_gets_a_clear_4xx(
             if response.content_type not in allowed:
                 wrong.append(f"{method} {path}: {response.status} {response.content_type} {text[:200]}")
     assert wrong == []
+
+
+def test_mnwd_routes_prints_the_route_table() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mnwd", "routes"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["POST", "/sync/v1/push", "mnwd.sync.change_routes.push"] in lines
+    assert ["GET", "/dashboard/apps/{app_id}", "mnwd.apps.pages.app_page"] in lines
+    assert len(lines) == len(route_table(build_app()))
