@@ -2,13 +2,24 @@
 
 What other domains may use: `require_bearer(request)` authenticates an API request by its access token
 and returns the `Bearer` (user, app, grant, device); `bearer_still_valid(request)` re-checks it for
-long-lived responses; `bind_device(...)` binds a token's grant to the device it registers;
+long-lived responses, `recheck_bearer(request)` raises the 401 it would get now, and
+`on_bearers_forgotten(services, listener)` tells them when to check again (something may have been
+revoked); `bind_device(...)` binds a token's grant to the device it registers;
 `forget_cached_bearers(services)` after a change that revokes access.
 """
 
-from mnwd.oauth.bearer import bearer_still_valid, require_bearer
+from mnwd.oauth.bearer import bearer_still_valid, recheck_bearer, require_bearer
 from mnwd.oauth.callers import Bearer
-from mnwd.oauth.domain import DOMAIN, forget_cached_bearers
+from mnwd.oauth.domain import DOMAIN, forget_cached_bearers, on_bearers_forgotten
 from mnwd.oauth.grants import bind_device
 
-__all__ = ["DOMAIN", "Bearer", "bearer_still_valid", "bind_device", "forget_cached_bearers", "require_bearer"]
+__all__ = [
+    "DOMAIN",
+    "Bearer",
+    "bearer_still_valid",
+    "bind_device",
+    "forget_cached_bearers",
+    "on_bearers_forgotten",
+    "recheck_bearer",
+    "require_bearer",
+]

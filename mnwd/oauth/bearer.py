@@ -12,7 +12,7 @@ from mnwd.oauth.callers import Bearer
 from mnwd.tokens import hash_token
 from mnwd.web.keys import SERVICES
 
-__all__ = ["Bearer", "InvalidToken", "bearer_still_valid", "require_bearer"]
+__all__ = ["Bearer", "InvalidToken", "bearer_still_valid", "recheck_bearer", "require_bearer"]
 
 
 BEARER_KEY = web.RequestKey("bearer", Bearer)
@@ -52,6 +52,12 @@ async def bearer_still_valid(request: web.Request) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+async def recheck_bearer(request: web.Request) -> Bearer:
+    """After a long wait (a long poll): check the token again, raising the 401 it would get now. Cheap when
+    the check is remembered."""
+    return await _authenticate(request)
 
 
 async def _authenticate(request: web.Request) -> Bearer:

@@ -5,9 +5,14 @@ cached check wrong (a token, grant or device revoked, a device bound, an app dea
 renamed or deleted) fires ``pg_notify('mnwd_bearers', '')`` from a trigger (migration 0014), on commit,
 to every daemon, and each forgets everything it holds. The daemon that made the change forgets at once as
 well (`BearerCache.forget_all`), without waiting for its own notification. Entries also age out.
+
+Whoever holds a check for longer than a request (an event stream, a long poll) registers with
+`BearerCache.on_forget` and is told at each forget, so it checks again at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from mnwd.clock import Clock
 from mnwd.oauth.callers import Bearer
@@ -27,6 +32,7 @@ class BearerCache:
         self._listening = False
         # A check that read the database before a forget must not store what it read after it.
         self.generation = 0
+        self._forget_listeners: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -56,9 +62,15 @@ class BearerCache:
             del self._entries[next(iter(self._entries))]
         self._entries[token_hash] = (self._clock.monotonic(), bearer)
 
+    def on_forget(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronous, quick) after every `forget_all`."""
+        self._forget_listeners.append(listener)
+
     def forget_all(self) -> None:
         self.generation += 1
         self._entries.clear()
+        for listener in self._forget_listeners:
+            listener()
 
     def listening(self, up: bool) -> None:
         """The ``LISTEN`` connection came up or went down: either way, what we hold may have missed a change."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from mnwd.apps import on_app_change
@@ -13,7 +13,7 @@ from mnwd.oauth.routes import TEMPLATES, setup_routes
 from mnwd.oauth.settings import OAuthSettings
 from mnwd.services import Services
 
-__all__ = ["DOMAIN", "forget_cached_bearers"]
+__all__ = ["DOMAIN", "forget_cached_bearers", "on_bearers_forgotten"]
 
 
 @contextlib.asynccontextmanager
@@ -29,6 +29,12 @@ def forget_cached_bearers(services: Services) -> None:
     """After a change in this daemon that may make a remembered token check wrong (a device revoked or
     bound): forget at once, without waiting for the trigger's notification."""
     services[BEARERS].forget_all()
+
+
+def on_bearers_forgotten(services: Services, listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever remembered token checks are forgotten: something may have been revoked (in
+    any daemon), so a long-lived response should check its bearer again (`bearer_still_valid`)."""
+    services[BEARERS].on_forget(listener)
 
 
 DOMAIN = Domain(

@@ -7,7 +7,7 @@ import uuid
 
 from aiohttp import web
 
-from mnwd.oauth import Bearer, bearer_still_valid, forget_cached_bearers
+from mnwd.oauth import Bearer, bearer_still_valid, forget_cached_bearers, recheck_bearer
 from mnwd.sync import changes, devices
 from mnwd.sync.auth import sync_caller
 from mnwd.sync.notifier import NOTIFIER, Watch
@@ -80,6 +80,9 @@ async def pull(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     query = changes.pull_query(request.query)
     result = await changes.pull(services.pool, services[NOTIFIER], services[READAHEAD], bearer, query)
+    if query.wait > 0:
+        # The token may have been revoked while the pull waited: a row pushed since must not reach it.
+        await recheck_bearer(request)
     services[SYNC_METRICS].changes.labels("pull").inc(result.count)
     return web.Response(body=result.to_json(), content_type=JSON)
 
@@ -88,8 +91,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``poke`` with the newest seq whenever the stream changes (and, for a small push, the
     changes themselves); comments as heartbeats.
 
-    The stream ends when the client goes away, when its token stops being valid (checked at each heartbeat),
-    and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
+    The stream ends when the client goes away, when its token stops being valid (checked before each batch of
+    pokes, at each heartbeat, and at once when a revocation anywhere makes the bearer cache forget), when the
+    token expires, and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
     """
     services = request.app[SERVICES]
     notifier = services[NOTIFIER]
@@ -105,19 +109,20 @@ async def events(request: web.Request) -> web.StreamResponse:
         newest = await changes.newest_seq(services.pool, bearer)
         await response.write(b"retry: 2000\n" + _event("ready", newest))
         try:
+            sent = 0
             while not notifier.streams_ending:
-                poked = await watch.wait(HEARTBEAT_SECONDS)
+                poked = await watch.wait(_wait_seconds(request, bearer))
                 if notifier.streams_ending or request.transport is None or request.transport.is_closing():
                     break
-                if poked:
-                    pokes = watch.take_pokes() or ([(watch.newest, None)] if watch.newest else [])
-                    if pokes:
-                        await response.write(b"".join(_poke_event(seq, json) for seq, json in pokes))
-                elif await bearer_still_valid(request):
-                    await response.write(b": heartbeat\n\n")
-                else:
+                pokes = _take_pokes(watch, sent) if poked else []
+                if not await _still_valid(request, bearer):
                     # Revoked, expired or suspended since the stream opened: end it; a reconnect gets the 401.
                     break
+                if pokes:
+                    await response.write(b"".join(_poke_event(seq, json) for seq, json in pokes))
+                    sent = max(sent, max(seq for seq, _ in pokes))
+                elif not poked:
+                    await response.write(b": heartbeat\n\n")
         except ConnectionResetError:
             pass
     return response
@@ -132,22 +137,46 @@ async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bea
         await ws.send_json({"type": "ready", "seq": await changes.newest_seq(services.pool, bearer)})
         closed = asyncio.create_task(_until_closed(ws, watch))
         try:
+            sent = 0
             while not notifier.streams_ending and not closed.done():
-                poked = await watch.wait(HEARTBEAT_SECONDS)
+                poked = await watch.wait(_wait_seconds(request, bearer))
                 if notifier.streams_ending or closed.done():
                     break
-                if poked:
-                    for seq, json in watch.take_pokes() or ([(watch.newest, None)] if watch.newest else []):
-                        # {"type": "poke", "seq": …, "after": …, "changes": […]}, the changes' JSON as it came
-                        await ws.send_str('{"type":"poke",' + json[1:] if json else f'{{"type":"poke","seq":{seq}}}')
-                elif not await bearer_still_valid(request):
+                pokes = _take_pokes(watch, sent) if poked else []
+                if not await _still_valid(request, bearer):
                     break
+                for seq, json in pokes:
+                    # {"type": "poke", "seq": …, "after": …, "changes": […]}, the changes' JSON as it came
+                    await ws.send_str('{"type":"poke",' + json[1:] if json else f'{{"type":"poke","seq":{seq}}}')
+                    sent = max(sent, seq)
         except ConnectionResetError:
             pass
         finally:
             closed.cancel()
             await ws.close()
     return ws
+
+
+def _wait_seconds(request: web.Request, bearer: Bearer) -> float:
+    """Until the next heartbeat, or until the token expires, whichever comes first."""
+    left = (bearer.expires_at - request.app[SERVICES].clock.now()).total_seconds()
+    return max(0.0, min(HEARTBEAT_SECONDS, left))
+
+
+async def _still_valid(request: web.Request, bearer: Bearer) -> bool:
+    """Not expired (by our clock, so an expired stream never spins on a zero wait) and not revoked."""
+    return bearer.expires_at > request.app[SERVICES].clock.now() and await bearer_still_valid(request)
+
+
+def _take_pokes(watch: Watch, sent: int) -> list[tuple[int, str | None]]:
+    """The pokes to send, taken *before* the bearer is checked again: a revocation committed before a push
+    reaches this daemon before the push's poke (notifications come in commit order), and has by then made
+    the bearer cache forget, so the check that follows goes to the database. A wake without news (seq 0)
+    sends the newest seq only if the client has not had it."""
+    pokes = watch.take_pokes()
+    if pokes:
+        return pokes
+    return [(watch.newest, None)] if watch.newest > sent else []
 
 
 async def _until_closed(ws: web.WebSocketResponse, watch: Watch) -> None:

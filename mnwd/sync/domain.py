@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from mnwd.apps import App, add_app_panel
 from mnwd.domain import Domain, Periodic
+from mnwd.oauth import on_bearers_forgotten
 from mnwd.services import Services
 from mnwd.sync import dashboard
 from mnwd.sync.commands import add_commands
@@ -38,6 +39,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     notifier = ChangeNotifier()
     services[NOTIFIER] = notifier
     services.listen.subscribe(CHANNEL, notifier)
+    on_bearers_forgotten(services, notifier.wake_all)
     readahead = ReadAhead(clock=services.clock)
     services[READAHEAD] = readahead
     services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)

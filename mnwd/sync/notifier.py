@@ -86,7 +86,7 @@ class ChangeNotifier:
     def end_streams(self) -> None:
         """At shutdown: wake every waiter; long-lived streams see `streams_ending` and finish."""
         self.streams_ending = True
-        self._wake_all()
+        self.wake_all()
 
     @contextlib.asynccontextmanager
     async def watch(self, app_id: uuid.UUID, user_id: uuid.UUID, *, keep_pokes: bool = False) -> AsyncIterator[Watch]:
@@ -115,9 +115,11 @@ class ChangeNotifier:
 
     def listening(self, up: bool) -> None:
         """Lost or back: whoever waits looks at the database again, so nothing is missed while away."""
-        self._wake_all()
+        self.wake_all()
 
-    def _wake_all(self) -> None:
+    def wake_all(self) -> None:
+        """Wake every waiter without news: at shutdown, on reconnection, and when remembered token checks are
+        forgotten (a revocation somewhere), so each stream checks its bearer before it sends anything more."""
         for watchers in self._watches.values():
             for watch in watchers:
                 watch.poke(0)

@@ -15,14 +15,20 @@ from tests.support.oauth import Pkce, RegisteredApp, exchange, get_code
 
 async def token_for(aiohttp_client: Any, client: TestClient, username: str, app: RegisteredApp) -> str:  # type: ignore[type-arg]
     """Sign ``username`` in from a browser of its own, authorize ``app``, exchange the code."""
+    token: str = (await tokens_for_user(aiohttp_client, client, username, app))["access_token"]
+    return token
+
+
+async def tokens_for_user(aiohttp_client: Any, client: TestClient, username: str, app: RegisteredApp) -> dict[str, Any]:  # type: ignore[type-arg]
+    """As `token_for`, returning the whole token response (``access_token``, ``refresh_token``, …)."""
     browser = Browser(await aiohttp_client(client.server))
     page = await browser.submit("/login", "/login", {"login": username, "password": PASSWORD})
     assert page.status == 303, page.text
     pkce = Pkce.new()
     response = await exchange(client, app, await get_code(browser, app, pkce), pkce.verifier)
     assert response.status == 200
-    token: str = (await response.json())["access_token"]
-    return token
+    tokens: dict[str, Any] = await response.json()
+    return tokens
 
 
 @dataclass
