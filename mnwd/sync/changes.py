@@ -270,11 +270,13 @@ async def pull(
     if found is None or (found["last_seq"] is None and query.wait > 0):
         async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
             found = await reader(query.cursor)()
+            _check_device(query, found)
             if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
                 found = await reader(query.cursor)()
+    _check_device(query, found)
     horizon = found["horizon_seq"] or 0
     if device_id is not None and query.cursor == 0 and horizon and found["refetch_horizon"] != horizon:
-        await queries.set_refetch_horizon(pool, device_id, horizon)
+        await queries.update_refetch_horizon(pool, bearer.app_id, bearer.user_id, device_id, horizon)
     elif 0 < query.cursor < horizon and found["refetch_horizon"] != horizon:
         raise MustRefetch(horizon)
     has_more: bool = found["has_more"]
@@ -292,6 +294,12 @@ async def pull(
         has_more=has_more,
         last_mutation_id=found["last_mutation_id"],
     )
+
+
+def _check_device(query: PullQuery, found: asyncpg.Record) -> None:
+    """A ``device_id`` from the request must be one of the caller's own devices in this app."""
+    if query.device_id is not None and found["device_id"] is None:
+        raise NotFound("There is no such device.")
 
 
 def pull_query(params: Any) -> PullQuery:

@@ -513,8 +513,17 @@ async def revoke_user_device(conn: Conn, user_id: uuid.UUID, device_id: uuid.UUI
     return found is not None
 
 
-async def set_refetch_horizon(conn: Conn, device_id: uuid.UUID, horizon: int) -> None:
-    await conn.execute("UPDATE sync_devices SET refetch_horizon = $2 WHERE id = $1", device_id, horizon)
+async def update_refetch_horizon(
+    conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID, horizon: int
+) -> None:
+    """Only a device of this (app, user): the id may come from the request."""
+    await conn.execute(
+        "UPDATE sync_devices SET refetch_horizon = $4 WHERE id = $3 AND app_id = $1 AND user_id = $2",
+        app_id,
+        user_id,
+        device_id,
+        horizon,
+    )
 
 
 async def pull_page(
@@ -526,14 +535,15 @@ async def pull_page(
     limit: int,
     exclude_device: uuid.UUID | None,
 ) -> asyncpg.Record:
-    """The stream's horizon, the device's progress and the page of up to ``limit`` changes after ``cursor``:
+    """The stream's horizon, the device's progress (``device_id`` is null when the device is not this
+    stream's), and the page of up to ``limit`` changes after ``cursor``:
     ``last_seq`` of the page, ``has_more`` (changes after it), and ``changes``: the bytes of the page's JSON
     array items, ``sent`` of them (``exclude_device``'s are left out). One round trip, one snapshot (so a
     compaction is seen either entirely or not at all). PostgreSQL writes the JSON (``sync_change_json``,
     migration 0015), faster than decoding rows."""
     row: asyncpg.Record = await conn.fetchrow(
         """
-        SELECT h.horizon_seq, d.last_mutation_id, d.refetch_horizon, p.last_seq, p.sent, p.changes,
+        SELECT h.horizon_seq, d.id AS device_id, d.last_mutation_id, d.refetch_horizon, p.last_seq, p.sent, p.changes,
                EXISTS (SELECT FROM sync_log WHERE app_id = $1 AND user_id = $2 AND seq > p.last_seq) AS has_more
         FROM (SELECT 1) AS one
         LEFT JOIN sync_horizons h ON h.app_id = $1 AND h.user_id = $2

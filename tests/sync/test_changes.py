@@ -328,6 +328,36 @@ async def test_streams_are_isolated_by_user_and_app(
     assert await pool.fetchval("SELECT count(*) FROM sync_log") == 1
 
 
+async def test_a_pull_cannot_write_to_another_users_device(
+    alice_api: SyncApi,
+    client: TestClient,  # type: ignore[type-arg]
+    aiohttp_client: Any,
+    make_user: MakeUser,
+    pool: asyncpg.Pool,
+    notes_app: RegisteredApp,
+) -> None:
+    """Attack: bob pulls his own compacted stream from cursor 0 naming alice's device, which wrote his horizon
+    into her device's ``refetch_horizon``: her every pull from a cursor below her horizon stays
+    ``must-refetch`` for as long as bob repeats it."""
+    await alice_api.push([alice_api.mutation(f"r{n}", {"n": n}) for n in range(3)])
+    await make_user("bob")
+    bob = SyncApi(client, await token_for(aiohttp_client, client, "bob", notes_app))
+    await bob.register("desktop")
+    bob_id = await pool.fetchval("SELECT id FROM users WHERE username = 'bob'")
+    await pool.execute(
+        "INSERT INTO sync_horizons (app_id, user_id, horizon_seq) VALUES ($1, $2, 77)", notes_app.id, bob_id
+    )
+    before = await pool.fetchval("SELECT refetch_horizon FROM sync_devices WHERE id = $1", alice_api.device_id)
+    refused = await bob.pull(0, device_id=alice_api.device_id)
+    assert refused.status == 404
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert (await refused.json())["type"].endswith("/not-found")
+    after = await pool.fetchval("SELECT refetch_horizon FROM sync_devices WHERE id = $1", alice_api.device_id)
+    assert after == before
+    assert (await bob.pull(0, device_id=bob.device_id)).status == 200
+    assert await pool.fetchval("SELECT refetch_horizon FROM sync_devices WHERE id = $1", bob.device_id) == 77
+
+
 async def test_every_endpoint_needs_a_token(client: TestClient) -> None:  # type: ignore[type-arg]
     for method, path in [
         ("POST", "/sync/v1/devices"),
