@@ -1,8 +1,9 @@
 """Periodic housekeeping run by every daemon: the base's own sweeps and each domain's `Periodic` tasks.
 
-Each task runs soon after start, then every ``every`` seconds; a failure is logged and the task runs
-again at its next turn. Tasks must be safe to run on several daemons at once (they are deletes of what
-has expired, or take their own locks).
+The base sweeps expired rate-limit windows, browser states, finished jobs and the staged files of
+blob puts that a crash left behind. Each task runs soon after start, then every ``every`` seconds; a
+failure is logged and the task runs again at its next turn. Tasks must be safe to run on several daemons
+at once (they are deletes of what has expired, or take their own locks).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from mnwd.blobs import sweep_stale_staged
 from mnwd.db import jobs
 from mnwd.domain import Periodic
 from mnwd.services import Services
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 600.0
 TICK_SECONDS = 60.0
+# A put writes its staged file as the bytes arrive: one untouched this long was left by a crash.
+STALE_STAGED_SECONDS = 3600.0
 
 
 async def sweep_rate_limit_windows(services: Services) -> int:
@@ -36,10 +40,16 @@ async def sweep_done_jobs(services: Services) -> int:
     return await jobs.sweep(services.pool)
 
 
+async def sweep_staged_blobs(services: Services) -> int:
+    written_before = services.clock.time() - STALE_STAGED_SECONDS
+    return await asyncio.to_thread(sweep_stale_staged, services.blobs.staging_dir, written_before)
+
+
 CORE_TASKS = (
     Periodic("ratelimit.windows", SWEEP_SECONDS, sweep_rate_limit_windows),
     Periodic("web.browser_states", SWEEP_SECONDS, sweep_browser_states),
     Periodic("jobs.done", SWEEP_SECONDS, sweep_done_jobs),
+    Periodic("blobs.staged", SWEEP_SECONDS, sweep_staged_blobs),
 )
 
 

@@ -17,6 +17,7 @@ from mnwd.blobs.errors import (
 )
 from mnwd.blobs.local import LocalBlobStore
 from mnwd.blobs.s3 import S3BlobStore
+from mnwd.blobs.staging import sweep_stale_staged
 from mnwd.blobs.store import BlobInfo, BlobStore, BlobStream, check_blob_key
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "S3BlobStore",
     "check_blob_key",
     "create_blob_store",
+    "sweep_stale_staged",
 ]
 
 

@@ -2,7 +2,8 @@
 
 A put streams into ``root/tmp/`` (the same file system), is fsynced, and is renamed into place
 with `os.replace`, so a blob's path holds either nothing or the whole content. A crash can leave
-``*.part`` files in ``root/tmp/``; they are never read and can be removed when the daemon is stopped.
+``put-*.part`` files in ``root/tmp/``; they are never read, and maintenance removes them once an hour old
+(`mnwd.blobs.sweep_stale_staged`).
 File I/O runs in the default executor, a batch or a chunk per trip, so the event loop never waits on the disk.
 """
 

@@ -21,10 +21,12 @@ from typing import TypeVar
 from mnwd.blobs.errors import BlobHashMismatch, BlobTooLarge
 from mnwd.blobs.store import BlobInfo
 
-__all__ = ["BATCH_SIZE", "StagedFile", "stage_stream"]
+__all__ = ["BATCH_SIZE", "STAGED_PATTERN", "StagedFile", "stage_stream", "sweep_stale_staged"]
 
 BATCH_SIZE = 1 << 20
 """Chunks are gathered up to this many bytes before one trip to a thread writes and hashes them."""
+
+STAGED_PATTERN = "put-*.part"
 
 T = TypeVar("T")
 
@@ -37,7 +39,7 @@ class StagedFile:
     """
 
     def __init__(self, directory: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=directory, prefix="put-", suffix=".part")
+        fd, name = tempfile.mkstemp(dir=directory, prefix="put-", suffix=".part")  # STAGED_PATTERN
         self.path = Path(name)
         self._fd: int | None = fd
         self._hash = hashlib.sha256()
@@ -87,6 +89,21 @@ class StagedFile:
                     os.close(fd)
             if not self._kept:
                 self.path.unlink(missing_ok=True)
+
+
+def sweep_stale_staged(directory: Path, written_before: float) -> int:
+    """Remove the staged files in ``directory`` last written before ``written_before`` (seconds since the
+    epoch): puts cut short by a crash or ``kill -9``, which nothing else removes. A put in progress writes
+    its file as the bytes arrive, so only one stalled for that long loses it (and fails). Blocking."""
+    removed = 0
+    for path in directory.glob(STAGED_PATTERN):
+        try:
+            if path.stat().st_mtime < written_before:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def fsync_directory(directory: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -88,6 +89,9 @@ class BlobStream:
 
 class BlobStore(Protocol):
     """Where blobs live. Every method raises `InvalidBlobKey` for a malformed key before any I/O."""
+
+    staging_dir: Path
+    """Where puts are staged (``put-*.part``); a crash leaves them there (`mnwd.blobs.sweep_stale_staged`)."""
 
     async def put(
         self, stream: AsyncIterable[bytes], *, expected_sha256: str | None = None, max_size: int | None = None
