@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 
+from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound
 from mnwd.oauth import queries
 from mnwd.oauth.bearer_cache import BEARERS
@@ -28,7 +29,12 @@ async def list_authorized_apps(services: Services, user_id: uuid.UUID) -> list[a
 
 async def revoke_app_access(services: Services, user_id: uuid.UUID, app_id: uuid.UUID) -> None:
     """Revoke every grant of the app for the user; its tokens stop working at once in this daemon (and in
-    the others when their triggers' notification arrives)."""
-    if not await queries.revoke_app_access(services.pool, user_id, app_id):
+    the others when their triggers' notification arrives). Codes issued but not yet redeemed die too, so
+    an app that was mid-flight when the user revoked it cannot come back with one."""
+
+    async def revoke(tx: Tx) -> bool:
+        return await queries.revoke_app_access(tx.conn, user_id, app_id)
+
+    if not await run_tx(services.pool, "oauth.revoke_app_access", revoke, metrics=services.metrics):
         raise NotFound(NO_ACCESS)
     services[BEARERS].forget_all()

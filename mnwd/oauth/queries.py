@@ -237,7 +237,14 @@ async def list_authorized_apps(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.R
 
 
 async def revoke_app_access(conn: Conn, user_id: uuid.UUID, app_id: uuid.UUID) -> bool:
+    """Forget the consent, delete the codes not yet redeemed, and revoke the grants; True if there was a
+    consent. Codes go first: a redemption committing meanwhile is then waited for and its grant revoked."""
     status: str = await conn.execute("DELETE FROM oauth_consents WHERE user_id = $1 AND app_id = $2", user_id, app_id)
+    await conn.execute(
+        "DELETE FROM oauth_authorization_codes WHERE user_id = $1 AND app_id = $2 AND used_at IS NULL",
+        user_id,
+        app_id,
+    )
     await conn.execute(
         """
         UPDATE oauth_grants SET revoked_at = now(), revoke_reason = 'revoked by user'

@@ -117,6 +117,10 @@ async def _why_code_failed(
     if state is None or state["app_id"] != app.id:
         return TokenError("invalid_grant", "The authorization code is not valid.")
     if state["used_at"] is not None:
+        if state["redirect_uri"] != redirect_uri or state["code_challenge"] != s256(verifier):
+            # Only the client that got the code holds its verifier: a replay without it (someone who read
+            # the code in a log) must not be able to revoke the user's tokens.
+            return TokenError("invalid_grant", "The authorization code is not valid.")
         revoked = await queries.revoke_grants_of_code(services.pool, state["id"], "authorization code reused")
         services[BEARERS].forget_all()
         log.warning("authorization code used twice; its tokens are revoked", extra={"grants_revoked": revoked})

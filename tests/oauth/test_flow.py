@@ -315,3 +315,52 @@ async def test_token_endpoint_errors_follow_rfc_6749(
 async def test_token_endpoint_wants_a_form(client: TestClient, notes_app: RegisteredApp) -> None:  # type: ignore[type-arg]
     response = await client.post("/oauth/token", json={"grant_type": "refresh_token"})
     assert (await response.json())["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("replay", ["wrong verifier", "wrong redirect_uri"])
+async def test_a_replayed_code_without_its_verifier_does_not_revoke_the_tokens(
+    alice: Browser,
+    client: TestClient,  # type: ignore[type-arg]
+    notes_app: RegisteredApp,
+    pool: asyncpg.Pool,
+    replay: str,
+) -> None:
+    """Attack: someone who read a spent code in a log (a proxy's, a crash report) presents it again with a
+    verifier or redirect URI of their own; reuse detection revoked alice's tokens, signing her out."""
+    pkce = Pkce.new()
+    code = await get_code(alice, notes_app, pkce)
+    tokens = await (await exchange(client, notes_app, code, pkce.verifier)).json()
+    if replay == "wrong verifier":
+        attempt = await exchange(client, notes_app, code, Pkce.new().verifier)
+    else:
+        await pool.execute(
+            "UPDATE sync_apps SET redirect_uris = redirect_uris || $2::text WHERE id = $1",
+            notes_app.id,
+            "https://notes.example/other",
+        )
+        attempt = await exchange(client, notes_app, code, pkce.verifier, redirect_uri="https://notes.example/other")
+    assert attempt.status == 400
+    assert (await attempt.json())["error"] == "invalid_grant"
+    assert (await me(client, tokens["access_token"])).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM oauth_grants WHERE revoked_at IS NOT NULL") == 0
+
+
+async def test_a_code_issued_before_the_user_revoked_the_app_is_void(
+    alice: Browser,
+    client: TestClient,  # type: ignore[type-arg]
+    notes_app: RegisteredApp,
+    pool: asyncpg.Pool,
+) -> None:
+    """Attack: the app got a code, the user then revoked its access on /settings/apps; the app redeemed the
+    code afterwards and had fresh tokens, as if the revocation had not happened."""
+    first = Pkce.new()
+    await exchange(client, notes_app, await get_code(alice, notes_app, first), first.verifier)
+    pkce = Pkce.new()
+    code = await get_code(alice, notes_app, pkce)
+    page = await alice.get("/settings/apps")
+    revoked = await alice.post(f"/settings/apps/{notes_app.id}/revoke", {"csrf_token": page.csrf})
+    assert revoked.location == "/settings/apps?saved=revoked"
+    late = await exchange(client, notes_app, code, pkce.verifier)
+    assert late.status == 400
+    assert (await late.json())["error"] == "invalid_grant"
+    assert await pool.fetchval("SELECT count(*) FROM oauth_grants WHERE revoked_at IS NULL") == 0
