@@ -62,6 +62,10 @@ def _payloads(api: SyncApi) -> list[Callable[[], bytes]]:
             fixed(b'{"credential": {"n": %s}}' % number),
         ]
     bodies += [push(stamp=date) for date in DATES]
+    # Just below the decoder's limit, with an exponent (the push measures numbers with a second parser).
+    for depth in (500, 900, 950, 990, 1000, 2000):
+        bodies.append(push(data=b'{"a":' * depth + b"1e5" + b"}" * depth))
+        bodies.append(push(data=b'{"a":' + b"[" * depth + b"1e5" + b"]" * depth + b"}"))
     return bodies
 
 
