@@ -25,6 +25,7 @@ __all__ = [
     "DB_OUTAGE",
     "PAGE_POLICY",
     "DatabaseOutage",
+    "page_policy",
     "problem_middleware",
     "problem_response",
     "request_middleware",
@@ -71,11 +72,17 @@ def _loggable_path(request: web.Request) -> str:
     return mask_secrets(f"{path}?{query}" if query else path)
 
 
-# The one policy of HTML pages: no inline script or style (templates load /static files only).
-PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+def page_policy(form_action: str = "'self'") -> str:
+    """The Content-Security-Policy of HTML pages: no inline script or style (templates load /static files
+    only). Browsers apply ``form-action`` to a form's redirects too: a page whose form answers with a
+    redirect to another site (OAuth consent) sets ``page_policy(f"'self' {origin}")`` on its response."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        f"base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
+    )
+
+
+PAGE_POLICY = page_policy()
 # JSON, files and the rest: nothing to load, nothing may frame it.
 OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000"

@@ -9,8 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from mnwd.app import create_app
 from mnwd.services import Services
-from mnwd.web.middleware import PAGE_POLICY
+from mnwd.web.middleware import PAGE_POLICY, page_policy
 
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
@@ -91,3 +92,18 @@ async def test_metrics_with_a_token_require_it(
     )
     assert good.status == 200
     assert "mnwd_http_requests" in await good.text()
+
+
+async def test_a_handler_may_widen_its_own_policy(services: Services, aiohttp_client: Any) -> None:
+    """A consent form redirecting to an app's site names that site in form-action; the rest stays."""
+
+    async def consent(request: web.Request) -> web.Response:
+        policy = page_policy("'self' https://notes.example")
+        return web.Response(text="<form>", content_type="text/html", headers={"Content-Security-Policy": policy})
+
+    app = create_app(services)
+    app.router.add_get("/test/consent", consent)
+    client = await aiohttp_client(app)
+    response = await client.get("/test/consent")
+    assert "form-action 'self' https://notes.example;" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
