@@ -152,7 +152,10 @@ def _numbers_problem(raw: bytes, max_bytes: int) -> str | None:
         grown += max(before, 1) + max(after, 0)
         return 0.0
 
-    json.loads(raw, parse_float=measure)
+    try:
+        json.loads(raw, parse_float=measure)
+    except RecursionError:
+        return "data nests arrays or objects too deeply"
     if out_of_range:
         return "data holds a number beyond PostgreSQL's numeric range"
     if grown > max_bytes:
