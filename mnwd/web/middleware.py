@@ -101,6 +101,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     before they are sent. A handler that set its own Content-Security-Policy keeps it."""
     request[_STARTED] = response
     headers = response.headers
+    request_id = request_id_var.get()
+    if request_id is not None:  # a stream the handler starts itself, before request_middleware sees it
+        headers.setdefault("X-Request-Id", request_id)
     for name, value in _SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     is_page = (response.content_type or "").startswith("text/html")

@@ -84,6 +84,8 @@ async def test_an_error_after_the_stream_started_ends_the_connection(
     caplog.set_level(logging.INFO)
     raw = await _raw(app_client, b"GET /test/stream HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200")
+    assert b"X-Request-Id: " in raw
+    assert b"X-Content-Type-Options: nosniff" in raw
     assert b"data: first" in raw
     assert b"HTTP/1.1 500" not in raw
     assert b"internal-error" not in raw
