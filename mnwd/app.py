@@ -10,7 +10,7 @@ from mnwd.web import health, home
 from mnwd.web.browser import cookie_middleware
 from mnwd.web.csrf import csrf_context, csrf_middleware
 from mnwd.web.keys import SERVICES
-from mnwd.web.middleware import problem_middleware, request_middleware
+from mnwd.web.middleware import DB_OUTAGE, DatabaseOutage, problem_middleware, request_middleware, security_headers
 from mnwd.web.pages import setup_pages
 
 __all__ = ["SERVICES", "build_app", "create_app", "route_table"]
@@ -30,6 +30,8 @@ def build_app() -> web.Application:
         middlewares=[request_middleware, cookie_middleware, problem_middleware, csrf_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
+    app.on_response_prepare.append(security_headers)
+    app[DB_OUTAGE] = DatabaseOutage()
     setup_pages(
         app,
         [d.templates for d in DOMAINS if d.templates is not None],

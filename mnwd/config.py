@@ -194,6 +194,14 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "metrics_token",
+        "MNWD_METRICS_TOKEN",
+        None,
+        "Bearer token that /metrics requires (Authorization: Bearer ...); unset: /metrics answers loopback only.",
+        text,
+        secret=True,
+    ),
+    Setting(
         "mail_from",
         "MNWD_MAIL_FROM",
         "mnwd <no-reply@localhost>",
@@ -259,6 +267,7 @@ class Config:
     s3_endpoint_url: str | None
     s3_region: str | None
     secret_key: str | None
+    metrics_token: str | None
     mail_from: str
     smtp_url: str | None
     env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)

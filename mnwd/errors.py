@@ -14,7 +14,7 @@ Exception tree::
         ├── Gone                   410 gone
         ├── PayloadTooLarge        413 payload-too-large, with ``limit``
         ├── TooManyRequests        429 rate-limited, with ``retry_after``
-        └── ServiceUnavailable     503 unavailable
+        └── ServiceUnavailable     503 unavailable, with ``retry_after`` (and Retry-After) when given
 
 ``PROBLEM_TYPES`` is the catalog of ``type`` slugs (documented in docs/errors.md); a problem's ``type``
 is ``https://mnwd.dev/problems/<slug>``.
@@ -180,3 +180,10 @@ class TooManyRequests(Problem):
 class ServiceUnavailable(Problem):
     status = 503
     slug = "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int | None = None, **extra: Any) -> None:
+        if retry_after is not None:
+            extra["retry_after"] = retry_after
+        super().__init__(detail, **extra)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)

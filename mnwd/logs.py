@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 from typing import Any
 
 import orjson
 
-__all__ = ["configure_logging", "request_id_var"]
+__all__ = ["configure_logging", "mask_secrets", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# Client secrets: prefixed ones (API keys mnwd_sk_, access mnwd_at_ and refresh mnwd_rt_ tokens) and any
+# run of 43 or more URL-safe characters, the length of `mnwd.tokens.new_token` (sign-in links, codes).
+# UUIDs (36 characters) and ordinary path segments stay readable.
+_SECRET = re.compile(r"(?P<prefix>mnwd_[a-z]{2}_)[A-Za-z0-9_-]*|[A-Za-z0-9_-]{43,}")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` (a path, a query string) with every token-like run replaced by ``***``."""
+    return _SECRET.sub(lambda m: (m.group("prefix") or "") + "***", text)
+
 
 _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
-from mnwd.logs import JsonFormatter, TextFormatter, configure_logging, request_id_var
+from mnwd.logs import JsonFormatter, TextFormatter, configure_logging, mask_secrets, request_id_var
+from mnwd.tokens import new_token
 
 
 def _record(msg: str, **extra: object) -> logging.LogRecord:
@@ -58,3 +62,39 @@ def test_configure_logging_installs_one_handler(fmt: str) -> None:
         assert root.level == logging.WARNING
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+
+
+def test_mask_secrets_hides_tokens_and_keeps_ids() -> None:
+    token = new_token()
+    assert mask_secrets(f"/login/link/{token}/") == "/login/link/***/"
+    assert (
+        mask_secrets("/x/mnwd_sk_abcDEF_12-3?k=mnwd_at_zz&r=mnwd_rt_yy") == "/x/mnwd_sk_***?k=mnwd_at_***&r=mnwd_rt_***"
+    )
+    kept = "/dashboard/apps/0f8fad5b-d9cb-469f-a165-70867728950e/keys"
+    assert mask_secrets(kept) == kept
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/login/link/{token}/",  # the leak: a trailing slash, so no route matched and nothing was masked
+        "/login/link/{token}",
+        "/no/such/route/{token}",
+        "/sync/v1/pull?cursor=0&code={short}&access_token=mnwd_at_{token}",
+        "/x/mnwd_sk_{token}",
+    ],
+)
+async def test_the_access_log_never_holds_a_token(
+    client: TestClient[Any, web.Application], caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """The attack: whoever reads the logs (a log shipper, a support person) signs in with a live link."""
+    token, short = new_token(), "abc123"
+    caplog.set_level(logging.INFO)
+    response = await client.get(path.format(token=token, short=short), allow_redirects=False)
+    assert response.status < 500
+    lines = [(r.getMessage(), repr(r.__dict__)) for r in caplog.records if r.name.startswith("mnwd")]
+    assert any("***" in message for message, _ in lines)
+    for message, fields in lines:
+        assert token not in message
+        assert token not in fields
+        assert f"code={short}" not in fields

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -36,6 +36,8 @@ NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 EXPONENT = re.compile(rb"\d[eE][+-]?\d")
 OPERATIONS = frozenset({"INSERT", "UPDATE", "DELETE"})
 MAX_ROW_ID = 256
+# mutation_id is a PostgreSQL bigint.
+MAX_MUTATION_ID = 2**63 - 1
 MAX_PULL_LIMIT = 1000
 MAX_WAIT_SECONDS = 60.0
 
@@ -120,6 +122,11 @@ def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
             return "client_timestamp must be an RFC 3339 date-time"
         if stamp.tzinfo is None:
             return "client_timestamp needs a time zone offset"
+        try:
+            # Stored as timestamptz, that is in UTC: 0001-01-01T00:00+14:00 is before year 1 there.
+            stamp.astimezone(UTC)
+        except OverflowError:
+            return "client_timestamp is out of range once in UTC (years 1 to 9999)"
     return _Checked(mutation, data, stamp)
 
 
@@ -145,7 +152,10 @@ def _numbers_problem(raw: bytes, max_bytes: int) -> str | None:
         grown += max(before, 1) + max(after, 0)
         return 0.0
 
-    json.loads(raw, parse_float=measure)
+    try:
+        json.loads(raw, parse_float=measure)
+    except RecursionError:
+        return "data nests arrays or objects too deeply"
     if out_of_range:
         return "data holds a number beyond PostgreSQL's numeric range"
     if grown > max_bytes:
@@ -176,6 +186,12 @@ def check_batch(body: PushIn, config: SyncSettings) -> None:
     if first < 1:
         raise ValidationFailed(
             "mutation_id starts at 1.", errors=[{"field": "mutations[0].mutation_id", "message": "must be >= 1"}]
+        )
+    last = len(body.mutations) - 1
+    if body.mutations[last].mutation_id > MAX_MUTATION_ID:
+        raise ValidationFailed(
+            f"mutation_id is at most {MAX_MUTATION_ID} (2^63 - 1).",
+            errors=[{"field": f"mutations[{last}].mutation_id", "message": f"must be <= {MAX_MUTATION_ID}"}],
         )
 
 

@@ -62,6 +62,10 @@ async def read_json(request: web.Request, type_: type[T], *, max_bytes: int | No
         ) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}", slug="malformed-json") from None
+    except RecursionError:
+        # msgspec decodes free-form values (``Any``, ``dict[str, Any]``) recursively: thousands of nested
+        # arrays or objects run out of stack. No document of ours nests anywhere near that deep.
+        raise BadRequest("The request body nests arrays or objects too deeply.", slug="malformed-json") from None
 
 
 def json_response(

@@ -482,3 +482,26 @@ async def test_a_catch_up_reads_each_page_once(alice_api: SyncApi, services: Ser
         second = await (await alice_api.pull(first["cursor"], limit=2)).json()
     assert [len(first["changes"]), first["has_more"], len(second["changes"]), second["has_more"]] == [2, True, 1, False]
     assert len(statements) == 2, statements
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_client_timestamp_beyond_postgresql_rejects_its_mutation_alone(alice_api: SyncApi, stamp: str) -> None:
+    """A date-time valid as written but outside timestamptz once in UTC used to fail the whole push (500)."""
+    good, bad = alice_api.mutation("a", {"v": 1}), alice_api.mutation("b", {"v": 2})
+    bad["client_timestamp"] = stamp
+    response = await alice_api.push([good, bad])
+    assert response.status == 200, await response.text()
+    results = (await response.json())["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected"]
+    assert "client_timestamp" in results[1]["error"]
+
+
+@pytest.mark.parametrize("mutation_id", [2**63, 2**64 - 1, 2**64, 10**30])
+async def test_a_mutation_id_beyond_bigint_is_refused(alice_api: SyncApi, mutation_id: int) -> None:
+    """mutation_id is a bigint: 2^63 and up used to reach PostgreSQL and fail with a 500."""
+    mutation = alice_api.mutation("a", {"v": 1})
+    mutation["mutation_id"] = mutation_id
+    response = await alice_api.push([mutation])
+    assert response.status == 422, await response.text()
+    assert response.content_type == "application/problem+json"
+    assert (await response.json())["errors"][0]["field"].startswith("mutations[")
