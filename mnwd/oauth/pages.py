@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 from multidict import MultiMapping
 
@@ -11,6 +13,7 @@ from mnwd.oauth.authorize import PARAMETERS, approve, check_request, error_redir
 from mnwd.oauth.errors import AuthorizeError
 from mnwd.web.forms import read_form
 from mnwd.web.keys import SERVICES
+from mnwd.web.middleware import page_policy
 from mnwd.web.pages import login_redirect, redirect, render
 from mnwd.web.params import uuid_param
 
@@ -46,7 +49,21 @@ async def authorize_page(request: web.Request) -> web.Response:
         raise login_redirect(request)
     if await has_consent(services, viewer.user_id, checked):
         return redirect(await approve(services, viewer.user_id, checked))
-    return await render(request, "oauth/consent.html", {"authz": checked})
+    response = await render(request, "oauth/consent.html", {"authz": checked})
+    # The consent form's answer redirects to the app: browsers hold form redirects to form-action too.
+    response.headers["Content-Security-Policy"] = page_policy(f"'self' {redirect_source(checked.redirect_uri)}")
+    return response
+
+
+def redirect_source(uri: str) -> str:
+    """The CSP source that admits redirects to ``uri``: its origin (any port for a loopback redirect, whose
+    port the app picks), or its scheme for a native app's private-use scheme."""
+    parts = urlsplit(uri)
+    if parts.scheme not in {"http", "https"}:
+        return f"{parts.scheme}:"
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    port = ":*" if parts.scheme == "http" else (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{host}{port}"
 
 
 async def authorize_decision(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.oauth.pages import redirect_source
 from tests.support.browser import Browser
 from tests.support.oauth import (
     FORM_FIELD,
@@ -364,3 +365,24 @@ async def test_a_code_issued_before_the_user_revoked_the_app_is_void(
     assert late.status == 400
     assert (await late.json())["error"] == "invalid_grant"
     assert await pool.fetchval("SELECT count(*) FROM oauth_grants WHERE revoked_at IS NULL") == 0
+
+
+@pytest.mark.parametrize(
+    ("uri", "source"),
+    [
+        ("https://notes.example/cb", "https://notes.example"),
+        ("https://notes.example:8443/cb", "https://notes.example:8443"),
+        ("http://127.0.0.1/callback", "http://127.0.0.1:*"),
+        ("http://[::1]:5000/cb", "http://[::1]:*"),
+        ("com.example.notes:/cb", "com.example.notes:"),
+    ],
+)
+def test_the_consent_page_lets_its_form_redirect_to_the_app(uri: str, source: str) -> None:
+    """Browsers apply CSP form-action to a form's redirect: the consent page admits the app's redirect only."""
+    assert redirect_source(uri) == source
+
+
+async def test_the_consent_page_policy_names_the_redirect(alice: Browser, notes_app: RegisteredApp) -> None:
+    async with alice.client.get(authorize_path(notes_app, Pkce.new()), headers=alice.headers) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "form-action 'self' http://127.0.0.1:*;" in policy
