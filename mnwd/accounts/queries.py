@@ -103,6 +103,11 @@ async def reset_login_attempts(conn: Conn, user_id: uuid.UUID) -> None:
     )
 
 
+async def clear_failed_logins(conn: Conn, user_id: uuid.UUID) -> None:
+    """The password was right: this round's attempts are not failures (the sign-in may still wait for a code)."""
+    await conn.execute("UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1", user_id)
+
+
 async def get_lock(conn: Conn, user_id: uuid.UUID) -> datetime | None:
     locked: datetime | None = await conn.fetchval(
         "SELECT locked_until FROM users WHERE id = $1 AND locked_until > now()", user_id
