@@ -6,6 +6,7 @@ Tokens are random, stored as SHA-256 only, expire, and are redeemed with one UPD
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ import asyncpg
 
 from mnwd.accounts import queries
 from mnwd.db.jobs import Job, enqueue
+from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Gone, NotFound
 from mnwd.mail import Mail
 from mnwd.services import Services
@@ -32,6 +34,8 @@ __all__ = [
     "send_login_link",
     "send_queued_verification",
 ]
+
+log = logging.getLogger(__name__)
 
 # The durable job that mails the verification link: its payload holds the user id only, so no link secret
 # is ever stored; the job makes the link when it runs (a run repeated after a crash mails a second, equally
@@ -114,13 +118,35 @@ async def describe(services: Services, token: str, purpose: LinkPurpose) -> str:
 
 
 async def redeem(services: Services, token: str, purpose: LinkPurpose) -> uuid.UUID:
-    user_id = await queries.consume_login_token(services.pool, hash_token(token), purpose.name)
+    """Use the link once. A sign-in link to an account whose address was never verified also claims the
+    account for the owner of the mailbox (see `_claim_unverified`)."""
+
+    async def body(tx: Tx) -> uuid.UUID | None:
+        user_id = await queries.consume_login_token(tx.conn, hash_token(token), purpose.name)
+        if user_id is None:
+            return None
+        if purpose is VERIFY_EMAIL:
+            await queries.mark_email_verified(tx.conn, user_id)
+        elif await queries.update_user_claimed_by_email(tx.conn, user_id):
+            await _claim_unverified(tx.conn, user_id)
+        return user_id
+
+    user_id = await run_tx(services.pool, f"accounts.redeem_{purpose.name}", body, metrics=services.metrics)
     if user_id is None:
         _raise_if_unusable(await queries.get_login_token_state(services.pool, hash_token(token), purpose.name))
         raise Gone("This link was already used.", slug="link-used")
-    if purpose is VERIFY_EMAIL:
-        await queries.mark_email_verified(services.pool, user_id)
     return user_id
+
+
+async def _claim_unverified(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Whoever signed up with an address they do not own (waiting for its owner to sign in by link one day)
+    must not keep a way in: the password is gone already (`update_user_claimed_by_email`); the second factor,
+    the backup codes, the passkeys and every session they set up go too."""
+    await queries.update_totp_disabled(conn, user_id)
+    await queries.delete_backup_codes(conn, user_id)
+    await queries.delete_passkeys(conn, user_id)
+    await queries.revoke_other_sessions(conn, user_id, None)
+    log.warning("an unverified account was claimed by a sign-in link", extra={"user_id": str(user_id)})
 
 
 def _raise_if_unusable(row: asyncpg.Record | None) -> None:

@@ -306,6 +306,18 @@ async def get_login_token_state(conn: Conn, token_hash: bytes, purpose: str) -> 
     )
 
 
+async def update_user_claimed_by_email(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Mark the address verified and drop the password, if it was not verified yet; whether it was not."""
+    status: str = await conn.execute(
+        "UPDATE users SET email_verified = true, password_hash = NULL WHERE id = $1 AND NOT email_verified", user_id
+    )
+    return status == "UPDATE 1"
+
+
+async def delete_passkeys(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM user_passkeys WHERE user_id = $1", user_id)
+
+
 async def mark_email_verified(conn: Conn, user_id: uuid.UUID) -> None:
     await conn.execute("UPDATE users SET email_verified = true WHERE id = $1", user_id)
 
