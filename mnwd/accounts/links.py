@@ -16,8 +16,9 @@ import asyncpg
 from mnwd.accounts import queries
 from mnwd.db.jobs import Job, enqueue
 from mnwd.db.tx import Tx, run_tx
-from mnwd.errors import Gone, NotFound
+from mnwd.errors import Gone, NotFound, TooManyRequests
 from mnwd.mail import Mail
+from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.tokens import hash_token, new_token
 
@@ -28,6 +29,7 @@ __all__ = [
     "LinkPurpose",
     "get_signing_in_user",
     "mail_login_link",
+    "mail_signup_notice",
     "queue_email_verification",
     "redeem",
     "send_email_verification",
@@ -50,6 +52,8 @@ class LinkPurpose:
     lifetime_minutes: int
 
 
+SIGNUP_NOTICES_PER_ADDRESS = Limit("signup-notice:user", 3, 3600)
+
 LOGIN = LinkPurpose("login", "/login/link", 15)
 VERIFY_EMAIL = LinkPurpose("verify_email", "/verify-email", 48 * 60)
 
@@ -66,6 +70,27 @@ async def mail_login_link(services: Services, email: str) -> None:
     user = await queries.get_user_by_login(services.pool, email)
     if user is not None and user["suspended_at"] is None:
         await send_login_link(services, user)
+
+
+async def mail_signup_notice(services: Services, email: str) -> None:
+    """Someone tried to sign up with the address of an existing account: tell its owner (at most a few times an
+    hour, so the form cannot be used to flood a mailbox), not the person at the form."""
+    user = await queries.get_user_by_login(services.pool, email)
+    if user is None:
+        return
+    try:
+        await services.limiter.hit(SIGNUP_NOTICES_PER_ADDRESS, str(user["id"]))
+    except TooManyRequests:
+        return
+    text = (
+        f"Hello @{user['username']},\n\n"
+        "Someone tried to create a new mnwd account with this email address, which already belongs to your "
+        "account. No new account was created.\n\n"
+        f"If it was you: sign in at {services.config.base_url}/login, or get a sign-in link at "
+        f"{services.config.base_url}/login/link if you forgot your password.\n\n"
+        "If it was not you, you need not do anything.\n"
+    )
+    await services.mailer.send(Mail(to=user["email"], subject="Someone tried to sign up with your address", text=text))
 
 
 async def get_signing_in_user(services: Services, user_id: uuid.UUID) -> asyncpg.Record | None:
