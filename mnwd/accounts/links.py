@@ -6,6 +6,7 @@ Tokens are random, stored as SHA-256 only, expire, and are redeemed with one UPD
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,10 @@ import asyncpg
 
 from mnwd.accounts import queries
 from mnwd.db.jobs import Job, enqueue
-from mnwd.errors import Gone, NotFound
+from mnwd.db.tx import Tx, run_tx
+from mnwd.errors import Gone, NotFound, TooManyRequests
 from mnwd.mail import Mail
+from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.tokens import hash_token, new_token
 
@@ -26,12 +29,15 @@ __all__ = [
     "LinkPurpose",
     "get_signing_in_user",
     "mail_login_link",
+    "mail_signup_notice",
     "queue_email_verification",
     "redeem",
     "send_email_verification",
     "send_login_link",
     "send_queued_verification",
 ]
+
+log = logging.getLogger(__name__)
 
 # The durable job that mails the verification link: its payload holds the user id only, so no link secret
 # is ever stored; the job makes the link when it runs (a run repeated after a crash mails a second, equally
@@ -45,6 +51,8 @@ class LinkPurpose:
     path: str
     lifetime_minutes: int
 
+
+SIGNUP_NOTICES_PER_ADDRESS = Limit("signup-notice:user", 3, 3600)
 
 LOGIN = LinkPurpose("login", "/login/link", 15)
 VERIFY_EMAIL = LinkPurpose("verify_email", "/verify-email", 48 * 60)
@@ -62,6 +70,27 @@ async def mail_login_link(services: Services, email: str) -> None:
     user = await queries.get_user_by_login(services.pool, email)
     if user is not None and user["suspended_at"] is None:
         await send_login_link(services, user)
+
+
+async def mail_signup_notice(services: Services, email: str) -> None:
+    """Someone tried to sign up with the address of an existing account: tell its owner (at most a few times an
+    hour, so the form cannot be used to flood a mailbox), not the person at the form."""
+    user = await queries.get_user_by_login(services.pool, email)
+    if user is None:
+        return
+    try:
+        await services.limiter.hit(SIGNUP_NOTICES_PER_ADDRESS, str(user["id"]))
+    except TooManyRequests:
+        return
+    text = (
+        f"Hello @{user['username']},\n\n"
+        "Someone tried to create a new mnwd account with this email address, which already belongs to your "
+        "account. No new account was created.\n\n"
+        f"If it was you: sign in at {services.config.base_url}/login, or get a sign-in link at "
+        f"{services.config.base_url}/login/link if you forgot your password.\n\n"
+        "If it was not you, you need not do anything.\n"
+    )
+    await services.mailer.send(Mail(to=user["email"], subject="Someone tried to sign up with your address", text=text))
 
 
 async def get_signing_in_user(services: Services, user_id: uuid.UUID) -> asyncpg.Record | None:
@@ -114,13 +143,35 @@ async def describe(services: Services, token: str, purpose: LinkPurpose) -> str:
 
 
 async def redeem(services: Services, token: str, purpose: LinkPurpose) -> uuid.UUID:
-    user_id = await queries.consume_login_token(services.pool, hash_token(token), purpose.name)
+    """Use the link once. A sign-in link to an account whose address was never verified also claims the
+    account for the owner of the mailbox (see `_claim_unverified`)."""
+
+    async def body(tx: Tx) -> uuid.UUID | None:
+        user_id = await queries.consume_login_token(tx.conn, hash_token(token), purpose.name)
+        if user_id is None:
+            return None
+        if purpose is VERIFY_EMAIL:
+            await queries.mark_email_verified(tx.conn, user_id)
+        elif await queries.update_user_claimed_by_email(tx.conn, user_id):
+            await _claim_unverified(tx.conn, user_id)
+        return user_id
+
+    user_id = await run_tx(services.pool, f"accounts.redeem_{purpose.name}", body, metrics=services.metrics)
     if user_id is None:
         _raise_if_unusable(await queries.get_login_token_state(services.pool, hash_token(token), purpose.name))
         raise Gone("This link was already used.", slug="link-used")
-    if purpose is VERIFY_EMAIL:
-        await queries.mark_email_verified(services.pool, user_id)
     return user_id
+
+
+async def _claim_unverified(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Whoever signed up with an address they do not own (waiting for its owner to sign in by link one day)
+    must not keep a way in: the password is gone already (`update_user_claimed_by_email`); the second factor,
+    the backup codes, the passkeys and every session they set up go too."""
+    await queries.update_totp_disabled(conn, user_id)
+    await queries.delete_backup_codes(conn, user_id)
+    await queries.delete_passkeys(conn, user_id)
+    await queries.revoke_other_sessions(conn, user_id, None)
+    log.warning("an unverified account was claimed by a sign-in link", extra={"user_id": str(user_id)})
 
 
 def _raise_if_unusable(row: asyncpg.Record | None) -> None:

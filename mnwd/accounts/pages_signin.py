@@ -51,6 +51,9 @@ async def signup(request: web.Request) -> web.Response:
         user_id = await sign_up(services, username=username, email=email, password=password)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)
+    if user_id is None:
+        # The address has an account: its owner was mailed; this page must not tell anyone else.
+        return await render(request, "accounts/signup_check_mail.html", {"email": email.strip()})
     await start_session(request, user_id)
     return redirect(DEFAULT_AFTER_SIGN_IN)
 

@@ -13,7 +13,7 @@ from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, finish_sign_in
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
 from mnwd.accounts.sessions import Viewer, require_viewer
 from mnwd.errors import Conflict, Problem, TooManyRequests, ValidationFailed
-from mnwd.web.browser import load_state, save_state
+from mnwd.web.browser import increment_state, load_state, pop_state, save_state
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render
@@ -24,6 +24,7 @@ SETTINGS_TEMPLATE = "accounts/two_factor.html"
 CHALLENGE_TEMPLATE = "accounts/two_factor_challenge.html"
 SETUP_KEY = "totp_setup"
 PENDING_KEY = "pending_2fa"
+ATTEMPTS_FIELD = "attempts"
 MAX_WRONG_CODES = 5
 MAX_CODE_CHARS = 64
 SAVED_MESSAGES = {"disabled": "Two-factor authentication is off, and your backup codes were deleted."}
@@ -149,8 +150,9 @@ def _pending_sign_in(state: dict[str, Any], now: float) -> dict[str, Any] | None
 
 
 async def _drop_pending(request: web.Request, state: dict[str, Any]) -> None:
+    # Only this key, atomically: ``state`` may be stale (another request may have counted an attempt).
     if state.pop(PENDING_KEY, None) is not None:
-        await save_state(request, state)
+        await pop_state(request, PENDING_KEY)
 
 
 async def _abandon_sign_in(
@@ -183,18 +185,24 @@ async def answer_challenge(request: web.Request) -> web.Response:
         or field(form, "backup_code", max_chars=MAX_CODE_CHARS).strip()
     )
     user_id = uuid.UUID(pending["user_id"])
+    attempts = 0
     try:
         if not text:
             raise ValidationFailed(
                 "Enter a code.", errors=[{"field": "code", "message": "Enter the code your app shows."}]
             )
+        # Counted in one UPDATE before the code is checked, like the password attempts: of many codes sent at
+        # once, at most MAX_WRONG_CODES are checked.
+        counted = await increment_state(request, PENDING_KEY, ATTEMPTS_FIELD)
+        if counted is None:
+            return redirect("/login")  # a concurrent answer ended the pending sign-in
+        attempts = counted
+        if attempts > MAX_WRONG_CODES:
+            return await _abandon_sign_in(request, state, pending, totp.TooManyWrongCodes())
         await totp.pass_challenge(services, user_id, text)
     except totp.WrongCode as problem:
-        failures = int(pending.get("failures", 0)) + 1
-        if failures >= MAX_WRONG_CODES:
+        if attempts >= MAX_WRONG_CODES:
             return await _abandon_sign_in(request, state, pending, totp.TooManyWrongCodes())
-        pending["failures"] = failures
-        await save_state(request, state)
         return await render_problem(request, CHALLENGE_TEMPLATE, problem)
     except AccountSuspended as problem:
         return await _abandon_sign_in(request, state, pending, problem)

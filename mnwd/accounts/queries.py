@@ -103,6 +103,11 @@ async def reset_login_attempts(conn: Conn, user_id: uuid.UUID) -> None:
     )
 
 
+async def clear_failed_logins(conn: Conn, user_id: uuid.UUID) -> None:
+    """The password was right: this round's attempts are not failures (the sign-in may still wait for a code)."""
+    await conn.execute("UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1", user_id)
+
+
 async def get_lock(conn: Conn, user_id: uuid.UUID) -> datetime | None:
     locked: datetime | None = await conn.fetchval(
         "SELECT locked_until FROM users WHERE id = $1 AND locked_until > now()", user_id
@@ -299,6 +304,18 @@ async def get_login_token_state(conn: Conn, token_hash: bytes, purpose: str) -> 
         token_hash,
         purpose,
     )
+
+
+async def update_user_claimed_by_email(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Mark the address verified and drop the password, if it was not verified yet; whether it was not."""
+    status: str = await conn.execute(
+        "UPDATE users SET email_verified = true, password_hash = NULL WHERE id = $1 AND NOT email_verified", user_id
+    )
+    return status == "UPDATE 1"
+
+
+async def delete_passkeys(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM user_passkeys WHERE user_id = $1", user_id)
 
 
 async def mark_email_verified(conn: Conn, user_id: uuid.UUID) -> None:

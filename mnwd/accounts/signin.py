@@ -47,6 +47,11 @@ async def check_password(services: Services, identifier: str, password: str, ip:
             # The answer stays "wrong password", as for an unknown user; the next attempt meets the lock.
             await queries.lock_user_if_exhausted(services.pool, user["id"], MAX_FAILURES, LOCK_MINUTES)
         raise InvalidCredentials()
+    if user["totp_enabled"]:
+        # The attempt reserved above was no failure. A sign-in without a code step clears the count when its
+        # session starts; this one waits for a code that may never come (lost phone, closed tab), and each
+        # such right password used to count as a failure until the account was locked.
+        await queries.clear_failed_logins(services.pool, user["id"])
     if user["suspended_at"] is not None:
         raise AccountSuspended()
     return user

@@ -9,7 +9,7 @@ from email.utils import parseaddr
 import asyncpg
 
 from mnwd.accounts import queries
-from mnwd.accounts.links import queue_email_verification
+from mnwd.accounts.links import mail_signup_notice, queue_email_verification
 from mnwd.accounts.passwords import PASSWORDS, Passwords, password_problem
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import ValidationFailed
@@ -143,9 +143,11 @@ async def create_user(
         field = {"users_username_key": "username", "users_email_lower_key": "email"}.get(
             exc.constraint_name or "", "username"
         )
-        raise ValidationFailed(
-            "The account could not be created.", errors=[{"field": field, "message": f"This {field} is taken."}]
-        ) from None
+        error = EMAIL_TAKEN if field == "email" else {"field": field, "message": f"This {field} is taken."}
+        raise ValidationFailed("The account could not be created.", errors=[error]) from None
+
+
+EMAIL_TAKEN = {"field": "email", "message": "This email is taken."}
 
 
 async def _taken(pool: asyncpg.Pool | asyncpg.Connection, username: str, email: str) -> list[dict[str, str]]:
@@ -153,12 +155,17 @@ async def _taken(pool: asyncpg.Pool | asyncpg.Connection, username: str, email: 
     if await queries.get_user_by_username(pool, username) is not None:
         errors.append({"field": "username", "message": "This username is taken."})
     if await queries.get_user_by_login(pool, email) is not None:
-        errors.append({"field": "email", "message": "This email is taken."})
+        errors.append(EMAIL_TAKEN)
     return errors
 
 
-async def sign_up(services: Services, *, username: str, email: str, password: str) -> uuid.UUID:
-    """A new account from the sign-up page, and its verification mail queued in the same transaction."""
+async def sign_up(services: Services, *, username: str, email: str, password: str) -> uuid.UUID | None:
+    """A new account from the sign-up page, and its verification mail queued in the same transaction.
+
+    None when the address already has an account and nothing else was wrong: the page must not say so (that
+    would tell anyone which addresses have accounts), so nothing is created and the address's owner is mailed
+    instead (`mail_signup_notice`). A taken username is still reported: usernames are public.
+    """
 
     async def register(tx: Tx) -> uuid.UUID:
         user = await create_user(tx.conn, services[PASSWORDS], username=username, email=email, password=password)
@@ -167,4 +174,14 @@ async def sign_up(services: Services, *, username: str, email: str, password: st
         user_id: uuid.UUID = user["id"]
         return user_id
 
-    return await run_tx(services.pool, "accounts.sign_up", register, metrics=services.metrics)
+    try:
+        return await run_tx(services.pool, "accounts.sign_up", register, metrics=services.metrics)
+    except ValidationFailed as problem:
+        errors = problem.extra.get("errors") or []
+        if EMAIL_TAKEN not in errors:
+            raise
+        others = [error for error in errors if error != EMAIL_TAKEN]
+        if others:
+            raise ValidationFailed(problem.detail, errors=others) from None
+    await mail_signup_notice(services, email.strip())
+    return None

@@ -40,7 +40,15 @@ def _without_port(parts: SplitResult) -> tuple[str, str | None, str, str]:
     return parts.scheme, parts.hostname, parts.path or "/", parts.query
 
 
+def _has_control_character(uri: str) -> bool:
+    """C0 controls and DEL: ``urlsplit`` silently drops TAB, CR and LF, so ``http://127.0.0.1:1/c<TAB>b``
+    would match ``http://127.0.0.1/cb`` and then fail as a ``Location`` header after the code was made."""
+    return any(c < " " or c == "\x7f" for c in uri)
+
+
 def redirect_uri_matches(candidate: str, registered: tuple[str, ...] | list[str]) -> bool:
+    if _has_control_character(candidate):
+        return False
     if candidate in registered:
         return True
     try:
@@ -77,8 +85,8 @@ def redirect_uri_problem(uri: str) -> str | None:
     """
     if len(uri) > MAX_REDIRECT_URI_CHARS:
         return f"Use at most {MAX_REDIRECT_URI_CHARS} characters."
-    if not uri.isascii() or not uri.isprintable() or any(c.isspace() for c in uri):
-        return "Use no spaces, and percent-encode characters outside ASCII."
+    if _has_control_character(uri) or not uri.isascii() or not uri.isprintable() or any(c.isspace() for c in uri):
+        return "Use no spaces or control characters, and percent-encode characters outside ASCII."
     if "#" in uri:
         return "Remove the fragment (the part from '#'): a redirect URI must not have one."
     scheme, colon, rest = uri.partition(":")

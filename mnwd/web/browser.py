@@ -29,6 +29,7 @@ __all__ = [
     "browser_token",
     "cookie_middleware",
     "ensure_browser_token",
+    "increment_state",
     "is_new_browser_token",
     "load_state",
     "pop_state",
@@ -115,6 +116,15 @@ async def pop_state(request: web.Request, key: str) -> Any:
     return await queries.pop_web_session_key(request.app[SERVICES].pool, _state_id(token), key)
 
 
+async def increment_state(request: web.Request, key: str, field: str) -> int | None:
+    """Count one more in ``state[key][field]`` atomically (a read-modify-write through `load_state` and
+    `save_state` loses counts when requests race); None when ``state[key]`` is gone."""
+    token = browser_token(request)
+    if token is None:
+        return None
+    return await queries.update_web_session_counter(request.app[SERVICES].pool, _state_id(token), key, field)
+
+
 async def save_state(request: web.Request, data: dict[str, Any]) -> None:
     token = ensure_browser_token(request)
     pool = request.app[SERVICES].pool
@@ -138,6 +148,9 @@ class BrowserState:
 
     async def pop(self, key: str) -> Any:
         return await pop_state(self._request, key)
+
+    async def increment(self, key: str, field: str) -> int | None:
+        return await increment_state(self._request, key, field)
 
 
 def browser_state(request: web.Request) -> BrowserState:

@@ -1,8 +1,10 @@
 """CSRF defence for every state-changing request a browser could be tricked into sending.
 
-A request is checked when its method is not safe and it is a form post or carries the session cookie,
-unless its handler is marked `csrf_exempt` (endpoints authenticated by what a browser never attaches by
-itself: bearer tokens, API keys, signed webhooks). A checked request must
+Every request whose method is not safe is checked, whatever its content type and cookies, unless its
+handler is marked `csrf_exempt` (endpoints authenticated by what a browser never attaches by itself: bearer
+tokens, API keys, signed webhooks). A cross-site ``<form enctype="text/plain">`` is neither a form content
+type nor, top-level with a Lax cookie from a redirect, sure to lack the cookie; and a request with no
+cookie at all can still change state (a sign-in link signs *someone* in). A checked request must
 
 - not come from another site: ``Sec-Fetch-Site`` other than ``same-origin``/``none``, or an ``Origin``
   naming another origin than this site's, is refused before anything else is read;
@@ -22,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mnwd.errors import Forbidden
-from mnwd.web.browser import SESSION_COOKIE, browser_token, ensure_browser_token, is_new_browser_token
+from mnwd.web.browser import browser_token, ensure_browser_token, is_new_browser_token
 from mnwd.web.keys import SERVICES
 
 __all__ = [
@@ -88,17 +90,21 @@ def from_another_site(request: web.Request) -> bool:
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in SAFE_METHODS and not getattr(request.match_info.handler, "csrf_exempt", False):
-        is_form = request.content_type in FORM_TYPES
-        if is_form or SESSION_COOKIE in request.cookies:
-            if from_another_site(request):
-                raise CsrfFailed()
-            submitted = request.headers.get(CSRF_HEADER)
-            if submitted is None and is_form:
-                value = (await request.post()).get(CSRF_FIELD)
-                submitted = value if isinstance(value, str) else None
-            if not csrf_valid(request, submitted):
-                raise CsrfFailed()
+    match = request.match_info
+    # A request matching no route (404, 405) runs nothing and gets its own problem rather than csrf-failed.
+    if (
+        request.method not in SAFE_METHODS
+        and match.http_exception is None
+        and not getattr(match.handler, "csrf_exempt", False)
+    ):
+        if from_another_site(request):
+            raise CsrfFailed()
+        submitted = request.headers.get(CSRF_HEADER)
+        if submitted is None and request.content_type in FORM_TYPES:
+            value = (await request.post()).get(CSRF_FIELD)
+            submitted = value if isinstance(value, str) else None
+        if not csrf_valid(request, submitted):
+            raise CsrfFailed()
     return await handler(request)
 
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 __all__ = [
     "ContextProcessor",
+    "has_control_character",
     "login_redirect",
     "redirect",
     "render",
@@ -69,13 +70,20 @@ def login_redirect(request: web.Request) -> web.HTTPSeeOther:
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:
-    """A local path to go to after signing in; anything pointing off-site becomes ``default``."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+    """A local path to go to after signing in; anything pointing off-site, or holding a control character
+    (which a browser may drop, turning ``/<TAB>/evil.example`` into ``//evil.example``, and which cannot go in a
+    ``Location`` header), becomes ``default``."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw or has_control_character(raw):
         return default
     parts = urlsplit(raw)
     if parts.scheme or parts.netloc:
         return default
     return raw
+
+
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a C0 control character or DEL, none of which belong in a URL."""
+    return any(c < " " or c == "\x7f" for c in text)
 
 
 def wants_html(request: web.Request) -> bool:

@@ -47,6 +47,24 @@ async def pop_web_session_key(conn: Conn, session_id: str, key: str) -> Any:
     return None if row is None else row["value"]
 
 
+async def update_web_session_counter(conn: Conn, session_id: str, key: str, field: str) -> int | None:
+    """Add one to the number ``data[key][field]`` (missing counts as 0) in one statement, so concurrent
+    requests each count; the new value, or None when there is no such state or ``data[key]`` is no object."""
+    count: int | None = await conn.fetchval(
+        """
+        UPDATE web_sessions
+        SET data = jsonb_set(data, ARRAY[$2::text, $3::text],
+                             to_jsonb(coalesce((data -> $2 ->> $3)::int, 0) + 1))
+        WHERE id = $1 AND expiry_date > now() AND jsonb_typeof(data -> $2) = 'object'
+        RETURNING (data -> $2 ->> $3)::int
+        """,
+        session_id,
+        key,
+        field,
+    )
+    return count
+
+
 async def delete_expired_states(conn: Conn) -> int:
     status: str = await conn.execute("DELETE FROM web_sessions WHERE expiry_date < now()")
     return int(status.split()[-1])

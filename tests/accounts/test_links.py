@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import asyncpg
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
-from tests.support.accounts import MakeUser
+from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 
 
@@ -99,3 +100,58 @@ async def test_suspended_user_gets_no_link(
     await pool.execute("UPDATE users SET suspended_at = now()")
     await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
     assert read_outbox(config.data_dir / "outbox") == []
+
+
+async def test_a_sign_in_link_takes_a_pre_registered_account_back_from_whoever_signed_up_with_the_address(
+    browser: Browser, config: Config, pool: asyncpg.Pool
+) -> None:
+    """Attack: mallory signs up with alice's address and a password of hers, and waits. When alice later signs
+    in by e-mail link, she finds an account that looks like hers, while mallory's password and session still
+    work. Now the link proves the mailbox: the address is verified, the password dropped, every other session
+    ended."""
+    mallory_password = "mallory's own password"
+    form = {"username": "alice", "email": "alice@example.org", "password": mallory_password}
+    signed_up = await browser.submit("/signup", "/signup", {**form, "password_confirm": mallory_password})
+    assert signed_up.status == 303
+    mallory_cookie = browser.cookie("mnwd_session")
+    browser.client.session.cookie_jar.clear()
+
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    path = last_link(config, "/login/link/")
+    confirm = await browser.get(path)
+    assert (await browser.post(path, {"csrf_token": confirm.csrf})).location == "/settings"
+
+    row = await pool.fetchrow("SELECT email_verified, password_hash FROM users WHERE username = 'alice'")
+    assert row["email_verified"] is True
+    assert row["password_hash"] is None
+    assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 1
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as mallory,
+        mallory.get(
+            browser.client.make_url("/settings"),
+            headers={"Cookie": f"mnwd_session={mallory_cookie}"},
+            allow_redirects=False,
+        ) as old_session,
+    ):
+        assert old_session.status == 303
+    assert (await browser.get("/settings")).has("@alice")
+
+    browser.client.session.cookie_jar.clear()
+    again = await browser.submit("/login", "/login", {"login": "alice", "password": mallory_password})
+    assert again.status != 303
+    assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 1
+
+
+async def test_a_sign_in_link_to_a_verified_account_keeps_its_password_and_sessions(
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+) -> None:
+    await make_user("alice", email_verified=True)
+    await sign_in(browser, "alice")
+    browser.client.session.cookie_jar.clear()
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    path = last_link(config, "/login/link/")
+    confirm = await browser.get(path)
+    assert (await browser.post(path, {"csrf_token": confirm.csrf})).location == "/settings"
+    assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 2
+    browser.client.session.cookie_jar.clear()
+    await sign_in(browser, "alice")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -229,6 +230,23 @@ async def test_next_only_goes_to_local_pages(
     await make_user("alice")
     page = await browser.submit("/login", "/login", {"login": "alice", "password": PASSWORD, "next": next_url})
     assert page.location == expected
+
+
+@pytest.mark.parametrize(
+    "next_url", ["/\x0b/x", "/\t/evil.example", "/settings\r\nSet-Cookie: x=1", "/a\x00", "/a\x7f"]
+)
+async def test_next_with_a_control_character_falls_back_to_the_default(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool, next_url: str
+) -> None:
+    """Attack: ``next=/<VT>/x`` passed `safe_next`, so the session was made and then the ``Location`` header
+    failed (a 500 after signing in); a browser dropping the control character would read ``//x`` as off-site."""
+    await make_user("alice")
+    page = await browser.submit("/login", "/login", {"login": "alice", "password": PASSWORD, "next": next_url})
+    assert page.status == 303
+    assert page.location == "/settings"
+    assert (await browser.get("/settings")).has("@alice")
+    login = await browser.get("/login?next=" + quote(next_url), follow=False)
+    assert login.location == "/settings"
 
 
 async def test_sign_out_ends_the_session(browser: Browser, make_user: MakeUser, pool: asyncpg.Pool) -> None:

@@ -16,6 +16,7 @@ import mnwd.clock
 from mnwd.accounts import backup_codes, queries, totp
 from mnwd.accounts.pages_signin import PENDING_2FA_SECONDS
 from mnwd.accounts.pages_twofactor import MAX_WRONG_CODES
+from mnwd.accounts.signin import MAX_FAILURES
 from mnwd.errors import ValidationFailed
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
@@ -467,3 +468,41 @@ async def test_no_secret_or_code_is_logged(
                 assert secret_text not in text, (record.name, record.getMessage())
             for code in digit_codes:
                 assert not re.search(rf"(?<!\d){code}(?!\d)", text), (record.name, record.getMessage())
+
+
+async def test_right_passwords_without_the_code_never_lock_a_two_factor_account(
+    make_user: MakeUser, browser: Browser, clock: Clock, services: Services
+) -> None:
+    """Regression: a right password whose sign-in stopped at the code step counted as a failed attempt and was
+    never refunded, so after 5 of them the owner could no longer sign in with the password at all."""
+    secret, _ = await enrolled_user(make_user, browser, clock)
+    for _ in range(MAX_FAILURES + 1):
+        await password_step(browser)
+    await password_step(browser)
+    assert await services.pool.fetchval("SELECT failed_login_attempts FROM users WHERE username = 'alice'") == 0
+    await sign_in_with(browser, code=code_at(secret, clock.seconds))
+
+
+async def test_twenty_concurrent_wrong_codes_check_at_most_max_wrong_codes(
+    make_user: MakeUser, browser: Browser, clock: Clock, services: Services
+) -> None:
+    """Attack: with the password, send 20 codes at once. The wrong-code count was read, incremented and saved
+    by each request, so concurrent answers overwrote each other's counts and the pending sign-in survived with
+    more guesses; now each attempt is counted in one UPDATE before its code is checked."""
+    secret, _ = await enrolled_user(make_user, browser, clock)
+    await password_step(browser)
+    bad = wrong_code(secret, clock.seconds)
+    token = (await browser.get("/login/2fa")).csrf
+    pages = await asyncio.gather(*(browser.post("/login/2fa", {"code": bad, "csrf_token": token}) for _ in range(20)))
+    checked = await services.pool.fetchval(
+        "SELECT coalesce(sum(hits), 0) FROM rate_limits WHERE bucket LIKE '2fa:user:%'"
+    )
+    assert checked == MAX_WRONG_CODES
+    assert sum(page.status == 401 for page in pages) == MAX_WRONG_CODES - 1
+    assert all(page.status in (401, 429, 303) for page in pages)
+    assert not await signed_in(browser)
+    # The pending sign-in is over: even the right code needs the password again.
+    assert (await browser.get("/login/2fa", follow=False)).location == "/login"
+    late = await browser.submit("/login", "/login/2fa", {"code": code_at(secret, clock.seconds)})
+    assert late.location == "/login"
+    assert not await signed_in(browser)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
-from mnwd.apps.redirect_uris import parse_redirect_uris, redirect_uri_problem
+from mnwd.apps.redirect_uris import parse_redirect_uris, redirect_uri_matches, redirect_uri_problem
+from tests.support.browser import Browser
+from tests.support.oauth import FORM_FIELD, REDIRECT, Pkce, RegisteredApp, authorize_path
 
 
 @pytest.mark.parametrize(
@@ -79,3 +82,31 @@ def test_each_bad_uri_is_named() -> None:
     assert problem is not None
     assert "http://localhost/cb: Use http://127.0.0.1" in problem
     assert "javascript:x: javascript: URIs are not allowed." in problem
+
+
+CONTROLLED = ["http://127.0.0.1:5000/call\tback", "http://127.0.0.1/callback\n", "http://127.0.0.1/call\x7fback"]
+
+
+@pytest.mark.parametrize("uri", CONTROLLED)
+def test_control_characters_never_match_or_register(uri: str) -> None:
+    """``urlsplit`` drops TAB, CR and LF, so the loopback rule used to match ``/call<TAB>back`` to ``/callback``."""
+    assert not redirect_uri_matches(uri, [REDIRECT])
+    assert redirect_uri_problem(uri) is not None
+
+
+async def test_authorize_with_a_tab_in_a_loopback_redirect_uri_is_refused_before_any_code(
+    alice: Browser, notes_app: RegisteredApp, pool: asyncpg.Pool
+) -> None:
+    """Attack: ``redirect_uri=http://127.0.0.1:5000/call<TAB>back`` matched the registered loopback URI; the
+    consent then stored a code and the redirect carrying it failed as a 500."""
+    uri = CONTROLLED[0]
+    page = await alice.get(authorize_path(notes_app, Pkce.new(), redirect_uri=uri), follow=False)
+    assert page.status == 400
+    assert page.location is None
+    consent = await alice.get(authorize_path(notes_app, Pkce.new()), follow=False)
+    form = dict(FORM_FIELD.findall(consent.text))
+    assert "redirect_uri" in form
+    allowed = await alice.post("/oauth/authorize", {**form, "redirect_uri": uri, "decision": "allow"})
+    assert allowed.status == 400
+    assert allowed.location is None
+    assert await pool.fetchval("SELECT count(*) FROM oauth_authorization_codes") == 0

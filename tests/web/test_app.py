@@ -16,6 +16,7 @@ from mnwd.db.migrations import Migration
 from mnwd.errors import NotFound
 from mnwd.services import Services
 from mnwd.web.body import read_json
+from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient]]  # type: ignore[type-arg]
@@ -59,7 +60,7 @@ async def missing_thing(request: web.Request) -> web.Response:
 @pytest.fixture
 async def app_client(services: Services, aiohttp_client: ClientFactory) -> TestClient:  # type: ignore[type-arg]
     app = create_app(services)
-    app.router.add_post("/test/notes", echo_note)
+    app.router.add_post("/test/notes", csrf_exempt(echo_note))  # a JSON API, like /sync/v1
     app.router.add_get("/test/explode", explode)
     app.router.add_get("/test/missing", missing_thing)
     app.router.add_get("/test/store", store_text)
