@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from mnwd.app import create_app
 from mnwd.services import Services
 from mnwd.web.body import read_json
+from mnwd.web.csrf import csrf_exempt
 
 ClientFactory = Callable[[TestServer], Awaitable[TestClient[Any, web.Application]]]
 
@@ -48,7 +49,7 @@ async def read_note(request: web.Request) -> web.Response:
 async def app_client(services: Services, aiohttp_client: ClientFactory) -> TestClient[Any, web.Application]:
     app = create_app(services)
     app.router.add_get("/test/stream", stream_then_fail)
-    app.router.add_post("/test/note", read_note)
+    app.router.add_post("/test/note", csrf_exempt(read_note))  # stands for a bearer-token JSON API
     return await aiohttp_client(DaemonLikeServer(app))
 
 
