@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from mnwd.accounts.commands import add_commands
-from mnwd.accounts.links import VERIFICATION_MAIL, send_queued_verification
+from mnwd.accounts.links import LOGIN_LINK_MAIL, VERIFICATION_MAIL, send_queued_login_link, send_queued_verification
 from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
@@ -34,5 +34,8 @@ DOMAIN = Domain(
     commands=add_commands,
     start=start,
     periodic=(Periodic("accounts.expired_sessions", 600.0, sweep_sessions),),
-    jobs=(JobKind(VERIFICATION_MAIL, send_queued_verification),),
+    jobs=(
+        JobKind(VERIFICATION_MAIL, send_queued_verification),
+        JobKind(LOGIN_LINK_MAIL, send_queued_login_link),
+    ),
 )

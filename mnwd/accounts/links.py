@@ -24,6 +24,7 @@ from mnwd.tokens import hash_token, new_token
 
 __all__ = [
     "LOGIN",
+    "LOGIN_LINK_MAIL",
     "VERIFICATION_MAIL",
     "VERIFY_EMAIL",
     "LinkPurpose",
@@ -31,9 +32,11 @@ __all__ = [
     "mail_login_link",
     "mail_signup_notice",
     "queue_email_verification",
+    "queue_login_link",
     "redeem",
     "send_email_verification",
     "send_login_link",
+    "send_queued_login_link",
     "send_queued_verification",
 ]
 
@@ -43,6 +46,11 @@ log = logging.getLogger(__name__)
 # is ever stored; the job makes the link when it runs (a run repeated after a crash mails a second, equally
 # valid link).
 VERIFICATION_MAIL = "accounts.verification_mail"
+
+# The durable job that mails a sign-in link: its payload is the normalized address asked for, nothing else.
+# The request only enqueues it, so answering takes the same work whether or not an account has that address
+# (no timing difference); the job looks the account up and makes the link when it runs.
+LOGIN_LINK_MAIL = "accounts.login_link_mail"
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,18 @@ async def mail_login_link(services: Services, email: str) -> None:
     user = await queries.get_user_by_login(services.pool, email)
     if user is not None and user["suspended_at"] is None:
         await send_login_link(services, user)
+
+
+async def queue_login_link(services: Services, email: str) -> None:
+    """Ask for a sign-in link to ``email`` (normalized): one job, whatever the address, so the request does
+    the same database work for a known and an unknown address. The queue is woken at once."""
+    await enqueue(services.pool, LOGIN_LINK_MAIL, {"email": email})
+    services.jobs.wake()
+
+
+async def send_queued_login_link(services: Services, job: Job) -> None:
+    """The job of `queue_login_link`: mails the link, or does nothing for an unknown or suspended account."""
+    await mail_login_link(services, str(job.payload["email"]))
 
 
 async def mail_signup_notice(services: Services, email: str) -> None:

@@ -39,7 +39,7 @@ async def request_link(request: web.Request) -> web.Response:
         await services.limiter.hit(LINKS_PER_ADDRESS, email.lower())
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/link_request.html", problem, {"email": raw})
-    await links.mail_login_link(services, email)
+    await links.queue_login_link(services, email)
     # The same answer whether or not the address has an account.
     return await render(request, "accounts/link_sent.html", {"email": email})
 

@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
+from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import HTML, Browser
 
@@ -85,7 +86,7 @@ async def test_browsers_get_html_error_pages_and_programs_get_problems(client: T
 
 
 async def test_no_secret_reaches_the_logs(
-    browser: Browser, make_user: MakeUser, config: Config, caplog: pytest.LogCaptureFixture
+    browser: Browser, make_user: MakeUser, config: Config, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     await make_user("alice")
@@ -93,6 +94,7 @@ async def test_no_secret_reaches_the_logs(
     await browser.submit("/settings", "/logout", {})
     await browser.submit("/login", "/login", {"login": "alice", "password": "a wrong guess 123"})
     await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    await services.jobs.run_due()
     mail = read_outbox(config.data_dir / "outbox")[-1].get_body().get_content()
     link = next(line.strip() for line in mail.splitlines() if "/login/link/" in line).removeprefix(config.base_url)
     token = link.rsplit("/", 1)[1]
