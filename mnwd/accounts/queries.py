@@ -84,15 +84,15 @@ async def reserve_login_attempt(conn: Conn, user_id: uuid.UUID, max_failures: in
     return attempts
 
 
-async def lock_user_if_exhausted(conn: Conn, user_id: uuid.UUID, max_failures: int, minutes: int) -> None:
+async def lock_user_if_exhausted(conn: Conn, user_id: uuid.UUID, max_failures: int, until: datetime) -> None:
     await conn.execute(
         """
-        UPDATE users SET locked_until = now() + make_interval(mins => $3)
+        UPDATE users SET locked_until = $3
         WHERE id = $1 AND failed_login_attempts >= $2 AND locked_until IS NULL
         """,
         user_id,
         max_failures,
-        minutes,
+        until,
     )
 
 

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+from datetime import UTC, datetime
+
 import asyncpg
 
 from mnwd.accounts import queries
@@ -32,11 +36,13 @@ async def check_password(services: Services, identifier: str, password: str, ip:
         await services.limiter.check(FAILURES_PER_IDENTIFIER, key)
     except TooManyRequests:
         await services[PASSWORDS].verify(None, password[:MAX_PASSWORD_CHARS])
-        raise AccountLocked(LOCK_MINUTES * 60) from None
+        raise AccountLocked(_seconds_left_in_window(services.clock.now())) from None
     user = await queries.get_user_by_login(services.pool, identifier) if identifier else None
     if user is None or user["password_hash"] is None or len(password) > MAX_PASSWORD_CHARS:
         await services[PASSWORDS].verify(None, password[:MAX_PASSWORD_CHARS])
-        await services.limiter.hit(FAILURES_PER_IDENTIFIER, key)
+        # As for a real account, the answer stays "wrong password"; the next attempt meets the lock.
+        with contextlib.suppress(TooManyRequests):
+            await services.limiter.hit(FAILURES_PER_IDENTIFIER, key)
         raise InvalidCredentials()
     attempts = await queries.reserve_login_attempt(services.pool, user["id"], MAX_FAILURES)
     if attempts is None:
@@ -45,7 +51,9 @@ async def check_password(services: Services, identifier: str, password: str, ip:
     if not await services[PASSWORDS].verify(user["password_hash"], password):
         if attempts >= MAX_FAILURES:
             # The answer stays "wrong password", as for an unknown user; the next attempt meets the lock.
-            await queries.lock_user_if_exhausted(services.pool, user["id"], MAX_FAILURES, LOCK_MINUTES)
+            await queries.lock_user_if_exhausted(
+                services.pool, user["id"], MAX_FAILURES, _window_end(services.clock.now())
+            )
         raise InvalidCredentials()
     if user["totp_enabled"]:
         # The attempt reserved above was no failure. A sign-in without a code step clears the count when its
@@ -67,9 +75,25 @@ async def rehash_if_outdated(services: Services, user: asyncpg.Record, password:
     return True
 
 
+def _window_end(now: datetime) -> datetime:
+    """When the fixed window of `FAILURES_PER_IDENTIFIER` that ``now`` falls in ends (as the rate limiter
+    counts it). A real account's lock ends then too, so a locked account and a locked unknown name are told
+    the same ``Retry-After``, and the lockout cannot tell which names have an account."""
+    epoch = int(now.timestamp())
+    window = FAILURES_PER_IDENTIFIER.window_seconds
+    return datetime.fromtimestamp(epoch - epoch % window + window, UTC)
+
+
+def _seconds_left_in_window(now: datetime) -> int:
+    """The ``Retry-After`` of the rate limiter for `FAILURES_PER_IDENTIFIER` at ``now``."""
+    epoch = int(now.timestamp())
+    window = FAILURES_PER_IDENTIFIER.window_seconds
+    return max(window - epoch % window, 1)
+
+
 async def _seconds_locked(services: Services, user: asyncpg.Record) -> int:
     until = await queries.get_lock(services.pool, user["id"])
     if until is None:
         # Every attempt of this round is still being checked; ask to wait a moment.
         return 5
-    return max(1, int((until - services.clock.now()).total_seconds()))
+    return max(1, math.ceil((until - services.clock.now()).total_seconds()))
