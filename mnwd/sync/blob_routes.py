@@ -19,12 +19,36 @@ from mnwd.web.csrf import csrf_exempt
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
 
-__all__ = ["BODY_CHUNK", "setup"]
+__all__ = ["BODY_CHUNK", "served_content_type", "setup"]
 
 PATH = "/sync/v1/blobs/{sha256}"
 BODY_CHUNK = 256 * 1024
 CACHE_CONTROL = "private, immutable, max-age=31536000"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# Types a browser only displays, never runs: a blob's type is the uploader's word, so any other (text/html,
+# image/svg+xml, application/javascript, …) is served as an opaque download, from our origin, to nobody's page.
+INERT_CONTENT_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "application/pdf",
+        "image/gif",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "text/plain",
+    }
+)
+INERT_CONTENT_TYPE_PREFIXES = ("audio/", "video/")
+
+
+def served_content_type(content_type: str | None) -> str:
+    """The Content-Type a download is served with: the stored one if inert, otherwise octet-stream."""
+    if not content_type:
+        return DEFAULT_CONTENT_TYPE
+    essence = content_type.split(";", 1)[0].strip().lower()
+    if essence in INERT_CONTENT_TYPES or essence.startswith(INERT_CONTENT_TYPE_PREFIXES):
+        return content_type
+    return DEFAULT_CONTENT_TYPE
 
 
 def _etag(sha256: str) -> str:
@@ -89,7 +113,8 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Type"] = blob.content_type or DEFAULT_CONTENT_TYPE
+    response.headers["Content-Type"] = served_content_type(blob.content_type)
+    response.headers["Content-Disposition"] = "attachment"
     if wanted is not None:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{blob.size}"
     response.content_length = end - start

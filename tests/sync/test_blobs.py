@@ -232,6 +232,39 @@ async def test_a_blob_without_content_type_is_served_as_octet_stream(
     assert got.headers["Content-Type"] == "application/octet-stream"
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/html", "text/html; charset=utf-8", "image/svg+xml", "application/javascript", "TEXT/XML"]
+)
+async def test_a_blob_of_a_risky_type_is_served_as_an_octet_stream_attachment(
+    client: TestClient,  # type: ignore[type-arg]
+    alice_token: str,
+    content_type: str,
+) -> None:
+    """Attack: upload HTML or SVG with a script and send someone the download link: it must not run on our
+    origin."""
+    data = b"<script>alert(document.cookie)</script>" + content_type.encode()
+    assert (await put(client, alice_token, data, content_type=content_type)).status == 201
+    for method in (client.get, client.head):
+        got = await method(BLOBS + sha(data), headers=auth(alice_token))
+        assert got.status == 200
+        assert got.headers["Content-Type"] == "application/octet-stream"
+        assert got.headers["Content-Disposition"] == "attachment"
+        assert got.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "audio/ogg", "video/mp4", "application/pdf", "text/plain"])
+async def test_a_blob_of_an_inert_type_keeps_it_and_is_an_attachment(
+    client: TestClient,  # type: ignore[type-arg]
+    alice_token: str,
+    content_type: str,
+) -> None:
+    data = b"inert " + content_type.encode()
+    assert (await put(client, alice_token, data, content_type=content_type)).status == 201
+    got = await client.get(BLOBS + sha(data), headers=auth(alice_token))
+    assert got.headers["Content-Type"] == content_type
+    assert got.headers["Content-Disposition"] == "attachment"
+
+
 async def test_a_malformed_content_type_is_refused(client: TestClient, alice_token: str, pool: asyncpg.Pool) -> None:  # type: ignore[type-arg]
     response = await put(client, alice_token, b"data", content_type="not a media type")
     assert response.status == 400
