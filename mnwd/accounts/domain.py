@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from mnwd.accounts.commands import add_commands
 from mnwd.accounts.links import LOGIN_LINK_MAIL, VERIFICATION_MAIL, send_queued_login_link, send_queued_verification
+from mnwd.accounts.passkeys import PASSKEY_ADDED_MAIL, send_passkey_added_mail
 from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
@@ -37,5 +38,6 @@ DOMAIN = Domain(
     jobs=(
         JobKind(VERIFICATION_MAIL, send_queued_verification),
         JobKind(LOGIN_LINK_MAIL, send_queued_login_link),
+        JobKind(PASSKEY_ADDED_MAIL, send_passkey_added_mail),
     ),
 )

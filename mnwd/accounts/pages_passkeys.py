@@ -39,6 +39,9 @@ SAVED_MESSAGES = {
 class NewPasskey(msgspec.Struct, forbid_unknown_fields=True):
     credential: dict[str, Any]
     name: str = ""
+    # Who this is, asked again (`passkeys.confirm_owner`): the password, or a TOTP code without one.
+    password: str = ""
+    code: str = ""
 
 
 class PasskeySignIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -68,6 +71,8 @@ async def _render_page(request: web.Request, viewer: Viewer, problem: Validation
         "passkeys": await passkeys.list_passkeys(request.app[SERVICES].pool, viewer.user_id),
         "saved": SAVED_MESSAGES.get(request.query.get("saved", "")),
         "max_name": passkeys.MAX_NAME_CHARS,
+        "has_password": viewer.has_password,
+        "totp_enabled": viewer.totp_enabled,
     }
     if problem is not None:
         return await render_problem(request, PAGE, problem, context)
@@ -88,9 +93,9 @@ async def register(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     viewer = await _require_json_viewer(request)
     body = await read_json(request, NewPasskey)
-    row = await passkeys.register_passkey(
-        browser_state(request), request.app[SERVICES], viewer, body.name, body.credential
-    )
+    services = request.app[SERVICES]
+    await passkeys.confirm_owner(services, viewer, password=body.password, code=body.code)
+    row = await passkeys.register_passkey(browser_state(request), services, viewer, body.name, body.credential)
     return json_response(
         {"id": str(row["id"]), "name": row["name"], "redirect": "/settings/passkeys?saved=added"}, status=201
     )

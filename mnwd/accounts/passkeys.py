@@ -51,10 +51,12 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from mnwd.accounts import queries
+from mnwd.accounts import queries, totp
 from mnwd.accounts.errors import AccountSuspended
 from mnwd.accounts.sessions import Viewer
+from mnwd.db.jobs import Job, enqueue
 from mnwd.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
+from mnwd.mail import Mail
 from mnwd.services import Services
 from mnwd.web.browser import BrowserState
 
@@ -62,16 +64,19 @@ __all__ = [
     "CHALLENGE_SECONDS",
     "MAX_NAME_CHARS",
     "NO_SUCH_PASSKEY",
+    "PASSKEY_ADDED_MAIL",
     "PasskeyRejected",
     "RelyingParty",
     "authenticate_passkey",
     "begin_authentication",
     "begin_registration",
+    "confirm_owner",
     "delete_passkey",
     "list_passkeys",
     "register_passkey",
     "relying_party",
     "rename_passkey",
+    "send_passkey_added_mail",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,6 +187,44 @@ async def begin_registration(browser: BrowserState, services: Services, viewer: 
     return options_to_json(options)
 
 
+# The durable job that tells the owner a passkey was added (payload: the user and passkey ids).
+PASSKEY_ADDED_MAIL = "accounts.passkey_added_mail"
+
+
+async def confirm_owner(services: Services, viewer: Viewer, *, password: str, code: str) -> None:
+    """Before a passkey is added, ask again who this is, so a stolen session cookie cannot add a way in: the
+    password, or a TOTP code for an account without one. An account with neither has nothing to ask; the
+    owner is mailed about every new passkey anyway.
+
+    Raises `ValidationFailed` (422) naming the field, or `TooManyRequests`.
+    """
+    user = await queries.get_user_by_id(services.pool, viewer.user_id)
+    if user is not None and user["password_hash"] is None and not user["totp_enabled"]:
+        return
+    await totp.confirm_owner(services, viewer.user_id, password=password, code=code)
+
+
+async def send_passkey_added_mail(services: Services, job: Job) -> None:
+    """The job queued by `register_passkey`: nothing to do for an account or passkey gone meanwhile."""
+    user = await queries.get_user_by_id(services.pool, uuid.UUID(job.payload["user_id"]))
+    if user is None:
+        return
+    passkey_id = uuid.UUID(job.payload["passkey_id"])
+    passkey = next(
+        (row for row in await queries.list_passkeys(services.pool, user["id"]) if row["id"] == passkey_id), None
+    )
+    if passkey is None:
+        return
+    text = (
+        f"Hello @{user['username']},\n\n"
+        f'A passkey named "{passkey["name"]}" was added to your mnwd account. It can sign in to your account '
+        "without a password.\n\n"
+        f"If it was not you, delete it at {services.config.base_url}/settings/passkeys, change your password, "
+        "and sign out your other sessions.\n"
+    )
+    await services.mailer.send(Mail(to=user["email"], subject="A passkey was added to your mnwd account", text=text))
+
+
 async def register_passkey(
     browser: BrowserState, services: Services, viewer: Viewer, name: str, credential: dict[str, Any]
 ) -> asyncpg.Record:
@@ -224,6 +267,8 @@ async def register_passkey(
     )
     if row is None:
         raise Conflict("This passkey is already registered. Use it to sign in, or register another one.")
+    await enqueue(services.pool, PASSKEY_ADDED_MAIL, {"user_id": str(viewer.user_id), "passkey_id": str(row["id"])})
+    services.jobs.wake()
     return row
 
 

@@ -18,7 +18,9 @@ from soft_webauthn import SoftWebauthnDevice
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from mnwd.config import Config
-from tests.support.accounts import MakeUser, sign_in
+from mnwd.mail import read_outbox
+from mnwd.services import Services
+from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser
 
 JSON = {"Accept": "application/json"}
@@ -96,12 +98,16 @@ async def post_json(browser: Browser, path: str, body: Any, csrf: str | None) ->
         return response.status, data
 
 
-async def add_passkey(browser: Browser, authenticator: Authenticator, name: str = "") -> tuple[int, dict[str, Any]]:
+async def add_passkey(
+    browser: Browser, authenticator: Authenticator, name: str = "", reauth: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Register a passkey, re-authenticating with ``reauth`` (by default the password of `make_user`)."""
+    reauth = {"password": PASSWORD} if reauth is None else reauth
     csrf = (await browser.get("/settings/passkeys")).csrf
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
     assert status == 200, options
     credential = authenticator.create(options)
-    return await post_json(browser, "/settings/passkeys", {"name": name, "credential": credential}, csrf)
+    return await post_json(browser, "/settings/passkeys", {"name": name, "credential": credential, **reauth}, csrf)
 
 
 async def login_csrf(browser: Browser) -> str:
@@ -167,7 +173,9 @@ async def test_register_two_named_passkeys_then_sign_in_with_one(
     assert [d["id"] for d in options["excludeCredentials"]] == [bytes_to_base64url(laptop.credential_id)]
     assert options["authenticatorSelection"]["residentKey"] == "preferred"
     assert options["authenticatorSelection"]["userVerification"] == "preferred"
-    status, body = await post_json(browser, "/settings/passkeys", {"name": "", "credential": key.create(options)}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "name": "", "credential": key.create(options)}, csrf
+    )
     assert status == 201, body
     assert body["name"] == "Passkey 2"
 
@@ -440,12 +448,15 @@ async def test_passkey_requests_without_the_csrf_header_are_refused(
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
     assert status == 200
     credential = laptop.create(options)
-    for path, body in (("/settings/passkeys/options", {}), ("/settings/passkeys", {"credential": credential})):
+    for path, body in (
+        ("/settings/passkeys/options", {}),
+        ("/settings/passkeys", {"password": PASSWORD, "credential": credential}),
+    ):
         for token in (None, "forged"):
             status, problem = await post_json(browser, path, body, token)
             assert status == 403, (path, token)
             assert problem["type"] == "https://mnwd.dev/problems/csrf-failed"
-    status, _ = await post_json(browser, "/settings/passkeys", {"credential": credential}, csrf)
+    status, _ = await post_json(browser, "/settings/passkeys", {"password": PASSWORD, "credential": credential}, csrf)
     assert status == 201, "the refused requests did not use up the challenge"
 
     await sign_out(browser)
@@ -482,26 +493,36 @@ async def test_bad_registration_input_is_a_clear_problem(
 ) -> None:
     laptop = Authenticator(origin)
     csrf = (await browser.get("/settings/passkeys")).csrf
-    status, body = await post_json(browser, "/settings/passkeys", {"credential": {"id": "x"}}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "credential": {"id": "x"}}, csrf
+    )
     assert status == 400
     assert "No passkey registration is in progress" in body["detail"]
 
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
     credential = laptop.create(options)
-    status, body = await post_json(browser, "/settings/passkeys", {"name": "x" * 65, "credential": credential}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "name": "x" * 65, "credential": credential}, csrf
+    )
     assert status == 422
     assert body["errors"] == [{"field": "name", "message": "Use 1 to 64 printable characters."}]
-    status, body = await post_json(browser, "/settings/passkeys", {"credential": credential}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "credential": credential}, csrf
+    )
     assert status == 201, "a refused name does not use up the challenge"
 
     await post_json(browser, "/settings/passkeys/options", {}, csrf)
-    status, body = await post_json(browser, "/settings/passkeys", {"credential": {"id": "x", "rawId": "y"}}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "credential": {"id": "x", "rawId": "y"}}, csrf
+    )
     assert status == 400
     assert body["detail"].startswith("The passkey could not be registered:")
 
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
     other = Authenticator("https://evil.example")
-    status, body = await post_json(browser, "/settings/passkeys", {"credential": other.create(options)}, csrf)
+    status, body = await post_json(
+        browser, "/settings/passkeys", {"password": PASSWORD, "credential": other.create(options)}, csrf
+    )
     assert status == 400
     assert "origin" in body["detail"]
 
@@ -517,7 +538,7 @@ async def test_bad_registration_input_is_a_clear_problem(
     monkeypatch.setattr(passkeys, "CHALLENGE_SECONDS", -1)
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
     status, body = await post_json(
-        browser, "/settings/passkeys", {"credential": Authenticator(origin).create(options)}, csrf
+        browser, "/settings/passkeys", {"password": PASSWORD, "credential": Authenticator(origin).create(options)}, csrf
     )
     assert status == 400, "an expired challenge"
     assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 1
@@ -556,3 +577,27 @@ async def test_the_login_page_offers_the_passkey_button(browser: Browser) -> Non
         text = await response.text()
     assert "navigator.credentials.get" in text
     assert "X-CSRF-Token" in text
+
+
+async def test_adding_a_passkey_asks_for_the_password_and_tells_the_owner(
+    browser: Browser, alice: asyncpg.Record, pool: asyncpg.Pool, origin: str, config: Config, services: Services
+) -> None:
+    """Attack: with a stolen session cookie, add a passkey of one's own and keep the account for good."""
+    for reauth in ({}, {"password": "not her password"}):
+        status, body = await add_passkey(browser, Authenticator(origin), "Mallory's", reauth=reauth)
+        assert status == 422, body
+        assert body["errors"] == [{"field": "password", "message": "This is not your password."}]
+    assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 0
+    await services.jobs.run_due()
+    assert read_outbox(config.data_dir / "outbox") == []
+
+    status, body = await add_passkey(browser, Authenticator(origin), "Laptop")
+    assert status == 201, body
+    assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 1
+    assert await services.jobs.run_due() == 1
+    [mail] = read_outbox(config.data_dir / "outbox")
+    assert mail["To"] == "alice@example.org"
+    assert mail["Subject"] == "A passkey was added to your mnwd account"
+    text = mail.get_body().get_content()
+    assert '"Laptop"' in text
+    assert f"{config.base_url}/settings/passkeys" in text
