@@ -12,6 +12,7 @@ import pytest
 
 from mnwd.config import Config
 from mnwd.mail import read_outbox
+from mnwd.services import Services
 from tests.support.accounts import MakeUser
 from tests.support.browser import Browser
 
@@ -78,12 +79,13 @@ async def _text_plain_post(browser: Browser, path: str) -> int:
 
 
 async def test_login_csrf_through_a_text_plain_post_of_a_sign_in_link_is_refused(
-    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool
+    browser: Browser, make_user: MakeUser, config: Config, pool: asyncpg.Pool, services: Services
 ) -> None:
     """Attack: mallory asks for a sign-in link to her own account and makes the victim's browser post it with
     ``enctype="text/plain"``; the victim would then work (and save secrets) in mallory's account."""
     await make_user("mallory")
     await browser.submit("/login/link", "/login/link", {"email": "mallory@example.org"})
+    await services.jobs.run_due()
     body = read_outbox(config.data_dir / "outbox")[-1].get_body().get_content()
     path = next(line.strip() for line in body.splitlines() if "/login/link/" in line).removeprefix(config.base_url)
     assert await _text_plain_post(browser, path) == 403

@@ -113,7 +113,13 @@
         const options = await postJSON("/settings/passkeys/options", {}, csrf);
         const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
         const name = form.querySelector('input[name="name"]').value;
-        const saved = await postJSON("/settings/passkeys", { name: name, credential: credentialJSON(credential) }, csrf);
+        const body = { name: name, credential: credentialJSON(credential) };
+        // The re-authentication the page asks for: the password, or a code for an account without one.
+        for (const field of ["password", "code"]) {
+          const input = form.querySelector('input[name="' + field + '"]');
+          if (input) body[field] = input.value;
+        }
+        const saved = await postJSON("/settings/passkeys", body, csrf);
         window.location.assign(saved.redirect);
       } catch (error) {
         showError(errorBox, explain(error));
