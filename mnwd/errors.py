@@ -14,7 +14,8 @@ Exception tree::
         ├── Gone                   410 gone
         ├── PayloadTooLarge        413 payload-too-large, with ``limit``
         ├── TooManyRequests        429 rate-limited, with ``retry_after``
-        └── ServiceUnavailable     503 unavailable, with ``retry_after`` (and Retry-After) when given
+        ├── ServiceUnavailable     503 unavailable, with ``retry_after`` (and Retry-After) when given
+        └── InsufficientStorage    507 insufficient-storage: the server's disk (or quota) is full
 
 ``PROBLEM_TYPES`` is the catalog of ``type`` slugs (documented in docs/errors.md); a problem's ``type``
 is ``https://mnwd.dev/problems/<slug>``.
@@ -31,6 +32,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "Gone",
+    "InsufficientStorage",
     "MethodNotAllowed",
     "MnwdError",
     "NotFound",
@@ -76,6 +78,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "rate-limited": (429, "Too many requests"),
     "internal-error": (500, "Internal server error"),
     "unavailable": (503, "Service unavailable"),
+    "insufficient-storage": (507, "Insufficient storage"),
     "http-error": (400, "HTTP error"),
 }
 
@@ -187,3 +190,10 @@ class ServiceUnavailable(Problem):
         super().__init__(detail, **extra)
         if retry_after is not None:
             self.headers["Retry-After"] = str(retry_after)
+
+
+class InsufficientStorage(Problem):
+    """The server could not store the request's content: its own disk is full, not the client's quota."""
+
+    status = 507
+    slug = "insufficient-storage"

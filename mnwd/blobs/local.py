@@ -1,7 +1,8 @@
 """`LocalBlobStore`: blobs as files under one directory, ``root/ab/cd/<sha256>``.
 
 A put streams into ``root/tmp/`` (the same file system), is fsynced, and is renamed into place
-with `os.replace`, so a blob's path holds either nothing or the whole content. A crash can leave
+with `os.replace`, so a blob's path holds either nothing or the whole content. A full disk (ENOSPC, EDQUOT)
+raises `BlobStorageFull`, a 507 problem, and removes the staged file. A crash can leave
 ``put-*.part`` files in ``root/tmp/``; they are never read, and maintenance removes them once an hour old
 (`mnwd.blobs.sweep_stale_staged`).
 File I/O runs in the default executor, a batch or a chunk per trip, so the event loop never waits on the disk.
@@ -15,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from functools import partial
 from pathlib import Path
 
-from mnwd.blobs.errors import BlobNotFound
+from mnwd.blobs.errors import BlobNotFound, mapping_full_disk
 from mnwd.blobs.staging import discard_staged, stage_stream
 from mnwd.blobs.store import (
     BlobInfo,
@@ -46,13 +47,15 @@ class LocalBlobStore:
             check_blob_key(expected_sha256)
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must not be negative, not {max_size}")
-        await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
+        with mapping_full_disk():
+            await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
         staged, info = await stage_stream(
             stream, self.staging_dir, expected_sha256=expected_sha256, max_size=max_size, executor=None, durable=True
         )
         try:
             # Replacing even when the blob exists leaves it in place however a concurrent delete falls.
-            await asyncio.to_thread(staged.move_to, self._path(info.sha256))
+            with mapping_full_disk():
+                await asyncio.to_thread(staged.move_to, self._path(info.sha256))
         finally:
             await discard_staged(None, staged)
         return info

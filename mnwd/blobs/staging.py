@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from mnwd.blobs.errors import BlobHashMismatch, BlobTooLarge
+from mnwd.blobs.errors import BlobHashMismatch, BlobTooLarge, mapping_full_disk
 from mnwd.blobs.store import BlobInfo
 
 __all__ = ["BATCH_SIZE", "STAGED_PATTERN", "StagedFile", "stage_stream", "sweep_stale_staged"]
@@ -149,9 +149,24 @@ async def stage_stream(
 ) -> tuple[StagedFile, BlobInfo]:
     """Write ``stream`` to a new file in ``directory``; on any failure the file is removed.
 
-    The caller owns the returned file and must `discard_staged` it once done, whether or not it
-    was moved into place.
+    A full disk raises `BlobStorageFull`. The caller owns the returned file and must `discard_staged` it
+    once done, whether or not it was moved into place.
     """
+    with mapping_full_disk():
+        return await _stage_stream(
+            stream, directory, expected_sha256=expected_sha256, max_size=max_size, executor=executor, durable=durable
+        )
+
+
+async def _stage_stream(
+    stream: AsyncIterable[bytes],
+    directory: Path,
+    *,
+    expected_sha256: str | None,
+    max_size: int | None,
+    executor: Executor | None,
+    durable: bool,
+) -> tuple[StagedFile, BlobInfo]:
     staged = await _new_staged_file(executor, directory)
     try:
         size = 0

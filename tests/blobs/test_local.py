@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -11,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from mnwd.blobs import InvalidBlobKey, LocalBlobStore, create_blob_store
+from mnwd.blobs.errors import BlobStorageFull
 from mnwd.blobs.staging import StagedFile
+from mnwd.errors import InsufficientStorage
 from tests.blobs.streams import ChunkedStream, stream_of
 
 MiB = 1024 * 1024
@@ -111,4 +115,38 @@ async def test_a_put_cancelled_while_its_staging_file_is_made_leaves_nothing(
     with pytest.raises(asyncio.CancelledError):
         await put
     await asyncio.sleep(0.3)  # the thread has made it by now
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+@pytest.mark.parametrize("step", ["write", "move_to"])
+async def test_a_full_disk_raises_blob_storage_full_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, code: int
+) -> None:
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(StagedFile, step, no_space)
+    store = LocalBlobStore(tmp_path / "blobs")
+
+    with pytest.raises(BlobStorageFull) as raised:
+        await store.put(stream_of(b"no room"))
+
+    assert raised.value.errno == code
+    assert isinstance(raised.value, InsufficientStorage)
+    assert raised.value.status == 507
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+    assert not await store.exists(hashlib.sha256(b"no room").hexdigest())
+
+
+async def test_other_os_errors_are_not_wrapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(StagedFile, "write", broken)
+
+    with pytest.raises(OSError, match="Input/output error") as raised:
+        await LocalBlobStore(tmp_path / "blobs").put(stream_of(b"broken"))
+
+    assert not isinstance(raised.value, BlobStorageFull)
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import io
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+import subprocess
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,8 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from mnwd.app import create_app
-from mnwd.blobs import BlobInfo, BlobStore
+from mnwd.blobs import BlobInfo, BlobStore, LocalBlobStore
+from mnwd.blobs.staging import StagedFile
 from mnwd.services import Services
 from mnwd.sync.settings import SyncSettings
 from tests.support.accounts import MakeUser, sign_in
@@ -359,6 +362,53 @@ async def test_a_wrong_hash_is_400_and_nothing_is_kept(
     assert await storage_used(pool, "alice") == 0
     assert not await services.blobs.exists(claimed)
     assert not await services.blobs.exists(sha(data))
+
+
+@pytest.fixture(params=["tmpfs", "ENOSPC", "EDQUOT"])
+def full_disk(services: Services, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The blob store's disk is full: a 64 KiB tmpfs mounted over its root (needs root; else, like the other
+    params, staged writes raise the errno). Yields how it was made full."""
+    assert isinstance(services.blobs, LocalBlobStore)
+    root = services.blobs.root
+    root.mkdir(parents=True, exist_ok=True)
+    if request.param == "tmpfs":
+        mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(root)]
+        if subprocess.run(mount, capture_output=True, check=False).returncode == 0:
+            try:
+                yield "tmpfs"
+            finally:
+                subprocess.run(["umount", str(root)], capture_output=True, check=True)
+            return
+    code = errno.EDQUOT if request.param == "EDQUOT" else errno.ENOSPC
+
+    def no_space(self: StagedFile, chunks: list[bytes]) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(StagedFile, "write", no_space)
+    yield errno.errorcode[code]
+
+
+async def test_a_full_disk_is_507_and_nothing_is_kept(
+    client: TestClient,  # type: ignore[type-arg]
+    alice_token: str,
+    pool: asyncpg.Pool,
+    services: Services,
+    full_disk: str,
+) -> None:
+    data = os.urandom(MIB)
+    response = await put(client, alice_token, data)
+    assert response.status == 507, full_disk
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert problem["type"] == PROBLEM + "insufficient-storage"
+    assert problem["title"] == "Insufficient storage"
+    assert "out of storage space" in problem["detail"]
+    assert "Traceback" not in await response.text()
+    assert await rows(pool) == 0
+    assert await storage_used(pool, "alice") == 0
+    assert not await services.blobs.exists(sha(data))
+    staging = services.config.data_dir / "blobs" / "tmp"
+    assert not staging.exists() or list(staging.iterdir()) == []
 
 
 async def test_put_without_content_length_is_411(
