@@ -160,6 +160,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db_pool_min", "MNWD_DB_POOL_MIN", "2", "Connections the pool keeps open.", positive_int),
     Setting("db_pool_max", "MNWD_DB_POOL_MAX", "20", "Most connections the pool opens.", positive_int),
     Setting(
+        "db_statement_timeout",
+        "MNWD_DB_STATEMENT_TIMEOUT",
+        "30",
+        "Seconds a statement on a pool connection may run before PostgreSQL cancels it (0: no limit).",
+        seconds,
+    ),
+    Setting(
+        "db_lock_timeout",
+        "MNWD_DB_LOCK_TIMEOUT",
+        "10",
+        "Seconds a statement on a pool connection may wait for a lock before PostgreSQL cancels it (0: no limit).",
+        seconds,
+    ),
+    Setting(
+        "listen_probe_interval",
+        "MNWD_LISTEN_PROBE_INTERVAL",
+        "5",
+        "Seconds between probes of the LISTEN connection (a NOTIFY to itself; 0: no probe).",
+        seconds,
+    ),
+    Setting(
+        "listen_probe_timeout",
+        "MNWD_LISTEN_PROBE_TIMEOUT",
+        "5",
+        "Seconds a probe may take to come back before the LISTEN connection counts as lost.",
+        positive_float,
+    ),
+    Setting(
         "migrations_dir",
         "MNWD_MIGRATIONS_DIR",
         str(PROJECT_ROOT / "migrations"),
@@ -258,6 +286,10 @@ class Config:
     database_url: str | None
     db_pool_min: int
     db_pool_max: int
+    db_statement_timeout: float
+    db_lock_timeout: float
+    listen_probe_interval: float
+    listen_probe_timeout: float
     migrations_dir: Path
     log_level: str
     log_format: str

@@ -152,7 +152,13 @@ async def open_services(
             if applied:
                 log.info("database migrated", extra={"applied": [m.filename for m in applied]})
         async with contextlib.AsyncExitStack() as stack:
-            pool = await create_pool(url, min_size=config.db_pool_min, max_size=config.db_pool_max)
+            pool = await create_pool(
+                url,
+                min_size=config.db_pool_min,
+                max_size=config.db_pool_max,
+                statement_timeout=config.db_statement_timeout,
+                lock_timeout=config.db_lock_timeout,
+            )
             stack.push_async_callback(pool.close)
             blobs = create_blob_store(
                 data_dir=config.data_dir,
@@ -168,7 +174,9 @@ async def open_services(
                 smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from
             )
             stack.push_async_callback(mailer.close)
-            listen = ListenBus(url)
+            listen = ListenBus(
+                url, probe_interval=config.listen_probe_interval, probe_timeout=config.listen_probe_timeout
+            )
             clock = Clock()
             services = Services(
                 config=config,

@@ -19,7 +19,16 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
+from mnwd.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+)
 from mnwd.oauth import Bearer
 from mnwd.sync import queries
 from mnwd.sync.notifier import CHANNEL, POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
@@ -195,10 +204,41 @@ def check_batch(body: PushIn, config: SyncSettings) -> None:
         )
 
 
+# Pushes running in this daemon, per stream (app, user). Pushes to one stream wait for each other on its
+# advisory lock, each holding a pool connection: past `SyncSettings.max_waiting_pushes` more are turned away,
+# so one blocked stream cannot take the whole pool.
+_pushing: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+PUSH_RETRY_AFTER_SECONDS = 1
+
+
+def pushes_running(app_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    return _pushing.get((app_id, user_id), 0)
+
+
 async def push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: PushIn) -> PushOut:
     check_batch(body, config)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
+    stream = (bearer.app_id, bearer.user_id)
+    if _pushing.get(stream, 0) >= config.max_waiting_pushes:
+        raise TooManyRequests(
+            "Too many pushes to this stream are waiting; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS
+        )
+    _pushing[stream] = _pushing.get(stream, 0) + 1
+    try:
+        return await _push(pool, config, bearer, body)
+    except asyncpg.LockNotAvailableError:
+        # lock_timeout (MNWD_DB_LOCK_TIMEOUT): the stream stayed locked too long.
+        raise ServiceUnavailable("This stream is busy; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS) from None
+    finally:
+        left = _pushing[stream] - 1
+        if left:
+            _pushing[stream] = left
+        else:
+            del _pushing[stream]
+
+
+async def _push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: PushIn) -> PushOut:
     checked = [(m, _problem_with(m, config.max_mutation_bytes)) for m in body.mutations]
     valid = [c for _, c in checked if isinstance(c, _Checked)]
     first, last_in_batch = body.mutations[0].mutation_id, body.mutations[-1].mutation_id

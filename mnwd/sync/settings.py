@@ -18,6 +18,7 @@ class SyncSettings(Section):
     max_blob_bytes: int
     quota_bytes: int
     tombstone_days: int
+    max_waiting_pushes: int
 
     SETTINGS: ClassVar[tuple[Setting, ...]] = (
         Setting("max_batch", "MNWD_SYNC_MAX_BATCH", "1000", "Most mutations in one sync push.", positive_int),
@@ -50,6 +51,13 @@ class SyncSettings(Section):
             "MNWD_SYNC_TOMBSTONE_DAYS",
             "30",
             "Days a DELETE stays in the sync log before compaction may drop it.",
+            positive_int,
+        ),
+        Setting(
+            "max_waiting_pushes",
+            "MNWD_SYNC_MAX_WAITING_PUSHES",
+            "4",
+            "Most pushes to one stream (app, user) this daemon runs at once; more are answered 429.",
             positive_int,
         ),
     )
