@@ -4,6 +4,7 @@ skip a change")."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.services import Services
+from mnwd.sync.settings import SyncSettings
 from tests.support.accounts import MakeUser
 from tests.support.oauth import RegisteredApp
 from tests.sync.streams import SyncApi, token_for
@@ -26,8 +29,12 @@ async def alice_devices(
     aiohttp_client: Any,
     make_user: MakeUser,
     notes_app: RegisteredApp,
+    services: Services,
 ) -> tuple[list[SyncApi], SyncApi]:
-    """alice's PUSHERS registered devices, and a reader token of hers."""
+    """alice's PUSHERS registered devices, and a reader token of hers. All PUSHERS may wait on her stream at
+    once (the daemon's cap on waiting pushes per stream would otherwise answer some with 429)."""
+    waiting = dataclasses.replace(services.config.section(SyncSettings), max_waiting_pushes=PUSHERS)
+    services.config = services.config.with_section(waiting)
     await make_user("alice")
     devices = []
     for n in range(PUSHERS):
