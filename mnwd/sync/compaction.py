@@ -15,6 +15,12 @@ A stream (app, user) is compacted in batches of ``batch`` changes, each its own 
 stream's advisory lock (the one pushes take), so a push and a compaction batch never interleave, a push waits
 at most one batch, and a tombstone's deletion and the horizon that covers it commit together.
 
+Pushes must never wait long behind compaction, whatever the planner does: each batch runs under a statement
+timeout (``batch_seconds``); a batch that runs out is retried at half the size, down to ``MIN_BATCH``, and
+then the stream is left for the next run. Before it starts, compaction runs ``ANALYZE sync_log`` when the
+table has no statistics or most of it changed since the last (after a restore or a bulk import the planner
+would otherwise pick a nested loop: seconds per batch instead of milliseconds).
+
 ``compact(pool, tombstone_days=, app_id=None)`` compacts every stream (or the app's) and returns a
 ``CompactionReport``. docs/sync_keys_compaction.md has the reasoning at length.
 """
@@ -37,6 +43,9 @@ __all__ = ["DEFAULT_BATCH", "CompactionReport", "StreamCompaction", "compact", "
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
+MIN_BATCH = 100
+# A push waits at most this long (plus a lock round trip) behind one compaction batch.
+BATCH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ async def compact_stream(
     tombstone_days: int,
     batch: int = DEFAULT_BATCH,
     metrics: Metrics | None = None,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> StreamCompaction:
     """One pass over the changes the stream has now; changes pushed meanwhile wait for the next pass."""
     if batch < 1:
@@ -97,6 +107,7 @@ async def compact_stream(
     horizon: int | None = None
 
     async def one_batch(tx: Tx) -> tuple[asyncpg.Record, int | None]:
+        await queries.set_local_statement_timeout(tx.conn, batch_seconds)
         await queries.lock_stream(tx.conn, lock_key)
         row = await queries.delete_compacted_changes(
             tx.conn, app_id, user_id, after_seq=after, upto_seq=upto, limit=batch, tombstone_days=tombstone_days
@@ -106,7 +117,17 @@ async def compact_stream(
         return row, await queries.upsert_horizon(tx.conn, app_id, user_id, row["horizon"])
 
     while after < upto:
-        row, in_force = await run_tx(pool, "sync.compact", one_batch, metrics=metrics)
+        try:
+            row, in_force = await run_tx(pool, "sync.compact", one_batch, metrics=metrics)
+        except asyncpg.QueryCanceledError:
+            if batch <= MIN_BATCH:
+                log.warning(
+                    "sync compaction left a stream for the next run: its batches run too long",
+                    extra={"app_id": str(app_id), "user_id": str(user_id), "batch": batch},
+                )
+                break
+            batch = max(batch // 2, MIN_BATCH)
+            continue
         superseded += row["superseded"]
         tombstones += row["tombstones"]
         if in_force is not None:
@@ -124,6 +145,7 @@ async def compact(
     app_id: uuid.UUID | None = None,
     batch: int = DEFAULT_BATCH,
     metrics: Metrics | None = None,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> CompactionReport:
     """Compact every stream, or only those of ``app_id``; a stream's batches never hold a lock on another."""
     if tombstone_days < 1:
@@ -132,10 +154,19 @@ async def compact(
         streams = await queries.list_streams(pool)
     else:
         streams = [(app_id, user_id) for user_id in await queries.list_stream_users(pool, app_id)]
+    if await queries.sync_log_needs_analyze(pool):
+        log.info("analyzing sync_log before compaction: its statistics are missing or stale")
+        await queries.analyze_sync_log(pool)
     report = CompactionReport()
     for stream_app_id, user_id in streams:
         done = await compact_stream(
-            pool, stream_app_id, user_id, tombstone_days=tombstone_days, batch=batch, metrics=metrics
+            pool,
+            stream_app_id,
+            user_id,
+            tombstone_days=tombstone_days,
+            batch=batch,
+            metrics=metrics,
+            batch_seconds=batch_seconds,
         )
         report = report.add(done)
         if done.deleted:

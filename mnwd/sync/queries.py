@@ -333,6 +333,27 @@ async def delete_compacted_changes(
     return row
 
 
+async def set_local_statement_timeout(conn: asyncpg.Connection, seconds: float) -> None:
+    """For the rest of this transaction only."""
+    await conn.execute("SELECT set_config('statement_timeout', $1, true)", f"{max(int(seconds * 1000), 1)}ms")
+
+
+async def sync_log_needs_analyze(conn: Conn) -> bool:
+    """Never analyzed (reltuples is -1 until then), or more rows changed since the last ANALYZE than it has."""
+    stale: bool = await conn.fetchval(
+        """
+        SELECT c.reltuples < 0 OR coalesce(s.n_mod_since_analyze, 0) > greatest(c.reltuples, 10000)
+        FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+        WHERE c.oid = 'sync_log'::regclass
+        """
+    )
+    return stale
+
+
+async def analyze_sync_log(conn: Conn) -> None:
+    await conn.execute("ANALYZE sync_log")
+
+
 async def upsert_horizon(conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, horizon_seq: int) -> int:
     """Raise the stream's horizon to ``horizon_seq`` (never lower it); the horizon now in force."""
     horizon: int = await conn.fetchval(

@@ -434,3 +434,31 @@ async def test_a_refetch_ends_at_or_above_the_horizon(
             if not body["has_more"]:
                 break
         assert (await api.pull(cursor)).status == 200, f"refetched with limit={limit}, then told to refetch again"
+
+
+async def test_compaction_analyzes_a_log_without_statistics_first(pool: asyncpg.Pool, notes: Stream) -> None:
+    """Fault: right after a restore or a bulk import sync_log has no statistics, and the planner picked a nested
+    loop (34 s per batch, a push held 40 s). Compaction now gives it statistics before it starts."""
+    for n in range(50):
+        await log(pool, notes, f"r{n % 5}", "UPDATE")
+    assert await pool.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'sync_log'::regclass") < 0
+    report = await compact(pool, tombstone_days=30)
+    assert report.superseded == 45
+    assert await pool.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'sync_log'::regclass") >= 0
+
+
+async def test_a_batch_that_runs_too_long_lets_pushes_through_and_leaves_the_stream(
+    pool: asyncpg.Pool, notes: Stream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fault: whatever the plan, a compaction batch may hold the stream lock only ``batch_seconds``: one that runs
+    out is retried smaller, then the stream waits for the next run; a push is never held behind it for long."""
+    for n in range(300):
+        await log(pool, notes, f"r{n % 3}", "UPDATE")
+    before = await remaining(pool, notes)
+    report = await compact(pool, tombstone_days=30, batch=400, batch_seconds=0.000001)
+    assert report.deleted == 0
+    assert await remaining(pool, notes) == before
+    assert "left a stream for the next run" in caplog.text
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", stream_lock_key(notes.app_id, notes.user_id))
+    assert (await compact(pool, tombstone_days=30)).superseded == 297
