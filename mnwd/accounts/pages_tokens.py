@@ -1,4 +1,8 @@
-"""Pages: personal access tokens in account settings — list, create (the secret shown once), revoke."""
+"""Pages: personal access tokens in account settings — list, create, revoke.
+
+A new token's secret is shown once, after a redirect (so reloading neither creates another token nor shows
+the secret again): the POST keeps it encrypted in the browser's transient state, and the page that shows it
+takes it out (`pop_state`, which only one request can win)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from mnwd.accounts import personal_tokens
 from mnwd.accounts.sessions import Viewer, require_viewer
 from mnwd.accounts.token_scopes import TOKEN_SCOPES
 from mnwd.errors import ValidationFailed
+from mnwd.web.browser import load_state, pop_state, save_state
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render
@@ -18,6 +23,8 @@ __all__ = ["setup"]
 EXPIRY_CHOICES = (("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "Never"))
 DEFAULT_EXPIRY = "30"
 SAVED_MESSAGES = {"revoked": "The token was revoked. It no longer works."}
+NEW_TOKEN_KEY = "accounts.new_token"
+NEW_TOKEN_PURPOSE = "accounts.new-token-shown-once"
 
 
 def _context(request: web.Request, tokens: list[personal_tokens.PersonalToken], **extra: object) -> dict[str, object]:
@@ -62,7 +69,25 @@ async def create_token(request: web.Request) -> web.Response:
         tokens = await personal_tokens.list_tokens(services, viewer.user_id)
         context = _context(request, tokens, name=name, chosen_scopes=scopes, chosen_expiry=expiry, saved=None)
         return await render_problem(request, "accounts/tokens.html", problem, context)
-    response = await render(request, "accounts/token_created.html", {"token": issued.token, "secret": issued.secret})
+    state = await load_state(request)
+    state[NEW_TOKEN_KEY] = {
+        "secret": services.keyring.encrypt(NEW_TOKEN_PURPOSE, issued.secret),
+        "name": issued.token.name,
+        "scopes": list(issued.token.scopes),
+    }
+    await save_state(request, state)
+    return redirect("/settings/tokens/new")
+
+
+async def new_token_page(request: web.Request) -> web.Response:
+    await require_viewer(request)
+    shown = await pop_state(request, NEW_TOKEN_KEY)
+    if not isinstance(shown, dict):
+        return redirect("/settings/tokens")
+    secret = request.app[SERVICES].keyring.decrypt(NEW_TOKEN_PURPOSE, shown["secret"])
+    response = await render(
+        request, "accounts/token_created.html", {"name": shown["name"], "scopes": shown["scopes"], "secret": secret}
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -77,4 +102,5 @@ async def revoke_token(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/settings/tokens", tokens_page)
     app.router.add_post("/settings/tokens", create_token)
+    app.router.add_get("/settings/tokens/new", new_token_page)
     app.router.add_post("/settings/tokens/{token_id}/revoke", revoke_token)

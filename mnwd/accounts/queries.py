@@ -590,8 +590,14 @@ async def set_user_password_by_operator(conn: Conn, username: str, password_hash
 
 async def update_user_role(conn: Conn, username: str, role: str, granted: bool) -> uuid.UUID | None:
     """Set ``is_admin`` (role 'admin') or ``can_create_projects`` (role 'creator'); None if no such user."""
-    column = {"admin": "is_admin", "creator": "can_create_projects"}[role]
     user_id: uuid.UUID | None = await conn.fetchval(
-        f"UPDATE users SET {column} = $2 WHERE username = $1 RETURNING id", username, granted
+        """
+        UPDATE users SET is_admin = CASE WHEN $2 = 'admin' THEN $3 ELSE is_admin END,
+                         can_create_projects = CASE WHEN $2 = 'creator' THEN $3 ELSE can_create_projects END
+        WHERE username = $1 RETURNING id
+        """,
+        username,
+        role,
+        granted,
     )
     return user_id

@@ -24,8 +24,14 @@ async def create_on_page(
     data = [("name", name), ("expires", expires), *(("scope", s) for s in scopes)]
     if csrf:
         data.append(("csrf_token", page.csrf))
-    async with browser.client.post("/settings/tokens", data=data, headers=browser.headers) as response:
-        return Page(response.status, await response.text(), response.headers.get("Location"), response.headers)
+    async with browser.client.post(
+        "/settings/tokens", data=data, headers=browser.headers, allow_redirects=False
+    ) as response:
+        posted = Page(response.status, await response.text(), response.headers.get("Location"), response.headers)
+    if posted.status != 303:
+        return posted
+    assert posted.location == "/settings/tokens/new"
+    return await browser.get(posted.location, follow=False)
 
 
 def secret_of(page: Page) -> str:
@@ -60,6 +66,11 @@ async def test_a_token_is_shown_once_stored_hashed_used_and_revoked_at_once(
     assert body["app"] is None
     assert body["scope"] == "user:read"
     assert (await api(client, "/api/v1/me", secret))[0] == 200  # remembered by the bearer cache now
+
+    again = await alice.get("/settings/tokens/new", follow=False)  # a reload: shown once only
+    assert again.status == 303
+    assert again.location == "/settings/tokens"
+    assert await pool.fetchval("SELECT count(*) FROM personal_access_tokens") == 1
 
     listing = await alice.get("/settings/tokens")
     assert listing.has("nightly export")
