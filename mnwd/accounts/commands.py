@@ -60,11 +60,12 @@ def _add_token_commands(commands: Subcommands) -> None:
     create.add_argument("--name", required=True, help="what the token is for, e.g. 'backup script'")
     create.add_argument(
         "--scope",
-        action="append",
+        action="extend",
+        nargs="+",
         dest="scopes",
         metavar="SCOPE",
         choices=tuple(TOKEN_SCOPES),
-        help=f"what it may do (repeatable; default user:read): {', '.join(TOKEN_SCOPES)}",
+        help=f"what it may do (one or more, repeatable; default user:read): {', '.join(TOKEN_SCOPES)}",
     )
     create.add_argument("--expires", type=int, metavar="DAYS", help="days until it expires (default: never)")
     create.set_defaults(run=create_token)

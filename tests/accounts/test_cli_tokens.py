@@ -27,7 +27,9 @@ async def test_operators_create_list_and_revoke_tokens(
     await make_user("alice")
     await make_user("bob")
     env = daemon_env(tmp_path, {"DATABASE_URL": db_url})
-    created = mnwd(env, "token", "create", "Alice", "--name", "ci", "--scope", "user:read", "--expires", "30")
+    created = mnwd(
+        env, "token", "create", "Alice", "--name", "ci", "--scope", "user:read", "apps:read", "--expires", "30"
+    )
     assert created.returncode == 0, created.stderr
     assert created.stderr == ""  # no log lines from a command
     id_line, token_line = created.stdout.splitlines()
@@ -38,6 +40,7 @@ async def test_operators_create_list_and_revoke_tokens(
     row = await pool.fetchrow("SELECT * FROM personal_access_tokens WHERE id = $1", token_id)
     assert row["token_hash"] == hashlib.sha256(secret.encode()).digest()
     assert row["name"] == "ci"
+    assert row["scopes"] == ["apps:read", "user:read"]
     assert row["expires_at"] is not None
 
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})

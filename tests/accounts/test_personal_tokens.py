@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser, Page
 from tests.support.oauth import RegisteredApp, me, tokens_for
+from tests.support.queries import QueryCount
 
 SECRET = re.compile(r'<code id="token-secret">(mnwd_pat_[A-Za-z0-9_-]{43})</code>')
 
@@ -257,3 +258,17 @@ async def test_only_changes_that_matter_notify(conn: asyncpg.Connection, pool: a
         await asyncio.wait_for(heard.get(), 2)
     await pool.execute("DELETE FROM personal_access_tokens")
     await asyncio.wait_for(heard.get(), 2)
+
+
+async def test_a_token_is_checked_in_one_statement_then_remembered(
+    alice: Browser,
+    client: TestClient,  # type: ignore[type-arg]
+    query_count: QueryCount,
+) -> None:
+    """The first call checks (one query) and notes the use (one write); later calls cost nothing."""
+    secret = secret_of(await create_on_page(alice, "t", ["user:read"]))
+    for expected in (2, 0, 0):
+        async with query_count() as statements:
+            status, _ = await api(client, "/api/v1/me", secret)
+        assert status == 200
+        assert len(statements) == expected, statements
