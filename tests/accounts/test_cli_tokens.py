@@ -4,15 +4,20 @@ on the API of the in-process app, and its revocation takes effect there."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support.accounts import MakeUser
-from tests.support.daemon import daemon_env, mnwd
+from tests.support.daemon import RunningDaemon, daemon_env, mnwd
 
 TOKEN_LINE = re.compile(r"^token=(mnwd_pat_[A-Za-z0-9_-]{43})$")
 
@@ -77,3 +82,24 @@ async def test_token_create_refuses_bad_input(db_url: str, tmp_path: Path, make_
     assert zero.stderr.strip() == "mnwd: The token was not created. expires: Expire the token after 1 to 3650 days."
     nobody = mnwd(env, "token", "create", "nobody", "--name", "x")
     assert nobody.stderr.strip() == "mnwd: There is no user named 'nobody'."
+
+
+@pytest.mark.e2e
+async def test_the_example_in_the_docs_runs(daemon: RunningDaemon, make_user: MakeUser, tmp_path: Path) -> None:
+    """docs/tokens.md's shell example, as written (only the port is this daemon's)."""
+    await make_user("alice")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "tokens.md").read_text()
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S)
+    assert len(blocks) == 1
+    script = blocks[0].replace("http://127.0.0.1:8080", daemon.base_url)
+    env = {**daemon.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = ["bash", "-euo", "pipefail", "-c", script]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert json.loads(lines[0])["user"]["username"] == "alice"
+    assert lines[1].split()[:3] == ["ID", "NAME", "SCOPES"]
+    assert "backup script" in lines[2]
+    assert lines[3].startswith("token ")
+    assert lines[3].endswith(" revoked")
+    assert lines[4] == "401"
