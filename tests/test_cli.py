@@ -110,7 +110,7 @@ def test_an_unreachable_database_is_one_line_after_a_bounded_retry(
 
 def test_a_missing_database_is_one_line_at_once(tmp_path: Path, db_url: str) -> None:
     missing = re.sub(r"/([^/?]+)(\?|$)", r"/no_such_db\2", db_url, count=1)
-    env = daemon_env(tmp_path, {"DATABASE_URL": missing, "MNWD_DB_START_WAIT": "30"})
+    env = daemon_env(tmp_path, {"DATABASE_URL": missing, "MNWD_DB_START_WAIT": "120"})
     started = time.monotonic()
     result = run(env, "serve")
     assert result.returncode == 1
@@ -118,7 +118,7 @@ def test_a_missing_database_is_one_line_at_once(tmp_path: Path, db_url: str) -> 
     assert last.startswith("mnwd: DATABASE_URL: cannot connect to ")
     assert last.endswith("/no_such_db: the database does not exist")
     assert "Traceback" not in result.stderr
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 60  # not retried for the 120 s allowed
 
 
 @pytest.mark.e2e
@@ -128,11 +128,9 @@ def test_a_busy_port_is_found_before_the_database_starts(tmp_path: Path) -> None
         blocker.listen()
         port = blocker.getsockname()[1]
         env = daemon_env(tmp_path, {"MNWD_HTTP_PORT": str(port)})  # embedded PostgreSQL: slow to start
-        started = time.monotonic()
         result = run(env, "serve")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"mnwd: cannot listen on 127.0.0.1:{port}: Address already in use (is another mnwd running? set MNWD_HTTP_PORT)"
     ]
-    assert not (tmp_path / "pg").exists()
-    assert time.monotonic() - started < 10
+    assert not (tmp_path / "pg").exists()  # found before the database was started, let alone migrated
