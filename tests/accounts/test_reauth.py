@@ -11,6 +11,7 @@ from mnwd.accounts.settings import AccountsSettings
 from mnwd.config import Config, ConfigError
 from mnwd.services import Services
 from tests.accounts.test_links import last_link
+from tests.accounts.test_passkeys import Authenticator, add_passkey, passkey_sign_in
 from tests.accounts.test_two_factor import Clock
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser
@@ -142,3 +143,49 @@ def test_the_window_is_a_setting() -> None:
     assert Config.from_env({"MNWD_REAUTH_MINUTES": "3"}).section(AccountsSettings).reauth_minutes == 3
     with pytest.raises(ConfigError, match="MNWD_REAUTH_MINUTES"):
         Config.from_env({"MNWD_REAUTH_MINUTES": "0"}).section(AccountsSettings)
+
+
+async def test_a_passkey_confirms_from_the_confirm_page(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool, config: Config
+) -> None:
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    laptop = Authenticator(config.base_url)
+    assert (await add_passkey(browser, laptop))[0] == 201
+    await make_stale(pool)
+    confirm = await browser.get("/settings/confirm?next=/settings/delete")
+    assert confirm.has('id="passkey-login"')
+    assert confirm.has('data-next="/settings/delete"')
+    # The button runs the passkey sign-in, which starts a fresh, recently authenticated session.
+    status, body, _ = await passkey_sign_in(browser, laptop, "/settings/delete")
+    assert (status, body) == (200, {"redirect": "/settings/delete"})
+    assert (await browser.get("/settings/delete", follow=False)).status == 200
+
+
+async def test_an_account_with_nothing_to_type_adds_a_passkey_only_when_recent(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool, services: Services, config: Config
+) -> None:
+    """Attack: an old stolen session cookie of a link-only account adds a passkey of its own."""
+    await make_user("bob", password=None, email_verified=True)
+    await browser.submit("/login/link", "/login/link", {"email": "bob@example.org"})
+    path = await last_link(services, config, "/login/link/")
+    await browser.submit(path, path, {})
+    await make_stale(pool)
+    status, body = await add_passkey(browser, Authenticator(config.base_url), reauth={})
+    assert status == 403
+    assert body["type"].endswith("/reauthentication-required")
+    assert body["confirm_url"] == "/settings/confirm?next=/settings/passkeys"
+    assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 0
+    await make_stale(pool, 1)
+    status, body = await add_passkey(browser, Authenticator(config.base_url), reauth={})
+    assert status == 201, body
+
+
+async def test_the_inline_password_of_the_passkey_form_counts_as_recent(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool, config: Config
+) -> None:
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    await make_stale(pool)
+    assert (await add_passkey(browser, Authenticator(config.base_url)))[0] == 201
+    assert (await browser.get("/settings/delete", follow=False)).status == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
@@ -123,7 +124,18 @@ async def test_delete_the_account_after_reading_what_goes(
     await page.get_by_role("navigation", name="Settings").get_by_role("link", name="Account").click()
     await expect(page).to_have_url(f"{base}/settings/account")
     await both_widths(page, shots, "3-account")
+    # Some time later: the password is asked again, then the page comes back.
+    connection = await asyncpg.connect(daemon.env["DATABASE_URL"])
+    try:
+        await connection.execute("UPDATE user_sessions SET reauthenticated_at = now() - interval '1 hour'")
+    finally:
+        await connection.close()
     await page.get_by_role("link", name="Delete your account").click()
+    await expect(page).to_have_url(f"{base}/settings/confirm?next=/settings/delete")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await both_widths(page, shots, "3-confirm")
+    await page.get_by_role("button", name="Confirm").click()
     await expect(page).to_have_url(f"{base}/settings/delete")
     await expect(page.locator("#deletion-summary")).to_contain_text("0 apps you registered are deleted")
     await page.get_by_label("Type your username to confirm").fill(USERNAME)
