@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+from aiohttp.test_utils import TestClient
 
 from mnwd.accounts import queries
 from mnwd.config import Config
@@ -12,7 +13,7 @@ from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
-from tests.support.oauth import register_app
+from tests.support.oauth import RegisteredApp, me, refresh, register_app, tokens_for
 from tests.support.sync import insert_item, insert_project
 
 
@@ -175,3 +176,23 @@ async def test_a_post_in_someone_elses_project_blocks_the_delete_without_half_de
         assert await queries.delete_user(conn, alice["id"]) is None
         await transaction.rollback()
     assert await pool.fetchval("SELECT count(*) FROM users WHERE id = $1", alice["id"]) == 1
+
+
+async def test_a_deleted_accounts_api_tokens_stop_at_once(
+    browser: Browser,
+    make_user: MakeUser,
+    client: TestClient,
+    notes_app: RegisteredApp,
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+) -> None:
+    """Attack: keep using an app's access token of an account after its owner deleted it."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    tokens = await tokens_for(browser, client, notes_app)
+    assert (await me(client, tokens["access_token"])).status == 200
+    page = await browser.get("/settings/delete")
+    done = await browser.post("/settings/delete", {"confirm_username": "alice", "csrf_token": page.csrf})
+    assert done.status == 200
+    assert (await me(client, tokens["access_token"])).status == 401
+    assert (await refresh(client, notes_app, tokens["refresh_token"])).status == 400
+    assert await pool.fetchval("SELECT count(*) FROM sync_apps WHERE id = $1", notes_app.id) == 1

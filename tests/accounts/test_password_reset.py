@@ -212,3 +212,26 @@ async def test_the_access_log_masks_the_reset_token(
     with caplog.at_level(logging.INFO):
         await browser.get(path)
     assert token not in caplog.text
+
+
+async def test_a_reset_claims_an_unverified_account_for_the_mailbox(
+    browser: Browser, make_user: MakeUser, services: Services, config: Config, pool: asyncpg.Pool
+) -> None:
+    """Attack: sign up with someone else's address, add a passkey and 2FA, and keep a way in after its owner
+    resets the password."""
+    alice = await make_user("alice")
+    await pool.execute(
+        "INSERT INTO user_passkeys (user_id, credential_id, credential_json, name) VALUES ($1, '\\x01', '{}', 'x')",
+        alice["id"],
+    )
+    await pool.execute(
+        "UPDATE users SET totp_enabled = true, totp_secret = 'JBSWY3DPEHPK3PXP' WHERE id = $1", alice["id"]
+    )
+    await ask_reset(browser, "alice@example.org")
+    path = await last_link(services, config, "/login/reset/")
+    done = await browser.submit(path, path, {"new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD})
+    assert done.status == 200
+    row = await pool.fetchrow("SELECT email_verified, totp_enabled FROM users WHERE id = $1", alice["id"])
+    assert (row["email_verified"], row["totp_enabled"]) == (True, False)
+    assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 0
+    await sign_in(browser, "alice", NEW_PASSWORD)
