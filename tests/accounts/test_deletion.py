@@ -87,12 +87,11 @@ async def test_the_page_says_what_goes_then_the_account_and_its_rows_go(
 
     page = await browser.get("/settings/delete")
     assert page.status == 200
-    assert page.has("1 projects and 0 repositories are deleted.")
-    assert page.has("1 apps you registered are deleted")
-    assert page.has("1 sales stay as the buyers' receipts")
-    assert page.has("2 purchases of yours are deleted")
-    assert page.has("2 devices, 2 synced changes and 2 synced files are deleted.")
-    assert page.has("2 apps you allowed lose access")
+    assert page.has("Deleted: 1 project and 0 repositories.")
+    assert page.has("Deleted, with their keys: 1 app you registered.")
+    assert page.has("Kept as the buyers' receipts, without your name: 1 sale. Deleted: 2 purchases of yours.")
+    assert page.has("Deleted: 2 devices, 2 synced changes and 2 synced files.")
+    assert page.has("Access ends for 2 apps you allowed; 0 passkeys are deleted.")
 
     wrong = await browser.post("/settings/delete", {"confirm_username": "bob", "csrf_token": page.csrf})
     assert wrong.status == 422

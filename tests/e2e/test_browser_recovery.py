@@ -137,7 +137,7 @@ async def test_delete_the_account_after_reading_what_goes(
     await both_widths(page, shots, "3-confirm")
     await page.get_by_role("button", name="Confirm").click()
     await expect(page).to_have_url(f"{base}/settings/delete")
-    await expect(page.locator("#deletion-summary")).to_contain_text("0 apps you registered are deleted")
+    await expect(page.locator("#deletion-summary")).to_contain_text("Deleted, with their keys: 0 apps you registered.")
     await page.get_by_label("Type your username to confirm").fill(USERNAME)
     await both_widths(page, shots, "4-delete")
     await page.get_by_role("button", name="Delete my account").click()
