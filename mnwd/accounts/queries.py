@@ -202,7 +202,8 @@ async def get_session_viewer(conn: Conn, token_hash: bytes) -> asyncpg.Record | 
     """The signed-in user of a session token, if the session and the account are in good standing."""
     return await conn.fetchrow(
         f"""
-        SELECT s.id AS session_id, s.last_seen_at, s.reauthenticated_at, s.signed_in_by, {USER_COLUMNS}
+        SELECT s.id AS session_id, s.last_seen_at, s.reauthenticated_at, s.signed_in_by,
+               s.created_at AS signed_in_at, {USER_COLUMNS}
         FROM user_sessions s JOIN users u ON u.id = s.user_id
         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.suspended_at IS NULL
         """,

@@ -16,6 +16,8 @@ alone therefore cannot add a passkey, turn off 2FA, change the email, export the
   TOTP code for an account without one (rate limited with the 2FA settings' checks); marks the session.
 - ``mark_recently_authenticated(services, viewer)``: after another check passed (a passkey, the inline
   password of the passkey form).
+- ``may_skip_old_password(services, viewer)``: a session signed in by an emailed link, within the window,
+  sets a new password without the old one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "has_passkeys",
     "is_recently_authenticated",
     "mark_recently_authenticated",
+    "may_skip_old_password",
     "require_recent_auth",
 ]
 
@@ -52,6 +55,15 @@ def is_recently_authenticated(services: Services, viewer: Viewer) -> bool:
         return False
     minutes = services.config.section(AccountsSettings).reauth_minutes
     return services.clock.now() - viewer.reauthenticated_at < timedelta(minutes=minutes)
+
+
+def may_skip_old_password(services: Services, viewer: Viewer) -> bool:
+    """Whether this session may set a new password without the old one: it was signed in by an emailed link
+    within the window (the mailbox proved who it is, as a reset link would; an old session's cookie does not)."""
+    if viewer.signed_in_by != "link" or viewer.signed_in_at is None:
+        return False
+    minutes = services.config.section(AccountsSettings).reauth_minutes
+    return services.clock.now() - viewer.signed_in_at < timedelta(minutes=minutes)
 
 
 def confirm_url(next_url: str) -> str:

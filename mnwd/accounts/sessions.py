@@ -37,8 +37,9 @@ class Viewer:
     notify: dict[str, bool]
     # When this session last proved a password, passkey or TOTP code (`mnwd.accounts.reauth`).
     reauthenticated_at: datetime | None = None
-    # "password", "passkey", "link" or "signup".
+    # "password", "passkey", "link" or "signup", and when.
     signed_in_by: str = "password"
+    signed_in_at: datetime | None = None
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> Viewer:
@@ -56,6 +57,7 @@ class Viewer:
             notify={k: row[k] for k in ("notify_sale", "notify_follower", "notify_release", "notify_issues")},
             reauthenticated_at=row["reauthenticated_at"],
             signed_in_by=row["signed_in_by"],
+            signed_in_at=row["signed_in_at"],
         )
 
 

@@ -202,6 +202,25 @@ async def test_a_link_session_sets_a_new_password_without_the_old_one(
     await sign_in(browser, "alice", NEW_PASSWORD)
 
 
+async def test_an_old_link_session_is_asked_for_the_old_password(
+    browser: Browser, make_user: MakeUser, services: Services, config: Config, pool: asyncpg.Pool
+) -> None:
+    """Attack: a stolen cookie of a link session, days old, sets a password and signs the owner out."""
+    await make_user("alice", email_verified=True)
+    await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
+    path = await last_link(services, config, "/login/link/")
+    await browser.submit(path, path, {})
+    await pool.execute("UPDATE user_sessions SET created_at = now() - interval '2 days'")
+    form = await browser.get("/settings/password")
+    assert form.has('name="current_password"')
+    refused = await browser.post(
+        "/settings/password",
+        {"new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD, "csrf_token": form.csrf},
+    )
+    assert refused.status == 422
+    assert refused.has("This is not your current password.")
+
+
 async def test_the_access_log_masks_the_reset_token(
     browser: Browser, make_user: MakeUser, services: Services, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
