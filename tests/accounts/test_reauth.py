@@ -189,3 +189,21 @@ async def test_the_inline_password_of_the_passkey_form_counts_as_recent(
     await make_stale(pool)
     assert (await add_passkey(browser, Authenticator(config.base_url)))[0] == 201
     assert (await browser.get("/settings/delete", follow=False)).status == 200
+
+
+async def test_guessing_the_password_on_the_confirm_page_is_rate_limited(
+    browser: Browser, make_user: MakeUser, pool: asyncpg.Pool
+) -> None:
+    """Attack: a stolen session cookie guesses the password on the confirm page."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    await make_stale(pool)
+    csrf = (await browser.get("/settings/confirm")).csrf
+    statuses = [
+        (await browser.post("/settings/confirm", {"password": f"guess {n}", "next": "/", "csrf_token": csrf})).status
+        for n in range(11)
+    ]
+    assert statuses == [422] * 10 + [429]
+    refused = await browser.post("/settings/confirm", {"password": PASSWORD, "next": "/", "csrf_token": csrf})
+    assert refused.status == 429
+    assert (await browser.get("/settings/delete", follow=False)).status == 303
