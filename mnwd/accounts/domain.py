@@ -6,12 +6,15 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from mnwd.accounts.commands import add_commands
+from mnwd.accounts.email_change import CHANGE_MAIL, CHANGED_NOTICE, send_changed_notice, send_queued_change
 from mnwd.accounts.links import LOGIN_LINK_MAIL, VERIFICATION_MAIL, send_queued_login_link, send_queued_verification
 from mnwd.accounts.passkeys import PASSKEY_ADDED_MAIL, send_passkey_added_mail
+from mnwd.accounts.password_reset import RESET_MAIL, send_queued_reset
 from mnwd.accounts.passwords import PASSWORDS, Passwords
 from mnwd.accounts.personal_tokens import REVOKE_HOOKS, TOKEN_USE, TokenUse
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
+from mnwd.accounts.settings import AccountsSettings
 from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.services import Services
 
@@ -37,10 +40,14 @@ DOMAIN = Domain(
     page_context=page_context,
     commands=add_commands,
     start=start,
+    settings=AccountsSettings,
     periodic=(Periodic("accounts.expired_sessions", 600.0, sweep_sessions),),
     jobs=(
         JobKind(VERIFICATION_MAIL, send_queued_verification),
         JobKind(LOGIN_LINK_MAIL, send_queued_login_link),
         JobKind(PASSKEY_ADDED_MAIL, send_passkey_added_mail),
+        JobKind(RESET_MAIL, send_queued_reset),
+        JobKind(CHANGE_MAIL, send_queued_change),
+        JobKind(CHANGED_NOTICE, send_changed_notice),
     ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mnwd.errors import Forbidden, TooManyRequests, Unauthorized
 
-__all__ = ["AccountLocked", "AccountSuspended", "InvalidCredentials"]
+__all__ = ["AccountLocked", "AccountSuspended", "InvalidCredentials", "ReauthenticationRequired"]
 
 LOCKED_MESSAGE = (
     "Too many failed sign-in attempts for this account. Try again in {minutes} minutes, or sign in with an email link."
@@ -26,4 +26,13 @@ class AccountSuspended(Forbidden):
     def __init__(self) -> None:
         super().__init__(
             "This account is suspended. Write to support if you think this is a mistake.", slug="account-suspended"
+        )
+
+
+class ReauthenticationRequired(Forbidden):
+    def __init__(self, confirm_url: str) -> None:
+        super().__init__(
+            "Confirm it is you first: enter your password (or a code, or use a passkey) again.",
+            slug="reauthentication-required",
+            confirm_url=confirm_url,
         )

@@ -1,4 +1,5 @@
-"""Single-use links sent by email: sign-in links and email verification.
+"""Single-use links sent by email: sign-in links and email verification (password reset and email change
+links, in `password_reset` and `email_change`, are made and checked with the same functions).
 
 Tokens are random, stored as SHA-256 only, expire, and are redeemed with one UPDATE that also checks
 ``used_at IS NULL AND expires_at > now()``, so a link works once even when clicked twice at once.
@@ -28,11 +29,14 @@ __all__ = [
     "VERIFICATION_MAIL",
     "VERIFY_EMAIL",
     "LinkPurpose",
+    "claim_unverified",
     "get_signing_in_user",
+    "issue_link",
     "mail_login_link",
     "mail_signup_notice",
     "queue_email_verification",
     "queue_login_link",
+    "raise_if_unusable",
     "redeem",
     "send_email_verification",
     "send_login_link",
@@ -66,9 +70,14 @@ LOGIN = LinkPurpose("login", "/login/link", 15)
 VERIFY_EMAIL = LinkPurpose("verify_email", "/verify-email", 48 * 60)
 
 
-async def _issue(services: Services, user_id: uuid.UUID, purpose: LinkPurpose) -> str:
+async def issue_link(
+    services: Services, user_id: uuid.UUID, purpose: LinkPurpose, *, new_email: str | None = None
+) -> str:
+    """A new single-use link of ``purpose`` (its token stored hashed only)."""
     token = new_token()
-    await queries.insert_login_token(services.pool, user_id, hash_token(token), purpose.name, purpose.lifetime_minutes)
+    await queries.insert_login_token(
+        services.pool, user_id, hash_token(token), purpose.name, purpose.lifetime_minutes, new_email=new_email
+    )
     return f"{services.config.base_url}{purpose.path}/{token}"
 
 
@@ -120,7 +129,7 @@ async def get_signing_in_user(services: Services, user_id: uuid.UUID) -> asyncpg
 
 
 async def send_login_link(services: Services, user: asyncpg.Record | Any) -> None:
-    url = await _issue(services, user["id"], LOGIN)
+    url = await issue_link(services, user["id"], LOGIN)
     text = (
         f"Hello @{user['username']},\n\n"
         f"Sign in to mnwd with this link. It works once, for {LOGIN.lifetime_minutes} minutes:\n\n{url}\n\n"
@@ -130,7 +139,7 @@ async def send_login_link(services: Services, user: asyncpg.Record | Any) -> Non
 
 
 async def send_email_verification(services: Services, user: asyncpg.Record | Any) -> None:
-    url = await _issue(services, user["id"], VERIFY_EMAIL)
+    url = await issue_link(services, user["id"], VERIFY_EMAIL)
     text = (
         f"Welcome to mnwd, @{user['username']}!\n\n"
         f"Confirm that this is your email address by opening this link (valid for 48 hours):\n\n{url}\n\n"
@@ -156,7 +165,7 @@ async def send_queued_verification(services: Services, job: Job) -> None:
 async def describe(services: Services, token: str, purpose: LinkPurpose) -> str:
     """The username a still-usable link belongs to; otherwise why it cannot be used."""
     row = await queries.get_login_token_state(services.pool, hash_token(token), purpose.name)
-    _raise_if_unusable(row)
+    raise_if_unusable(row)
     assert row is not None
     username: str = row["username"]
     return username
@@ -164,7 +173,7 @@ async def describe(services: Services, token: str, purpose: LinkPurpose) -> str:
 
 async def redeem(services: Services, token: str, purpose: LinkPurpose) -> uuid.UUID:
     """Use the link once. A sign-in link to an account whose address was never verified also claims the
-    account for the owner of the mailbox (see `_claim_unverified`)."""
+    account for the owner of the mailbox (see `claim_unverified`)."""
 
     async def body(tx: Tx) -> uuid.UUID | None:
         user_id = await queries.consume_login_token(tx.conn, hash_token(token), purpose.name)
@@ -173,17 +182,17 @@ async def redeem(services: Services, token: str, purpose: LinkPurpose) -> uuid.U
         if purpose is VERIFY_EMAIL:
             await queries.mark_email_verified(tx.conn, user_id)
         elif await queries.update_user_claimed_by_email(tx.conn, user_id):
-            await _claim_unverified(tx.conn, user_id)
+            await claim_unverified(tx.conn, user_id)
         return user_id
 
     user_id = await run_tx(services.pool, f"accounts.redeem_{purpose.name}", body, metrics=services.metrics)
     if user_id is None:
-        _raise_if_unusable(await queries.get_login_token_state(services.pool, hash_token(token), purpose.name))
+        raise_if_unusable(await queries.get_login_token_state(services.pool, hash_token(token), purpose.name))
         raise Gone("This link was already used.", slug="link-used")
     return user_id
 
 
-async def _claim_unverified(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+async def claim_unverified(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     """Whoever signed up with an address they do not own (waiting for its owner to sign in by link one day)
     must not keep a way in: the password is gone already (`update_user_claimed_by_email`); the second factor,
     the backup codes, the passkeys and every session they set up go too."""
@@ -194,7 +203,7 @@ async def _claim_unverified(conn: asyncpg.Connection, user_id: uuid.UUID) -> Non
     log.warning("an unverified account was claimed by a sign-in link", extra={"user_id": str(user_id)})
 
 
-def _raise_if_unusable(row: asyncpg.Record | None) -> None:
+def raise_if_unusable(row: asyncpg.Record | None) -> None:
     if row is None:
         raise NotFound("This link is not valid. Check that you copied all of it, or ask for a new one.")
     if row["used_at"] is not None:

@@ -63,8 +63,11 @@ async def use_link(request: web.Request) -> web.Response:
     if user is None:
         return redirect("/login")
     if user["totp_enabled"]:
-        return await begin_second_factor(request, user_id, DEFAULT_AFTER_SIGN_IN)
-    return await finish_sign_in(request, user_id, DEFAULT_AFTER_SIGN_IN)
+        return await begin_second_factor(request, user_id, DEFAULT_AFTER_SIGN_IN, signed_in_by="link")
+    # The link is the proof for an account without a password; one with a password is asked for it again
+    # before sensitive changes (`reauth`).
+    proven = user["password_hash"] is None
+    return await finish_sign_in(request, user_id, DEFAULT_AFTER_SIGN_IN, signed_in_by="link", proven=proven)
 
 
 async def verify_confirm_page(request: web.Request) -> web.Response:

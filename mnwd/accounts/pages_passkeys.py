@@ -135,7 +135,7 @@ async def sign_in(request: web.Request) -> web.Response:
     body = await read_json(request, PasskeySignIn)
     user_id = await passkeys.authenticate_passkey(browser_state(request), services, body.credential)
     # A passkey sign-in counts as both factors: no TOTP step follows it.
-    await start_session(request, user_id)
+    await start_session(request, user_id, signed_in_by="passkey")
     return json_response({"redirect": safe_next(body.next, DEFAULT_AFTER_SIGN_IN)})
 
 

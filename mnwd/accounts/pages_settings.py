@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mnwd.accounts import profile
+from mnwd.accounts import profile, reauth
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
-from mnwd.accounts.sessions import require_viewer
+from mnwd.accounts.sessions import Viewer, require_viewer
 from mnwd.errors import TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.forms import checkbox, field, read_form, render_problem
@@ -58,13 +58,17 @@ async def save_notifications(request: web.Request) -> web.Response:
     return redirect("/settings?saved=notifications")
 
 
-def _password_context() -> dict[str, int]:
-    return {"min_password": MIN_PASSWORD_CHARS, "max_password": MAX_PASSWORD_CHARS}
+def _password_context(request: web.Request, viewer: Viewer) -> dict[str, object]:
+    return {
+        "min_password": MIN_PASSWORD_CHARS,
+        "max_password": MAX_PASSWORD_CHARS,
+        "asks_current": viewer.has_password and not reauth.may_skip_old_password(request.app[SERVICES], viewer),
+    }
 
 
 async def password_page(request: web.Request) -> web.Response:
-    await require_viewer(request)
-    return await render(request, "accounts/password.html", _password_context())
+    viewer = await require_viewer(request)
+    return await render(request, "accounts/password.html", _password_context(request, viewer))
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -81,7 +85,7 @@ async def change_password(request: web.Request) -> web.Response:
             confirm=field(form, "new_password_confirm", max_chars=MAX_PASSWORD_CHARS),
         )
     except (ValidationFailed, TooManyRequests) as problem:
-        return await render_problem(request, "accounts/password.html", problem, _password_context())
+        return await render_problem(request, "accounts/password.html", problem, _password_context(request, viewer))
     return redirect("/settings?saved=password")
 
 

@@ -54,7 +54,7 @@ async def signup(request: web.Request) -> web.Response:
     if user_id is None:
         # The address has an account: its owner was mailed; this page must not tell anyone else.
         return await render(request, "accounts/signup_check_mail.html", {"email": email.strip()})
-    await start_session(request, user_id)
+    await start_session(request, user_id, signed_in_by="signup")
     return redirect(DEFAULT_AFTER_SIGN_IN)
 
 
@@ -82,20 +82,26 @@ async def login(request: web.Request) -> web.Response:
     return await finish_sign_in(request, user["id"], next_url)
 
 
-async def begin_second_factor(request: web.Request, user_id: uuid.UUID, next_url: str) -> web.Response:
-    """The password was right; the account wants a code too. Remember who, briefly, in this browser only."""
+async def begin_second_factor(
+    request: web.Request, user_id: uuid.UUID, next_url: str, *, signed_in_by: str = "password"
+) -> web.Response:
+    """The password (or link) was right; the account wants a code too. Remember who, briefly, in this browser
+    only."""
     state = await load_state(request)
     state["pending_2fa"] = {
         "user_id": str(user_id),
         "until": request.app[SERVICES].clock.time() + PENDING_2FA_SECONDS,
         "next": next_url,
+        "by": signed_in_by,
     }
     await save_state(request, state)
     return redirect("/login/2fa")
 
 
-async def finish_sign_in(request: web.Request, user_id: uuid.UUID, next_url: str) -> web.Response:
-    await start_session(request, user_id)
+async def finish_sign_in(
+    request: web.Request, user_id: uuid.UUID, next_url: str, *, signed_in_by: str = "password", proven: bool = True
+) -> web.Response:
+    await start_session(request, user_id, signed_in_by=signed_in_by, proven=proven)
     return redirect(safe_next(next_url, DEFAULT_AFTER_SIGN_IN))
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from mnwd.accounts import personal_tokens
-from mnwd.accounts.sessions import Viewer, require_viewer
+from mnwd.accounts.reauth import require_recent_auth
+from mnwd.accounts.sessions import require_viewer
 from mnwd.accounts.token_scopes import TOKEN_SCOPES
 from mnwd.errors import ValidationFailed
 from mnwd.web.browser import load_state, pop_state, save_state
@@ -46,14 +47,8 @@ async def tokens_page(request: web.Request) -> web.Response:
     return await render(request, "accounts/tokens.html", _context(request, tokens))
 
 
-async def require_recent_auth_for_token(request: web.Request, viewer: Viewer) -> None:
-    """The one place where creating a token will ask for a recent re-authentication (password, passkey or
-    TOTP): `require_recent_auth` goes here when it lands. Until then a signed-in session suffices."""
-
-
 async def create_token(request: web.Request) -> web.Response:
-    viewer = await require_viewer(request)
-    await require_recent_auth_for_token(request, viewer)
+    viewer = await require_recent_auth(request, back="/settings/tokens")
     services = request.app[SERVICES]
     form = await read_form(request)
     name = field(form, "name", max_chars=personal_tokens.MAX_NAME_CHARS)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mnwd.accounts import backup_codes, totp
+from mnwd.accounts import backup_codes, reauth, totp
 from mnwd.accounts.errors import AccountSuspended
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, finish_sign_in
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS
@@ -130,6 +130,7 @@ async def disable(request: web.Request) -> web.Response:
     except (ValidationFailed, TooManyRequests) as problem:
         context = await _status_context(request, viewer, failed="disable")
         return await render_problem(request, SETTINGS_TEMPLATE, problem, context)
+    await reauth.mark_recently_authenticated(services, viewer)
     await totp.disable(services, viewer.user_id)
     return redirect("/settings/2fa?saved=disabled")
 
@@ -209,7 +210,8 @@ async def answer_challenge(request: web.Request) -> web.Response:
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, CHALLENGE_TEMPLATE, problem)
     # start_session (in finish_sign_in) drops the transient state, the pending sign-in with it.
-    return await finish_sign_in(request, user_id, str(pending.get("next") or DEFAULT_AFTER_SIGN_IN))
+    by = "link" if pending.get("by") == "link" else "password"
+    return await finish_sign_in(request, user_id, str(pending.get("next") or DEFAULT_AFTER_SIGN_IN), signed_in_by=by)
 
 
 def setup(app: web.Application) -> None:

@@ -51,8 +51,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from mnwd.accounts import queries, totp
-from mnwd.accounts.errors import AccountSuspended
+from mnwd.accounts import queries, reauth, totp
+from mnwd.accounts.errors import AccountSuspended, ReauthenticationRequired
 from mnwd.accounts.sessions import Viewer
 from mnwd.db.jobs import Job, enqueue
 from mnwd.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
@@ -193,15 +193,20 @@ PASSKEY_ADDED_MAIL = "accounts.passkey_added_mail"
 
 async def confirm_owner(services: Services, viewer: Viewer, *, password: str, code: str) -> None:
     """Before a passkey is added, ask again who this is, so a stolen session cookie cannot add a way in: the
-    password, or a TOTP code for an account without one. An account with neither has nothing to ask; the
-    owner is mailed about every new passkey anyway.
+    password, or a TOTP code for an account without one, every time (a passed check counts as a recent
+    authentication, `reauth`). An account with neither has nothing to ask: its session must be recently
+    authenticated (a link sign-in is, for such an account). The owner is mailed about every new passkey anyway.
 
-    Raises `ValidationFailed` (422) naming the field, or `TooManyRequests`.
+    Raises `ValidationFailed` (422) naming the field, `ReauthenticationRequired` (403), or `TooManyRequests`.
     """
     user = await queries.get_user_by_id(services.pool, viewer.user_id)
     if user is not None and user["password_hash"] is None and not user["totp_enabled"]:
+        # Nothing to type: the session must have proved itself lately (a sign-in link or a passkey).
+        if not reauth.is_recently_authenticated(services, viewer):
+            raise ReauthenticationRequired(reauth.confirm_url("/settings/passkeys"))
         return
     await totp.confirm_owner(services, viewer.user_id, password=password, code=code)
+    await reauth.mark_recently_authenticated(services, viewer)
 
 
 async def send_passkey_added_mail(services: Services, job: Job) -> None:

@@ -2,9 +2,10 @@
 their sessions. Handlers (`pages_settings`) parse forms and call these; every change is one transaction.
 
 - ``change_password(services, viewer, current=, new=, confirm=)``: checks the current password (unless the
-  account has none), the new one's rules, then stores its hash and signs out every other session, all in one
-  transaction that holds the user's row, so two changes at once cannot both pass the check of the old
-  password. Bad input raises ``ValidationFailed`` per field and changes nothing.
+  account has none, or the session was signed in by an emailed link minutes ago), the new one's rules, then stores its
+  hash and signs out every other session, all in one transaction that holds the user's row, so two changes
+  at once cannot both pass the check of the old password. Bad input raises ``ValidationFailed`` per field
+  and changes nothing.
 - ``list_sessions``, ``revoke_session`` (``NotFound`` for a session not the viewer's),
   ``revoke_other_sessions``.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from mnwd.accounts import queries
+from mnwd.accounts import queries, reauth
 from mnwd.accounts.passwords import PASSWORDS, password_problem
 from mnwd.accounts.sessions import Viewer, describe_user_agent
 from mnwd.db.tx import Tx, run_tx
@@ -48,11 +49,13 @@ async def change_password(services: Services, viewer: Viewer, *, current: str, n
     elif new != confirm:
         rules.append({"field": "new_password_confirm", "message": "The two passwords differ."})
     passwords = services[PASSWORDS]
+    skip_old = reauth.may_skip_old_password(services, viewer)
 
     async def change(tx: Tx) -> None:
         stored = await queries.lock_password_hash(tx.conn, viewer.user_id)
         errors = []
-        if stored is not None and not await passwords.verify(stored, current):
+        asks_current = stored is not None and not skip_old
+        if asks_current and not await passwords.verify(stored, current):
             errors.append({"field": "current_password", "message": "This is not your current password."})
         if errors or rules:
             raise ValidationFailed("The password was not changed.", errors=errors + rules)

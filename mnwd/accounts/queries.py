@@ -177,11 +177,14 @@ async def insert_user_session(
     user_agent: str | None,
     ip_address: str | None,
     lifetime_days: int,
+    signed_in_by: str,
+    reauthenticated: bool,
 ) -> uuid.UUID:
     session_id: uuid.UUID = await conn.fetchval(
         """
-        INSERT INTO user_sessions (user_id, token_hash, user_agent, ip_address, expires_at)
-        VALUES ($1, $2, $3, $4::inet, now() + make_interval(days => $5))
+        INSERT INTO user_sessions (user_id, token_hash, user_agent, ip_address, expires_at, signed_in_by,
+                                   reauthenticated_at)
+        VALUES ($1, $2, $3, $4::inet, now() + make_interval(days => $5), $6, CASE WHEN $7 THEN now() END)
         RETURNING id
         """,
         user_id,
@@ -189,6 +192,8 @@ async def insert_user_session(
         user_agent,
         ip_address,
         lifetime_days,
+        signed_in_by,
+        reauthenticated,
     )
     return session_id
 
@@ -197,7 +202,8 @@ async def get_session_viewer(conn: Conn, token_hash: bytes) -> asyncpg.Record | 
     """The signed-in user of a session token, if the session and the account are in good standing."""
     return await conn.fetchrow(
         f"""
-        SELECT s.id AS session_id, s.last_seen_at, {USER_COLUMNS}
+        SELECT s.id AS session_id, s.last_seen_at, s.reauthenticated_at, s.signed_in_by,
+               s.created_at AS signed_in_at, {USER_COLUMNS}
         FROM user_sessions s JOIN users u ON u.id = s.user_id
         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.suspended_at IS NULL
         """,
@@ -211,6 +217,10 @@ async def touch_user_session(conn: Conn, session_id: uuid.UUID, ip_address: str 
         session_id,
         ip_address,
     )
+
+
+async def update_session_reauthenticated(conn: Conn, session_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE user_sessions SET reauthenticated_at = now() WHERE id = $1", session_id)
 
 
 async def list_user_sessions(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -267,17 +277,24 @@ async def delete_expired_sessions(conn: Conn) -> int:
 
 
 async def insert_login_token(
-    conn: Conn, user_id: uuid.UUID, token_hash: bytes, purpose: str, lifetime_minutes: int
+    conn: Conn,
+    user_id: uuid.UUID,
+    token_hash: bytes,
+    purpose: str,
+    lifetime_minutes: int,
+    *,
+    new_email: str | None = None,
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO login_tokens (user_id, token_hash, purpose, expires_at)
-        VALUES ($1, $2, $3, now() + make_interval(mins => $4))
+        INSERT INTO login_tokens (user_id, token_hash, purpose, expires_at, new_email)
+        VALUES ($1, $2, $3, now() + make_interval(mins => $4), $5)
         """,
         user_id,
         token_hash,
         purpose,
         lifetime_minutes,
+        new_email,
     )
 
 
@@ -297,13 +314,35 @@ async def consume_login_token(conn: Conn, token_hash: bytes, purpose: str) -> uu
 async def get_login_token_state(conn: Conn, token_hash: bytes, purpose: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT t.used_at, t.expires_at <= now() AS expired, u.username
+        SELECT t.used_at, t.expires_at <= now() AS expired, u.username, u.email, t.new_email
         FROM login_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.token_hash = $1 AND t.purpose = $2
         """,
         token_hash,
         purpose,
     )
+
+
+async def consume_email_change_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+    """Use an email change link once: the user and the address it moves the account to."""
+    return await conn.fetchrow(
+        """
+        UPDATE login_tokens SET used_at = now()
+        WHERE token_hash = $1 AND purpose = 'change_email' AND used_at IS NULL AND expires_at > now()
+        RETURNING user_id, new_email
+        """,
+        token_hash,
+    )
+
+
+async def expire_login_tokens(conn: Conn, user_id: uuid.UUID, purposes: list[str]) -> int:
+    """Mark every unused link of these purposes used (a reset or an address change ends the others)."""
+    status: str = await conn.execute(
+        "UPDATE login_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL AND purpose = ANY($2::text[])",
+        user_id,
+        purposes,
+    )
+    return int(status.split()[-1])
 
 
 async def update_user_claimed_by_email(conn: Conn, user_id: uuid.UUID) -> bool:
@@ -473,6 +512,179 @@ async def update_passkey_name(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.U
 async def delete_passkey(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool:
     status: str = await conn.execute("DELETE FROM user_passkeys WHERE id = $1 AND user_id = $2", passkey_id, user_id)
     return status != "DELETE 0"
+
+
+# Email change
+
+
+async def update_user_email(conn: Conn, user_id: uuid.UUID, email: str) -> str | None:
+    """Move the account to ``email`` (verified: a link mailed there was used); the old address, or None when
+    another account has the new one (``users_email_lower_key``; the transaction is then aborted)."""
+    try:
+        old: str | None = await conn.fetchval(
+            """
+            UPDATE users u SET email = $2, email_verified = true
+            FROM (SELECT email FROM users WHERE id = $1 FOR UPDATE) old
+            WHERE u.id = $1
+            RETURNING old.email
+            """,
+            user_id,
+            email,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "users_email_lower_key":
+            return None
+        raise
+    return old
+
+
+# Account deletion. These read other domains' tables (by the schema, all hang off users) to say what a
+# deletion removes; the deletion itself is one DELETE of the user row and the schema's ON DELETE rules.
+
+FOOTPRINT_SQL = """
+SELECT
+    (SELECT count(*) FROM projects WHERE user_id = $1) AS projects,
+    (SELECT count(*) FROM git_repos WHERE user_id = $1) AS repos,
+    (SELECT count(*) FROM sync_apps WHERE creator_id = $1) AS apps,
+    (SELECT count(*) FROM transactions WHERE seller_id = $1) AS sales,
+    (SELECT count(*) FROM transactions WHERE buyer_id = $1) AS purchases,
+    (SELECT count(*) FROM sync_devices WHERE user_id = $1) AS devices,
+    (SELECT count(*) FROM sync_log WHERE user_id = $1) AS sync_changes,
+    (SELECT count(*) FROM sync_blobs WHERE user_id = $1) AS sync_blobs,
+    (SELECT count(*) FROM oauth_grants WHERE user_id = $1 AND revoked_at IS NULL) AS grants,
+    (SELECT count(*) FROM user_passkeys WHERE user_id = $1) AS passkeys
+"""
+
+DEPENDENTS_SQL = """
+SELECT
+    (SELECT count(DISTINCT d.user_id) FROM sync_devices d JOIN sync_apps a ON a.id = d.app_id
+     WHERE a.creator_id = $1 AND d.user_id <> $1) AS app_users,
+    (SELECT count(*) FROM subscriptions s JOIN projects p ON p.id = s.project_id
+     WHERE p.user_id = $1 AND s.subscriber_id <> $1 AND s.status IN ('active', 'past_due')) AS subscribers,
+    (SELECT count(*) FROM transactions t
+     WHERE t.seller_id = $1 AND t.buyer_id <> $1 AND t.status = 'completed') AS buyers,
+    (SELECT count(*) FROM blog_posts b JOIN projects p ON p.id = b.project_id
+     WHERE b.author_id = $1 AND p.user_id <> $1) AS foreign_posts
+"""
+
+
+async def get_account_footprint(conn: Conn, user_id: uuid.UUID) -> dict[str, int]:
+    row = await conn.fetchrow(FOOTPRINT_SQL, user_id)
+    return dict(row) if row is not None else {}
+
+
+async def get_account_dependents(conn: Conn, user_id: uuid.UUID) -> dict[str, int]:
+    row = await conn.fetchrow(DEPENDENTS_SQL, user_id)
+    return dict(row) if row is not None else {}
+
+
+async def delete_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool | None:
+    """Delete the user row (the schema's cascades remove what hangs off it), checking the deferred foreign
+    keys at once so a row that must outlive the user fails here: True when deleted, False when it was gone,
+    None when a foreign key refused (the transaction is then aborted)."""
+    try:
+        status: str = await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+        await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except asyncpg.ForeignKeyViolationError:
+        return None
+    return status == "DELETE 1"
+
+
+# Data export: the account's own rows, never secrets or hashes.
+
+
+async def export_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """
+        SELECT id, username, email, display_name, bio, avatar_url, email_verified, totp_enabled,
+               password_hash IS NOT NULL AS has_password, can_create_projects, is_admin, creator_tier,
+               storage_used_bytes, notify_sale, notify_follower, notify_release, notify_issues,
+               last_login_at, password_changed_at, created_at, updated_at
+        FROM users WHERE id = $1
+        """,
+        user_id,
+    )
+
+
+async def export_sessions(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, user_agent, host(ip_address) AS ip, signed_in_by, created_at, last_seen_at, expires_at, revoked_at
+        FROM user_sessions WHERE user_id = $1 ORDER BY created_at
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def export_passkeys(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, name, credential_json -> 'transports' AS transports,
+               credential_json ->> 'device_type' AS device_type, created_at, last_used_at
+        FROM user_passkeys WHERE user_id = $1 ORDER BY created_at
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def export_apps(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, name, slug, description, is_active, redirect_uris, sync_files, ota_public_key, created_at, updated_at
+        FROM sync_apps WHERE creator_id = $1 ORDER BY created_at
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def export_grants(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT g.id, a.name AS app_name, a.slug AS app_slug, g.scope, g.device_id, g.created_at, g.last_used_at,
+               g.revoked_at, g.revoke_reason
+        FROM oauth_grants g JOIN sync_apps a ON a.id = g.app_id
+        WHERE g.user_id = $1 ORDER BY g.created_at
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def export_devices(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT d.id, a.slug AS app_slug, d.device_name, d.platform, d.last_mutation_id, d.last_seen_at,
+               d.revoked_at, d.created_at
+        FROM sync_devices d JOIN sync_apps a ON a.id = d.app_id
+        WHERE d.user_id = $1 ORDER BY d.created_at
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def export_sync_streams(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Per app the user syncs with: how much is stored (not the data itself, which the app holds encrypted)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT a.slug AS app_slug, a.name AS app_name,
+               (SELECT count(*) FROM sync_log l WHERE l.app_id = a.id AND l.user_id = $1) AS changes,
+               (SELECT max(seq) FROM sync_log l WHERE l.app_id = a.id AND l.user_id = $1) AS latest_seq,
+               (SELECT count(*) FROM sync_blobs b WHERE b.app_id = a.id AND b.user_id = $1) AS blobs,
+               (SELECT coalesce(sum(size_bytes), 0)::bigint FROM sync_blobs b WHERE b.app_id = a.id AND b.user_id = $1)
+                   AS blob_bytes
+        FROM sync_apps a
+        WHERE EXISTS (SELECT 1 FROM sync_log l WHERE l.app_id = a.id AND l.user_id = $1)
+           OR EXISTS (SELECT 1 FROM sync_blobs b WHERE b.app_id = a.id AND b.user_id = $1)
+           OR EXISTS (SELECT 1 FROM sync_devices d WHERE d.app_id = a.id AND d.user_id = $1)
+        ORDER BY a.slug
+        """,
+        user_id,
+    )
+    return rows
 
 
 PERSONAL_TOKEN_QUERY = """

@@ -6,7 +6,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.accounts import pages_links, pages_passkeys, pages_settings, pages_signin, pages_tokens, pages_twofactor
+from mnwd.accounts import (
+    pages_account,
+    pages_links,
+    pages_passkeys,
+    pages_reauth,
+    pages_reset,
+    pages_settings,
+    pages_signin,
+    pages_tokens,
+    pages_twofactor,
+)
 
 __all__ = ["TEMPLATES", "setup_routes"]
 
@@ -20,3 +30,6 @@ def setup_routes(app: web.Application) -> None:
     pages_twofactor.setup(app)
     pages_passkeys.setup(app)
     pages_tokens.setup(app)
+    pages_reauth.setup(app)
+    pages_reset.setup(app)
+    pages_account.setup(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -35,6 +35,11 @@ class Viewer:
     can_create_projects: bool
     has_password: bool
     notify: dict[str, bool]
+    # When this session last proved a password, passkey or TOTP code (`mnwd.accounts.reauth`).
+    reauthenticated_at: datetime | None = None
+    # "password", "passkey", "link" or "signup", and when.
+    signed_in_by: str = "password"
+    signed_in_at: datetime | None = None
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> Viewer:
@@ -50,6 +55,9 @@ class Viewer:
             can_create_projects=row["can_create_projects"],
             has_password=row["password_hash"] is not None,
             notify={k: row[k] for k in ("notify_sale", "notify_follower", "notify_release", "notify_issues")},
+            reauthenticated_at=row["reauthenticated_at"],
+            signed_in_by=row["signed_in_by"],
+            signed_in_at=row["signed_in_at"],
         )
 
 
@@ -91,8 +99,12 @@ async def page_context(request: web.Request) -> dict[str, Any]:
     return {"viewer": await get_viewer(request)}
 
 
-async def start_session(request: web.Request, user_id: uuid.UUID) -> uuid.UUID:
-    """Sign in: drop pending state, rotate the cookie token (no fixation), record the session."""
+async def start_session(
+    request: web.Request, user_id: uuid.UUID, *, signed_in_by: str = "password", proven: bool = True
+) -> uuid.UUID:
+    """Sign in: drop pending state, rotate the cookie token (no fixation), record the session. ``proven``:
+    the sign-in checked a password, passkey or TOTP code (or was a link to an account without a password),
+    so it counts as a recent authentication (`mnwd.accounts.reauth`)."""
     pool = request.app[SERVICES].pool
     await save_state(request, {})
     old = browser_token(request)
@@ -106,6 +118,8 @@ async def start_session(request: web.Request, user_id: uuid.UUID) -> uuid.UUID:
         user_agent=request.headers.get("User-Agent", "")[:512] or None,
         ip_address=request.remote,
         lifetime_days=SESSION_DAYS,
+        signed_in_by=signed_in_by,
+        reauthenticated=proven,
     )
     await queries.reset_login_attempts(pool, user_id)
     request.pop(VIEWER_KEY, None)

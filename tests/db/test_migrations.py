@@ -185,7 +185,7 @@ async def test_serve_refuses_to_start_after_a_landed_migration_was_edited(
     db_url: str, migrations_copy: Path, tmp_path: Path
 ) -> None:
     last = sorted(migrations_copy.glob("*.sql"))[-1]
-    last.write_text(last.read_text().replace("CREATE", "create", 1))
+    last.write_text(last.read_text() + "\n-- edited after it was applied\n")
     env = daemon_env(tmp_path, {"DATABASE_URL": db_url, "MNWD_MIGRATIONS_DIR": str(migrations_copy)})
     result = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "mnwd", "serve"], env=env, capture_output=True, text=True, timeout=60

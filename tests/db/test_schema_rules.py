@@ -345,6 +345,18 @@ CHECK_VIOLATIONS = [
         "alice",
     ),
     bad(
+        "login_tokens_new_email_for_change_only",
+        "INSERT INTO login_tokens (user_id, token_hash, purpose, expires_at)"
+        f" VALUES ($1, {FULL_HASH}, 'change_email', now() + interval '1h')",
+        "alice",
+    ),
+    bad(
+        "user_sessions_signed_in_by_check",
+        "INSERT INTO user_sessions (user_id, token_hash, expires_at, signed_in_by)"
+        f" VALUES ($1, {FULL_HASH}, now() + interval '1d', 'magic')",
+        "alice",
+    ),
+    bad(
         "user_sessions_token_hash_sha256",
         f"INSERT INTO user_sessions (user_id, token_hash, expires_at) VALUES ($1, {SHORT_HASH}, now() + interval '1d')",
         "alice",

@@ -47,6 +47,12 @@ async def sign_in(browser: Browser, login: str, password: str = PASSWORD) -> Non
 
 
 @pytest.fixture
+async def other_browser(aiohttp_client: Any, client: TestClient) -> Browser:  # type: ignore[type-arg]
+    """A second browser (its own cookies) on the same server."""
+    return Browser(await aiohttp_client(client.server))
+
+
+@pytest.fixture
 async def alice(browser: Browser, make_user: MakeUser) -> Browser:
     """A browser signed in as ``alice``."""
     await make_user("alice")
