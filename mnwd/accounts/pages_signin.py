@@ -43,19 +43,20 @@ async def signup(request: web.Request) -> web.Response:
     context = {"username": username, "email": email, **_password_rules()}
     try:
         await services.limiter.hit(SIGNUP_PER_IP, request.remote or "")
-        if password != field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS):
-            raise ValidationFailed(
-                "The account could not be created.",
-                errors=[{"field": "password_confirm", "message": "The two passwords differ."}],
-            )
-        user_id = await sign_up(services, username=username, email=email, password=password)
+        user_id = await sign_up(
+            services,
+            username=username,
+            email=email,
+            password=password,
+            password_confirm=field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS),
+        )
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)
     if user_id is None:
         # The address has an account: its owner was mailed; this page must not tell anyone else.
         return await render(request, "accounts/signup_check_mail.html", {"email": email.strip()})
     await start_session(request, user_id)
-    return redirect(DEFAULT_AFTER_SIGN_IN)
+    return redirect("/settings?saved=signed-up")
 
 
 async def login_page(request: web.Request) -> web.Response:
