@@ -180,7 +180,7 @@ async def test_the_devices_page_lists_my_devices_by_app(browser: Browser, scene:
     ):
         row = _row(page.text, api.device_id)
         assert f"<td>{name}</td>" in row
-        assert f"<td>{platform}</td>" in row
+        assert f'<td class="optional">{platform}</td>' in row
         assert f'href="/settings/devices/{api.device_id}/revoke"' in row
     assert notes < page.text.index(f'data-device-id="{scene.alice_phone.device_id}"') < todo
     assert todo < page.text.index(f'data-device-id="{scene.alice_todo.device_id}"')

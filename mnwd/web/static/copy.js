@@ -1,6 +1,6 @@
 // Copy buttons: <button data-copy-target="ID" hidden> is shown when the clipboard can be written, and copies the
-// text of the element with that id (a list: its items, one a line); the nearest .copied element (a
-// role="status" live region) then says so. The value stays once on the page: the button only points at it.
+// text of the element with that id (a list: its items, one a line); the nearest .copied element (an
+// aria-live region) then says so. The value stays once on the page: the button only points at it.
 (function () {
   "use strict";
 
