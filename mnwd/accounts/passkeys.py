@@ -120,9 +120,10 @@ def relying_party(services: Services) -> RelyingParty:
     return RelyingParty(id=host, name=RP_NAME, origin=f"{parts.scheme}://{netloc}")
 
 
-def host_problem(services: Services, page_host: str) -> str | None:
+def host_problem(services: Services, page_host: str, path: str = "/settings/passkeys") -> str | None:
     """Why a browser on ``page_host`` (the request's Host, with any port) cannot make or use a passkey for this
-    site, in words, or None. Browsers answer both cases only with a bare "invalid domain" error."""
+    site, in words (pointing at ``path`` on the right host), or None. Browsers answer both cases only with a
+    bare "invalid domain" error."""
     rp = relying_party(services)
     try:
         ipaddress.ip_address(rp.id)
@@ -138,7 +139,7 @@ def host_problem(services: Services, page_host: str) -> str | None:
     if host != rp.id and not host.endswith(f".{rp.id}"):
         return (
             f"Passkeys of this site belong to {rp.id}, and this page was opened at {host or 'another address'}. "
-            f"Open {rp.origin}/settings/passkeys to add or use one."
+            f"Open {rp.origin}{path} to use them."
         )
     return None
 

@@ -22,7 +22,7 @@ from mnwd.config import Config
 from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
-from tests.support.browser import Browser
+from tests.support.browser import Browser, Page
 
 JSON = {"Accept": "application/json"}
 # A well-formed ECDSA signature (r = s = 1) that verifies for nothing.
@@ -577,8 +577,13 @@ async def test_a_malformed_sign_in_answer_is_a_bad_request(browser: Browser, ali
     assert body["detail"].startswith("The passkey's answer is malformed")
 
 
-async def test_the_login_page_offers_the_passkey_button(browser: Browser) -> None:
-    page = await browser.get("/login?next=/settings/sessions")
+async def test_the_login_page_offers_the_passkey_button(browser: Browser, config: Config) -> None:
+    at_ip = await browser.get("/login")
+    assert at_ip.has(f"Open http://localhost:{config.http_port}/login to use them.")
+    assert 'id="passkey-login"' not in at_ip.text
+    headers = {**browser.headers, "Host": f"localhost:{config.http_port}"}
+    async with browser.client.get("/login?next=/settings/sessions", headers=headers) as response:
+        page = Page(response.status, await response.text(), None, response.headers)
     button = re.search(r'<button[^>]*id="passkey-login"[^>]*>', page.text)
     assert button is not None
     assert f'data-csrf-token="{page.csrf}"' in button.group(0)
@@ -621,7 +626,7 @@ async def test_adding_a_passkey_asks_for_the_password_and_tells_the_owner(
     ("public_url", "page_host", "explained"),
     [
         ("http://localhost:8080", "localhost:8080", None),
-        ("http://localhost:8080", "127.0.0.1:8080", "Open http://localhost:8080/settings/passkeys to add or use one."),
+        ("http://localhost:8080", "127.0.0.1:8080", "Open http://localhost:8080/settings/passkeys to use them."),
         ("http://127.0.0.1:8080", "127.0.0.1:8080", "is an IP address, which browsers refuse"),
         ("https://mnw.example", "www.mnw.example", None),
     ],
@@ -648,5 +653,5 @@ async def test_the_default_public_url_is_localhost_so_passkeys_work_out_of_the_b
     assert config.base_url == f"http://localhost:{config.http_port}"
     page = await browser.get("/settings/passkeys")
     # The test client's Host is 127.0.0.1: the page says where passkeys work instead of offering the button.
-    assert page.has(f"Open http://localhost:{config.http_port}/settings/passkeys to add or use one.")
+    assert page.has(f"Open http://localhost:{config.http_port}/settings/passkeys to use them.")
     assert not page.has('id="passkey-register"')

@@ -332,7 +332,7 @@ async def test_passkeys_work_at_the_default_url_and_are_explained_elsewhere(
         await sign_in(elsewhere, "dora")
         await elsewhere.goto("/settings/passkeys")
         problem = elsewhere.locator("#passkey-host-problem")
-        await expect(problem).to_contain_text(f"Open {local_url(daemon)}/settings/passkeys")
+        await expect(problem).to_contain_text(f"Open {local_url(daemon)}/settings/passkeys to use them.")
         await expect(elsewhere.get_by_role("button", name="Add a passkey")).to_have_count(0)
         await shoot(elsewhere, shots, "2-passkeys-at-an-ip")
     finally:
