@@ -8,7 +8,7 @@ import re
 import time
 from datetime import UTC, datetime
 from html import unescape
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pyotp
 import pytest
@@ -577,3 +577,19 @@ async def test_a_used_backup_code_typed_in_the_code_field_says_it_was_used(
     page = await answer(browser, code=codes[0])
     assert page.status == 401
     assert page.has("This backup code was already used: each one works once.")
+
+
+async def test_the_codes_left_page_links_on_only_to_a_local_address(
+    make_user: MakeUser, browser: Browser, clock: Clock
+) -> None:
+    """Attack: a link to /settings/2fa?saved=backup-code-used&next=//evil.example turns the Continue button into
+    a way off the site."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    page = await browser.get("/settings/2fa?saved=backup-code-used&next=/settings/sessions")
+    assert page.has('<a class="button" href="/settings/sessions">Continue</a>')
+    for target in ("//evil.example", "https://evil.example/", "/\t/evil.example"):
+        page = await browser.get(f"/settings/2fa?saved=backup-code-used&next={quote(target)}")
+        assert page.status == 200
+        assert "evil.example" not in page.text
+        assert ">Continue</a>" not in page.text

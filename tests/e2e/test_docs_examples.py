@@ -12,6 +12,9 @@ the redirect to the block's loopback listener.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 from html import unescape
 from pathlib import Path
@@ -53,6 +56,8 @@ async def allow_in_browser(base: str, authorization_url: str) -> None:
 
 
 async def run_example(example: Example, env: dict[str, str], base: str) -> str:
+    # A session of its own, so that a failure ends the whole example (a listener it started holds the pipe, and
+    # the process would never count as finished).
     process = await asyncio.create_subprocess_exec(
         *INTERPRETERS[example.language],
         example.code,
@@ -60,6 +65,7 @@ async def run_example(example: Example, env: dict[str, str], base: str) -> str:
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
     )
     assert process.stdout is not None
     output: list[str] = []
@@ -75,9 +81,9 @@ async def run_example(example: Example, env: dict[str, str], base: str) -> str:
     try:
         await asyncio.wait_for(asyncio.gather(read(), process.wait()), RUN_TIMEOUT)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), RUN_TIMEOUT)
     text = "".join(output)
     assert process.returncode == 0, f"{example.id} exited with {process.returncode}:\n{text}"
     return text
