@@ -24,6 +24,8 @@ from mnwd.mail import check_mailbox
 __all__ = ["SETTINGS", "Config", "ConfigError", "Section", "Setting", "read_settings", "unknown_variables"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# HTTP_HOST values that mean "this machine": the default public URL names it localhost.
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"})
 
 
 class ConfigError(ValueError):
@@ -147,7 +149,8 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "MNWD_PUBLIC_URL",
         None,
-        "Public base URL of the site (default: http://HTTP_HOST:HTTP_PORT).",
+        "Public base URL of the site (default: http://localhost:HTTP_PORT when HTTP_HOST is a loopback or "
+        "wildcard address, else http://HTTP_HOST:HTTP_PORT; passkeys need a host name, not an IP address).",
         http_url,
     ),
     Setting(
@@ -364,7 +367,12 @@ class Config:
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url
-        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        host = self.http_host
+        # Browsers refuse an IP address as a passkey's relying party: on this machine, use the name.
+        if host in _LOCAL_HOSTS:
+            host = "localhost"
+        elif ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{self.http_port}"
 
     @property

@@ -39,6 +39,13 @@ class Listener(Protocol):
         """Stop accepting, let work in flight finish."""
 
 
+def site_url(config: Config, port: int) -> str:
+    """The address to open in a browser: the public URL, or the default one with the port actually bound."""
+    if config.public_url:
+        return config.public_url.rstrip("/") + "/"
+    return f"{config.base_url.rsplit(':', 1)[0]}:{port}/"
+
+
 def build_listeners(services: Services) -> list[Listener]:
     return []
 
@@ -100,6 +107,7 @@ async def serve(
                 housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]
                 log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
+                print(f"open {site_url(config, port)}", flush=True)
                 if ready is not None:
                     ready(services, port)
                 await stop.wait()

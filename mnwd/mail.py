@@ -75,6 +75,8 @@ RESERVED_HEADERS = frozenset(
 )
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+# RFC 5322: a line is at most 998 characters before its CRLF.
+MAX_LINE_BYTES = 998
 
 
 class MailError(MnwdError):
@@ -157,11 +159,23 @@ def _check_extra_header(name: str, value: str) -> None:
     _check_line(f"header {name}", value)
 
 
-def build_message(mail: Mail, *, sender: str, date: datetime | None = None) -> EmailMessage:
+def _body_encoding(text: str, *, eight_bit: bool) -> str | None:
+    """Bodies whose lines fit SMTP's limit are sent as they are, so a link in them stays on one line and can be
+    copied from the raw message: ``7bit`` if ASCII, ``8bit`` if ``eight_bit`` (a file, not a transport that
+    may lack 8BITMIME). None lets the library pick (quoted-printable or base64)."""
+    if any(len(line.encode()) > MAX_LINE_BYTES for line in text.splitlines()):
+        return None
+    if text.isascii():
+        return "7bit"
+    return "8bit" if eight_bit else None
+
+
+def build_message(mail: Mail, *, sender: str, date: datetime | None = None, eight_bit: bool = False) -> EmailMessage:
     """The MIME message for ``mail``: text/plain, or multipart/alternative with the HTML part after it.
 
     ``date`` (aware; default now) is the ``Date`` header. Raises ValueError for a malformed mail or sender.
-    Body lines end in ``\\n``, and a body always ends with one.
+    Body lines end in ``\\n``, and a body always ends with one. A body with lines of at most 998 bytes is
+    written unencoded (``7bit``, or ``8bit`` with non-ASCII text if ``eight_bit``): its links stay whole.
     """
     if date is not None and date.utcoffset() is None:
         raise ValueError("date must be timezone-aware")
@@ -178,9 +192,9 @@ def build_message(mail: Mail, *, sender: str, date: datetime | None = None) -> E
     message["Message-ID"] = email.utils.make_msgid(domain=from_address.domain)
     for name, value in mail.headers.items():
         message[name] = value
-    message.set_content(mail.text)
+    message.set_content(mail.text, cte=_body_encoding(mail.text, eight_bit=eight_bit))
     if mail.html is not None:
-        message.add_alternative(mail.html, subtype="html")
+        message.add_alternative(mail.html, subtype="html", cte=_body_encoding(mail.html, eight_bit=eight_bit))
         for part in message.iter_parts():
             del part["MIME-Version"]
     return message
@@ -193,7 +207,8 @@ def _log_sent(to: Address, subject: str, via: str) -> None:
 class OutboxMailer:
     """Writes each mail to ``directory/<UTC time>-<uuid>.eml``, created with mode 0600 (bodies hold tokens).
 
-    Files have ``\\n`` line endings and UTF-8 bodies, so ``less`` shows the links; any mail client opens them.
+    Files have ``\\n`` line endings and unencoded UTF-8 bodies (``8bit``), so ``less`` shows the links and a
+    link copied from the file works; any mail client opens them.
 
     A file appears whole or not at all: it is written and fsynced under a dot-prefixed temporary name in the
     same directory, then renamed. Names sort in the order this mailer sent them.
@@ -214,7 +229,7 @@ class OutboxMailer:
 
     async def send(self, mail: Mail) -> None:
         stamp = self._next_stamp()
-        message = build_message(mail, sender=self.sender, date=stamp)
+        message = build_message(mail, sender=self.sender, date=stamp, eight_bit=True)
         name = f"{stamp:%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex}.eml"
         await asyncio.to_thread(_write_atomically, self.directory, name, message.as_bytes(policy=email.policy.default))
         _log_sent(_parse_mailbox("to", mail.to), mail.subject, "outbox")

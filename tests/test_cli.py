@@ -67,7 +67,7 @@ def test_config_shows_effective_public_url_and_where_the_secret_key_is(tmp_path:
     env = daemon_env(tmp_path)
     port = env["MNWD_HTTP_PORT"]
     shown = shown_config(env)
-    assert shown["MNWD_PUBLIC_URL"].startswith(f"http://127.0.0.1:{port} ")
+    assert shown["MNWD_PUBLIC_URL"].startswith(f"http://localhost:{port} ")
     assert shown["MNWD_SECRET_KEY"] == f"*** (generated at first start into {tmp_path / 'secret_key'})"
     assert shown["DATABASE_URL"] == f"(unset: the embedded PostgreSQL in {tmp_path / 'pg'})"
     (tmp_path / "secret_key").write_text("k" * 44)

@@ -21,8 +21,23 @@ def test_defaults_work_on_a_laptop() -> None:
     assert config.database_url is None
     assert config.s3_bucket is None
     assert config.smtp_url is None
-    assert config.base_url == "http://127.0.0.1:8080"
+    assert config.base_url == "http://localhost:8080"
     assert config.pg_dir == Path("var/pg")
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("127.0.0.1", "http://localhost:8080"),
+        ("::1", "http://localhost:8080"),
+        ("0.0.0.0", "http://localhost:8080"),
+        ("192.0.2.7", "http://192.0.2.7:8080"),
+        ("2001:db8::7", "http://[2001:db8::7]:8080"),
+    ],
+)
+def test_the_default_public_url_names_this_machine_localhost(host: str, base_url: str) -> None:
+    """Browsers refuse an IP address as a passkey's relying party id: http://127.0.0.1:8080 had no passkeys."""
+    assert Config.from_env({"MNWD_HTTP_HOST": host}).base_url == base_url
 
 
 def test_values_are_read_and_cast() -> None:

@@ -36,3 +36,15 @@ def test_every_problem_slug_raised_is_in_the_catalog() -> None:
     named = set(re.findall(r'slug\s*=\s*"([a-z0-9-]+)"', source))
     assert named, "the pattern found no slug: the test would pass for nothing"
     assert sorted(named - set(PROBLEM_TYPES)) == []
+
+
+def test_every_marked_example_is_found_and_the_key_ones_are_marked() -> None:
+    """A marker whose block the runner cannot read (a blank line between, no language) would be skipped
+    silently; and the examples a new user pastes first must stay among those run (tests/e2e/test_docs_examples)."""
+    from tests.support.docs import marker_count, runnable_examples
+
+    examples = runnable_examples()
+    assert len(examples) == marker_count()
+    assert {example.language for example in examples} <= {"sh", "python"}
+    ids = {example.id for example in examples}
+    assert {"docs/oauth.md#1-python", "docs/oauth.md#2-sh", "docs/operations.md#1-sh"} <= ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import logging
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -270,6 +271,38 @@ def test_build_message_is_7bit_safe_in_headers_and_round_trips_non_ascii() -> No
     assert parsed["From"] == "Bücherei <no-reply@xn--bcher-kva.test>"
     assert parsed["Message-ID"].endswith("@xn--bcher-kva.test>")
     assert text_of(parsed) == GRUSS.text
+
+
+LONG_LINK = "https://mnwd.test/verify-email/" + "Q2hlY2sgdGhpcyBsaW5rIGlzIGxvbmcgZW5vdWdo-_" * 3
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (f"Hello,\nconfirm: {LONG_LINK}\n", "7bit"),
+        (f"Grüße,\nbestätige: {LONG_LINK}\n", "8bit"),
+    ],
+)
+async def test_outbox_mail_keeps_a_long_link_on_one_line(tmp_path: Path, text: str, encoding: str) -> None:
+    """Quoted-printable wrapped links at 76 columns with a trailing ``=``: a link copied from the file was broken."""
+    assert len(LONG_LINK) > 100
+    await OutboxMailer(tmp_path, sender=SENDER).send(Mail(to="ada@example.org", subject="Confirm", text=text))
+    [path] = tmp_path.glob("*.eml")
+    raw = path.read_bytes().decode()
+    assert f"Content-Transfer-Encoding: {encoding}" in raw
+    assert re.findall(r"https://\S+", raw) == [LONG_LINK]
+    [message] = read_outbox(tmp_path)
+    assert message.get_content() == text
+
+
+def test_smtp_mail_is_7bit_when_it_can_be_and_encoded_otherwise() -> None:
+    """8bit is for files only: an SMTP server need not accept it."""
+    plain = build_message(Mail(to="ada@example.org", subject="s", text=f"see {LONG_LINK}\n"), sender=SENDER)
+    assert plain["Content-Transfer-Encoding"] == "7bit"
+    german = build_message(Mail(to="ada@example.org", subject="s", text=f"Grüße {LONG_LINK}\n"), sender=SENDER)
+    assert german["Content-Transfer-Encoding"] in {"quoted-printable", "base64"}
+    too_long = build_message(Mail(to="ada@example.org", subject="s", text="x" * 1200 + "\n"), sender=SENDER)
+    assert too_long["Content-Transfer-Encoding"] != "7bit"
 
 
 def test_build_message_uses_the_given_date() -> None:

@@ -14,14 +14,14 @@ from aiohttp import web
 from mnwd.accounts import passkeys
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN
 from mnwd.accounts.sessions import Viewer, get_viewer, require_viewer, start_session
-from mnwd.errors import Unauthorized, ValidationFailed
+from mnwd.errors import NotFound, Unauthorized, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.body import json_response, read_json
 from mnwd.web.browser import browser_state
 from mnwd.web.csrf import CSRF_HEADER, CsrfFailed, csrf_valid
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, render, safe_next
+from mnwd.web.pages import Confirmation, redirect, render, render_confirmation, safe_next
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -73,6 +73,7 @@ async def _render_page(request: web.Request, viewer: Viewer, problem: Validation
         "max_name": passkeys.MAX_NAME_CHARS,
         "has_password": viewer.has_password,
         "totp_enabled": viewer.totp_enabled,
+        "host_problem": passkeys.host_problem(request.app[SERVICES], request.host),
     }
     if problem is not None:
         return await render_problem(request, PAGE, problem, context)
@@ -114,6 +115,33 @@ async def rename(request: web.Request) -> web.Response:
     return redirect("/settings/passkeys?saved=renamed")
 
 
+async def confirm_delete(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    passkey_id = uuid_param(request, "passkey_id", passkeys.NO_SUCH_PASSKEY)
+    listed = await passkeys.list_passkeys(request.app[SERVICES].pool, viewer.user_id)
+    passkey = next((p for p in listed if p["id"] == passkey_id), None)
+    if passkey is None:
+        raise NotFound(passkeys.NO_SUCH_PASSKEY)
+    others = len(listed) - 1
+    fallback = "your password" if viewer.has_password else "a sign-in link by mail"
+    plural = "" if others == 1 else "s"
+    consequence = (
+        f"You can no longer sign in with it. You keep {others} other passkey{plural} and {fallback}."
+        if others
+        else f"It is your only passkey: you will sign in with {fallback}."
+    )
+    return await render_confirmation(
+        request,
+        Confirmation(
+            title="Delete a passkey",
+            question=f"Delete the passkey “{passkey['name']}”?",
+            consequence=consequence + " The passkey also stays on your device until you remove it there.",
+            button="Delete the passkey",
+            cancel="/settings/passkeys",
+        ),
+    )
+
+
 async def delete(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     passkey_id = uuid_param(request, "passkey_id", passkeys.NO_SUCH_PASSKEY)
@@ -144,6 +172,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/settings/passkeys", register)
     app.router.add_post("/settings/passkeys/options", registration_options)
     app.router.add_post("/settings/passkeys/{passkey_id}/rename", rename)
+    app.router.add_get("/settings/passkeys/{passkey_id}/delete", confirm_delete)
     app.router.add_post("/settings/passkeys/{passkey_id}/delete", delete)
     app.router.add_post("/login/passkey/options", sign_in_options)
     app.router.add_post("/login/passkey", sign_in)

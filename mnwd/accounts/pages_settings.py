@@ -11,7 +11,7 @@ from mnwd.errors import TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.forms import checkbox, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, render
+from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -30,10 +30,11 @@ SAVED_MESSAGES = {
 
 
 async def settings_page(request: web.Request) -> web.Response:
-    await require_viewer(request)
-    return await render(
-        request, "accounts/settings.html", {"saved": SAVED_MESSAGES.get(request.query.get("saved", ""))}
-    )
+    viewer = await require_viewer(request)
+    saved = SAVED_MESSAGES.get(request.query.get("saved", ""))
+    if request.query.get("saved") == "signed-up" and not viewer.email_verified:
+        saved = f"Your account is ready. Check your mail: we sent a link to {viewer.email} to confirm the address."
+    return await render(request, "accounts/settings.html", {"saved": saved})
 
 
 async def save_profile(request: web.Request) -> web.Response:
@@ -105,6 +106,21 @@ async def revoke_session(request: web.Request) -> web.Response:
     return redirect("/settings/sessions?saved=session")
 
 
+async def confirm_revoke_other_sessions(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    others = len(await profile.list_sessions(request.app[SERVICES], viewer)) - 1
+    return await render_confirmation(
+        request,
+        Confirmation(
+            title="Sign out other sessions",
+            question=f"Sign out your {others} other session{'' if others == 1 else 's'}?",
+            consequence="Every browser but this one must sign in again. Apps you signed in to keep working.",
+            button="Sign out all other sessions",
+            cancel="/settings/sessions",
+        ),
+    )
+
+
 async def revoke_other_sessions(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     await profile.revoke_other_sessions(request.app[SERVICES], viewer)
@@ -118,5 +134,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/settings/password", password_page)
     app.router.add_post("/settings/password", change_password)
     app.router.add_get("/settings/sessions", sessions_page)
+    app.router.add_get("/settings/sessions/revoke-others", confirm_revoke_other_sessions)
     app.router.add_post("/settings/sessions/revoke-others", revoke_other_sessions)
     app.router.add_post("/settings/sessions/{session_id}/revoke", revoke_session)

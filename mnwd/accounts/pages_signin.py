@@ -7,6 +7,7 @@ import uuid
 from aiohttp import web
 
 from mnwd.accounts.errors import AccountLocked, AccountSuspended, InvalidCredentials
+from mnwd.accounts.passkeys import host_problem
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from mnwd.accounts.sessions import end_session, get_viewer, start_session
 from mnwd.accounts.signin import check_password, rehash_if_outdated
@@ -43,26 +44,32 @@ async def signup(request: web.Request) -> web.Response:
     context = {"username": username, "email": email, **_password_rules()}
     try:
         await services.limiter.hit(SIGNUP_PER_IP, request.remote or "")
-        if password != field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS):
-            raise ValidationFailed(
-                "The account could not be created.",
-                errors=[{"field": "password_confirm", "message": "The two passwords differ."}],
-            )
-        user_id = await sign_up(services, username=username, email=email, password=password)
+        user_id = await sign_up(
+            services,
+            username=username,
+            email=email,
+            password=password,
+            password_confirm=field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS),
+        )
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)
     if user_id is None:
         # The address has an account: its owner was mailed; this page must not tell anyone else.
         return await render(request, "accounts/signup_check_mail.html", {"email": email.strip()})
     await start_session(request, user_id, signed_in_by="signup")
-    return redirect(DEFAULT_AFTER_SIGN_IN)
+    return redirect("/settings?saved=signed-up")
+
+
+def _passkey_context(request: web.Request) -> dict[str, str | None]:
+    """Why a passkey cannot sign in from this page's address (the browser would only say "invalid domain")."""
+    return {"passkey_problem": host_problem(request.app[SERVICES], request.host, "/login")}
 
 
 async def login_page(request: web.Request) -> web.Response:
     next_url = safe_next(request.query.get("next"), DEFAULT_AFTER_SIGN_IN)
     if await get_viewer(request) is not None:
         return redirect(next_url)
-    return await render(request, "accounts/login.html", {"login": "", "next": next_url})
+    return await render(request, "accounts/login.html", {"login": "", "next": next_url, **_passkey_context(request)})
 
 
 async def login(request: web.Request) -> web.Response:
@@ -70,7 +77,7 @@ async def login(request: web.Request) -> web.Response:
     form = await read_form(request)
     identifier = field(form, "login", max_chars=300)
     next_url = safe_next(field(form, "next"), DEFAULT_AFTER_SIGN_IN)
-    context = {"login": identifier, "next": next_url}
+    context = {"login": identifier, "next": next_url, **_passkey_context(request)}
     password = field(form, "password", max_chars=10 * 1024)
     try:
         user = await check_password(services, identifier, password, request.remote or "")

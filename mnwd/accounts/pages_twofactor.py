@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from mnwd.errors import Conflict, Problem, TooManyRequests, ValidationFailed
 from mnwd.web.browser import increment_state, load_state, pop_state, save_state
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, render
+from mnwd.web.pages import redirect, render, safe_next
 
 __all__ = ["MAX_WRONG_CODES", "PENDING_KEY", "SETUP_KEY", "setup"]
 
@@ -27,6 +28,10 @@ PENDING_KEY = "pending_2fa"
 ATTEMPTS_FIELD = "attempts"
 MAX_WRONG_CODES = 5
 MAX_CODE_CHARS = 64
+SHOWN_KEY = "backup_codes_shown"
+CODES_PATH = "/settings/2fa/backup-codes"
+USED_BACKUP_CODE = "backup-code-used"
+LOW_CODES = 3
 SAVED_MESSAGES = {"disabled": "Two-factor authentication is off, and your backup codes were deleted."}
 
 
@@ -36,9 +41,18 @@ def _no_store(response: web.Response) -> web.Response:
     return response
 
 
+async def _count_unused(request: web.Request, viewer: Viewer) -> int:
+    return await backup_codes.count_unused(request.app[SERVICES], viewer.user_id) if viewer.totp_enabled else 0
+
+
 async def _status_context(request: web.Request, viewer: Viewer, failed: str | None = None) -> dict[str, Any]:
-    unused = await backup_codes.count_unused(request.app[SERVICES], viewer.user_id) if viewer.totp_enabled else 0
+    unused = await _count_unused(request, viewer)
     return {"mode": "status", "enabled": viewer.totp_enabled, "unused_codes": unused, "failed": failed}
+
+
+def _codes_left(unused: int) -> str:
+    left = f"You signed in with a backup code. You have {unused} backup code{'' if unused == 1 else 's'} left."
+    return left + (" Make new ones below before you run out." if unused <= LOW_CODES else "")
 
 
 def _setup_context(viewer: Viewer, secret: str) -> dict[str, Any]:
@@ -51,8 +65,12 @@ def _codes_context(codes: list[str], *, just_enabled: bool) -> dict[str, Any]:
 
 async def settings_page(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
+    context = await _status_context(request, viewer)
     saved = SAVED_MESSAGES.get(request.query.get("saved", ""))
-    return await render(request, SETTINGS_TEMPLATE, {**await _status_context(request, viewer), "saved": saved})
+    if request.query.get("saved") == USED_BACKUP_CODE:
+        saved = _codes_left(context["unused_codes"])
+    next_url = safe_next(request.query.get("next"), DEFAULT_AFTER_SIGN_IN)
+    return await render(request, SETTINGS_TEMPLATE, {**context, "saved": saved, "continue_to": next_url})
 
 
 async def start_setup(request: web.Request) -> web.Response:
@@ -85,13 +103,39 @@ async def enable(request: web.Request) -> web.Response:
     except Conflict as problem:
         await _forget_setup(request, state)
         return await render_problem(request, SETTINGS_TEMPLATE, problem, await _status_context(request, viewer))
-    await _forget_setup(request, state)
-    return _no_store(await render(request, SETTINGS_TEMPLATE, _codes_context(codes, just_enabled=True)))
+    state.pop(SETUP_KEY, None)
+    return await _show_codes_once(request, viewer, state, codes, just_enabled=True)
 
 
 async def _forget_setup(request: web.Request, state: dict[str, Any]) -> None:
     state.pop(SETUP_KEY, None)
     await save_state(request, state)
+
+
+async def _show_codes_once(
+    request: web.Request, viewer: Viewer, state: dict[str, Any], codes: list[str], *, just_enabled: bool
+) -> web.Response:
+    """Keep the new codes for the one GET that shows them: reloading that page does not post the form again."""
+    services = request.app[SERVICES]
+    state[SHOWN_KEY] = backup_codes.seal_codes_to_show(
+        services.keyring, viewer.user_id, codes, services.clock.time(), just_enabled=just_enabled
+    )
+    await save_state(request, state)
+    return redirect(CODES_PATH)
+
+
+async def codes_page(request: web.Request) -> web.Response:
+    """The new backup codes, once: the entry is taken out of the state as the page is made."""
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    shown = backup_codes.open_codes_to_show(
+        services.keyring, await pop_state(request, SHOWN_KEY), viewer.user_id, services.clock.time()
+    )
+    if shown is None:
+        context = {"mode": "codes-gone", "unused_codes": await _count_unused(request, viewer)}
+        return _no_store(await render(request, SETTINGS_TEMPLATE, context))
+    codes, just_enabled = shown
+    return _no_store(await render(request, SETTINGS_TEMPLATE, _codes_context(codes, just_enabled=just_enabled)))
 
 
 async def regenerate_backup_codes(request: web.Request) -> web.Response:
@@ -111,7 +155,7 @@ async def regenerate_backup_codes(request: web.Request) -> web.Response:
         context = await _status_context(request, viewer, failed="regenerate")
         return await render_problem(request, SETTINGS_TEMPLATE, problem, context)
     codes = await backup_codes.regenerate(services, viewer.user_id)
-    return _no_store(await render(request, SETTINGS_TEMPLATE, _codes_context(codes, just_enabled=False)))
+    return await _show_codes_once(request, viewer, await load_state(request), codes, just_enabled=False)
 
 
 async def disable(request: web.Request) -> web.Response:
@@ -200,7 +244,7 @@ async def answer_challenge(request: web.Request) -> web.Response:
         attempts = counted
         if attempts > MAX_WRONG_CODES:
             return await _abandon_sign_in(request, state, pending, totp.TooManyWrongCodes())
-        await totp.pass_challenge(services, user_id, text)
+        used = await totp.pass_challenge(services, user_id, text)
     except totp.WrongCode as problem:
         if attempts >= MAX_WRONG_CODES:
             return await _abandon_sign_in(request, state, pending, totp.TooManyWrongCodes())
@@ -209,16 +253,21 @@ async def answer_challenge(request: web.Request) -> web.Response:
         return await _abandon_sign_in(request, state, pending, problem)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, CHALLENGE_TEMPLATE, problem)
+    next_url = str(pending.get("next") or DEFAULT_AFTER_SIGN_IN)
+    if used == "backup-code":
+        # Say how many are left before going on: the page links on to where the sign-in was going.
+        next_url = f"/settings/2fa?saved={USED_BACKUP_CODE}&next={quote(next_url, safe='/')}"
     # start_session (in finish_sign_in) drops the transient state, the pending sign-in with it.
     by = "link" if pending.get("by") == "link" else "password"
-    return await finish_sign_in(request, user_id, str(pending.get("next") or DEFAULT_AFTER_SIGN_IN), signed_in_by=by)
+    return await finish_sign_in(request, user_id, next_url, signed_in_by=by)
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/settings/2fa", settings_page)
     app.router.add_post("/settings/2fa/setup", start_setup)
     app.router.add_post("/settings/2fa/enable", enable)
-    app.router.add_post("/settings/2fa/backup-codes", regenerate_backup_codes)
+    app.router.add_get(CODES_PATH, codes_page)
+    app.router.add_post(CODES_PATH, regenerate_backup_codes)
     app.router.add_post("/settings/2fa/disable", disable)
     app.router.add_get("/login/2fa", challenge_page)
     app.router.add_post("/login/2fa", answer_challenge)

@@ -18,6 +18,7 @@ passkey id is `NotFound` (404); a suspended owner gets `AccountSuspended` (403).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ __all__ = [
     "begin_registration",
     "confirm_owner",
     "delete_passkey",
+    "host_problem",
     "list_passkeys",
     "register_passkey",
     "relying_party",
@@ -116,6 +118,30 @@ def relying_party(services: Services) -> RelyingParty:
     if parts.port is not None and parts.port != default_port:
         netloc = f"{netloc}:{parts.port}"
     return RelyingParty(id=host, name=RP_NAME, origin=f"{parts.scheme}://{netloc}")
+
+
+def host_problem(services: Services, page_host: str, path: str = "/settings/passkeys") -> str | None:
+    """Why a browser on ``page_host`` (the request's Host, with any port) cannot make or use a passkey for this
+    site, in words (pointing at ``path`` on the right host), or None. Browsers answer both cases only with a
+    bare "invalid domain" error."""
+    rp = relying_party(services)
+    try:
+        ipaddress.ip_address(rp.id)
+    except ValueError:
+        pass
+    else:
+        return (
+            f"Passkeys need the site to have a name, and its address {rp.origin} is an IP address, which browsers "
+            "refuse. Set MNWD_PUBLIC_URL to a name, such as http://localhost:PORT on this machine, restart, and "
+            "open the site at that address."
+        )
+    host = (urlsplit(f"//{page_host}").hostname or "").lower()
+    if host != rp.id and not host.endswith(f".{rp.id}"):
+        return (
+            f"Passkeys of this site belong to {rp.id}, and this page was opened at {host or 'another address'}. "
+            f"Open {rp.origin}{path} to use them."
+        )
+    return None
 
 
 # Challenges kept in the browser's transient state

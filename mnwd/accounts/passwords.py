@@ -3,79 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from mnwd.services import ServiceKey
 
-__all__ = ["MAX_PASSWORD_CHARS", "MIN_PASSWORD_CHARS", "PASSWORDS", "Passwords", "password_problem"]
+__all__ = [
+    "MAX_PASSWORD_CHARS",
+    "MIN_PASSWORD_CHARS",
+    "PASSWORDS",
+    "Passwords",
+    "common_passwords",
+    "password_problem",
+]
 
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 256
 
-# The most common passwords of at least MIN_PASSWORD_CHARS characters in public breach corpora.
-COMMON_PASSWORDS = frozenset(
-    [
-        "1234567890",
-        "0123456789",
-        "12345678910",
-        "1q2w3e4r5t",
-        "qwertyuiop",
-        "1qaz2wsx3edc",
-        "password123",
-        "password12",
-        "password1!",
-        "passw0rd123",
-        "iloveyou123",
-        "qwerty1234",
-        "qwerty12345",
-        "123456789a",
-        "abcdefghij",
-        "1234567890a",
-        "aaaaaaaaaa",
-        "1111111111",
-        "0000000000",
-        "123123123123",
-        "football123",
-        "baseball123",
-        "princess123",
-        "welcome123",
-        "sunshine123",
-        "trustno1trustno1",
-        "letmein123",
-        "administrator",
-        "changeme123",
-        "qazwsxedcrfv",
-        "9876543210",
-        "zaq12wsxcde",
-        "dragon1234",
-        "monkey12345",
-        "superman123",
-        "starwars123",
-        "michael123",
-        "password1234",
-        "1q2w3e4r5t6y",
-        "asdfghjkl1",
-        "asdfghjkl;",
-        "zxcvbnm123",
-        "qwertyuiop1",
-        "passwordpassword",
-    ]
-)
+# Shipped as package data; its source and license are in data/README.md.
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+# Shorter parts of a username or address are too common to refuse (``an`` is in "want").
+MIN_OWN_CHARS = 3
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The lowercase common passwords, read once per process (about 20,000; a few MB in memory)."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as file:
+        return frozenset(line.strip() for line in file if line.strip())
 
 
 def password_problem(password: str, *, username: str = "", email: str = "") -> str | None:
-    """Why ``password`` may not be used, or None."""
+    """Why ``password`` may not be used, or None. Case does not matter: a common password, the username or
+    the address (or the part before its @) is refused in any case, once it is at least 3 characters long."""
     if len(password) < MIN_PASSWORD_CHARS:
         return f"Use at least {MIN_PASSWORD_CHARS} characters."
     if len(password) > MAX_PASSWORD_CHARS:
         return f"Use at most {MAX_PASSWORD_CHARS} characters."
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+    if len(set(password)) < 4 or lowered in common_passwords():
         return "This password is too easy to guess; pick a longer or less common one."
     for own in (username.lower(), email.lower(), email.split("@")[0].lower()):
-        if own and len(own) >= 4 and own in lowered:
+        if len(own) >= MIN_OWN_CHARS and own in lowered:
             return "The password must not contain your username or email address."
     return None
 

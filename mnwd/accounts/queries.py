@@ -428,6 +428,16 @@ async def consume_backup_code(conn: Conn, user_id: uuid.UUID, code_hash: str) ->
     return used is not None
 
 
+async def get_backup_code_used(conn: Conn, user_id: uuid.UUID, code_hash: str) -> bool:
+    """Whether the user has this code and it is used (a code consumed is kept until new codes replace it)."""
+    used: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM backup_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NOT NULL)",
+        user_id,
+        code_hash,
+    )
+    return used
+
+
 async def count_unused_backup_codes(conn: Conn, user_id: uuid.UUID) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL", user_id

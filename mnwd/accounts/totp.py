@@ -72,11 +72,22 @@ CONFIRM_PER_USER = Limit("2fa-confirm:user", 10, 900, "Too many attempts. Wait a
 
 
 class WrongCode(Unauthorized):
-    def __init__(self) -> None:
-        super().__init__(
-            "That code is not right. Codes change every 30 seconds, and each one works only once.",
-            slug="invalid-credentials",
-        )
+    """A second factor that did not pass; ``detail`` says which kind of code it looked like and what went wrong."""
+
+    def __init__(
+        self, detail: str = "That code is not right. Codes change every 30 seconds, and each one works only once."
+    ) -> None:
+        super().__init__(detail, slug="invalid-credentials")
+
+
+WRONG_BACKUP_CODE = (
+    "That looks like a backup code, but it is not one of yours: check it, or use the code your app shows. "
+    "Making new backup codes replaces all the old ones."
+)
+USED_BACKUP_CODE = (
+    "This backup code was already used: each one works once. Use another one, or the code your app shows."
+)
+NOT_A_CODE = "That is neither a 6-digit code from your app nor a backup code (like abcd-efgh-jk)."
 
 
 class TooManyWrongCodes(Problem):
@@ -214,10 +225,14 @@ async def pass_challenge(services: Services, user_id: uuid.UUID, text: str) -> s
     if _CODE.fullmatch(_SPACES.sub("", text)):
         if await _verify_for(services, user, text):
             return "totp"
-    elif await backup_codes.use_code(services, user_id, text):
+        raise WrongCode()
+    if not backup_codes.looks_like_backup_code(text):
+        raise WrongCode(NOT_A_CODE)
+    redeemed = await backup_codes.use_code(services, user_id, text)
+    if redeemed == "used":
         log.info("backup code used", extra={"user_id": str(user_id)})
         return "backup-code"
-    raise WrongCode()
+    raise WrongCode(USED_BACKUP_CODE if redeemed == "already-used" else WRONG_BACKUP_CODE)
 
 
 async def confirm_owner(services: Services, user_id: uuid.UUID, *, password: str, code: str) -> None:

@@ -111,21 +111,25 @@ async def create_user(
     is_admin: bool = False,
     can_create_projects: bool = False,
     email_verified: bool = False,
+    password_confirm: str | None = None,
 ) -> asyncpg.Record:
-    """Validate and insert; every problem is reported at once, per field."""
+    """Validate and insert; every problem is reported at once, per field, in the order of the sign-up form.
+    ``password_confirm``, when given, must equal ``password``."""
     username = username.strip().lower()
     errors: list[dict[str, str]] = []
-    if problem := username_problem(username):
+    username_ok = (problem := username_problem(username)) is None
+    if problem:
         errors.append({"field": "username", "message": problem})
     normalized = normalize_email(email)
     if normalized is None:
         errors.append({"field": "email", "message": "Enter one email address, like name@example.org."})
     if password is not None and (problem := password_problem(password, username=username, email=email)):
         errors.append({"field": "password", "message": problem})
-    if not errors:
-        taken = await _taken(pool, username, normalized or "")
-        errors.extend(taken)
+    if password_confirm is not None and password_confirm != password:
+        errors.append({"field": "password_confirm", "message": "The two passwords differ."})
+    errors.extend(await _taken(pool, username if username_ok else None, normalized))
     if errors:
+        errors.sort(key=lambda error: FORM_ORDER.index(error["field"]))
         raise ValidationFailed("The account could not be created.", errors=errors)
     assert normalized is not None
     password_hash = await passwords.hash(password) if password is not None else None
@@ -150,16 +154,24 @@ async def create_user(
 EMAIL_TAKEN = {"field": "email", "message": "This email is taken."}
 
 
-async def _taken(pool: asyncpg.Pool | asyncpg.Connection, username: str, email: str) -> list[dict[str, str]]:
+FORM_ORDER = ("username", "email", "password", "password_confirm")
+
+
+async def _taken(
+    pool: asyncpg.Pool | asyncpg.Connection, username: str | None, email: str | None
+) -> list[dict[str, str]]:
+    """Which of a well-formed username and address (None: not well-formed, not looked up) have an account."""
     errors = []
-    if await queries.get_user_by_username(pool, username) is not None:
+    if username is not None and await queries.get_user_by_username(pool, username) is not None:
         errors.append({"field": "username", "message": "This username is taken."})
-    if await queries.get_user_by_login(pool, email) is not None:
+    if email is not None and await queries.get_user_by_login(pool, email) is not None:
         errors.append(EMAIL_TAKEN)
     return errors
 
 
-async def sign_up(services: Services, *, username: str, email: str, password: str) -> uuid.UUID | None:
+async def sign_up(
+    services: Services, *, username: str, email: str, password: str, password_confirm: str | None = None
+) -> uuid.UUID | None:
     """A new account from the sign-up page, and its verification mail queued in the same transaction.
 
     None when the address already has an account and nothing else was wrong: the page must not say so (that
@@ -168,7 +180,14 @@ async def sign_up(services: Services, *, username: str, email: str, password: st
     """
 
     async def register(tx: Tx) -> uuid.UUID:
-        user = await create_user(tx.conn, services[PASSWORDS], username=username, email=email, password=password)
+        user = await create_user(
+            tx.conn,
+            services[PASSWORDS],
+            username=username,
+            email=email,
+            password=password,
+            password_confirm=password_confirm,
+        )
         await queue_email_verification(tx.conn, user["id"])
         tx.after_commit(services.jobs.wake)
         user_id: uuid.UUID = user["id"]

@@ -13,7 +13,7 @@ from mnwd.apps.redirect_uris import MAX_REDIRECT_URI_CHARS, MAX_REDIRECT_URIS
 from mnwd.errors import Forbidden, NotFound, ValidationFailed
 from mnwd.web.forms import Form, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
-from mnwd.web.pages import redirect, render
+from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
 from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
@@ -132,6 +132,42 @@ async def save_app(request: web.Request) -> web.Response:
     return redirect(f"/dashboard/apps/{details.app.id}?saved=saved")
 
 
+async def confirm_rotate_key(request: web.Request) -> web.Response:
+    details = await _owned_app(request, await require_viewer(request))
+    return await render_confirmation(
+        request,
+        Confirmation(
+            title="Make a new API key",
+            question=f"Make a new API key for {details.app.name}?",
+            consequence=(
+                f"The current key ({details.api_key_prefix}…) stops working at once: your servers that use it fail "
+                "until they have the new one, which is shown only once. Sign-ins and the client id are not affected."
+            ),
+            button="Make a new API key",
+            cancel=f"/dashboard/apps/{details.app.id}",
+        ),
+    )
+
+
+async def confirm_deactivate_app(request: web.Request) -> web.Response:
+    details = await _owned_app(request, await require_viewer(request))
+    if not details.app.is_active:
+        return redirect(f"/dashboard/apps/{details.app.id}")
+    return await render_confirmation(
+        request,
+        Confirmation(
+            title="Deactivate an app",
+            question=f"Deactivate {details.app.name}?",
+            consequence=(
+                "Nobody can sign in to it, and its access tokens, refresh tokens and API key stop working at once, "
+                "until you reactivate it. Its data, devices and settings are kept."
+            ),
+            button="Deactivate the app",
+            cancel=f"/dashboard/apps/{details.app.id}",
+        ),
+    )
+
+
 async def rotate_key(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     details = await _owned_app(request, viewer)
@@ -161,6 +197,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/dashboard/apps/new", new_app_page)
     app.router.add_get("/dashboard/apps/{app_id}", app_page)
     app.router.add_post("/dashboard/apps/{app_id}", save_app)
+    app.router.add_get("/dashboard/apps/{app_id}/rotate-key", confirm_rotate_key)
     app.router.add_post("/dashboard/apps/{app_id}/rotate-key", rotate_key)
+    app.router.add_get("/dashboard/apps/{app_id}/deactivate", confirm_deactivate_app)
     app.router.add_post("/dashboard/apps/{app_id}/deactivate", deactivate_app)
     app.router.add_post("/dashboard/apps/{app_id}/activate", activate_app)

@@ -125,6 +125,12 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response
+    except web.HTTPException as exc:
+        # A redirect raised by a handler (`login_redirect`) passes problem_middleware untouched and is
+        # answered by aiohttp itself: record its own status, and give it the id like any answer.
+        status = exc.status
+        exc.headers["X-Request-Id"] = request_id
+        raise
     except asyncio.CancelledError:
         status = CLIENT_CLOSED_REQUEST
         raise

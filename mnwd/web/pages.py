@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -12,11 +13,13 @@ from aiohttp import web
 from markupsafe import Markup
 
 __all__ = [
+    "Confirmation",
     "ContextProcessor",
     "has_control_character",
     "login_redirect",
     "redirect",
     "render",
+    "render_confirmation",
     "render_fragment",
     "safe_next",
     "setup_pages",
@@ -100,3 +103,21 @@ async def render_error_page(
     if headers:
         response.headers.update(headers)
     return response
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The page asked before a step that cannot be undone: ``GET`` of the step's own path shows it, and its
+    one form posts to that path. Buttons elsewhere link to it, so the step always takes two clicks, with or
+    without JavaScript."""
+
+    title: str
+    question: str
+    consequence: str
+    button: str
+    cancel: str
+    danger: bool = True
+
+
+async def render_confirmation(request: web.Request, confirmation: Confirmation) -> web.Response:
+    return await render(request, "confirm.html", {"confirmation": confirmation, "action": request.path})

@@ -7,6 +7,7 @@ what the device takes, and the device's answer into the JSON the page posts back
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from mnwd.config import Config
 from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
-from tests.support.browser import Browser
+from tests.support.browser import Browser, Page
 
 JSON = {"Accept": "application/json"}
 # A well-formed ECDSA signature (r = s = 1) that verifies for nothing.
@@ -167,7 +168,7 @@ async def test_register_two_named_passkeys_then_sign_in_with_one(
 
     csrf = (await browser.get("/settings/passkeys")).csrf
     status, options = await post_json(browser, "/settings/passkeys/options", {}, csrf)
-    assert options["rp"] == {"id": "127.0.0.1", "name": "mnwd"}
+    assert options["rp"] == {"id": "localhost", "name": "mnwd"}
     assert options["user"]["name"] == "alice"
     assert base64url_to_bytes(options["user"]["id"]) == alice["id"].bytes
     assert [d["id"] for d in options["excludeCredentials"]] == [bytes_to_base64url(laptop.credential_id)]
@@ -184,8 +185,14 @@ async def test_register_two_named_passkeys_then_sign_in_with_one(
     assert page.has('value="Laptop"')
     assert page.has('value="Passkey 2"')
     assert page.text.count('class="passkey"') == 2
-    assert "data-csrf-token=" in page.text
-    assert "passkeys.js" in page.text
+    # Opened at the public URL's host (the test client's is 127.0.0.1), the page offers to add one.
+    headers = {**browser.headers, "Host": "localhost:8080"}
+    async with browser.client.get("/settings/passkeys", headers=headers) as response:
+        at_localhost = await response.text()
+    assert 'id="passkey-register"' in at_localhost
+    assert "data-csrf-token=" in at_localhost
+    assert "passkeys.js" in at_localhost
+    assert 'id="passkey-host-problem"' not in at_localhost
 
     row = await pool.fetchrow("SELECT * FROM user_passkeys WHERE credential_id = $1", laptop.credential_id)
     assert row["user_id"] == alice["id"]
@@ -300,7 +307,7 @@ async def test_an_assertion_for_a_challenge_never_issued_is_refused(
     assert (await add_passkey(browser, laptop))[0] == 201
     await sign_out(browser)
     csrf = await login_csrf(browser)
-    invented = {"rpId": "127.0.0.1", "challenge": bytes_to_base64url(os.urandom(32))}
+    invented = {"rpId": "localhost", "challenge": bytes_to_base64url(os.urandom(32))}
 
     status, body = await post_json(browser, "/login/passkey", {"credential": laptop.get(invented)}, csrf)
     assert status == 401, "no challenge was asked for at all"
@@ -370,7 +377,11 @@ async def test_a_deleted_passkey_can_no_longer_sign_in(
     assert (await add_passkey(browser, key, "Key"))[0] == 201
     laptop_id = await pool.fetchval("SELECT id FROM user_passkeys WHERE name = 'Laptop'")
 
-    page = await browser.submit("/settings/passkeys", f"/settings/passkeys/{laptop_id}/delete", {})
+    question = await browser.get(f"/settings/passkeys/{laptop_id}/delete")
+    assert question.has("Delete the passkey “Laptop”?")
+    assert question.has("You keep 1 other passkey and your password.")
+    assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 2
+    page = await browser.post(f"/settings/passkeys/{laptop_id}/delete", {"csrf_token": question.csrf})
     assert page.status == 303
     assert page.location == "/settings/passkeys?saved=deleted"
     page = await browser.get(page.location)
@@ -413,6 +424,9 @@ async def test_another_user_cannot_rename_or_delete_my_passkey(
 
     page = await browser.get("/settings/passkeys")
     assert page.has("You have no passkeys yet.")
+    question = await browser.get(f"/settings/passkeys/{passkey_id}/delete")
+    assert question.status == 404
+    assert not question.has("Laptop")
     for action, data in (("rename", {"name": "Mine now"}), ("delete", {})):
         page = await browser.submit("/settings/passkeys", f"/settings/passkeys/{passkey_id}/{action}", data)
         assert page.status == 404, action
@@ -563,8 +577,13 @@ async def test_a_malformed_sign_in_answer_is_a_bad_request(browser: Browser, ali
     assert body["detail"].startswith("The passkey's answer is malformed")
 
 
-async def test_the_login_page_offers_the_passkey_button(browser: Browser) -> None:
-    page = await browser.get("/login?next=/settings/sessions")
+async def test_the_login_page_offers_the_passkey_button(browser: Browser, config: Config) -> None:
+    at_ip = await browser.get("/login")
+    assert at_ip.has(f"Open http://localhost:{config.http_port}/login to use them.")
+    assert 'id="passkey-login"' not in at_ip.text
+    headers = {**browser.headers, "Host": f"localhost:{config.http_port}"}
+    async with browser.client.get("/login?next=/settings/sessions", headers=headers) as response:
+        page = Page(response.status, await response.text(), None, response.headers)
     button = re.search(r'<button[^>]*id="passkey-login"[^>]*>', page.text)
     assert button is not None
     assert f'data-csrf-token="{page.csrf}"' in button.group(0)
@@ -601,3 +620,38 @@ async def test_adding_a_passkey_asks_for_the_password_and_tells_the_owner(
     text = mail.get_body().get_content()
     assert '"Laptop"' in text
     assert f"{config.base_url}/settings/passkeys" in text
+
+
+@pytest.mark.parametrize(
+    ("public_url", "page_host", "explained"),
+    [
+        ("http://localhost:8080", "localhost:8080", None),
+        ("http://localhost:8080", "127.0.0.1:8080", "Open http://localhost:8080/settings/passkeys to use them."),
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", "is an IP address, which browsers refuse"),
+        ("https://mnw.example", "www.mnw.example", None),
+    ],
+)
+def test_the_passkeys_page_explains_a_host_browsers_would_refuse(
+    services: Services, monkeypatch: pytest.MonkeyPatch, public_url: str, page_host: str, explained: str | None
+) -> None:
+    """Browsers answer both cases with a bare "invalid domain" error from the passkey ceremony."""
+    from mnwd.accounts.passkeys import host_problem
+
+    monkeypatch.setattr(services, "config", dataclasses.replace(services.config, public_url=public_url))
+    problem = host_problem(services, page_host)
+    if explained is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert explained in problem
+
+
+async def test_the_default_public_url_is_localhost_so_passkeys_work_out_of_the_box(
+    browser: Browser, alice: asyncpg.Record, config: Config
+) -> None:
+    assert config.public_url is None
+    assert config.base_url == f"http://localhost:{config.http_port}"
+    page = await browser.get("/settings/passkeys")
+    # The test client's Host is 127.0.0.1: the page says where passkeys work instead of offering the button.
+    assert page.has(f"Open http://localhost:{config.http_port}/settings/passkeys to use them.")
+    assert not page.has('id="passkey-register"')

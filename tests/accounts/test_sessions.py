@@ -53,7 +53,13 @@ async def test_sign_out_all_others(
     others = [await second_browser(aiohttp_client, client, CHROME) for _ in range(2)]
     for other in others:
         await sign_in(other, "alice")
-    page = await browser.submit("/settings/sessions", "/settings/sessions/revoke-others", {})
+    listing = await browser.get("/settings/sessions")
+    assert listing.has('href="/settings/sessions/revoke-others"')
+    question = await browser.get("/settings/sessions/revoke-others")
+    assert question.has("Sign out your 2 other sessions?")
+    assert question.has('<form method="post" action="/settings/sessions/revoke-others"')
+    assert await pool.fetchval("SELECT count(*) FROM user_sessions WHERE revoked_at IS NULL") == 3
+    page = await browser.post("/settings/sessions/revoke-others", {"csrf_token": question.csrf})
     assert page.location == "/settings/sessions?saved=others"
     for other in others:
         assert (await other.get("/settings", follow=False)).status == 303

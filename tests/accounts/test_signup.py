@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import pytest
 
@@ -19,7 +21,7 @@ async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_lin
 ) -> None:
     page = await browser.submit("/signup", "/signup", signup_form(username="Alice_1"))
     assert page.status == 303
-    assert page.location == "/settings"
+    assert page.location == "/settings?saved=signed-up"
     row = await pool.fetchrow("SELECT username, email, password_hash, email_verified FROM users")
     assert row["username"] == "alice_1"
     assert row["password_hash"].startswith("$argon2id$")
@@ -45,6 +47,65 @@ async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_lin
     assert again.has("already used")
 
 
+async def test_the_link_copied_from_the_raw_outbox_file_confirms_the_address(
+    browser: Browser, pool: asyncpg.Pool, config: Config, services: Services
+) -> None:
+    """What a developer does without SMTP: open the .eml in a text editor and copy the link. Quoted-printable
+    used to wrap it (``=`` at the end of a line, ``=3D`` inside), and the copy was not a working link."""
+    await browser.submit("/signup", "/signup", signup_form())
+    await services.jobs.run_due()
+    [path] = (config.data_dir / "outbox").glob("*.eml")
+    links = re.findall(r"https?://\S+", path.read_text())
+    [link] = [link for link in links if "/verify-email/" in link]
+    path_only = link.removeprefix(config.base_url)
+    assert path_only.startswith("/verify-email/")
+    confirm = await browser.get(path_only)
+    assert confirm.has("Confirm the email of @alice")
+    done = await browser.post(path_only, {"csrf_token": confirm.csrf})
+    assert done.has("Email confirmed")
+    assert await pool.fetchval("SELECT email_verified FROM users") is True
+
+
+async def test_every_sign_up_problem_is_shown_at_once_and_the_first_field_has_the_focus(browser: Browser) -> None:
+    """The passwords differing used to be checked first and alone: fix it, submit, and meet the next problem."""
+    page = await browser.submit(
+        "/signup",
+        "/signup",
+        {"username": "admin", "email": "not-an-email", "password": "short", "password_confirm": "other"},
+    )
+    assert page.status == 422
+    for field, message in [
+        ("username", "reserved"),
+        ("email", "Enter one email address"),
+        ("password", "at least 10 characters"),
+        ("password_confirm", "The two passwords differ."),
+    ]:
+        assert re.search(rf'id="{field}-error">[^<]*{message}', page.text), field
+    assert re.search(r'id="username"[^>]*autofocus', page.text)
+    assert len(re.findall("autofocus", page.text)) == 1
+
+
+async def test_a_taken_username_is_reported_with_the_other_problems(browser: Browser, make_user: MakeUser) -> None:
+    await make_user("alice")
+    page = await browser.submit(
+        "/signup", "/signup", {**signup_form(email="new@example.org"), "password_confirm": "something else"}
+    )
+    assert page.has("This username is taken.")
+    assert page.has("The two passwords differ.")
+    assert re.search(r'id="username"[^>]*autofocus', page.text)
+
+
+async def test_after_sign_up_the_settings_page_says_to_check_the_mail(browser: Browser) -> None:
+    page = await browser.submit("/signup", "/signup", signup_form())
+    assert page.location == "/settings?saved=signed-up"
+    settings = await browser.get(page.location)
+    assert settings.has("Check your mail: we sent a link to alice@example.org to confirm the address.")
+
+
+async def test_the_sign_up_page_promises_no_profile_page(browser: Browser) -> None:
+    assert not (await browser.get("/signup")).has("/@")
+
+
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [
@@ -61,6 +122,10 @@ async def test_sign_up_creates_the_account_signs_in_and_mails_a_verification_lin
         (signup_form(password="1234567890"), "password", "too easy to guess"),
         (signup_form(password="aaaaaaaaaaaa"), "password", "too easy to guess"),
         (signup_form(password="alice-password"), "password", "must not contain your username"),
+        (signup_form(password="StartFinding"), "password", "too easy to guess"),
+        (signup_form(password="1q2w3e4r5t6y7u8i9o0p"), "password", "too easy to guess"),
+        (signup_form(username="ann", email="x@example.org", password="ann-is-great-2026"), "password", "username"),
+        (signup_form(username="ann", email="x@example.org", password="I am ANN 2026!"), "password", "username"),
         ({**signup_form(), "password_confirm": "something else 123"}, "password_confirm", "differ"),
         ({"csrf_token": ""}, "username", "Use 2 to 39"),
     ],
@@ -168,3 +233,16 @@ async def test_a_verified_account_gets_no_stale_verification_mail(
     await pool.execute("UPDATE users SET email_verified = true")
     assert await services.jobs.run_due() == 1
     assert read_outbox(config.data_dir / "outbox") == []
+
+
+def test_the_common_password_list_is_a_real_one_loaded_once() -> None:
+    from mnwd.accounts.passwords import common_passwords, password_problem
+
+    listed = common_passwords()
+    assert len(listed) >= 10_000
+    assert all(entry == entry.lower() for entry in listed)
+    assert common_passwords() is listed
+    assert password_problem("JustinBieber", username="fan") is not None
+    assert password_problem("a long unlisted passphrase", username="fan") is None
+    # Two characters are inside too many words to refuse.
+    assert password_problem("a wandering passphrase", username="an") is None

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import UTC, datetime
 from html import unescape
+from urllib.parse import quote, unquote
 
 import pyotp
 import pytest
@@ -76,7 +77,7 @@ async def enrol(browser: Browser, clock: Clock) -> tuple[str, list[str]]:
     """Set up TOTP as a person would: read the key off the page, type the app's code. Returns (secret, codes)."""
     secret, page = await start_setup(browser)
     enabled = await browser.post(
-        "/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf}
+        "/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf}, follow=True
     )
     assert enabled.status == 200, enabled.text
     return secret, codes_on(enabled)
@@ -157,7 +158,9 @@ async def test_wrong_confirmation_code_is_refused(
     assert await backup_codes.count_unused(services, user["id"]) == 0
 
     # The right code still works after a wrong one.
-    page = await browser.post("/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf})
+    page = await browser.post(
+        "/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf}, follow=True
+    )
     assert page.status == 200
     assert len(codes_on(page)) == 10
 
@@ -273,14 +276,18 @@ async def test_backup_code_works_once(make_user: MakeUser, browser: Browser, ser
     # Typed in capitals without dashes, it is the same code.
     page = await answer(browser, backup_code=codes[0].upper().replace("-", " "))
     assert page.status == 303, page.text
+    assert page.location == "/settings/2fa?saved=backup-code-used&next=/settings"
     assert await signed_in(browser)
-    status = await browser.get("/settings/2fa")
+    status = await browser.get(page.location)
+    assert status.has("You signed in with a backup code. You have 9 backup codes left.")
     assert "<strong>9</strong> unused backup codes" in status.text
     await sign_out(browser)
 
     await password_step(browser)
     again = await answer(browser, backup_code=codes[0])
     assert again.status == 401
+    assert again.has("This backup code was already used")
+    assert not again.has("Codes change every 30 seconds")
     assert not await signed_in(browser)
     # A backup code typed into the code field works as well.
     assert (await answer(browser, code=codes[1])).status == 303
@@ -297,7 +304,7 @@ async def test_regenerating_backup_codes_invalidates_the_old_ones(
     assert refused.has("This is not your password.")
     assert not CODES_LIST.search(refused.text)
 
-    page = await browser.submit("/settings/2fa", "/settings/2fa/backup-codes", {"password": PASSWORD})
+    page = await browser.submit("/settings/2fa", "/settings/2fa/backup-codes", {"password": PASSWORD}, follow=True)
     assert page.status == 200, page.text
     new = codes_on(page)
     assert len(new) == 10
@@ -442,7 +449,7 @@ async def test_no_secret_or_code_is_logged(
     refused_code = wrong_code(secret, clock.seconds)
     await browser.post("/settings/2fa/enable", {"code": refused_code, "csrf_token": page.csrf})
     enrol_code = code_at(secret, clock.seconds)
-    enabled = await browser.post("/settings/2fa/enable", {"code": enrol_code, "csrf_token": page.csrf})
+    enabled = await browser.post("/settings/2fa/enable", {"code": enrol_code, "csrf_token": page.csrf}, follow=True)
     codes = codes_on(enabled)
     clock.seconds += 10 * STEP
     await sign_out(browser)
@@ -452,7 +459,9 @@ async def test_no_secret_or_code_is_logged(
     await answer(browser, code=sign_in_code)
     await sign_out(browser)
     await sign_in_with(browser, backup_code=codes[0])
-    regenerated = await browser.submit("/settings/2fa", "/settings/2fa/backup-codes", {"password": PASSWORD})
+    regenerated = await browser.submit(
+        "/settings/2fa", "/settings/2fa/backup-codes", {"password": PASSWORD}, follow=True
+    )
     new_codes = codes_on(regenerated)
     await browser.submit("/settings/2fa", "/settings/2fa/disable", {"password": PASSWORD})
 
@@ -506,3 +515,81 @@ async def test_twenty_concurrent_wrong_codes_check_at_most_max_wrong_codes(
     late = await browser.submit("/login", "/login/2fa", {"code": code_at(secret, clock.seconds)})
     assert late.location == "/login"
     assert not await signed_in(browser)
+
+
+async def test_new_backup_codes_are_shown_by_a_get_once_so_a_reload_posts_nothing(
+    make_user: MakeUser, browser: Browser, clock: Clock
+) -> None:
+    """The codes came in the answer to the form post: reloading asked to post again (and made new codes)."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    secret, page = await start_setup(browser)
+    enabled = await browser.post(
+        "/settings/2fa/enable", {"code": code_at(secret, clock.seconds), "csrf_token": page.csrf}
+    )
+    assert enabled.status == 303
+    assert enabled.location == "/settings/2fa/backup-codes"
+    assert not CODES_LIST.search(enabled.text)
+    shown = await browser.get("/settings/2fa/backup-codes")
+    assert shown.headers["Cache-Control"] == "no-store"
+    assert shown.has("Two-factor authentication is on.")
+    codes = codes_on(shown)
+    assert len(codes) == 10
+    assert shown.has('download="mnwd-backup-codes.txt"')
+    assert all(code in unquote(shown.text) for code in codes), "the download link holds the codes"
+    reloaded = await browser.get("/settings/2fa/backup-codes")
+    assert reloaded.status == 200
+    assert not CODES_LIST.search(reloaded.text)
+    assert not any(code in reloaded.text for code in codes)
+    assert reloaded.has("shown only once")
+    assert "<strong>10</strong> unused backup code" in reloaded.text
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("code", "abcd-efgh-jk", "That looks like a backup code, but it is not one of yours"),
+        ("backup_code", "abcd-efgh-jk", "That looks like a backup code, but it is not one of yours"),
+        ("code", "nope", "neither a 6-digit code from your app nor a backup code"),
+        ("code", "000000", "Codes change every 30 seconds"),
+    ],
+)
+async def test_a_wrong_second_factor_is_told_what_it_was_taken_for(
+    make_user: MakeUser, browser: Browser, clock: Clock, field: str, typed: str, message: str
+) -> None:
+    secret, _ = await enrolled_user(make_user, browser, clock)
+    if typed == "000000" and code_at(secret, clock.seconds) == typed:
+        typed = "111111"
+    await password_step(browser)
+    page = await answer(browser, **{field: typed})
+    assert page.status == 401
+    assert page.has(message)
+    assert not await signed_in(browser)
+
+
+async def test_a_used_backup_code_typed_in_the_code_field_says_it_was_used(
+    make_user: MakeUser, browser: Browser, clock: Clock
+) -> None:
+    _, codes = await enrolled_user(make_user, browser, clock)
+    await sign_in_with(browser, code=codes[0])
+    await sign_out(browser)
+    await password_step(browser)
+    page = await answer(browser, code=codes[0])
+    assert page.status == 401
+    assert page.has("This backup code was already used: each one works once.")
+
+
+async def test_the_codes_left_page_links_on_only_to_a_local_address(
+    make_user: MakeUser, browser: Browser, clock: Clock
+) -> None:
+    """Attack: a link to /settings/2fa?saved=backup-code-used&next=//evil.example turns the Continue button into
+    a way off the site."""
+    await make_user("alice")
+    await sign_in(browser, "alice")
+    page = await browser.get("/settings/2fa?saved=backup-code-used&next=/settings/sessions")
+    assert page.has('<a class="button" href="/settings/sessions">Continue</a>')
+    for target in ("//evil.example", "https://evil.example/", "/\t/evil.example"):
+        page = await browser.get(f"/settings/2fa?saved=backup-code-used&next={quote(target)}")
+        assert page.status == 200
+        assert "evil.example" not in page.text
+        assert ">Continue</a>" not in page.text

@@ -211,6 +211,8 @@ async def test_someone_elses_app_is_not_found_on_every_route(
     for app_id in (str(client_id), str(uuid.uuid4()), "not-an-id", "1"):
         base = f"/dashboard/apps/{app_id}"
         assert (await mallory.get(base)).status == 404
+        for confirm in (f"{base}/rotate-key", f"{base}/deactivate"):
+            assert (await mallory.get(confirm)).status == 404
         for path, data in (
             (base, {"name": "pwned", "redirect_uris": "https://evil.example/cb"}),
             (f"{base}/rotate-key", {}),
@@ -240,3 +242,40 @@ async def test_forms_without_the_csrf_token_are_refused(creator: Browser, pool: 
             assert (await creator.post(path, data)).status == 403
     row = await pool.fetchrow("SELECT name, is_active, api_key_hash FROM sync_apps")
     assert tuple(row) == ("Notes", True, hashlib.sha256(api_key.encode()).digest())
+
+
+async def test_rotating_and_deactivating_ask_first_and_the_question_changes_nothing(
+    creator: Browser, pool: asyncpg.Pool
+) -> None:
+    """The app page's buttons lead to a page that asks (a GET, so it works without JavaScript); its button
+    posts. Opening the question, or leaving it with Cancel, changes nothing."""
+    client_id, api_key = shown_key(await register(creator))
+    details = f"/dashboard/apps/{client_id}"
+    app_page = await creator.get(details)
+    assert app_page.has(f'href="{details}/rotate-key"')
+    assert app_page.has(f'href="{details}/deactivate"')
+    assert not app_page.has(f'action="{details}/rotate-key"')
+
+    rotate = await creator.get(f"{details}/rotate-key")
+    assert rotate.status == 200
+    assert rotate.has(f"The current key ({api_key[:12]}…) stops working at once")
+    assert rotate.has(f'<form method="post" action="{details}/rotate-key"')
+    assert rotate.has(f'href="{details}">Cancel</a>')
+    deactivate = await creator.get(f"{details}/deactivate")
+    assert deactivate.has("Deactivate Notes?")
+    assert deactivate.has(f'<form method="post" action="{details}/deactivate"')
+    row = await pool.fetchrow("SELECT is_active, api_key_hash FROM sync_apps")
+    assert tuple(row) == (True, hashlib.sha256(api_key.encode()).digest())
+
+    done = await creator.post(f"{details}/deactivate", {"csrf_token": deactivate.csrf})
+    assert done.location == f"{details}?saved=deactivated"
+    # An inactive app has nothing to deactivate: the question leads back to its page.
+    assert (await creator.get(f"{details}/deactivate", follow=False)).location == details
+
+
+async def test_the_key_page_has_copy_buttons_for_the_client_id_and_the_key(creator: Browser) -> None:
+    page = await register(creator)
+    shown_key(page)  # the key is on the page once: the buttons point at it
+    assert page.has('data-copy-target="client-id"')
+    assert page.has('data-copy-target="api-key"')
+    assert page.has("/static/copy.js")

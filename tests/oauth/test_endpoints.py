@@ -13,9 +13,9 @@ from tests.support.oauth import RegisteredApp, me, register_app, tokens_for
 async def test_metadata(client: TestClient) -> None:  # type: ignore[type-arg]
     response = await client.get("/.well-known/oauth-authorization-server")
     body = await response.json()
-    assert body["issuer"] == "http://127.0.0.1:8080"
+    assert body["issuer"] == "http://localhost:8080"
     assert body["code_challenge_methods_supported"] == ["S256"]
-    assert body["token_endpoint"] == "http://127.0.0.1:8080/oauth/token"
+    assert body["token_endpoint"] == "http://localhost:8080/oauth/token"
     assert body["grant_types_supported"] == ["authorization_code", "refresh_token"]
 
 

@@ -69,7 +69,7 @@ async def test_state_and_issuer_come_back(alice: Browser, notes_app: RegisteredA
     page = await alice.get(authorize_path(notes_app, pkce, state="s p&ce"), follow=False)
     params = query_of(page.location)
     assert params["state"] == "s p&ce"
-    assert params["iss"] == "http://127.0.0.1:8080"
+    assert params["iss"] == "http://localhost:8080"
     assert page.location is not None
     assert page.location.startswith(REDIRECT + "?")
 

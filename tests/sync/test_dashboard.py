@@ -180,8 +180,8 @@ async def test_the_devices_page_lists_my_devices_by_app(browser: Browser, scene:
     ):
         row = _row(page.text, api.device_id)
         assert f"<td>{name}</td>" in row
-        assert f"<td>{platform}</td>" in row
-        assert f'action="/settings/devices/{api.device_id}/revoke"' in row
+        assert f'<td class="optional">{platform}</td>' in row
+        assert f'href="/settings/devices/{api.device_id}/revoke"' in row
     assert notes < page.text.index(f'data-device-id="{scene.alice_phone.device_id}"') < todo
     assert todo < page.text.index(f'data-device-id="{scene.alice_todo.device_id}"')
     assert str(scene.bob_tablet.device_id) not in page.text
@@ -261,3 +261,28 @@ async def test_signing_in_comes_first(browser: Browser) -> None:
     page = await browser.get("/settings/devices", follow=False)
     assert page.status == 303
     assert page.location == "/login?next=/settings/devices"
+
+
+async def test_revoking_asks_first_naming_the_device_and_the_app(
+    browser: Browser, pool: asyncpg.Pool, scene: Scene
+) -> None:
+    await sign_in(browser, "alice")
+    path = f"/settings/devices/{scene.alice_phone.device_id}/revoke"
+    question = await browser.get(path)
+    assert question.status == 200
+    assert question.has("Revoke “phone” (Notes)?")
+    assert question.has(f'<form method="post" action="{path}"')
+    assert await pool.fetchval("SELECT count(*) FROM sync_devices WHERE revoked_at IS NOT NULL") == 1
+    assert (await scene.alice_phone.pull()).status == 200
+    done = await browser.post(path, {"csrf_token": question.csrf})
+    assert done.location == "/settings/devices?saved=revoked"
+    # Revoked, it is no longer offered.
+    assert (await browser.get(path)).status == 404
+
+
+async def test_the_question_about_someone_elses_device_is_not_found(browser: Browser, scene: Scene) -> None:
+    await sign_in(browser, "bob")
+    for device_id in (scene.alice_laptop.device_id, uuid.uuid4(), "not-an-id"):
+        page = await browser.get(f"/settings/devices/{device_id}/revoke")
+        assert page.status == 404
+        assert "laptop" not in page.text

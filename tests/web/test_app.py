@@ -233,6 +233,24 @@ async def test_metrics_count_requests_per_route(client: TestClient) -> None:  # 
     assert "mnwd_http_request_duration_seconds_bucket" in text
 
 
+async def test_a_raised_redirect_is_counted_and_logged_with_its_own_status_and_id(
+    client: TestClient,  # type: ignore[type-arg]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`GET /settings` signed out raises `web.HTTPSeeOther` (login_redirect): it used to be counted and logged
+    as 500, without an X-Request-Id."""
+    with caplog.at_level(logging.INFO, logger="mnwd.access"):
+        response = await client.get("/settings", headers={"X-Request-Id": "see-other-1"}, allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/login?next=/settings"
+    assert response.headers["X-Request-Id"] == "see-other-1"
+    access = [r for r in caplog.records if r.name == "mnwd.access" and getattr(r, "path", "") == "/settings"]
+    assert [getattr(r, "status", None) for r in access] == [303]
+    text = await (await client.get("/metrics")).text()
+    assert 'mnwd_http_requests_total{method="GET",route="/settings",status="303"} 1.0' in text
+    assert 'route="/settings",status="500"' not in text
+
+
 async def test_a_nul_character_that_reaches_the_database_is_a_400_not_a_500(app_client: TestClient) -> None:  # type: ignore[type-arg]
     assert (await app_client.get("/test/store", params={"text": "fine"})).status == 200
     response = await app_client.get("/test/store", params={"text": "bad\u0000text"})
