@@ -116,6 +116,7 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     check_settings(config)
+    exception_handler = loop.get_exception_handler()
     try:
         async with open_all_services(config) as services:
             guard = ConnectionGuard(connection_limits(config))
@@ -149,7 +150,7 @@ async def serve(
                     housekeeping.cancel()
                 await shut_down(config, services, runner, guard, started)
     finally:
-        loop.set_exception_handler(None)
+        loop.set_exception_handler(exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("mnwd stopped")
