@@ -48,6 +48,16 @@ def positive_int(raw: str) -> int:
     return value
 
 
+def non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("is not a whole number") from None
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 def seconds(raw: str) -> float:
     try:
         value = float(raw)
@@ -143,6 +153,29 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("http_host", "MNWD_HTTP_HOST", "127.0.0.1", "Address the HTTP server listens on.", host),
     Setting("http_port", "MNWD_HTTP_PORT", "8080", "Port the HTTP server listens on.", port),
+    Setting(
+        "http_header_timeout",
+        "MNWD_HTTP_HEADER_TIMEOUT",
+        "30",
+        "Seconds an HTTP connection may take to send a request's headers, from opening or from its previous "
+        "answer (an idle keep-alive connection is closed then too).",
+        positive_float,
+    ),
+    Setting(
+        "http_body_idle_timeout",
+        "MNWD_HTTP_BODY_IDLE_TIMEOUT",
+        "60",
+        "Seconds a request body may stop arriving before its connection is closed.",
+        positive_float,
+    ),
+    Setting(
+        "http_max_connections_per_address",
+        "MNWD_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+        "256",
+        "Most open HTTP connections from one client IP address; more are closed at once (0: no cap; raise it "
+        "behind a reverse proxy, whose connections all come from one address).",
+        non_negative_int,
+    ),
     Setting("ssh_host", "MNWD_SSH_HOST", "127.0.0.1", "Address the git SSH server listens on.", host),
     Setting("ssh_port", "MNWD_SSH_PORT", "2222", "Port the git SSH server listens on.", port),
     Setting(
@@ -307,6 +340,9 @@ class Config:
     data_dir: Path
     http_host: str
     http_port: int
+    http_header_timeout: float
+    http_body_idle_timeout: float
+    http_max_connections_per_address: int
     ssh_host: str
     ssh_port: int
     public_url: str | None

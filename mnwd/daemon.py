@@ -1,4 +1,10 @@
-"""`mnwd serve`: migrate, start the listeners, wait for SIGINT/SIGTERM, drain, close."""
+"""`mnwd serve`: migrate, start the listeners, wait for SIGINT/SIGTERM, drain, close.
+
+Stopping (`shut_down`) keeps within ``MNWD_SHUTDOWN_TIMEOUT``: HTTP stops accepting and drains
+(`ConnectionGuard.drain`: requests in progress, bodies still arriving included, are read and answered), while
+jobs and the other listeners stop beside it, all against one deadline; what is still running
+`CANCEL_GRACE` seconds before the end is cancelled, and its connection closed.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +24,14 @@ from mnwd.domains import check_settings, open_all_services, periodic_tasks
 from mnwd.errors import MnwdError
 from mnwd.maintenance import run_maintenance
 from mnwd.services import Services
+from mnwd.web.connections import CONNECTIONS, AcceptErrorLog, ConnectionGuard, ConnectionLimits, GuardedSite
 
 __all__ = ["ListenError", "Listener", "check_ports", "serve"]
 
 log = logging.getLogger(__name__)
+
+# Of MNWD_SHUTDOWN_TIMEOUT, what is kept back for cancelling what did not finish and closing the rest.
+CANCEL_GRACE = 1.0
 
 
 class ListenError(MnwdError):
@@ -70,6 +80,58 @@ def check_ports(config: Config) -> None:
                 raise ListenError(f"cannot listen on {where}: {exc.strerror}{hint}") from None
 
 
+def http_runner(app: web.Application, config: Config, guard: ConnectionGuard) -> web.AppRunner:
+    """The runner of ``app``, its connections watched by ``guard``. aiohttp's own shutdown wait is short: by
+    the time it runs, `shut_down` has drained what could finish."""
+    app[CONNECTIONS] = guard
+    return web.AppRunner(
+        app,
+        access_log=log,
+        access_log_class=guard.answer_logger_class(),
+        shutdown_timeout=min(CANCEL_GRACE, config.shutdown_timeout) / 4,
+        handle_signals=False,
+    )
+
+
+def connection_limits(config: Config) -> ConnectionLimits:
+    return ConnectionLimits(
+        max_per_address=config.http_max_connections_per_address,
+        header_timeout=config.http_header_timeout,
+        body_idle_timeout=config.http_body_idle_timeout,
+    )
+
+
+async def shut_down(
+    config: Config, services: Services, runner: web.AppRunner, guard: ConnectionGuard, started: Sequence[Listener]
+) -> None:
+    """Drain HTTP, stop jobs and listeners side by side, then close what is left (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    budget = max(config.shutdown_timeout - CANCEL_GRACE, config.shutdown_timeout / 2)
+    deadline = loop.time() + budget
+
+    async def drain_http() -> None:
+        for site in list(runner.sites):
+            await site.stop()
+        # Long-lived answers (event streams, long polls) end now rather than at the deadline.
+        if runner.server is not None:
+            await runner.app.shutdown()
+        if not await guard.drain(deadline):
+            log.warning(
+                "shutdown: requests still running at the deadline are cancelled",
+                extra={"connections": guard.open_connections},
+            )
+
+    async def stop_listeners() -> None:
+        for listener in reversed(started):
+            await listener.stop()
+
+    try:
+        await asyncio.gather(drain_http(), services.jobs.stop(grace=budget), stop_listeners())
+    finally:
+        await guard.stop()
+        await runner.cleanup()
+
+
 async def serve(
     config: Config,
     *,
@@ -84,22 +146,24 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     check_settings(config)
+    exception_handler = loop.get_exception_handler()
     try:
         async with open_all_services(config) as services:
-            runner = web.AppRunner(
-                app_factory(services), access_log=None, shutdown_timeout=config.shutdown_timeout, handle_signals=False
-            )
+            guard = ConnectionGuard(connection_limits(config))
+            runner = http_runner(app_factory(services), config, guard)
             await runner.setup()
+            loop.set_exception_handler(AcceptErrorLog())
             started: list[Listener] = []
             housekeeping: asyncio.Task[None] | None = None
             try:
-                site = web.TCPSite(runner, config.http_host, config.http_port, reuse_address=True)
+                site = GuardedSite(runner, config.http_host, config.http_port, guard)
                 try:
                     await site.start()
                 except OSError as exc:
                     raise ListenError(
                         f"cannot listen on {config.http_host}:{config.http_port}: {exc.strerror}"
                     ) from exc
+                guard.start()
                 for listener in listeners(services):
                     await listener.start()
                     started.append(listener)
@@ -115,11 +179,9 @@ async def serve(
             finally:
                 if housekeeping is not None:
                     housekeeping.cancel()
-                await services.jobs.stop(grace=config.shutdown_timeout)
-                for listener in reversed(started):
-                    await listener.stop()
-                await runner.cleanup()
+                await shut_down(config, services, runner, guard, started)
     finally:
+        loop.set_exception_handler(exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("mnwd stopped")

@@ -72,6 +72,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "gone": (410, "Gone"),
     "link-used": (410, "Link already used"),
     "link-expired": (410, "Link expired"),
+    "request-timeout": (408, "Request timeout"),
     "length-required": (411, "Content-Length required"),
     "payload-too-large": (413, "Payload too large"),
     "quota-exceeded": (413, "Storage quota exceeded"),

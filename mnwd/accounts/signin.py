@@ -24,7 +24,8 @@ __all__ = ["LOCK_MINUTES", "MAX_FAILURES", "check_password", "rehash_if_outdated
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 LOGIN_PER_IP = Limit("login:ip", 50, 300, "Too many sign-in attempts from your network. Wait a few minutes.")
-FAILURES_PER_IDENTIFIER = Limit("login:failures", MAX_FAILURES, LOCK_MINUTES * 60)
+# A fixed window: an unknown name stays locked until the window ends, as a real account does (`_window_end`).
+FAILURES_PER_IDENTIFIER = Limit("login:failures", MAX_FAILURES, LOCK_MINUTES * 60, fixed_window=True)
 
 
 async def check_password(services: Services, identifier: str, password: str, ip: str) -> asyncpg.Record:

@@ -1,12 +1,26 @@
-"""Fixed-window rate limits counted in PostgreSQL, so every daemon sees the same count.
+"""Rate limits counted in PostgreSQL, so every daemon sees the same count.
 
 ``await limiter.hit(Limit("login:ip", 20, 300), ip)`` counts one attempt and raises `TooManyRequests`
-(429, with ``Retry-After``) once the window's limit is passed; `check` looks without counting.
+(429, with ``Retry-After``) once the limit is passed; `check` looks without counting.
+
+**Sliding window.** Hits are counted per fixed window (one row per bucket and window start), but a limit is
+judged over the last ``window_seconds``: the current window's count plus the previous window's weighted by
+how much of it still lies inside that span (``previous * (1 - elapsed / window) + current``). A fixed window
+let a burst straddling its boundary through at twice the limit; here such a burst gets the limit once. The
+estimate assumes the previous window's hits were spread evenly; the error is at most the previous count
+times the fraction of time misjudged, never a second full allowance at the boundary.
+
+Every hit counts, refused ones too: ``hit`` increments and reads in one statement, so concurrent hits from
+several daemons are each judged against an exact count. A `Limit` with ``fixed_window=True`` keeps the old
+meaning (the count restarts at each window start), for a lockout that must end at a known time.
+
+Windows may last at most a day; `sweep` keeps the previous window of every limit alive.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +30,9 @@ from mnwd.clock import Clock
 from mnwd.errors import TooManyRequests
 from mnwd.ratelimit import queries
 
-__all__ = ["Limit", "RateLimiter"]
+__all__ = ["MAX_WINDOW_SECONDS", "Limit", "RateLimiter"]
+
+MAX_WINDOW_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,39 @@ class Limit:
     max_hits: int
     window_seconds: int
     message: str = "Too many attempts. Wait a little and try again."
+    fixed_window: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.window_seconds <= MAX_WINDOW_SECONDS or self.max_hits < 1:
+            raise ValueError(f"limit {self.name}: window must be 1..{MAX_WINDOW_SECONDS} s and max_hits ≥ 1")
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: datetime
+    previous_start: datetime
+    elapsed: float  # seconds since ``start``
+
+
+def _weight(limit: Limit, window: _Window) -> float:
+    """The share of the previous window that still lies within the last ``window_seconds``."""
+    return 0.0 if limit.fixed_window else max(0.0, 1.0 - window.elapsed / limit.window_seconds)
+
+
+def _retry_after(limit: Limit, window: _Window, previous: int, current: int) -> int:
+    """Seconds until one more hit would be allowed, if none come meanwhile."""
+    length = limit.window_seconds
+    room = limit.max_hits - 1  # the estimate must be at most this before a hit for that hit to pass
+    if not limit.fixed_window and current <= room and previous > 0:
+        # Within this window: previous * (1 - t / length) + current ≤ room.
+        at = length * (1 - (room - current) / previous)
+        if at < length:
+            return max(1, math.ceil(at - window.elapsed))
+    until_next = length - window.elapsed
+    if limit.fixed_window or current <= room:
+        return max(1, math.ceil(until_next))
+    # In the next window ``current`` becomes the previous count: current * (1 - t / length) ≤ room.
+    return max(1, math.ceil(until_next + length * (1 - room / current)))
 
 
 class RateLimiter:
@@ -32,11 +81,14 @@ class RateLimiter:
         self._pool = pool
         self._clock = clock or Clock()
 
-    @staticmethod
-    def _window(limit: Limit, now: datetime) -> tuple[datetime, int]:
-        epoch = int(now.timestamp())
-        start = epoch - epoch % limit.window_seconds
-        return datetime.fromtimestamp(start, UTC), start + limit.window_seconds - epoch
+    def _window(self, limit: Limit) -> _Window:
+        now = self._clock.now().timestamp()
+        start = math.floor(now) - math.floor(now) % limit.window_seconds
+        return _Window(
+            datetime.fromtimestamp(start, UTC),
+            datetime.fromtimestamp(start - limit.window_seconds, UTC),
+            now - start,
+        )
 
     @staticmethod
     def _bucket(limit: Limit, key: str) -> str:
@@ -44,15 +96,21 @@ class RateLimiter:
         return f"{limit.name}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
     async def hit(self, limit: Limit, key: str) -> None:
-        start, retry_after = self._window(limit, self._clock.now())
-        hits = await queries.upsert_hit(self._pool, self._bucket(limit, key), start)
-        if hits > limit.max_hits:
-            raise TooManyRequests(limit.message, retry_after=max(retry_after, 1))
+        window = self._window(limit)
+        previous, current = await queries.upsert_hit(
+            self._pool, self._bucket(limit, key), window.start, window.previous_start
+        )
+        if previous * _weight(limit, window) + current > limit.max_hits:
+            raise TooManyRequests(limit.message, retry_after=_retry_after(limit, window, previous, current))
 
     async def check(self, limit: Limit, key: str) -> None:
-        start, retry_after = self._window(limit, self._clock.now())
-        if await queries.get_hits(self._pool, self._bucket(limit, key), start) >= limit.max_hits:
-            raise TooManyRequests(limit.message, retry_after=max(retry_after, 1))
+        window = self._window(limit)
+        previous, current = await queries.get_hits(
+            self._pool, self._bucket(limit, key), window.start, window.previous_start
+        )
+        if previous * _weight(limit, window) + current >= limit.max_hits:
+            raise TooManyRequests(limit.message, retry_after=_retry_after(limit, window, previous, current))
 
-    async def sweep(self, older_than: timedelta = timedelta(days=1)) -> int:
+    async def sweep(self, older_than: timedelta = timedelta(seconds=2 * MAX_WINDOW_SECONDS)) -> int:
+        """Delete the counts no limit reads any more (by default those older than two of the longest windows)."""
         return await queries.delete_windows_before(self._pool, self._clock.now() - older_than)

@@ -5,24 +5,44 @@ from datetime import datetime
 import asyncpg
 
 
-async def upsert_hit(conn: asyncpg.Pool | asyncpg.Connection, bucket: str, window_start: datetime) -> int:
-    hits: int = await conn.fetchval(
+async def upsert_hit(
+    conn: asyncpg.Pool | asyncpg.Connection, bucket: str, window_start: datetime, previous_start: datetime
+) -> tuple[int, int]:
+    """Count one hit in the current window; (hits of the previous window, hits of this one with this hit)."""
+    row = await conn.fetchrow(
         """
-        INSERT INTO rate_limits (bucket, window_start) VALUES ($1, $2)
-        ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-        RETURNING hits
+        WITH hit AS (
+            INSERT INTO rate_limits (bucket, window_start) VALUES ($1, $2)
+            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+            RETURNING hits
+        )
+        SELECT coalesce((SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $3), 0) AS previous,
+               (SELECT hits FROM hit) AS current
         """,
         bucket,
         window_start,
+        previous_start,
     )
-    return hits
+    assert row is not None
+    return row["previous"], row["current"]
 
 
-async def get_hits(conn: asyncpg.Pool | asyncpg.Connection, bucket: str, window_start: datetime) -> int:
-    hits: int | None = await conn.fetchval(
-        "SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2", bucket, window_start
+async def get_hits(
+    conn: asyncpg.Pool | asyncpg.Connection, bucket: str, window_start: datetime, previous_start: datetime
+) -> tuple[int, int]:
+    """(hits of the previous window, hits of the current one)."""
+    row = await conn.fetchrow(
+        """
+        SELECT coalesce(sum(hits) FILTER (WHERE window_start = $3), 0) AS previous,
+               coalesce(sum(hits) FILTER (WHERE window_start = $2), 0) AS current
+        FROM rate_limits WHERE bucket = $1 AND window_start IN ($2, $3)
+        """,
+        bucket,
+        window_start,
+        previous_start,
     )
-    return hits or 0
+    assert row is not None
+    return int(row["previous"]), int(row["current"])
 
 
 async def delete_windows_before(conn: asyncpg.Pool | asyncpg.Connection, cutoff: datetime) -> int:

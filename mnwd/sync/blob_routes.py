@@ -2,7 +2,8 @@
 
 The body of a PUT is streamed from the socket into the store, so it is bounded by ``sync_max_blob_bytes``
 and not by the app-wide ``client_max_size`` (which only applies to ``request.read()`` and ``post()``).
-Every check that needs no body (address, token, Content-Length, size limit, an existing blob, quota) is
+Every check that needs no body (address, token, Content-Length, size limit, an existing blob, uploads in
+progress, quota) is
 made before a byte of it is read; a client that sent ``Expect: 100-continue`` is told to go on only then.
 """
 
@@ -89,9 +90,10 @@ async def put_blob(request: web.Request) -> web.Response:
     existing = await blobs.prepare_upload(services, bearer, sha256, size)
     if existing is not None:
         return _put_response(existing, 200)
-    await _send_continue(request)
-    chunks = request.content.iter_chunked(BODY_CHUNK)
-    blob, created = await blobs.store_blob(services, bearer, sha256, size, content_type, chunks)
+    async with blobs.reserve_upload(services, bearer, sha256, size):
+        await _send_continue(request)
+        chunks = request.content.iter_chunked(BODY_CHUNK)
+        blob, created = await blobs.store_blob(services, bearer, sha256, size, content_type, chunks)
     return _put_response(blob, 201 if created else 200)
 
 

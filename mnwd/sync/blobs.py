@@ -10,12 +10,24 @@ The interface the routes call:
 - ``parse_blob_key(value)`` — the path's hash, or `BadRequest`; nothing else sees an unchecked key.
 - ``get_blob(pool, bearer, sha256)`` — this caller's blob or None (another user's bytes are not theirs).
 - ``prepare_upload(services, bearer, sha256, size)`` — the checks that need no body: size limit, an existing
-  blob (returned, for a dedup answer without reading the body), quota. Raises `PayloadTooLarge` or `QuotaExceeded`.
+  blob (returned, for a dedup answer without reading the body). Raises `PayloadTooLarge`.
+- ``reserve_upload(services, bearer, sha256, size)`` — a context holding this upload's place while its body
+  arrives: at most ``MNWD_SYNC_MAX_UPLOADS`` per user (`TooManyRequests`), and its bytes counted against the
+  quota with those already stored and those of the user's other uploads in progress (`QuotaExceeded`), so
+  unfinished uploads cannot stage more than the quota. Released when the upload ends, however it ends.
 - ``store_blob(services, bearer, sha256, size, content_type, chunks)`` — streams the body into the store
   (hash checked by the store) and records it; ``(blob, created)``. Raises `BlobHashMismatchProblem`,
-  `IncompleteBody`, `QuotaExceeded` or `Conflict`; then no row is kept and the quota is unchanged.
-- ``delete_blob(services, bearer, sha256)`` — removes the row and gives back the quota; `NotFound` if none.
-- ``collect_blob(services, sha256)`` — deletes the stored bytes when no ``sync_blobs`` row names them.
+  `IncompleteBody`, `UploadIdle` (no byte for ``MNWD_SYNC_UPLOAD_IDLE_TIMEOUT``), `QuotaExceeded` or
+  `Conflict`; then no row is kept, no staged file is left and the quota is unchanged.
+- ``delete_blob(services, bearer, sha256)`` — removes the caller's row, gives back the quota and queues a
+  ``sync.blobs.collect`` job; `NotFound` if none. It does the same work whether or not someone else stores
+  the same bytes, so its timing does not tell.
+- ``collect_blob(services, sha256)`` — deletes the stored bytes when no ``sync_blobs`` row names them (the
+  job's body).
+
+**Reservations are per daemon.** The quota in ``users.storage_used_bytes`` is shared by every daemon; the
+bytes of uploads still in progress are counted by the daemon receiving them (`UploadReservations`), so with
+N daemons a user can have at most N * quota staged at once, each upload bounded by the blob size limit.
 
 **Stored bytes and their rows.** The store's put happens before the row exists (the hash is only known to be
 right at the end of the body), so "no row references this hash" does not by itself make deleting the file
@@ -28,41 +40,52 @@ file that is gone.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
 from mnwd.blobs import BlobHashMismatch
+from mnwd.db import jobs
 from mnwd.db.tx import Tx, run_tx
-from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem
+from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
 from mnwd.oauth import Bearer
+from mnwd.services import ServiceKey, Services
 from mnwd.sync import queries
 from mnwd.sync.settings import SyncSettings
 
-if TYPE_CHECKING:
-    from mnwd.services import Services
-
 __all__ = [
+    "COLLECT_JOB",
     "MAX_CONTENT_TYPE_CHARS",
+    "UPLOADS",
     "Blob",
     "BlobHashMismatchProblem",
     "IncompleteBody",
     "LengthRequired",
     "QuotaExceeded",
+    "UploadIdle",
+    "UploadReservations",
     "blob_lock_key",
     "clean_content_type",
     "collect_blob",
+    "collect_blob_job",
     "delete_blob",
     "get_blob",
     "parse_blob_key",
     "prepare_upload",
+    "reserve_upload",
     "store_blob",
 ]
+
+COLLECT_JOB = "sync.blobs_collect"
+UPLOAD_RETRY_AFTER_SECONDS = 5
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +152,54 @@ class QuotaExceeded(PayloadTooLarge):
         )
 
 
+class UploadIdle(Problem):
+    status = 408
+    slug = "request-timeout"
+
+    def __init__(self, idle: float) -> None:
+        super().__init__(
+            f"No part of the body arrived for {idle:g} seconds; the upload was dropped and nothing was stored.",
+            idle_seconds=idle,
+        )
+
+
+@dataclass
+class _InFlight:
+    uploads: int = 0
+    reserved: int = 0
+
+
+@dataclass
+class UploadReservations:
+    """This daemon's blob uploads in progress, per user: how many, and how many bytes they may still add."""
+
+    _by_user: dict[uuid.UUID, _InFlight] = field(default_factory=dict)
+
+    def uploads(self, user_id: uuid.UUID) -> int:
+        found = self._by_user.get(user_id)
+        return 0 if found is None else found.uploads
+
+    def reserved(self, user_id: uuid.UUID) -> int:
+        found = self._by_user.get(user_id)
+        return 0 if found is None else found.reserved
+
+    @contextlib.contextmanager
+    def hold(self, user_id: uuid.UUID, size: int) -> Iterator[None]:
+        entry = self._by_user.setdefault(user_id, _InFlight())
+        entry.uploads += 1
+        entry.reserved += size
+        try:
+            yield
+        finally:
+            entry.uploads -= 1
+            entry.reserved -= size
+            if entry.uploads == 0:
+                del self._by_user[user_id]
+
+
+UPLOADS = ServiceKey("sync.uploads", UploadReservations)
+
+
 def parse_blob_key(value: str) -> str:
     """``value`` if it is a blob address (64 lowercase hex digits), else `BadRequest`."""
     if _KEY.fullmatch(value) is None:
@@ -161,30 +232,54 @@ async def get_blob(pool: asyncpg.Pool, bearer: Bearer, sha256: str) -> Blob | No
 
 
 async def prepare_upload(services: Services, bearer: Bearer, sha256: str, size: int) -> Blob | None:
-    """Everything decided before the body is read; returns the caller's blob if they already have it."""
+    """The checks made before any other; returns the caller's blob if they already have it."""
     limit = services.config.section(SyncSettings).max_blob_bytes
     if size > limit:
         raise PayloadTooLarge(f"A blob may have at most {limit} bytes; this one has {size}.", limit=limit)
     existing = await get_blob(services.pool, bearer, sha256)
     if existing is not None and await services.blobs.exists(sha256):
         return existing
-    # A row whose bytes the store lost is repaired by this upload: the insert below finds the row and keeps it.
-    if existing is None:
-        usage = await queries.get_storage_usage(
-            services.pool, bearer.user_id, services.config.section(SyncSettings).quota_bytes
-        )
-        if usage is None:
-            raise NotFound("There is no such user.")
-        if usage["used"] + size > usage["quota"]:
-            raise QuotaExceeded(quota=usage["quota"], used=usage["used"], size=size)
     return None
 
 
-async def _exactly(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """``chunks``, failing (so the store keeps nothing) unless they add up to ``size`` bytes."""
+@contextlib.asynccontextmanager
+async def reserve_upload(services: Services, bearer: Bearer, sha256: str, size: int) -> AsyncIterator[None]:
+    """Hold a place for this upload while its body arrives (see the module docstring)."""
+    settings = services.config.section(SyncSettings)
+    uploads = services[UPLOADS]
+    usage = await queries.get_storage_usage(services.pool, bearer.user_id, settings.quota_bytes)
+    if usage is None:
+        raise NotFound("There is no such user.")
+    # A row whose bytes the store lost is repaired by this upload: it adds nothing to the quota.
+    repairing = await get_blob(services.pool, bearer, sha256) is not None
+    # No await from here to `hold`: the checks and the reservation are one step for this daemon.
+    if uploads.uploads(bearer.user_id) >= settings.max_uploads:
+        raise TooManyRequests(
+            f"You have {settings.max_uploads} uploads in progress already; retry when one has finished.",
+            retry_after=UPLOAD_RETRY_AFTER_SECONDS,
+        )
+    counted = 0 if repairing else size
+    used = usage["used"] + uploads.reserved(bearer.user_id)
+    if used + counted > usage["quota"]:
+        raise QuotaExceeded(quota=usage["quota"], used=used, size=size)
+    with uploads.hold(bearer.user_id, counted):
+        yield
+
+
+async def _exactly(chunks: AsyncIterable[bytes], size: int, idle: float) -> AsyncIterator[bytes]:
+    """``chunks``, failing (so the store keeps nothing) unless they add up to ``size`` bytes, each arriving
+    within ``idle`` seconds of the one before."""
     received = 0
+    iterator = aiter(chunks)
     try:
-        async for chunk in chunks:
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    chunk = await anext(iterator)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise UploadIdle(idle) from None
             received += len(chunk)
             if received > size:
                 raise IncompleteBody(size, received)
@@ -205,8 +300,9 @@ async def store_blob(
     chunks: AsyncIterable[bytes],
 ) -> tuple[Blob, bool]:
     """Stream ``chunks`` into the store and record the blob for this caller; True if it is new to them."""
+    idle = services.config.section(SyncSettings).upload_idle_timeout
     try:
-        await services.blobs.put(_exactly(chunks, size), expected_sha256=sha256, max_size=size)
+        await services.blobs.put(_exactly(chunks, size, idle), expected_sha256=sha256, max_size=size)
     except BlobHashMismatch as exc:
         raise BlobHashMismatchProblem(exc.expected, exc.actual) from None
 
@@ -240,18 +336,24 @@ async def store_blob(
 
 
 async def delete_blob(services: Services, bearer: Bearer, sha256: str) -> None:
-    """Forget this caller's blob and give its bytes back to their quota; the stored bytes go if nobody else has them."""
+    """Forget this caller's blob and give its bytes back to their quota. Whether the stored bytes go (nobody
+    else has them) is decided later by the ``sync.blobs_collect`` job queued here, whoever else has them."""
 
     async def forget(tx: Tx) -> bool:
         size = await queries.delete_blob(tx.conn, bearer.app_id, bearer.user_id, sha256)
         if size is None:
             return False
         await queries.release_storage_used(tx.conn, bearer.user_id, size)
+        await jobs.enqueue(tx.conn, COLLECT_JOB, {"sha256": sha256})
         return True
 
     if not await run_tx(services.pool, "sync.blobs.delete", forget, metrics=services.metrics):
         raise NotFound("There is no such blob.")
-    await _collect_quietly(services, sha256)
+
+
+async def collect_blob_job(services: Services, job: jobs.Job) -> None:
+    """The ``sync.blobs_collect`` job: `collect_blob` of its hash (safe to run twice)."""
+    await collect_blob(services, parse_blob_key(str(job.payload["sha256"])))
 
 
 async def collect_blob(services: Services, sha256: str) -> bool:

@@ -11,10 +11,11 @@ from aiohttp import web
 from markupsafe import Markup
 
 from mnwd.apps import App, add_app_panel
-from mnwd.domain import Domain, Periodic
+from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.oauth import on_bearers_forgotten
 from mnwd.services import Services
 from mnwd.sync import dashboard
+from mnwd.sync.blobs import COLLECT_JOB, UPLOADS, UploadReservations, collect_blob_job
 from mnwd.sync.commands import add_commands
 from mnwd.sync.compaction import CompactionReport, compact
 from mnwd.sync.notifier import CHANNEL, NOTIFIER, ChangeNotifier
@@ -43,6 +44,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     readahead = ReadAhead(clock=services.clock)
     services[READAHEAD] = readahead
     services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)
+    services[UPLOADS] = UploadReservations()
     try:
         yield
     finally:
@@ -75,5 +77,6 @@ DOMAIN = Domain(
     settings=SyncSettings,
     start=start,
     periodic=(Periodic("sync.compaction", COMPACTION_EVERY_SECONDS, compact_sync_log),),
+    jobs=(JobKind(COLLECT_JOB, collect_blob_job),),
     sql=Path(__file__).resolve().parent / "sql",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mnwd.config import Section, Setting, positive_int
+from mnwd.config import Section, Setting, positive_float, positive_int
 
 __all__ = ["SyncSettings"]
 
@@ -19,6 +19,8 @@ class SyncSettings(Section):
     quota_bytes: int
     tombstone_days: int
     max_waiting_pushes: int
+    max_uploads: int
+    upload_idle_timeout: float
 
     SETTINGS: ClassVar[tuple[Setting, ...]] = (
         Setting("max_batch", "MNWD_SYNC_MAX_BATCH", "1000", "Most mutations in one sync push.", positive_int),
@@ -59,5 +61,19 @@ class SyncSettings(Section):
             "4",
             "Most pushes to one stream (app, user) this daemon runs at once; more are answered 429.",
             positive_int,
+        ),
+        Setting(
+            "max_uploads",
+            "MNWD_SYNC_MAX_UPLOADS",
+            "4",
+            "Most blob uploads one user may have in progress on this daemon at once; more are answered 429.",
+            positive_int,
+        ),
+        Setting(
+            "upload_idle_timeout",
+            "MNWD_SYNC_UPLOAD_IDLE_TIMEOUT",
+            "30",
+            "Seconds a blob upload's body may stall before the upload is dropped (408) and its staged bytes removed.",
+            positive_float,
         ),
     )

@@ -1,6 +1,7 @@
 """Request id, access log and metrics; security headers on every answer; and the one place errors become
 problem+json (a lost database becomes 503, a client that left is logged as 499, and nothing is written into
-an answer that has already started)."""
+an answer that has already started). Under ``mnwd serve`` it also tells the connection guard
+(`mnwd.web.connections`) when a request starts, and answers ``Connection: close`` while the daemon drains."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiohttp.typedefs import Handler
 from mnwd.errors import PROBLEM_TYPES, Problem, problem_type_uri
 from mnwd.logs import mask_secrets, request_id_var
 from mnwd.web.body import json_response
+from mnwd.web.connections import CONNECTIONS
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import TEMPLATES, render_error_page, wants_html
 
@@ -120,10 +122,15 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500
+    connections = request.app.get(CONNECTIONS)
+    if connections is not None:
+        connections.request_started(request)
     try:
         response = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
+        if connections is not None and connections.draining:
+            response.force_close()
         return response
     except web.HTTPException as exc:
         # A redirect raised by a handler (`login_redirect`) passes problem_middleware untouched and is

@@ -34,6 +34,7 @@ from mnwd.sync.settings import SyncSettings
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 from tests.support.oauth import RegisteredApp, register_app
+from tests.support.queries import QueryCount
 from tests.sync.tokens import sync_token
 
 BLOBS = "/sync/v1/blobs/"
@@ -299,7 +300,9 @@ async def test_concurrent_puts_of_the_same_bytes_create_one_blob(
     client: TestClient,  # type: ignore[type-arg]
     alice_token: str,
     pool: asyncpg.Pool,
+    limits: Any,
 ) -> None:
+    limits(max_uploads=6)
     data = os.urandom(50_000)
     responses = await asyncio.gather(*(put(client, alice_token, data) for _ in range(6)))
     assert sorted(r.status for r in responses) == [200] * 5 + [201]
@@ -508,7 +511,9 @@ async def test_concurrent_puts_near_the_quota_cannot_exceed_it(
     alice_token: str,
     pool: asyncpg.Pool,
     services: Services,
+    limits: Any,
 ) -> None:
+    limits(max_uploads=8)
     await set_quota(pool, "alice", 10_000)
     blobs = [os.urandom(3000) for _ in range(8)]
     responses = await asyncio.gather(*(put(client, alice_token, data) for data in blobs))
@@ -518,6 +523,102 @@ async def test_concurrent_puts_near_the_quota_cannot_exceed_it(
     assert await rows(pool) == 3
     stored = [await services.blobs.exists(sha(data)) for data in blobs]
     assert stored == [r.status == 201 for r in responses]
+
+
+def staged_parts(services: Services) -> list[str]:
+    staging = services.config.data_dir / "blobs" / "tmp"
+    return sorted(p.name for p in staging.glob("put-*.part")) if staging.exists() else []
+
+
+async def start_upload(raw: Any, token: str, data: bytes) -> tuple[Any, RawResponse]:
+    """Send an upload's head (``Expect: 100-continue``) and a first byte of its body if it was let in."""
+    connection = await raw()
+    await connection.send(head("PUT", sha(data), token, f"Content-Length: {len(data)}", "Expect: 100-continue"))
+    answer = await connection.response(to_head=False)
+    if answer.status == 100:
+        await connection.send(data[:1])
+    return connection, answer
+
+
+async def test_unfinished_uploads_cannot_stage_more_than_the_quota(
+    alice_token: str, raw: Any, pool: asyncpg.Pool, services: Services, limits: Any
+) -> None:
+    """Attack: start 20 uploads of 1 MiB each under a 3 MiB quota and never finish them. The quota used to
+    count only finished blobs, so all 20 were let in and staged 20 MiB on disk. Uploads in progress now
+    reserve their size: three are let in, the others are refused before a byte of their body is read."""
+    limits(max_uploads=50)
+    await set_quota(pool, "alice", 3 * MIB)
+    blobs = [os.urandom(MIB) for _ in range(20)]
+    started = [await start_upload(raw, alice_token, data) for data in blobs]
+    statuses = [answer.status for _, answer in started]
+    assert statuses == [100] * 3 + [413] * 17
+    refused = problem_of(started[3][1])
+    assert refused["type"] == PROBLEM + "quota-exceeded"
+    assert refused["used"] == 3 * MIB  # the reserved bytes count as used
+    for _ in range(100):
+        if len(staged_parts(services)) == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert len(staged_parts(services)) == 3
+    # One finishes: its bytes are now stored, not reserved; the two still in progress keep their places.
+    first, _ = started[0]
+    await first.send(blobs[0][1:])
+    assert (await first.response()).status == 201
+    assert await storage_used(pool, "alice") == MIB
+    _, again = await start_upload(raw, alice_token, os.urandom(MIB))
+    assert again.status == 413
+    # One is abandoned: its reservation is given back.
+    await started[1][0].close()
+    for _ in range(250):
+        _, later = await start_upload(raw, alice_token, os.urandom(MIB))
+        if later.status == 100:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("an abandoned upload kept its reservation")
+
+
+async def test_uploads_in_progress_per_user_are_capped(
+    alice_token: str, bob_token: str, raw: Any, services: Services, limits: Any
+) -> None:
+    limits(max_uploads=2)
+    first, answer = await start_upload(raw, alice_token, os.urandom(1000))
+    assert answer.status == 100
+    assert (await start_upload(raw, alice_token, os.urandom(1000)))[1].status == 100
+    _, third = await start_upload(raw, alice_token, os.urandom(1000))
+    assert third.status == 429
+    assert problem_of(third)["type"] == PROBLEM + "rate-limited"
+    assert int(third.headers["retry-after"]) > 0
+    # Another user is not held back by Alice's uploads.
+    assert (await start_upload(raw, bob_token, os.urandom(1000)))[1].status == 100
+    await first.close()
+    for _ in range(250):  # until the server has seen the first one end
+        _, later = await start_upload(raw, alice_token, os.urandom(1000))
+        if later.status == 100:
+            break
+        assert later.status == 429
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("a closed upload kept its place")
+
+
+async def test_an_idle_upload_is_dropped_and_its_staged_file_removed(
+    alice_token: str, raw: Any, pool: asyncpg.Pool, services: Services, limits: Any
+) -> None:
+    """Attack: begin an upload and stop sending (a slow-body client holding a staged file and a place)."""
+    limits(upload_idle_timeout=0.5, max_uploads=1)
+    data = os.urandom(100_000)
+    connection, answer = await start_upload(raw, alice_token, data)
+    assert answer.status == 100
+    await connection.send(data[1:10])
+    dropped = await connection.response(within=5)
+    assert dropped.status == 408
+    assert problem_of(dropped)["type"] == PROBLEM + "request-timeout"
+    assert staged_parts(services) == []
+    assert await rows(pool) == 0
+    assert await storage_used(pool, "alice") == 0
+    # Its place is free again.
+    assert (await start_upload(raw, alice_token, os.urandom(10)))[1].status == 100
 
 
 class CancellingServer(TestServer):
@@ -836,7 +937,7 @@ async def test_no_token_is_401(client: TestClient, method: str) -> None:  # type
 # --- delete ---
 
 
-async def test_delete_gives_back_the_quota_and_removes_the_bytes(
+async def test_delete_gives_back_the_quota_and_the_sweep_removes_the_bytes(
     client: TestClient,  # type: ignore[type-arg]
     alice_token: str,
     pool: asyncpg.Pool,
@@ -847,9 +948,12 @@ async def test_delete_gives_back_the_quota_and_removes_the_bytes(
     assert response.status == 204
     assert await rows(pool) == 0
     assert await storage_used(pool, "alice") == 0
-    assert not await services.blobs.exists(stored)
     assert (await client.get(BLOBS + stored, headers=auth(alice_token))).status == 404
     assert (await client.delete(BLOBS + stored, headers=auth(alice_token))).status == 404
+    assert await services.blobs.exists(stored)  # until the collect job has run
+    assert await services.jobs.run_due() == 1
+    assert not await services.blobs.exists(stored)
+    assert await services.jobs.run_due() == 0
 
 
 async def test_shared_bytes_stay_until_the_last_owner_deletes_them(
@@ -861,11 +965,116 @@ async def test_shared_bytes_stay_until_the_last_owner_deletes_them(
 ) -> None:
     assert (await put(client, bob_token, DATA)).status == 201
     assert (await client.delete(BLOBS + stored, headers=auth(alice_token))).status == 204
+    assert await services.jobs.run_due() == 1
     assert await services.blobs.exists(stored)
     got = await client.get(BLOBS + stored, headers=auth(bob_token))
     assert await got.read() == DATA
     assert (await client.delete(BLOBS + stored, headers=auth(bob_token))).status == 204
+    assert await services.jobs.run_due() == 1
     assert not await services.blobs.exists(stored)
+
+
+class CountingStore:
+    """The local store, counting the calls made to it."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.store, name)
+
+
+async def test_delete_does_the_same_work_whether_or_not_others_store_the_bytes(
+    client: TestClient,  # type: ignore[type-arg]
+    alice_token: str,
+    bob_token: str,
+    services: Services,
+    query_count: QueryCount,
+) -> None:
+    """Attack: Alice deletes a blob and times the answer; it took longer when nobody else stored the same bytes
+    (the file was deleted there and then), so she learnt whether someone else holds a given file. DELETE now
+    only forgets her row: the same statements, no store call, and the bytes are judged later by a job."""
+    shared, alone = os.urandom(4000), os.urandom(4000)
+    for data in (shared, alone):
+        assert (await put(client, alice_token, data)).status == 201
+    assert (await put(client, bob_token, shared)).status == 201
+    work = []
+    for data in (shared, alone):
+        store = CountingStore(services.blobs)
+        services.blobs = store  # type: ignore[assignment]
+        try:
+            async with query_count() as statements:
+                assert (await client.delete(BLOBS + sha(data), headers=auth(alice_token))).status == 204
+        finally:
+            services.blobs = store.store
+        work.append((statements, store.calls))
+    assert work[0] == work[1]
+    assert work[0][1] == []
+    assert await services.blobs.exists(sha(alone))  # until the collect job has run
+    assert await services.jobs.run_due() == 2
+    assert await services.blobs.exists(sha(shared))
+    assert not await services.blobs.exists(sha(alone))
+
+
+class ReferencingStore:
+    """The local store whose delete first lets another upload of the same bytes record its row: the sweep
+    checked for references, then a new reference appeared before it deleted."""
+
+    def __init__(self, store: BlobStore, record: Any) -> None:
+        self.store = store
+        self.record = record
+
+    async def delete(self, sha256: str) -> bool:
+        await self.record()
+        return await self.store.delete(sha256)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def test_the_sweep_never_removes_bytes_a_new_upload_records_meanwhile(
+    client: TestClient,  # type: ignore[type-arg]
+    alice_token: str,
+    bob_token: str,
+    pool: asyncpg.Pool,
+    services: Services,
+) -> None:
+    """Race: the collect job runs while Bob uploads the bytes Alice just deleted. Either Bob's row is
+    recorded first and the bytes stay, or the bytes go first and Bob's upload is refused (409): never a row
+    without its bytes."""
+    data = os.urandom(3000)
+    assert (await put(client, alice_token, data)).status == 201
+    assert (await client.delete(BLOBS + sha(data), headers=auth(alice_token))).status == 204
+    answers: list[int] = []
+
+    async def bob_uploads() -> None:
+        if uploads:  # a failed upload collects too: only the sweep's delete races
+            return
+        # The job holds the hash's exclusive lock: Bob's insert waits for it (in a task, or this would deadlock).
+        upload = asyncio.create_task(put(client, bob_token, data))
+        await asyncio.sleep(0.3)
+        answers.append(-1 if not upload.done() else upload.result().status)
+        uploads.append(upload)
+
+    uploads: list[asyncio.Task[ClientResponse]] = []
+    services.blobs = ReferencingStore(services.blobs, bob_uploads)  # type: ignore[assignment]
+    try:
+        assert await services.jobs.run_due() == 1
+        status = (await uploads[0]).status
+    finally:
+        services.blobs = services.blobs.store  # type: ignore[attr-defined]
+    assert answers == [-1]  # Bob's upload waited for the sweep
+    bob_rows = await rows(pool, sha(data))
+    if status == 409:
+        assert bob_rows == 0
+    else:
+        assert status == 201
+        assert bob_rows == 1
+        assert await services.blobs.exists(sha(data))
+    # Either way, a stored row always has its bytes.
+    assert bob_rows == 0 or await services.blobs.exists(sha(data))
 
 
 async def test_a_failed_upload_leaves_bytes_someone_else_owns(
