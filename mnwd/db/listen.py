@@ -47,6 +47,8 @@ PROBE_CHANNEL = "mnwd_listen_probe"
 KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
 # Notifications waiting to be sent (while the connection is down, say): past this the oldest are dropped.
 MAX_OUTBOX = 10_000
+# Most notifications sent in one transaction (each at most 8,000 bytes).
+MAX_BATCH = 500
 # A connection killed under a send can also fail with InternalClientError (mid-way through an error).
 SEND_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 NOTIFY_MANY = "SELECT count(pg_notify(n.channel, n.payload)) FROM unnest($1::text[], $2::text[]) AS n(channel, payload)"
@@ -114,10 +116,10 @@ class ListenBus:
             self._sender = asyncio.get_running_loop().create_task(self._send(self._conn))
 
     async def _send(self, conn: asyncpg.Connection) -> None:
-        """Until the outbox is empty: everything queued so far in one transaction."""
+        """Until the outbox is empty: everything queued so far (up to `MAX_BATCH`) in one transaction."""
         try:
             while self._outbox and self._current(conn):
-                batch, self._outbox = self._outbox, []
+                batch, self._outbox = self._outbox[:MAX_BATCH], self._outbox[MAX_BATCH:]
                 try:
                     async with asyncio.timeout(self._probe_timeout), self._busy:
                         await conn.fetchval(NOTIFY_MANY, [c for c, _, _ in batch], [p for _, p, _ in batch])

@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 import pytest
 
-from mnwd.db.listen import ListenBus
+from mnwd.db.listen import MAX_BATCH, ListenBus
 from mnwd.services import Services
 from mnwd.sync import queries
 from mnwd.sync.notifier import NOTIFIER, ChangeNotifier, poke_prefix
@@ -168,8 +168,9 @@ async def test_notifications_queued_together_go_out_in_order(db_url: str) -> Non
     bus.subscribe("test_channel", heard)
     await bus.start()
     try:
-        for i in range(50):
-            bus.notify("test_channel", str(i))
-        assert [await asyncio.wait_for(heard.payloads.get(), 5) for _ in range(50)] == [str(i) for i in range(50)]
+        queued = [str(i) for i in range(2 * MAX_BATCH + 10)]  # three transactions
+        for payload in queued:
+            bus.notify("test_channel", payload)
+        assert [await asyncio.wait_for(heard.payloads.get(), 5) for _ in queued] == queued
     finally:
         await bus.close()
