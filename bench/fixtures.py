@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,14 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from bench.rounds import Options
 from mnwd.app import create_app
 from mnwd.config import PROJECT_ROOT, Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.domains import open_all_services
 from mnwd.services import Services
+from mnwd.sync import queries
+from mnwd.sync.streams import stream_lock_key
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
@@ -191,12 +195,13 @@ async def _end_orphaned_handlers() -> None:
 
 
 @contextlib.asynccontextmanager
-async def sync_stack(*, serve_here: bool = True) -> AsyncIterator[SyncStack]:
-    """A throw-away cluster, migrated, with Services; mnwd served in this process unless ``serve_here`` is off."""
+async def sync_stack(options: Options, *, serve_here: bool = True) -> AsyncIterator[SyncStack]:
+    """A throw-away cluster, migrated, with Services; mnwd served in this process unless ``serve_here`` is off.
+    Durable commits unless ``options.fast_unsafe``."""
     logging.getLogger("mnwd.access").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        cluster = EmbeddedPostgres(tmp / "pg", unsafe_fast=True)
+        cluster = EmbeddedPostgres(tmp / "pg", unsafe_fast=options.fast_unsafe)
         db_url = await cluster.start()
         try:
             config = Config.from_env({}, data_dir=tmp / "var", database_url=db_url)
@@ -325,43 +330,164 @@ class Watcher:
 
 
 async def live_latencies(
-    base_url: str, pusher: Device, watcher: Device, count: int, *, warmup: int = 20, interval: float = 0.0
-) -> tuple[list[float], list[float]]:
-    """Seconds from the start of A's push (one mutation) until B holds it, ``count`` times (one every
-    ``interval`` seconds, or back to back); and, interleaved with them so that both see the same machine, a
-    bare ``GET /healthz`` round trip each time."""
-    b = Watcher(base_url, watcher)
-    await b.start()
+    base_url: str,
+    pusher: Device,
+    watcher: Watcher,
+    count: int,
+    *,
+    warmup: int = 20,
+    interval: float = 0.0,
+    data_bytes: int = 0,
+) -> list[float]:
+    """Seconds from the start of A's push (one mutation, its payload padded by ``data_bytes``) until B, an
+    event stream client already started, holds it; ``count`` times (one every ``interval`` seconds, or back to
+    back)."""
     live: list[float] = []
-    bare: list[float] = []
     stamp = "2025-06-01T12:00:00Z"
-    try:
-        async with aiohttp.ClientSession(timeout=NO_TIMEOUT) as session:
-            url = f"{base_url}/sync/v1/push"
-            health = f"{base_url}/healthz"
-            headers = {**pusher.headers, **JSON_HEADERS}
-            next_at = time.perf_counter()
-            for i in range(warmup + count):
-                if interval and i >= warmup:
-                    next_at += interval
-                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-                started = time.perf_counter()
-                async with session.get(health) as response:
-                    await response.read()
-                    assert response.status == 200
-                answered = time.perf_counter()
-                row_id = str(uuid.uuid4())
-                body = pusher.push_body([("INSERT", row_id, payload())], stamp)
-                held = asyncio.get_running_loop().create_future()
-                b.waiting[row_id] = held
-                pushed = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    assert response.status == 200, await response.text()
-                finished = await asyncio.wait_for(held, 10)
-                if i >= warmup:
-                    bare.append(answered - started)
-                    live.append(finished - pushed)
-    finally:
-        await b.stop()
-    return live, bare
+    async with aiohttp.ClientSession(timeout=NO_TIMEOUT) as session:
+        url = f"{base_url}/sync/v1/push"
+        headers = {**pusher.headers, **JSON_HEADERS}
+        next_at = time.perf_counter()
+        for i in range(warmup + count):
+            if interval and i >= warmup:
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            row_id = str(uuid.uuid4())
+            data = payload()
+            if data_bytes:
+                data["pad"] = "x" * data_bytes
+            body = pusher.push_body([("INSERT", row_id, data)], stamp)
+            held = asyncio.get_running_loop().create_future()
+            watcher.waiting[row_id] = held
+            pushed = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                assert response.status == 200, await response.text()
+            finished = await asyncio.wait_for(held, 10)
+            if i >= warmup:
+                live.append(finished - pushed)
+    return live
+
+
+# Pushers: the same mutations pushed through mnwd over HTTP, or by raw asyncpg on a connection of its own.
+
+Batch = list[tuple[str, str, dict[str, Any] | None]]
+PUSH_STAMP = "2025-06-01T12:00:00+00:00"
+
+
+def batches(count: int, size: int, *, data_bytes: int = 0) -> list[Batch]:
+    """``count`` batches of ``size`` INSERT/UPDATE mutations of new rows; ``data_bytes`` pads each payload."""
+    ops = ("INSERT", "UPDATE")
+    out: list[Batch] = []
+    for _ in range(count):
+        batch: Batch = []
+        for i in range(size):
+            data = payload()
+            if data_bytes:
+                data["pad"] = "x" * data_bytes
+            batch.append((ops[i % 2], str(uuid.uuid4()), data))
+        out.append(batch)
+    return out
+
+
+class HttpPusher:
+    """``POST /sync/v1/push`` as a device does it; bodies are encoded before the clock starts."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, device: Device) -> None:
+        self.session = session
+        self.url = f"{base_url}/sync/v1/push"
+        self.device = device
+        self.headers = {**device.headers, **JSON_HEADERS}
+
+    def prepare(self, batch: Batch) -> bytes:
+        return self.device.push_body(batch, PUSH_STAMP)
+
+    async def push(self, body: bytes) -> None:
+        async with self.session.post(self.url, data=body, headers=self.headers) as response:
+            answer = await response.read()
+            assert response.status == 200, answer
+
+
+class RawPusher:
+    """Raw asyncpg calling the ``sync_push`` function mnwd calls, with the arguments it would pass."""
+
+    def __init__(self, conn: asyncpg.Connection, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
+        self.conn = conn
+        self.stream = (app_id, user_id, device_id, stream_lock_key(app_id, user_id))
+        self.prefix = f"{app_id}:{user_id}:"
+        self.next_mutation = 1
+
+    def arguments(self, prepared: tuple[tuple[int, int], tuple[list[Any], ...]]) -> list[Any]:
+        """The positional arguments of `mnwd.sync.queries.SYNC_PUSH`, as `mnwd.sync.queries.sync_push` passes
+        them."""
+        span, columns = prepared
+        app_id, user_id, device_id, lock = self.stream
+        _, row_ids, data = columns[0], columns[3], columns[4]
+        fits = sum(250 + len(r) + len(d or "") for r, d in zip(row_ids, data, strict=True)) <= 2000
+        return [app_id, user_id, device_id, lock, *span, *columns, self.prefix, fits, 2000]
+
+    def prepare(self, batch: Batch) -> tuple[tuple[int, int], tuple[list[Any], ...]]:
+        stamp = datetime.fromisoformat(PUSH_STAMP)
+        ids = list(range(self.next_mutation, self.next_mutation + len(batch)))
+        self.next_mutation += len(batch)
+        columns = (
+            ids,
+            ["notes"] * len(batch),
+            [op for op, _, _ in batch],
+            [row_id for _, row_id, _ in batch],
+            [None if data is None else orjson.dumps(data).decode() for _, _, data in batch],
+            [stamp] * len(batch),
+        )
+        return (ids[0], ids[-1]), columns
+
+    async def push(self, prepared: tuple[tuple[int, int], tuple[list[Any], ...]]) -> None:
+        span, columns = prepared
+        ids, tables, ops, row_ids, data, stamps = columns
+        written = await queries.push_changes(
+            self.conn,
+            self.stream,
+            span,
+            (ids, tables, ops, row_ids, data, stamps),
+            (self.prefix, sum(250 + len(r) + len(d or "") for r, d in zip(row_ids, data, strict=True)) <= 2000, 2000),
+        )
+        assert written["outcome"] == "applied", written
+
+
+FLOOR = """
+WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)),
+inserted AS (
+    INSERT INTO sync_log (app_id, user_id, device_id, mutation_id, table_name, operation, row_id, data,
+                          client_timestamp)
+    SELECT $2, $3, $4, m.id, m.tbl, m.op, m.row_id, m.data::jsonb, m.stamp
+    FROM locked, unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+         AS m(id, tbl, op, row_id, data, stamp)
+    RETURNING seq
+),
+device AS (UPDATE sync_devices SET last_mutation_id = $11, last_seen_at = now() WHERE id = $4)
+SELECT max(seq) FROM inserted
+"""
+
+
+class FloorPusher(RawPusher):
+    """The floor: one ``INSERT … SELECT unnest`` with the stream lock and the device update, one statement."""
+
+    async def push(self, prepared: tuple[tuple[int, int], tuple[list[Any], ...]]) -> None:
+        span, columns = prepared
+        app_id, user_id, device_id, lock = self.stream
+        await self.conn.fetchval(FLOOR, lock, app_id, user_id, device_id, *columns, span[1])
+
+
+async def raw_devices(stack: SyncStack, user_ids: Sequence[uuid.UUID], name: str) -> list[uuid.UUID]:
+    """A device row per user (in order) for a raw pusher, named ``name``."""
+    assert stack.app_id is not None
+    rows = await stack.pool.fetch(
+        """
+        INSERT INTO sync_devices (app_id, user_id, device_name)
+        SELECT $1, u, $3 || '-' || i FROM unnest($2::uuid[]) WITH ORDINALITY AS t(u, i) ORDER BY i
+        RETURNING id
+        """,
+        stack.app_id,
+        list(user_ids),
+        name,
+    )
+    return [r["id"] for r in rows]

@@ -13,12 +13,12 @@ import aiohttp
 from aiohttp import web
 
 from bench.report import Result
+from bench.rounds import Options, alternate
 from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.domains import open_all_services
 
-REQUESTS = 6000
 CONCURRENCY = 20
 
 
@@ -31,9 +31,9 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/healthz"
 
 
-async def _load(url: str) -> float:
+async def _load(url: str, requests: int) -> float:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
-        remaining = REQUESTS
+        remaining = requests
 
         async def worker() -> None:
             nonlocal remaining
@@ -43,16 +43,17 @@ async def _load(url: str) -> float:
                     await response.read()
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))  # warm-up connections
-        remaining = REQUESTS
+        remaining = requests
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return REQUESTS / (time.perf_counter() - started)
+        return requests / (time.perf_counter() - started)
 
 
-async def run() -> list[Result]:
+async def run(options: Options) -> list[Result]:
     logging.getLogger("mnwd.access").setLevel(logging.WARNING)
+    requests = options.size(3000, 100)
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = EmbeddedPostgres(Path(tmp) / "pg", unsafe_fast=True)
+        cluster = EmbeddedPostgres(Path(tmp) / "pg", unsafe_fast=options.fast_unsafe)
         url = await cluster.start()
         try:
             config = Config.from_env({}, data_dir=Path(tmp) / "var", database_url=url)
@@ -62,8 +63,9 @@ async def run() -> list[Result]:
                 bare_runner, bare_url = await _serve(bare)
                 mnwd_runner, mnwd_url = await _serve(create_app(services))
                 try:
-                    baseline = await _load(bare_url)
-                    measured = await _load(mnwd_url)
+                    measured, baseline = await alternate(
+                        options, [lambda: _load(mnwd_url, requests), lambda: _load(bare_url, requests)]
+                    )
                 finally:
                     await mnwd_runner.cleanup()
                     await bare_runner.cleanup()

@@ -1,137 +1,148 @@
-"""Push: 100-mutation batches from 20 concurrent clients (20 users, one device each) over HTTP, in
-mutations/s, against raw asyncpg ``executemany`` of the same rows into ``sync_log``, one transaction per
-batch, on 20 concurrent connections. The two run in alternating rounds on the same cluster."""
+"""Push, over HTTP through mnwd against raw asyncpg on connections of its own, in alternating rounds:
+
+- 100-mutation batches from 20 clients (one user each), in mutations/s, against raw asyncpg calling the same
+  ``sync_push`` database function with the same arguments, and against the floor: one ``INSERT … SELECT
+  unnest`` statement with the stream lock and the device update;
+- single-mutation pushes (the interactive case) from 16 clients (one user each) back to back, in pushes/s
+  and per-push latency p50/p99, against raw ``sync_push``;
+- contention: 4 devices of one user (``MNWD_SYNC_MAX_WAITING_PUSHES``' default) pushing single mutations to
+  the same stream, which serialise on its lock, against raw ``sync_push``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
-import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
-import orjson
 
-from bench.fixtures import JSON_HEADERS, NO_TIMEOUT, Device, SyncStack, payload, sync_stack
+from bench.fixtures import (
+    NO_TIMEOUT,
+    FloorPusher,
+    HttpPusher,
+    RawPusher,
+    SyncStack,
+    batches,
+    percentile,
+    raw_devices,
+    sync_stack,
+)
 from bench.report import Result
-
-CLIENTS = 20
-BATCH = 100
-BATCHES_PER_ROUND = 8  # per client
-ROUNDS = 3
-STAMP = "2025-06-01T12:00:00+00:00"
-
-INSERT = """
-    INSERT INTO sync_log (app_id, user_id, device_id, mutation_id, table_name, operation, row_id, data,
-                          client_timestamp)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-"""
-
-Batch = list[tuple[str, str, dict[str, object]]]
+from bench.rounds import Options, alternate
 
 
-def _batches(count: int) -> list[Batch]:
-    ops = ("INSERT", "UPDATE")
-    return [[(ops[i % 2], str(uuid.uuid4()), payload()) for i in range(BATCH)] for _ in range(count)]
+class Pusher(Protocol):
+    def prepare(self, batch: Any) -> Any: ...
+
+    async def push(self, prepared: Any) -> None: ...
 
 
-async def _http_round(stack: SyncStack, session: aiohttp.ClientSession, devices: list[Device], batches: int) -> float:
-    """Seconds for every client to push ``batches`` batches; bodies are encoded before the clock starts."""
-    url = f"{stack.base_url}/sync/v1/push"
-    bodies = [[d.push_body(b, STAMP) for b in _batches(batches)] for d in devices]
+async def _round(pushers: Sequence[Pusher], pushes: int, size: int) -> tuple[float, list[float]]:
+    """Every pusher pushes ``pushes`` batches of ``size`` back to back: the seconds, and each push's latency."""
+    prepared = [[p.prepare(b) for b in batches(pushes, size)] for p in pushers]
+    latencies: list[float] = []
 
-    async def client(device: Device, mine: list[bytes]) -> None:
-        headers = {**device.headers, **JSON_HEADERS}
+    async def client(pusher: Pusher, mine: list[Any]) -> None:
         for body in mine:
-            async with session.post(url, data=body, headers=headers) as response:
-                answer = await response.read()
-                assert response.status == 200, answer
+            started = time.perf_counter()
+            await pusher.push(body)
+            latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(d, b) for d, b in zip(devices, bodies, strict=True)))
-    return time.perf_counter() - started
+    await asyncio.gather(*(client(p, m) for p, m in zip(pushers, prepared, strict=True)))
+    return time.perf_counter() - started, latencies
 
 
-class RawClient:
-    """The baseline writer: its own device row and connection, the same rows as mnwd would store."""
+class Side:
+    """One side of a comparison: its pushers; each round records the rate and the latency percentiles."""
 
-    def __init__(self, conn: asyncpg.Connection, app_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
-        self.conn = conn
-        self.key = (app_id, user_id, device_id)
-        self.next_mutation = 1
+    def __init__(self, pushers: Sequence[Pusher], pushes: int, size: int) -> None:
+        self.pushers = pushers
+        self.pushes = pushes
+        self.size = size
+        self.p50: list[float] = []
+        self.p99: list[float] = []
 
-    def rows(self, batch: Batch) -> list[tuple[object, ...]]:
-        stamp = dt.datetime.fromisoformat(STAMP)
-        rows = []
-        for op, row_id, data in batch:
-            rows.append((*self.key, self.next_mutation, "notes", op, row_id, _json(data), stamp))
-            self.next_mutation += 1
-        return rows
-
-    async def push(self, rows: list[tuple[object, ...]]) -> None:
-        async with self.conn.transaction():
-            await self.conn.executemany(INSERT, rows)
+    async def __call__(self) -> float:
+        seconds, latencies = await _round(self.pushers, self.pushes, self.size)
+        self.p50.append(percentile(latencies, 0.5) * 1e6)
+        self.p99.append(percentile(latencies, 0.99) * 1e6)
+        return len(self.pushers) * self.pushes * self.size / seconds
 
 
-def _json(data: dict[str, object]) -> str:
-    return orjson.dumps(data).decode()
+async def _connections(stack: SyncStack, count: int) -> list[asyncpg.Connection]:
+    return [await asyncpg.connect(stack.db_url) for _ in range(count)]
 
 
-async def _raw_round(clients: list[RawClient], batches: int) -> float:
-    prepared = [[c.rows(b) for b in _batches(batches)] for c in clients]
-
-    async def client(raw: RawClient, mine: list[list[tuple[object, ...]]]) -> None:
-        for rows in mine:
-            await raw.push(rows)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(c, p) for c, p in zip(clients, prepared, strict=True)))
-    return time.perf_counter() - started
+async def _http_pushers(
+    stack: SyncStack, session: aiohttp.ClientSession, users: Sequence[Any], name: str
+) -> list[HttpPusher]:
+    devices = await stack.mint_devices(users)
+    for i, device in enumerate(devices):
+        await stack.register(session, device, f"{name}-{i}")
+    return [HttpPusher(session, stack.base_url, d) for d in devices]
 
 
-async def run() -> list[Result]:
-    async with sync_stack() as stack:
-        assert stack.app_id is not None
-        users = await stack.create_users(CLIENTS)
-        devices = await stack.mint_devices(users)
-        connector = aiohttp.TCPConnector(limit=CLIENTS)
+async def _raw_pushers(
+    stack: SyncStack, conns: Sequence[asyncpg.Connection], users: Sequence[Any], name: str, kind: type[RawPusher]
+) -> list[RawPusher]:
+    assert stack.app_id is not None
+    ids = await raw_devices(stack, users, name)
+    return [kind(c, stack.app_id, u, d) for c, u, d in zip(conns, users, ids, strict=True)]
+
+
+async def run(options: Options) -> list[Result]:
+    clients, batch, batches_per_round = 20, 100, options.size(8, 1)
+    singles, single_pushes = 16, options.size(100, 3)
+    contenders = 4
+    results: list[Result] = []
+    async with sync_stack(options) as stack:
+        connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=NO_TIMEOUT) as session:
-            for i, device in enumerate(devices):
-                await stack.register(session, device, f"laptop-{i}")
-            raw_devices = await stack.pool.fetch(
-                """
-                INSERT INTO sync_devices (app_id, user_id, device_name)
-                SELECT $1, u, 'raw' FROM unnest($2::uuid[]) WITH ORDINALITY AS t(u, i) ORDER BY i
-                RETURNING id, user_id
-                """,
-                stack.app_id,
-                users,
-            )
-            raw_device_of = {r["user_id"]: r["id"] for r in raw_devices}
-            conns = [await asyncpg.connect(stack.db_url) for _ in range(CLIENTS)]
+            conns = await _connections(stack, clients)
             try:
-                raw = [RawClient(c, stack.app_id, u, raw_device_of[u]) for c, u in zip(conns, users, strict=True)]
-                # Warm-up: every connection (both sides) used once.
-                await _raw_round(raw, 1)
-                await _http_round(stack, session, devices, 1)
-                raw_seconds = http_seconds = 0.0
-                for _ in range(ROUNDS):
-                    raw_seconds += await _raw_round(raw, BATCHES_PER_ROUND)
-                    http_seconds += await _http_round(stack, session, devices, BATCHES_PER_ROUND)
+                users = await stack.create_users(clients, prefix="batch")
+                http = Side(await _http_pushers(stack, session, users, "http"), batches_per_round, batch)
+                raw = Side(await _raw_pushers(stack, conns, users, "raw", RawPusher), batches_per_round, batch)
+                floor = Side(await _raw_pushers(stack, conns, users, "floor", FloorPusher), batches_per_round, batch)
+                for side in (http, raw, floor):  # warm-up: every connection used once
+                    await _round(side.pushers, 1, 1)
+                rates = await alternate(options, [http, raw, floor])
+                name = f"push {batch}/batch, {clients} clients"
+                results += [
+                    Result(name, "mut/s", rates[0], "raw sync_push", rates[1], target=0.8),
+                    Result(name, "mut/s", rates[0], "INSERT unnest floor", rates[2]),
+                ]
+
+                users = await stack.create_users(singles, prefix="single")
+                http = Side(await _http_pushers(stack, session, users, "http"), single_pushes, 1)
+                raw = Side(await _raw_pushers(stack, conns[:singles], users, "raw", RawPusher), single_pushes, 1)
+                for side in (http, raw):
+                    await _round(side.pushers, 1, 1)
+                rates = await alternate(options, [http, raw])
+                name = f"single-mutation push, {singles} clients"
+                results += [
+                    Result(name, "push/s", rates[0], "raw sync_push", rates[1], target=0.5),
+                    Result(f"{name}, p50", "us", http.p50, "raw sync_push", raw.p50),
+                    Result(f"{name}, p99", "us", http.p99, "raw sync_push", raw.p99),
+                ]
+
+                user = (await stack.create_users(1, prefix="shared"))[0]
+                same = [user] * contenders
+                http = Side(await _http_pushers(stack, session, same, "http"), single_pushes, 1)
+                raw = Side(await _raw_pushers(stack, conns[:contenders], same, "raw", RawPusher), single_pushes, 1)
+                for side in (http, raw):
+                    await _round(side.pushers, 1, 1)
+                rates = await alternate(options, [http, raw])
+                name = f"one stream, {contenders} devices, single pushes"
+                results += [
+                    Result(name, "push/s", rates[0], "raw sync_push", rates[1]),
+                    Result(f"{name}, p99", "us", http.p99, "raw sync_push", raw.p99),
+                ]
             finally:
                 for conn in conns:
                     await conn.close()
-        stored = await stack.pool.fetchval("SELECT count(*) FROM sync_log")
-        assert stored == 2 * CLIENTS * BATCH * (1 + ROUNDS * BATCHES_PER_ROUND), stored
-    mutations = CLIENTS * BATCH * BATCHES_PER_ROUND * ROUNDS
-    return [
-        Result(
-            f"push {BATCH}/batch, {CLIENTS} clients",
-            "mut/s",
-            mutations / http_seconds,
-            "asyncpg executemany",
-            mutations / raw_seconds,
-            target=0.5,
-        )
-    ]
+    return results

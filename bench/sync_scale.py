@@ -3,8 +3,10 @@ separate ``python -m mnwd serve`` process, so that its RSS can be read.
 
 - memory per client: the server's RSS growth divided by the clients, against a bare aiohttp server (also a
   separate process) that holds the same SSE requests open with a handler that only writes heartbeats;
-- live latency (push by A until B holds it, p50) while the 2 000 are connected, against the same
-  measurement on the same daemon before they connected;
+- live latency (push by A until B holds it, p50 and p99) while the 2 000 are connected, against the same
+  measurement on the same daemon before they connected; the daemon remembers checked tokens for
+  `BEARER_CACHE_SECONDS` and the pushes last twice as long, so the idle streams' token re-checks (at their
+  heartbeats, once their remembered checks have aged out) fall inside;
 - PostgreSQL connections of the daemon with the clients connected, against before: SSE waits in process.
 
 ``python -m bench.sync_scale bare PORT`` runs the bare server.
@@ -26,6 +28,7 @@ from bench.fixtures import (
     NO_TIMEOUT,
     Device,
     SyncStack,
+    Watcher,
     free_port,
     live_latencies,
     mnwd_serve_argv,
@@ -34,13 +37,16 @@ from bench.fixtures import (
     sync_stack,
 )
 from bench.report import Result
+from bench.rounds import Options
 
 CLIENTS = 2000
 FIRST = 100  # connected before the "before" reading, so that every code path has run once
 OPENING = 50  # connections being opened at once
 PUSHES = 400
-# Pushes are spread over more than one heartbeat period, so that the idle clients' heartbeats fall inside.
-PUSH_INTERVAL = 0.04
+BEARER_CACHE_SECONDS = 20
+# Pushes are spread over twice the bearer cache's lifetime, so that the idle clients' heartbeats and their
+# token re-checks fall inside.
+PUSH_INTERVAL = 2 * BEARER_CACHE_SECONDS / PUSHES
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -118,10 +124,12 @@ def _raise_open_files(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))  # servers started below inherit it
 
 
-async def run() -> list[Result]:
-    _raise_open_files(2 * CLIENTS + 1000)
-    async with sync_stack(serve_here=False) as stack:
-        users = await stack.create_users(CLIENTS + 1)
+async def run(options: Options) -> list[Result]:
+    clients = options.size(CLIENTS, 2 * FIRST)
+    pushes = options.size(PUSHES, 10)
+    _raise_open_files(2 * clients + 1000)
+    async with sync_stack(options, serve_here=False) as stack:
+        users = await stack.create_users(clients + 1)
         a, b = await stack.mint_devices([users[0], users[0]])
         idle = await stack.mint_devices(users[1:])
 
@@ -132,6 +140,7 @@ async def run() -> list[Result]:
             "MNWD_DATA_DIR": str(stack.tmp / "serve"),
             "MNWD_LOG_LEVEL": "warning",
             "MNWD_SHUTDOWN_TIMEOUT": "2",
+            "MNWD_BEARER_CACHE_SECONDS": str(BEARER_CACHE_SECONDS),
         }
         stack.base_url = f"http://127.0.0.1:{port}"
         events = f"{stack.base_url}/sync/v1/events"
@@ -140,19 +149,24 @@ async def run() -> list[Result]:
             async with aiohttp.ClientSession(timeout=NO_TIMEOUT) as session:
                 await stack.register(session, a, "phone")
                 await stack.register(session, b, "laptop")
-            alone, _ = await live_latencies(stack.base_url, a, b, PUSHES, interval=PUSH_INTERVAL)
-            clients = IdleClients(events)
+            watcher = Watcher(stack.base_url, b)
+            await watcher.start()
             try:
-                await clients.connect(idle[:FIRST])
-                pg_before = len(await _backends(stack) - ours)
-                before = await _settled_rss(pid)
-                await clients.connect(idle[FIRST:])
-                after = await _settled_rss(pid)
-                pg_during = len(await _backends(stack) - ours)
-                crowded, _ = await live_latencies(stack.base_url, a, b, PUSHES, interval=PUSH_INTERVAL)
+                alone = await live_latencies(stack.base_url, a, watcher, pushes, interval=PUSH_INTERVAL)
+                idle_clients = IdleClients(events)
+                try:
+                    await idle_clients.connect(idle[:FIRST])
+                    pg_before = len(await _backends(stack) - ours)
+                    before = await _settled_rss(pid)
+                    await idle_clients.connect(idle[FIRST:])
+                    after = await _settled_rss(pid)
+                    pg_during = len(await _backends(stack) - ours)
+                    crowded = await live_latencies(stack.base_url, a, watcher, pushes, interval=PUSH_INTERVAL)
+                finally:
+                    await idle_clients.close()
             finally:
-                await clients.close()
-        mnwd_per_client = (after - before) / (CLIENTS - FIRST)
+                await watcher.stop()
+        mnwd_per_client = (after - before) / (clients - FIRST)
 
         bare_port = free_port()
         argv = [sys.executable, "-m", "bench.sync_scale", "bare", str(bare_port)]
@@ -163,32 +177,32 @@ async def run() -> list[Result]:
     us = 1e6
     return [
         Result(
-            f"SSE idle clients: RSS per client ({CLIENTS:,})",
+            f"SSE idle clients: RSS per client ({clients:,})",
             "KiB",
-            mnwd_per_client * kib,
+            [mnwd_per_client * kib],
             "bare aiohttp SSE",
-            bare_per_client * kib,
+            [bare_per_client * kib],
         ),
         Result(
-            f"live p50 with {CLIENTS:,} idle SSE clients",
+            f"live p50 with {clients:,} idle SSE clients",
             "us",
-            percentile(crowded, 0.5) * us,
+            [percentile(crowded, 0.5) * us],
             "live p50 without",
-            percentile(alone, 0.5) * us,
+            [percentile(alone, 0.5) * us],
         ),
         Result(
-            f"live p99 with {CLIENTS:,} idle SSE clients",
+            f"live p99 with {clients:,} idle SSE clients",
             "us",
-            percentile(crowded, 0.99) * us,
+            [percentile(crowded, 0.99) * us],
             "live p99 without",
-            percentile(alone, 0.99) * us,
+            [percentile(alone, 0.99) * us],
         ),
         Result(
-            f"PostgreSQL connections with {CLIENTS:,} SSE",
+            f"PostgreSQL connections with {clients:,} SSE",
             "conns",
-            pg_during,
+            [pg_during],
             f"with {FIRST} SSE clients",
-            pg_before,
+            [pg_before],
         ),
     ]
 

@@ -8,6 +8,18 @@ so a subscriber must treat reconnection as "anything may have changed".
 
 NOTIFY is delivered on commit only, to every daemon listening, in commit order per sending session.
 
+`ListenBus.notify` sends a notification *after* the caller's commit, from the LISTEN connection, coalesced:
+what is queued while one send is on its way goes in the next, one transaction for all of them. A transaction
+that sends a NOTIFY holds a database-wide lock through its commit; sent from inside busy write transactions
+(a sync push) that lock would serialise them all, here it is taken by one connection, once per batch. The
+notification comes back to this daemon's own subscribers through the same connection, after every
+notification committed before it (revocations included): local and remote subscribers see one order.
+These transactions run with ``synchronous_commit`` off: a notification does not outlive a crash anyway.
+Delivery is best effort: a send that fails counts as a lost connection (subscribers hear
+``listening(False)`` and look at the database again), its batch is retried once on the new connection, and
+a daemon that dies between a commit and the send never sends it, so subscribers must not depend on every
+notification arriving (the sync notifier re-checks stream heads).
+
 A connection can also stall without closing (a frozen backend, a half-open TCP connection): nothing is
 delivered and nothing says so. So every ``probe_interval`` seconds the bus sends itself a ``NOTIFY`` with a
 unique payload on a private channel (`PROBE_CHANNEL`), through the LISTEN connection itself, and expects it
@@ -33,6 +45,13 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 PROBE_CHANNEL = "mnwd_listen_probe"
 # Server-side TCP keepalives: the server notices a vanished daemon (ignored on a Unix socket).
 KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
+# Notifications waiting to be sent (while the connection is down, say): past this the oldest are dropped.
+MAX_OUTBOX = 10_000
+# Most notifications sent in one transaction (each at most 8,000 bytes).
+MAX_BATCH = 500
+# A connection killed under a send can also fail with InternalClientError (mid-way through an error).
+SEND_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+NOTIFY_MANY = "SELECT count(pg_notify(n.channel, n.payload)) FROM unnest($1::text[], $2::text[]) AS n(channel, payload)"
 
 
 class Subscriber(Protocol):
@@ -56,6 +75,12 @@ class ListenBus:
         self._probe: asyncio.Task[None] | None = None
         self._probe_waiting: tuple[str, asyncio.Future[None]] | None = None
         self.probes_failed = 0
+        # The connection runs one statement at a time: the probe and the sender take turns.
+        self._busy = asyncio.Lock()
+        self._outbox: list[tuple[str, str, int]] = []  # (channel, payload, failed sends)
+        self._sender: asyncio.Task[None] | None = None
+        self.sends_failed = 0
+        self.notifications_dropped = 0
 
     @property
     def channels(self) -> list[str]:
@@ -72,6 +97,50 @@ class ListenBus:
         for subscriber in self._subscribers.get(channel, ()):
             subscriber.on_notify(payload)
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Send ``NOTIFY channel, payload`` soon, to every daemon, this one included (call it after the
+        commit of what it announces). Notifications from one daemon arrive in the order they were queued."""
+        if len(self._outbox) >= MAX_OUTBOX:
+            del self._outbox[0]
+            self.notifications_dropped += 1
+        self._outbox.append((channel, payload, 0))
+        self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        if (
+            self._outbox
+            and self._conn is not None
+            and not self._closing
+            and (self._sender is None or self._sender.done())
+        ):
+            self._sender = asyncio.get_running_loop().create_task(self._send(self._conn))
+
+    async def _send(self, conn: asyncpg.Connection) -> None:
+        """Until the outbox is empty: everything queued so far (up to `MAX_BATCH`) in one transaction."""
+        try:
+            while self._outbox and self._current(conn):
+                batch, self._outbox = self._outbox[:MAX_BATCH], self._outbox[MAX_BATCH:]
+                try:
+                    async with asyncio.timeout(self._probe_timeout), self._busy:
+                        await conn.fetchval(NOTIFY_MANY, [c for c, _, _ in batch], [p for _, p, _ in batch])
+                except SEND_ERRORS as exc:
+                    if self._closing:
+                        return
+                    self.sends_failed += 1
+                    retried = [(c, p, failed + 1) for c, p, failed in batch if not failed]
+                    self.notifications_dropped += len(batch) - len(retried)
+                    self._outbox[:0] = retried
+                    del self._outbox[:-MAX_OUTBOX]
+                    log.warning("could not send notifications; reconnecting", extra={"error": repr(exc)})
+                    if conn is self._conn:
+                        self._lose(conn)
+                    return
+        finally:
+            if self._sender is asyncio.current_task():
+                self._sender = None
+            if self._conn is not conn:
+                self._wake_sender()  # what is left goes out on the new connection
+
     @property
     def backend_pid(self) -> int | None:
         """The PostgreSQL process of the current LISTEN connection (None while there is none)."""
@@ -83,7 +152,7 @@ class ListenBus:
         conn = await asyncpg.connect(
             self._url,
             timeout=CONNECT_TIMEOUT_SECONDS,
-            server_settings={"application_name": "mnwd-listen", **KEEPALIVE_SETTINGS},
+            server_settings={"application_name": "mnwd-listen", "synchronous_commit": "off", **KEEPALIVE_SETTINGS},
         )
         try:
             for channel in self._subscribers:
@@ -98,10 +167,11 @@ class ListenBus:
         if self._probe_interval > 0:
             self._probe = asyncio.get_running_loop().create_task(self._probe_loop(conn))
         self._tell_all(True)
+        self._wake_sender()
 
     async def close(self) -> None:
         self._closing = True
-        for task in (self._reconnect, self._probe):
+        for task in (self._reconnect, self._probe, self._sender):
             if task is not None:
                 task.cancel()
         if self._conn is not None and not self._conn.is_closed():
@@ -132,9 +202,10 @@ class ListenBus:
             self._probe_waiting = (payload, back)
             try:
                 async with asyncio.timeout(self._probe_timeout):
-                    await conn.execute("SELECT pg_notify($1, $2)", PROBE_CHANNEL, payload)
+                    async with self._busy:
+                        await conn.execute("SELECT pg_notify($1, $2)", PROBE_CHANNEL, payload)
                     await back
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except SEND_ERRORS as exc:
                 if self._closing or conn is not self._conn:
                     return
                 self.probes_failed += 1

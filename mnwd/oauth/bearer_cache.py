@@ -10,6 +10,10 @@ well (`BearerCache.forget_all`), without waiting for its own notification. Entri
 
 Whoever holds a check for longer than a request (an event stream, a long poll) registers with
 `BearerCache.on_forget` and is told at each forget, so it checks again at once.
+
+An entry lives between half the cache's lifetime and all of it, by its token hash: thousands of event
+streams opened together (after a restart, say) then check their tokens again spread over that half rather
+than all at once when their entries would have aged out together, and stay spread afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ class BearerCache:
         self._seconds = seconds
         self._clock = clock or Clock()
         self._max_entries = max_entries
-        self._entries: dict[bytes, tuple[float, ApiCaller]] = {}
+        self._entries: dict[bytes, tuple[float, ApiCaller]] = {}  # token hash → (monotonic deadline, caller)
         self._listening = False
         # A check that read the database before a forget must not store what it read after it.
         self.generation = 0
@@ -47,10 +51,10 @@ class BearerCache:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
-        stored_at, bearer = entry
+        deadline, bearer = entry
         if (
             not self.enabled
-            or self._clock.monotonic() - stored_at > self._seconds
+            or self._clock.monotonic() > deadline
             or (bearer.expires_at is not None and bearer.expires_at <= self._clock.now())
         ):
             self._entries.pop(token_hash, None)
@@ -62,7 +66,11 @@ class BearerCache:
             return
         if len(self._entries) >= self._max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[token_hash] = (self._clock.monotonic(), bearer)
+        self._entries[token_hash] = (self._clock.monotonic() + self.lifetime(token_hash), bearer)
+
+    def lifetime(self, token_hash: bytes) -> float:
+        """Seconds an entry for this token is trusted: from half the cache's lifetime to all of it."""
+        return self._seconds * (0.5 + token_hash[0] / 510)
 
     def on_forget(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (synchronous, quick) after every `forget_all`."""

@@ -70,7 +70,7 @@ async def push(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     body = await read_json(request, changes.PushIn, max_bytes=services.config.section(SyncSettings).max_push_bytes)
-    result = await changes.push(services.pool, services.config.section(SyncSettings), bearer, body)
+    result = await changes.push(services.pool, services[NOTIFIER], services.config.section(SyncSettings), bearer, body)
     services[SYNC_METRICS].changes.labels("push").inc(len(body.mutations))
     return _encoded(result)
 
@@ -107,9 +107,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
         newest = await changes.newest_seq(services.pool, bearer)
+        watch.known(newest)
         await response.write(b"retry: 2000\n" + _event("ready", newest))
         try:
-            sent = 0
+            sent = newest
             while not notifier.streams_ending:
                 poked = await watch.wait(_wait_seconds(request, bearer))
                 if notifier.streams_ending or request.transport is None or request.transport.is_closing():
@@ -134,10 +135,12 @@ async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bea
     notifier = services[NOTIFIER]
     await ws.prepare(request)
     async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
-        await ws.send_json({"type": "ready", "seq": await changes.newest_seq(services.pool, bearer)})
+        newest = await changes.newest_seq(services.pool, bearer)
+        watch.known(newest)
+        await ws.send_json({"type": "ready", "seq": newest})
         closed = asyncio.create_task(_until_closed(ws, watch))
         try:
-            sent = 0
+            sent = newest
             while not notifier.streams_ending and not closed.done():
                 poked = await watch.wait(_wait_seconds(request, bearer))
                 if notifier.streams_ending or closed.done():
@@ -172,8 +175,9 @@ def _take_pokes(watch: Watch, sent: int) -> list[tuple[int, str | None]]:
     """The pokes to send, taken *before* the bearer is checked again: a revocation committed before a push
     reaches this daemon before the push's poke (notifications come in commit order), and has by then made
     the bearer cache forget, so the check that follows goes to the database. A wake without news (seq 0)
-    sends the newest seq only if the client has not had it."""
-    pokes = watch.take_pokes()
+    sends the newest seq only if the client has not had it. Pokes are sent after their push's commit, so one
+    can arrive after a newer seq was sent (in ``ready``): such a poke is dropped."""
+    pokes = [(seq, json) for seq, json in watch.take_pokes() if seq > sent]
     if pokes:
         return pokes
     return [(watch.newest, None)] if watch.newest > sent else []

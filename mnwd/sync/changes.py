@@ -4,6 +4,7 @@ Push takes the stream's advisory lock before it takes ``seq`` values, so within 
 ``seq`` order and a reader that saw seq N has seen every row of the stream below N. The device's last
 applied ``mutation_id`` is written in the same transaction as its mutations, so a retried batch applies
 nothing twice. All of it is one call of the ``sync_push`` database function (migration 0015): one round trip.
+The poke it returns is announced after the commit (`ChangeNotifier.announce`), never from inside it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from mnwd.errors import (
 )
 from mnwd.oauth import Bearer
 from mnwd.sync import queries
-from mnwd.sync.notifier import CHANNEL, POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
+from mnwd.sync.notifier import POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
 from mnwd.sync.readahead import PageKey, ReadAhead
 from mnwd.sync.settings import SyncSettings
 from mnwd.sync.streams import stream_lock_key
@@ -215,7 +216,9 @@ def pushes_running(app_id: uuid.UUID, user_id: uuid.UUID) -> int:
     return _pushing.get((app_id, user_id), 0)
 
 
-async def push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: PushIn) -> PushOut:
+async def push(
+    pool: asyncpg.Pool, notifier: ChangeNotifier, config: SyncSettings, bearer: Bearer, body: PushIn
+) -> PushOut:
     check_batch(body, config)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
@@ -226,7 +229,7 @@ async def push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: P
         )
     _pushing[stream] = _pushing.get(stream, 0) + 1
     try:
-        return await _push(pool, config, bearer, body)
+        return await _push(pool, notifier, config, bearer, body)
     except asyncpg.LockNotAvailableError:
         # lock_timeout (MNWD_DB_LOCK_TIMEOUT): the stream stayed locked too long.
         raise ServiceUnavailable("This stream is busy; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS) from None
@@ -238,7 +241,9 @@ async def push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: P
             del _pushing[stream]
 
 
-async def _push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: PushIn) -> PushOut:
+async def _push(
+    pool: asyncpg.Pool, notifier: ChangeNotifier, config: SyncSettings, bearer: Bearer, body: PushIn
+) -> PushOut:
     checked = [(m, _problem_with(m, config.max_mutation_bytes)) for m in body.mutations]
     valid = [c for _, c in checked if isinstance(c, _Checked)]
     first, last_in_batch = body.mutations[0].mutation_id, body.mutations[-1].mutation_id
@@ -254,8 +259,10 @@ async def _push(pool: asyncpg.Pool, config: SyncSettings, bearer: Bearer, body: 
             [c.data for c in valid],
             [c.client_timestamp for c in valid],
         ),
-        (CHANNEL, poke_prefix(bearer.app_id, bearer.user_id), _fits_a_poke(valid), POKE_CHANGES_MAX_BYTES),
+        (poke_prefix(bearer.app_id, bearer.user_id), _fits_a_poke(valid), POKE_CHANGES_MAX_BYTES),
     )
+    if written["poke"] is not None:
+        notifier.announce(written["poke"])
     outcome, last = written["outcome"], written["device_last"]
     if outcome == "no-device":
         raise NotFound("There is no such device; register it first.")
@@ -327,6 +334,7 @@ async def pull(
         async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
             found = await reader(query.cursor)()
             _check_device(query, found)
+            watch.known(found["last_seq"] or query.cursor)
             if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
                 found = await reader(query.cursor)()
     _check_device(query, found)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from mnwd.apps import App, add_app_panel
 from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.oauth import on_bearers_forgotten
 from mnwd.services import Services
-from mnwd.sync import dashboard
+from mnwd.sync import dashboard, queries
 from mnwd.sync.blobs import COLLECT_JOB, UPLOADS, UploadReservations, collect_blob_job
 from mnwd.sync.commands import add_commands
 from mnwd.sync.compaction import CompactionReport, compact
@@ -37,7 +39,10 @@ COMPACTION_EVERY_SECONDS = 6 * 3600.0
 @contextlib.asynccontextmanager
 async def start(services: Services) -> AsyncIterator[None]:
     services.config.section(SyncSettings)
-    notifier = ChangeNotifier()
+    notifier = ChangeNotifier(
+        send=functools.partial(services.listen.notify, CHANNEL),
+        read_heads=functools.partial(queries.list_stream_heads, services.pool),
+    )
     services[NOTIFIER] = notifier
     services.listen.subscribe(CHANNEL, notifier)
     on_bearers_forgotten(services, notifier.wake_all)
@@ -45,9 +50,12 @@ async def start(services: Services) -> AsyncIterator[None]:
     services[READAHEAD] = readahead
     services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)
     services[UPLOADS] = UploadReservations()
+    rechecks = asyncio.get_running_loop().create_task(notifier.run(), name="sync.poke-recheck")
     try:
         yield
     finally:
+        rechecks.cancel()
+        notifier.close()
         readahead.close()
 
 

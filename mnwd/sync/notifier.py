@@ -1,10 +1,22 @@
 """Pokes for live sync, heard on the daemon's LISTEN connection (`mnwd.db.listen`), fanned out in process.
 
-A push sends ``pg_notify('mnwd_sync', '<app>:<user>:<seq>')`` inside its transaction, so the poke is
-delivered when (and only if) the push commits, to every daemon. A small push appends ``:`` and the JSON of
+A poke is ``'<app>:<user>:<seq>'`` on the ``mnwd_sync`` channel; a small push appends ``:`` and the JSON of
 its changes (``{"seq", "after", "changes"}``), which event streams pass on as they are, so a client that is
-up to date needs no pull. Waiters register *before* they look at
-the database (`ChangeNotifier.watch`), so a change committed between the look and the wait still wakes them.
+up to date needs no pull. The push's database function returns the poke and the daemon sends it after the
+commit (`ChangeNotifier.announce` → `ListenBus.notify`, coalesced with others into one NOTIFY transaction),
+never from inside the push: a transaction that sends a NOTIFY holds a database-wide lock through its commit,
+which would serialise every push of every stream. The poke comes back to this daemon's own streams through
+its LISTEN connection like everyone else's, after any notification committed before it (a revocation, for
+one), so a stream re-checks its token before it passes on a change pushed after a revocation.
+
+Waiters register *before* they look at the database (`ChangeNotifier.watch`), so a change committed between
+the look and the wait still wakes them.
+
+Pokes can be lost (a send that fails, a daemon that dies between a commit and the send, a LISTEN connection
+that was down). No client waits for ever because of it: when the bus reports trouble, and every
+`RECHECK_SECONDS` anyway, the notifier reads the newest seq of every stream it watches (one query) and pokes
+the watches that are behind it with that seq (`ChangeNotifier.recheck`); a long poll also ends by its own
+``wait``. A client that misses a poke is told within about `RECHECK_SECONDS` at worst.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from mnwd.services import ServiceKey
 
@@ -27,7 +39,10 @@ CHANNEL = "mnwd_sync"
 POKE_CHANGES_MAX_BYTES = 2000
 # A stream's client that falls this many pokes behind gets the newest seq alone, and pulls.
 MAX_PENDING_POKES = 64
+# The safety net for lost pokes: how often the heads of watched streams are read again.
+RECHECK_SECONDS = 15.0
 StreamKey = tuple[uuid.UUID, uuid.UUID]
+ReadHeads = Callable[[Sequence[StreamKey]], Awaitable[dict[StreamKey, int]]]
 
 
 def poke_prefix(app_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -43,6 +58,10 @@ class Watch:
         self.newest = 0
         self._event = asyncio.Event()
         self._pokes: list[tuple[int, str | None]] | None = [] if keep_pokes else None
+
+    def known(self, seq: int) -> None:
+        """The watcher has seen the stream up to ``seq``: a re-check pokes only for newer changes."""
+        self.newest = max(self.newest, seq)
 
     def poke(self, seq: int, changes: str | None = None) -> None:
         """``seq`` 0 only wakes the waiter (shutdown, reconnection, a closed client)."""
@@ -73,11 +92,20 @@ class Watch:
 
 
 class ChangeNotifier:
-    """Subscribed to `CHANNEL` on the LISTEN bus: wakes the watches of the stream each poke names."""
+    """Subscribed to `CHANNEL` on the LISTEN bus: wakes the watches of the stream each poke names.
 
-    def __init__(self) -> None:
+    ``send`` hands a poke to the bus (after the push's commit); ``read_heads`` reads the newest seq of
+    streams for `recheck`. Without them (in unit tests) pokes are delivered here only and never re-checked.
+    """
+
+    def __init__(self, send: Callable[[str], None] | None = None, read_heads: ReadHeads | None = None) -> None:
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
         self.streams_ending = False
+        self._send = send or self.on_notify
+        self._read_heads = read_heads
+        self._rechecking: asyncio.Task[None] | None = None
+        self._recheck_again = False
+        self.rechecks = 0
 
     @property
     def watchers(self) -> int:
@@ -102,6 +130,10 @@ class ChangeNotifier:
                 if not watchers:
                     del self._watches[key]
 
+    def announce(self, poke: str) -> None:
+        """A committed push's poke (from the ``sync_push`` function): to every daemon, this one included."""
+        self._send(poke)
+
     def on_notify(self, payload: str) -> None:
         try:
             app, user, seq, *changes = payload.split(":", 3)
@@ -114,8 +146,50 @@ class ChangeNotifier:
             watch.poke(newest, changes[0] if changes else None)
 
     def listening(self, up: bool) -> None:
-        """Lost or back: whoever waits looks at the database again, so nothing is missed while away."""
+        """Lost or back: whoever waits looks at the database again (long polls read their page, event streams
+        are poked with their stream's newest seq), so nothing is missed while away."""
         self.wake_all()
+        self.recheck_soon()
+
+    def recheck_soon(self) -> None:
+        """`recheck` in the background; asked while one runs, one more runs after it."""
+        if self._read_heads is None or self.streams_ending:
+            return
+        if self._rechecking is not None and not self._rechecking.done():
+            self._recheck_again = True
+            return
+        self._rechecking = asyncio.get_running_loop().create_task(self._recheck_until_asked_no_more())
+
+    async def _recheck_until_asked_no_more(self) -> None:
+        while True:
+            self._recheck_again = False
+            try:
+                await self.recheck()
+            except Exception:
+                log.warning("could not re-check the heads of watched streams", exc_info=True)
+            if not self._recheck_again:
+                return
+
+    async def recheck(self) -> None:
+        """Poke every watch whose stream has a change newer than any it was told of, with that seq."""
+        if self._read_heads is None or not self._watches:
+            return
+        self.rechecks += 1
+        heads = await self._read_heads(list(self._watches))
+        for key, head in heads.items():
+            for watch in list(self._watches.get(key, ())):
+                if head > watch.newest:
+                    watch.poke(head)
+
+    async def run(self, every: float = RECHECK_SECONDS) -> None:
+        """Until cancelled: `recheck` every ``every`` seconds, for pokes lost without the bus noticing."""
+        while True:
+            await asyncio.sleep(every)
+            self.recheck_soon()
+
+    def close(self) -> None:
+        if self._rechecking is not None:
+            self._rechecking.cancel()
 
     def wake_all(self) -> None:
         """Wake every waiter without news: at shutdown, on reconnection, and when remembered token checks are

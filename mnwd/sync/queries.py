@@ -94,15 +94,15 @@ async def push_changes(
     stream: tuple[uuid.UUID, uuid.UUID, uuid.UUID, int],
     batch: tuple[int, int],
     valid: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
-    poke: tuple[str, str, bool, int],
+    poke: tuple[str, bool, int],
 ) -> asyncpg.Record:
     """`sync_push` of ``stream`` (app, user, device, stream lock key), ``batch`` the first and last
-    mutation_id, ``valid`` the columns of its valid mutations, ``poke`` (channel, payload prefix, carry the
-    changes, most bytes they may take)."""
+    mutation_id, ``valid`` the columns of its valid mutations, ``poke`` (payload prefix, carry the changes,
+    most bytes they may take)."""
     app, user, device, stream_lock = stream
     first, last = batch
     ids, tables, ops, row_ids, data, stamps = valid
-    channel, poke_prefix, poke_changes, poke_max_bytes = poke
+    poke_prefix, poke_changes, poke_max_bytes = poke
     return await sync_push(
         conn,
         app=app,
@@ -117,7 +117,6 @@ async def push_changes(
         row_ids=row_ids,
         data=data,
         stamps=stamps,
-        channel=channel,
         poke_prefix=poke_prefix,
         poke_changes=poke_changes,
         poke_max_bytes=poke_max_bytes,
@@ -126,11 +125,11 @@ async def push_changes(
 
 # Named notation: a parameter reordered in mnwd/sync/sql/sync_push.sql cannot take another one's value.
 SYNC_PUSH = """
-SELECT outcome, device_last, seqs, mutation_ids
+SELECT outcome, device_last, seqs, mutation_ids, poke
 FROM sync_push(
     p_app => $1, p_user => $2, p_device => $3, p_stream_lock => $4, p_first => $5, p_last => $6,
     p_ids => $7, p_tables => $8, p_ops => $9, p_row_ids => $10, p_data => $11, p_stamps => $12,
-    p_channel => $13, p_poke_prefix => $14, p_poke_changes => $15, p_poke_max_bytes => $16
+    p_poke_prefix => $13, p_poke_changes => $14, p_poke_max_bytes => $15
 )
 """
 
@@ -150,13 +149,13 @@ async def sync_push(
     row_ids: Sequence[str],
     data: Sequence[str | None],
     stamps: Sequence[object],
-    channel: str,
     poke_prefix: str,
     poke_changes: bool,
     poke_max_bytes: int,
 ) -> asyncpg.Record:
     """The ``sync_push`` database function (mnwd/sync/sql/sync_push.sql), one round trip: returns outcome
-    ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids."""
+    ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids, and the poke to send
+    after the commit (null when nothing was written)."""
     row: asyncpg.Record = await conn.fetchrow(
         SYNC_PUSH,
         app,
@@ -171,7 +170,6 @@ async def sync_push(
         row_ids,
         data,
         stamps,
-        channel,
         poke_prefix,
         poke_changes,
         poke_max_bytes,
@@ -276,6 +274,22 @@ async def get_stream_head(conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID) -> 
         "SELECT max(seq) FROM sync_log WHERE app_id = $1 AND user_id = $2", app_id, user_id
     )
     return head or 0
+
+
+async def list_stream_heads(
+    conn: Conn, streams: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """The newest seq of each (app, user) stream (0 when it has none), one index probe per stream."""
+    rows = await conn.fetch(
+        """
+        SELECT s.app_id, s.user_id,
+               (SELECT max(l.seq) FROM sync_log l WHERE l.app_id = s.app_id AND l.user_id = s.user_id) AS head
+        FROM unnest($1::uuid[], $2::uuid[]) AS s(app_id, user_id)
+        """,
+        [app for app, _ in streams],
+        [user for _, user in streams],
+    )
+    return {(r["app_id"], r["user_id"]): r["head"] or 0 for r in rows}
 
 
 async def delete_compacted_changes(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,6 +13,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+import mnwd.clock
 from mnwd.oauth import Bearer
 from mnwd.oauth.bearer_cache import BEARERS, BearerCache
 from mnwd.services import Services
@@ -59,6 +62,31 @@ def test_the_cache_keeps_only_what_it_may() -> None:
     off.listening(True)
     off.put(b"a", bearer, off.generation)
     assert off.get(b"a") is None
+
+
+def test_entries_age_out_spread_over_the_second_half_of_the_lifetime() -> None:
+    """2,000 event streams opened together must not all check their tokens again in the same second."""
+
+    class Clock(mnwd.clock.Clock):
+        at = 0.0
+
+        def monotonic(self) -> float:
+            return self.at
+
+    clock = Clock()
+    cache = BearerCache(60, clock=clock)
+    cache.listening(True)
+    hashes = [hashlib.sha256(str(i).encode()).digest() for i in range(2000)]
+    for token_hash in hashes:
+        cache.put(token_hash, _bearer(), cache.generation)
+    aged_out_by_second = []
+    for second in range(61):
+        clock.at = second + 0.5
+        aged_out_by_second.append(sum(cache.get(h) is None for h in hashes))
+    assert aged_out_by_second[29] == 0, "kept for at least half the lifetime"
+    assert aged_out_by_second[60] == 2000, "never past the lifetime"
+    per_second = [b - a for a, b in itertools.pairwise(aged_out_by_second)]
+    assert max(per_second) < 2000 / 30 * 1.6, per_second
 
 
 async def test_a_remembered_token_needs_no_database_connection(

@@ -177,9 +177,10 @@ def test_channels_in_sql_are_the_python_constants() -> None:
     bearers_file = next(str(p) for d in sql_dirs() for p in d.glob("mnwd_bearers_changed.sql"))
     assert channels[bearers_file] == {bearer_cache.CHANNEL}
     assert set().union(*channels.values()) <= {bearer_cache.CHANNEL, notifier.CHANNEL}
-    # The sync channel is the caller's (mnwd/sync/changes.py passes notifier.CHANNEL): no other in the SQL.
+    # Sync pokes are sent by the daemon after the push's commit, on notifier.CHANNEL (bound in
+    # mnwd/sync/domain.py), never from the push's SQL.
     sync_push = next(text for path, text in sql_texts().items() if path.endswith("sync/sql/sync_push.sql"))
-    assert re.findall(r"pg_notify\(\s*([a-z_']+)", sync_push) == ["p_channel"]
-    changes = (Path(notifier.__file__).parent / "changes.py").read_text()
-    assert re.search(r"\(CHANNEL, poke_prefix\(", changes)
-    assert "from mnwd.sync.notifier import" in changes
+    assert "pg_notify(" not in sync_push
+    domain = (Path(notifier.__file__).parent / "domain.py").read_text()
+    assert re.search(r"functools\.partial\(services\.listen\.notify, CHANNEL\)", domain)
+    assert "from mnwd.sync.notifier import CHANNEL" in domain

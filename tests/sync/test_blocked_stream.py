@@ -16,6 +16,7 @@ from mnwd.db.pool import create_pool
 from mnwd.errors import ServiceUnavailable
 from mnwd.oauth import Bearer
 from mnwd.sync import changes
+from mnwd.sync.notifier import NOTIFIER
 from mnwd.sync.settings import SyncSettings
 from mnwd.sync.streams import stream_lock_key
 from mnwd.web.keys import SERVICES
@@ -93,7 +94,9 @@ async def test_the_advisory_lock_cannot_be_waited_for_for_ever(alice_api: SyncAp
                 mutations=[changes.MutationIn(mutation_id=1, table="notes", op="UPDATE", row_id="r")],
             )
             with pytest.raises(ServiceUnavailable) as caught:
-                await changes.push(short, services.config.section(SyncSettings), _alice(app_id, user_id), body)
+                await changes.push(
+                    short, services[NOTIFIER], services.config.section(SyncSettings), _alice(app_id, user_id), body
+                )
             assert time.monotonic() - started < 3
             assert caught.value.headers["Retry-After"] == "1"
         assert changes.pushes_running(app_id, user_id) == 0

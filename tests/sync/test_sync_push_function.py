@@ -79,7 +79,6 @@ async def push(
         row_ids=[m["row_id"] for m in valid],
         data=[orjson.dumps(m["data"]).decode() for m in valid],
         stamps=[STAMP for _ in valid],
-        channel=CHANNEL,
         poke_prefix=f"{stream.app}:{stream.user}:",
         poke_changes=poke_changes,
         poke_max_bytes=poke_max_bytes,
@@ -102,7 +101,13 @@ async def last_mutation_id(conn: asyncpg.Connection, device: uuid.UUID) -> int:
 
 
 def assert_nothing(result: asyncpg.Record, outcome: str, device_last: int | None) -> None:
-    assert dict(result) == {"outcome": outcome, "device_last": device_last, "seqs": None, "mutation_ids": None}
+    assert dict(result) == {
+        "outcome": outcome,
+        "device_last": device_last,
+        "seqs": None,
+        "mutation_ids": None,
+        "poke": None,
+    }
 
 
 def poke_json(payload: str) -> Any:
@@ -110,16 +115,8 @@ def poke_json(payload: str) -> Any:
     return orjson.loads(payload.split(":", 3)[3])
 
 
-async def no_poke(pokes: asyncio.Queue[str]) -> bool:
-    try:
-        await asyncio.wait_for(pokes.get(), 0.2)
-    except TimeoutError:
-        return True
-    return False
-
-
-async def test_applied_writes_the_rows_advances_the_device_and_pokes(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
+async def test_applied_writes_the_rows_advances_the_device_and_returns_the_poke(
+    conn: asyncpg.Connection, stream: Stream
 ) -> None:
     result = await push(conn, stream, 1, 2, [mutation(1), mutation(2, "r2")])
     assert result["outcome"] == "applied"
@@ -134,7 +131,7 @@ async def test_applied_writes_the_rows_advances_the_device_and_pokes(
     ]
     assert await last_mutation_id(conn, stream.device) == 2
     assert await conn.fetchval("SELECT last_seen_at IS NOT NULL FROM sync_devices WHERE id = $1", stream.device)
-    payload = await asyncio.wait_for(pokes.get(), 5)
+    payload = result["poke"]
     assert payload.startswith(f"{stream.app}:{stream.user}:{seqs[1]}:")
     poke = poke_json(payload)
     assert (poke["seq"], poke["after"]) == (seqs[1], 0)
@@ -144,29 +141,32 @@ async def test_applied_writes_the_rows_advances_the_device_and_pokes(
     ]
 
 
-async def test_a_poke_too_big_for_its_changes_carries_the_seq_alone(
+async def test_the_push_sends_no_notification_itself(
     conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
 ) -> None:
+    """A NOTIFY inside the push would hold PostgreSQL's database-wide notify lock through its commit and
+    serialise every push: the daemon sends the returned poke after the commit instead."""
+    assert (await push(conn, stream, 1, 1, [mutation(1)]))["poke"] is not None
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pokes.get(), 0.3)
+
+
+async def test_a_poke_too_big_for_its_changes_carries_the_seq_alone(conn: asyncpg.Connection, stream: Stream) -> None:
     await push(conn, stream, 1, 1, [mutation(1)])
-    await pokes.get()
     second = await push(conn, stream, 2, 2, [mutation(2)], poke_max_bytes=10)
-    assert await asyncio.wait_for(pokes.get(), 5) == f"{stream.app}:{stream.user}:{second['seqs'][0]}"
+    assert second["poke"] == f"{stream.app}:{stream.user}:{second['seqs'][0]}"
     third = await push(conn, stream, 3, 3, [mutation(3)], poke_changes=False)
-    assert await asyncio.wait_for(pokes.get(), 5) == f"{stream.app}:{stream.user}:{third['seqs'][0]}"
+    assert third["poke"] == f"{stream.app}:{stream.user}:{third['seqs'][0]}"
 
 
-async def test_after_is_the_newest_seq_before_the_push(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
-) -> None:
+async def test_after_is_the_newest_seq_before_the_push(conn: asyncpg.Connection, stream: Stream) -> None:
     first = await push(conn, stream, 1, 1, [mutation(1)])
-    await pokes.get()
-    await push(conn, stream, 2, 2, [mutation(2)])
-    poke = poke_json(await asyncio.wait_for(pokes.get(), 5))
+    poke = poke_json((await push(conn, stream, 2, 2, [mutation(2)]))["poke"])
     assert poke["after"] == first["seqs"][0]
 
 
 async def test_no_device_when_the_device_is_unknown_or_another_streams(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
+    conn: asyncpg.Connection, stream: Stream
 ) -> None:
     bob = await add_user(conn, "bob")
     bobs = await add_device(conn, stream.app, bob, "bobs-phone")
@@ -174,52 +174,37 @@ async def test_no_device_when_the_device_is_unknown_or_another_streams(
         assert_nothing(await push(conn, stream, 1, 1, [mutation(1)], device=device), "no-device", None)
     assert await log_rows(conn, stream) == []
     assert await last_mutation_id(conn, bobs) == 0
-    assert await no_poke(pokes)
 
 
-async def test_revoked_device_writes_nothing(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
-) -> None:
+async def test_revoked_device_writes_nothing(conn: asyncpg.Connection, stream: Stream) -> None:
     await conn.execute("UPDATE sync_devices SET revoked_at = now() WHERE id = $1", stream.device)
     assert_nothing(await push(conn, stream, 1, 1, [mutation(1)]), "revoked", 0)
     assert await log_rows(conn, stream) == []
     assert await last_mutation_id(conn, stream.device) == 0
-    assert await no_poke(pokes)
 
 
-async def test_a_gap_writes_nothing_and_says_where_the_device_is(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
-) -> None:
+async def test_a_gap_writes_nothing_and_says_where_the_device_is(conn: asyncpg.Connection, stream: Stream) -> None:
     await push(conn, stream, 1, 2, [mutation(1), mutation(2)])
-    await pokes.get()
     before = await log_rows(conn, stream)
     assert_nothing(await push(conn, stream, 4, 4, [mutation(4)]), "gap", 2)
     assert await log_rows(conn, stream) == before
     assert await last_mutation_id(conn, stream.device) == 2
-    assert await no_poke(pokes)
 
 
-async def test_a_batch_of_duplicates_writes_nothing(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
-) -> None:
+async def test_a_batch_of_duplicates_writes_nothing(conn: asyncpg.Connection, stream: Stream) -> None:
     await push(conn, stream, 1, 3, [mutation(1), mutation(2), mutation(3)])
-    await pokes.get()
     before = await log_rows(conn, stream)
     for first, last in ((1, 3), (2, 3), (1, 1)):
         valid = [mutation(i, data={"again": i}) for i in range(first, last + 1)]
         assert_nothing(await push(conn, stream, first, last, valid), "applied", 3)
     assert await log_rows(conn, stream) == before
     assert await last_mutation_id(conn, stream.device) == 3
-    assert await no_poke(pokes)
 
 
-async def test_a_mixed_batch_skips_duplicates_and_writes_the_rest(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
-) -> None:
+async def test_a_mixed_batch_skips_duplicates_and_writes_the_rest(conn: asyncpg.Connection, stream: Stream) -> None:
     """A retried batch that grew: 1-2 landed before; 3 was rejected by the server (absent from the valid
     columns), 5 too, and it ends at 5, so the device is at 5 although the last row written is 4."""
     await push(conn, stream, 1, 2, [mutation(1), mutation(2)])
-    await pokes.get()
     before = await log_rows(conn, stream)
     valid = [mutation(1, data={"dup": 1}), mutation(2, data={"dup": 2}), mutation(4, "r4")]
     result = await push(conn, stream, 1, 5, valid)
@@ -229,16 +214,15 @@ async def test_a_mixed_batch_skips_duplicates_and_writes_the_rest(
     (seq,) = result["seqs"]
     assert await log_rows(conn, stream) == [*before, (seq, 4, "r4", {"n": 4}, stream.device)]
     assert await last_mutation_id(conn, stream.device) == 5
-    assert (await asyncio.wait_for(pokes.get(), 5)).startswith(f"{stream.app}:{stream.user}:{seq}:")
+    assert result["poke"].startswith(f"{stream.app}:{stream.user}:{seq}:")
 
 
 async def test_a_batch_whose_mutations_were_all_rejected_still_advances_the_device(
-    conn: asyncpg.Connection, stream: Stream, pokes: asyncio.Queue[str]
+    conn: asyncpg.Connection, stream: Stream
 ) -> None:
     assert_nothing(await push(conn, stream, 1, 2, []), "applied", 0)
     assert await log_rows(conn, stream) == []
     assert await last_mutation_id(conn, stream.device) == 2
-    assert await no_poke(pokes)
     # The next batch follows on from there rather than being a gap.
     assert (await push(conn, stream, 3, 3, [mutation(3)]))["mutation_ids"] == [3]
 

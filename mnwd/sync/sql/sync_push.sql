@@ -2,20 +2,29 @@
 -- CREATE OR REPLACE cannot change the arguments or result type: that needs a DROP here or a migration.
 -- Callers use named notation (mnwd/sync/queries.py), so parameters are matched by name, not position.
 --
--- A sync push in one round trip (mnwd/sync/changes.py): the stream lock, the device's progress, the rows,
--- and the poke, in one implicit transaction. Each statement below takes a fresh snapshot after the lock, so
--- it sees every earlier push of the stream.
+-- A sync push in one round trip (mnwd/sync/changes.py): the stream lock, the device's progress and the
+-- rows in one implicit transaction. Each statement below takes a fresh snapshot after the lock, so it sees
+-- every earlier push of the stream. The poke is returned, not sent: a transaction that sends a NOTIFY holds
+-- a database-wide lock through its commit, which would serialise every push; the daemon sends it after the
+-- commit (mnwd/sync/notifier.py).
+--
+-- The signature without p_channel and with OUT poke replaced the one that sent the poke itself.
+DROP FUNCTION IF EXISTS sync_push(
+    uuid, uuid, uuid, bigint, bigint, bigint, bigint[], text[], text[], text[], text[], timestamptz[],
+    text, text, boolean, integer
+);
 
 -- outcome: 'applied' (device_last is the device's last mutation_id before this push; seqs and mutation_ids
 -- the rows written, possibly none), 'no-device', 'revoked', or 'gap' (p_first skips past device_last + 1;
 -- nothing written). p_ids … p_stamps are the batch's valid mutations; those at or below device_last are
--- duplicates of a landed push and are skipped. The poke is p_poke_prefix || newest seq, and when
--- p_poke_changes and the changes' JSON is at most p_poke_max_bytes, ':' || {"seq","after","changes"}.
+-- duplicates of a landed push and are skipped. poke (null when no row was written) is p_poke_prefix ||
+-- newest seq, and when p_poke_changes and the changes' JSON is at most p_poke_max_bytes,
+-- ':' || {"seq","after","changes"}.
 CREATE OR REPLACE FUNCTION sync_push(
     p_app uuid, p_user uuid, p_device uuid, p_stream_lock bigint, p_first bigint, p_last bigint,
     p_ids bigint[], p_tables text[], p_ops text[], p_row_ids text[], p_data text[], p_stamps timestamptz[],
-    p_channel text, p_poke_prefix text, p_poke_changes boolean, p_poke_max_bytes integer,
-    OUT outcome text, OUT device_last bigint, OUT seqs bigint[], OUT mutation_ids bigint[]
+    p_poke_prefix text, p_poke_changes boolean, p_poke_max_bytes integer,
+    OUT outcome text, OUT device_last bigint, OUT seqs bigint[], OUT mutation_ids bigint[], OUT poke text
 )
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -71,14 +80,11 @@ BEGIN
     FROM inserted i;
     UPDATE sync_devices SET last_mutation_id = p_last, last_seen_at = now() WHERE id = p_device;
     IF v_newest IS NOT NULL THEN
-        PERFORM pg_notify(
-            p_channel,
-            p_poke_prefix || v_newest || CASE
-                WHEN octet_length(v_changes) <= p_poke_max_bytes
-                THEN ':{"seq":' || v_newest || ',"after":' || v_after || ',"changes":[' || v_changes || ']}'
-                ELSE ''
-            END
-        );
+        poke := p_poke_prefix || v_newest || CASE
+            WHEN octet_length(v_changes) <= p_poke_max_bytes
+            THEN ':{"seq":' || v_newest || ',"after":' || v_after || ',"changes":[' || v_changes || ']}'
+            ELSE ''
+        END;
     END IF;
 END
 $$;

@@ -1,0 +1,37 @@
+"""`make bench` keeps running: every benchmark at tiny sizes (``python -m bench --quick``), checked for its
+rows, so a change to mnwd that breaks a benchmark (or its baseline) fails here rather than on the day of a
+measurement. The figures themselves mean nothing at these sizes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from mnwd.config import PROJECT_ROOT
+
+ROWS = [
+    "GET /healthz",
+    "push 100/batch, 20 clients",
+    "single-mutation push, 16 clients",
+    "one stream, 4 devices, single pushes",
+    "pull 3,010 in pages of 1,000",
+    "live, poke carries the change, p50",
+    "live, pull after poke (2,500 B), p99",
+    "SSE idle clients: RSS per client (200)",
+    "PostgreSQL connections with 200 SSE",
+]
+
+
+def test_every_benchmark_runs_at_tiny_sizes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for row in ROWS:
+        assert row in done.stdout, f"{row!r} missing from:\n{done.stdout}"
+    assert "nan" not in done.stdout
