@@ -4,11 +4,12 @@ mutations, mutation-gap, must-refetch."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from mnw_synckit import Rejected, SyncClient
+from mnw_synckit import Backoff, Rejected, ServerError, SyncClient
 from mnw_synckit.testing import FlakyProxy
 
 from mnwd.sync.compaction import compact
@@ -182,3 +183,39 @@ async def test_a_cursor_below_the_horizon_refetches_and_keeps_unsent_changes(
     assert await rows_of(laptop) == await rows_of(phone)
     mutation_ids = Counter((r["device_id"], r["mutation_id"]) for r in await server_rows(sdk_app.pool, sdk_app.app))
     assert max(mutation_ids.values()) == 1
+
+
+async def test_busy_answers_are_retried_after_retry_after(make_device: MakeDevice, sdk_app: SdkApp) -> None:
+    await (await make_device("laptop")).close()
+    async with FlakyProxy(sdk_app.base_url) as proxy:
+        laptop = await make_device("laptop", base_url=proxy.url, backoff=Backoff(attempts=4, base=0.01, cap=5))
+        await laptop.put("notes", "n", {"v": 1})
+        proxy.fail_next("/sync/v1/push", 429, retry_after=1)
+        proxy.fail_next("/sync/v1/push", 503, retry_after=1)
+        started = time.monotonic()
+        await laptop.push()
+        assert time.monotonic() - started >= 2.0, "each Retry-After was waited out"
+        assert proxy.count("POST", "/sync/v1/push") == 3
+        assert laptop.status.pending == 0
+        assert laptop.status.last_error is None
+
+        await laptop.put("notes", "n", {"v": 2})
+        proxy.fail_next("/sync/v1/push", 503, times=4)
+        with pytest.raises(ServerError) as raised:
+            await laptop.push()
+        assert raised.value.status == 503
+        assert laptop.status.pending == 1, "a push that never got through stays in the outbox"
+        assert laptop.status.last_error is not None
+        await laptop.push()
+        assert laptop.status.pending == 0
+    assert [r["mutation_id"] for r in await server_rows(sdk_app.pool, sdk_app.app)] == [1, 2]
+
+
+async def test_a_revoked_device_stops_syncing(make_device: MakeDevice) -> None:
+    laptop, phone = await make_device("laptop"), await make_device("phone")
+    await phone.api.request("DELETE", f"/sync/v1/devices/{await laptop.device_id()}", ok=(204,))
+    await laptop.put("notes", "n", {"v": 1})
+    with pytest.raises(ServerError) as raised:
+        await laptop.push()
+    assert raised.value.status == 401
+    assert laptop.status.pending == 1, "the write stays local"

@@ -8,6 +8,8 @@
   it, and cuts the connection before the answer reaches the client, as a lost network would;
 - **hold a reply**: ``proxy.hold_reply("/sync/v1/push")`` forwards it and never answers; ``await
   proxy.held.wait()`` returns once the server has answered, e.g. to kill the client at that very moment;
+- **answer in the server's place**: ``proxy.fail_next("/sync/v1/push", 503, retry_after=1)`` answers the next
+  request to that path with that status (problem+json, ``Retry-After`` when given) without forwarding it;
 - **count** what the client asked for: ``proxy.requests`` is a list of ``(method, path)``.
 
 Server-sent events are passed through as they come; WebSocket upgrades are not proxied.
@@ -35,6 +37,7 @@ class FlakyProxy:
         self._drop: Counter[str] = Counter()
         self._hold: set[str] = set()
         self._open: set[asyncio.BaseTransport] = set()
+        self._fail: dict[str, list[tuple[int, int | None]]] = {}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -71,6 +74,9 @@ class FlakyProxy:
     def go_online(self) -> None:
         self.offline = False
 
+    def fail_next(self, path: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
+        self._fail.setdefault(path, []).extend([(status, retry_after)] * times)
+
     def drop_reply(self, path: str, times: int = 1) -> None:
         self._drop[path] += times
 
@@ -84,6 +90,11 @@ class FlakyProxy:
         if self.offline:
             return self._cut(request)
         self.requests.append((request.method, request.path))
+        if self._fail.get(request.path):
+            status, retry_after = self._fail[request.path].pop(0)
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            body = {"type": "about:blank", "title": "injected by FlakyProxy", "status": status}
+            return web.json_response(body, status=status, headers=headers, content_type="application/problem+json")
         assert self._session is not None
         assert request.transport is not None
         transport = request.transport
