@@ -7,7 +7,14 @@ import importlib
 
 from bench.report import Result, print_table
 
-MODULES = ["bench.http_stack", "bench.sync_push", "bench.sync_pull", "bench.sync_live", "bench.sync_scale"]
+MODULES = [
+    "bench.http_stack",
+    "bench.sync_push",
+    "bench.sync_pull",
+    "bench.sync_live",
+    "bench.sync_scale",
+    "bench.sync_sdk",
+]
 
 
 async def main() -> None:

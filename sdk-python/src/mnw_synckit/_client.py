@@ -84,7 +84,7 @@ class SyncClient:
         transport: Transport = "sse",
         on_rejected: Callable[[Rejected], None] | None = None,
         backoff: Backoff | None = None,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -100,10 +100,8 @@ class Engine:
     async def _push_all(self) -> int:
         device_id = await self.device_id()
         done, size = 0, self.batch_size
-        while True:
-            batch = await self.store.call(self.store.outgoing, size)
-            if not batch:
-                return done
+        batch = await self.store.call(self.store.outgoing, size)
+        while batch:
             mutations = [
                 {
                     "mutation_id": m.mutation_id,
@@ -115,21 +113,29 @@ class Engine:
                 }
                 for m in batch
             ]
+            # The next batch is read from the store while this one travels (they are sent one after the other:
+            # the server takes a device's mutation ids in order only).
+            following = asyncio.create_task(self.store.call(self.store.outgoing, size, batch[-1].mutation_id))
             try:
                 body = await self.api.request(
                     "POST", "/sync/v1/push", json={"device_id": device_id, "mutations": mutations}
                 )
             except ServerError as error:
+                await _cancel(following)
                 if error.slug == "mutation-gap":
                     expected = int(error.problem["expected_mutation_id"])
                     log.warning("mutation-gap: the server expects %d; renumbering the outbox", expected)
                     await self.store.call(self.store.renumber, expected)
-                    continue
-                if error.status == 413 and size > 1:
+                elif error.status == 413 and size > 1:
                     size = max(1, size // 2)
-                    continue
-                if error.status == 403:
+                elif error.status == 403:
                     raise DeviceRevoked(error.status, error.problem) from None
+                else:
+                    raise
+                batch = await self.store.call(self.store.outgoing, size)
+                continue
+            except BaseException:
+                await _cancel(following)
                 raise
             rejected, tables = await self.store.call(self.store.record_push, body["results"])
             done += len(batch)
@@ -139,6 +145,8 @@ class Engine:
                 log.warning("mutation %d rejected: %s", entry.mutation_id, entry.error)
                 if self.on_rejected is not None:
                     self.on_rejected(entry)
+            batch = await following
+        return done
 
     def _seal(self, table: str, row_id: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
         if data is None or self.keyring is None:
@@ -160,36 +168,50 @@ class Engine:
     async def _pull_all(self) -> int:
         cursor = await self.store.call(self.store.cursor)
         refetch, applied = False, 0
-        while True:
-            try:
-                page = await self.api.request(
-                    "GET", "/sync/v1/pull", params={"cursor": str(cursor), "limit": str(PULL_LIMIT)}
+        fetching = asyncio.create_task(self._fetch(cursor))
+        try:
+            while True:
+                try:
+                    page = await fetching
+                except ServerError as error:
+                    if error.slug == "must-refetch" and cursor != 0:
+                        log.warning("cursor %d is below the compaction horizon: refetching", cursor)
+                        cursor, refetch = 0, True
+                        fetching = asyncio.create_task(self._fetch(0))
+                        continue
+                    raise
+                if page["has_more"]:
+                    fetching = asyncio.create_task(self._fetch(page["cursor"]))  # travels while this one is applied
+                changes = await self._changes(page["changes"])
+                tables = await self.store.call(
+                    functools.partial(
+                        self.store.apply, changes, page["cursor"], complete=not page["has_more"], refetch=refetch
+                    )
                 )
-            except ServerError as error:
-                if error.slug == "must-refetch" and cursor != 0:
-                    log.warning("cursor %d is below the compaction horizon: refetching", cursor)
-                    cursor, refetch = 0, True
-                    continue
-                raise
-            changes = [await self._change(c) for c in page["changes"]]
-            tables = await self.store.call(
-                functools.partial(
-                    self.store.apply, changes, page["cursor"], complete=not page["has_more"], refetch=refetch
-                )
-            )
-            refetch = False
-            applied += len(changes)
-            cursor = page["cursor"]
-            if tables:
-                self.notify(tables)
-            if not page["has_more"]:
-                return applied
+                refetch = False
+                applied += len(changes)
+                cursor = page["cursor"]
+                if tables:
+                    self.notify(tables)
+                if not page["has_more"]:
+                    return applied
+        finally:
+            await _cancel(fetching)
 
-    async def _change(self, raw: dict[str, Any]) -> Change:
-        data = raw.get("data")
-        if isinstance(data, dict) and is_sealed(data):
-            data = await self._open(raw["table"], raw["row_id"], data)
-        return Change(int(raw["seq"]), raw["table"], raw["op"], raw["row_id"], data)
+    async def _fetch(self, cursor: int) -> dict[str, Any]:
+        page: dict[str, Any] = await self.api.request(
+            "GET", "/sync/v1/pull", params={"cursor": str(cursor), "limit": str(PULL_LIMIT)}
+        )
+        return page
+
+    async def _changes(self, raw_changes: list[dict[str, Any]]) -> list[Change]:
+        changes = []
+        for raw in raw_changes:
+            data = raw.get("data")
+            if isinstance(data, dict) and "ciphertext" in data and is_sealed(data):
+                data = await self._open(raw["table"], raw["row_id"], data)
+            changes.append(Change(raw["seq"], raw["table"], raw["op"], raw["row_id"], data))
+        return changes
 
     async def _open(self, table: str, row_id: str, data: dict[str, Any]) -> dict[str, Any]:
         if self.keyring is None:
@@ -203,7 +225,7 @@ class Engine:
         async with self._pulling:
             cursor = await self.store.call(self.store.cursor)
             if "changes" in poke and poke.get("after") == cursor:
-                changes = [await self._change(c) for c in poke["changes"]]
+                changes = await self._changes(poke["changes"])
                 tables = await self.store.call(functools.partial(self.store.apply, changes, seq, complete=False))
                 await self.refresh_status()
                 if tables:
@@ -301,3 +323,9 @@ class Engine:
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                     break
         raise OfflineError("the event stream ended")
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -240,35 +240,87 @@ class Store:
         stamp = _now()
         with self._tx():
             next_id = int(self.meta("next_mutation_id", "1") or 1)
-            for write in writes:
+            entries = []
+            for offset, write in enumerate(writes):
                 value = None if write.value is None else _dumps(write.value)
-                self.db.execute(
-                    "INSERT INTO outbox (mutation_id, tbl, row_id, kind, value, client_timestamp) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (next_id, write.table, write.row_id, write.kind, value, stamp),
+                entries.append((next_id + offset, write.table, write.row_id, write.kind, value, stamp))
+            self.db.executemany(
+                "INSERT INTO outbox (mutation_id, tbl, row_id, kind, value, client_timestamp) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                entries,
+            )
+            if any(w.kind == "patch" or w.table in self.resolvers for w in writes):
+                for write, entry in zip(writes, entries, strict=True):
+                    self._show_write(write, entry[4])
+            else:
+                final = {(w.table, w.row_id): entry[4] for w, entry in zip(writes, entries, strict=True)}
+                self.db.executemany(
+                    "DELETE FROM rows WHERE tbl = ? AND row_id = ?", [k for k, v in final.items() if v is None]
                 )
-                next_id += 1
-                self._refresh_row(write.table, write.row_id)
-            self._put_meta("next_mutation_id", str(next_id))
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO rows (tbl, row_id, data) VALUES (?, ?, ?)",
+                    [(t, r, v) for (t, r), v in final.items() if v is not None],
+                )
+            self._put_meta("next_mutation_id", str(next_id + len(writes)))
         return {w.table for w in writes}
+
+    def _show_write(self, write: LocalWrite, value: str | None) -> None:
+        """The visible row after a local write: without a resolver it is the visible row with the write laid
+        over it, which saves folding the row's whole outbox again."""
+        if write.table in self.resolvers:
+            self._refresh_row(write.table, write.row_id)
+        elif write.kind == "delete":
+            self.db.execute("DELETE FROM rows WHERE tbl = ? AND row_id = ?", (write.table, write.row_id))
+        else:
+            if write.kind == "patch":
+                shown = self.db.execute(
+                    "SELECT data FROM rows WHERE tbl = ? AND row_id = ?", (write.table, write.row_id)
+                ).fetchone()
+                value = _dumps(_fold(json.loads(shown[0]) if shown else None, [("patch", value)]))
+            self.db.execute(
+                "INSERT OR REPLACE INTO rows (tbl, row_id, data) VALUES (?, ?, ?)", (write.table, write.row_id, value)
+            )
 
     # -- push -------------------------------------------------------------------------------------------------
 
-    def outgoing(self, limit: int) -> list[Outgoing]:
+    def outgoing(self, limit: int, after: int = 0) -> list[Outgoing]:
+        """The first ``limit`` pending entries above ``after``, each with the whole row it leaves (the server row
+        with the row's earlier entries and itself laid over it): two queries for the batch, folded here."""
+        pending = self.db.execute(
+            "SELECT mutation_id FROM outbox WHERE state = 'pending' AND mutation_id > ? ORDER BY mutation_id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        if not pending:
+            return []
+        first, last = pending[0][0], pending[-1][0]
+        batch_rows = "SELECT DISTINCT tbl, row_id FROM outbox WHERE state = 'pending' AND mutation_id BETWEEN ? AND ?"
+        rows: dict[tuple[str, str], Data | None] = {
+            (t, r): json.loads(d)
+            for t, r, d in self.db.execute(
+                f"SELECT s.tbl, s.row_id, s.data FROM ({batch_rows}) b "
+                "JOIN server_rows s ON s.tbl = b.tbl AND s.row_id = b.row_id",
+                (first, last),
+            )
+        }
         entries = self.db.execute(
-            "SELECT mutation_id, tbl, row_id, kind, client_timestamp FROM outbox WHERE state = 'pending' "
-            "ORDER BY mutation_id LIMIT ?",
-            (limit,),
+            "SELECT o.mutation_id, o.tbl, o.row_id, o.kind, o.value, o.state, o.client_timestamp "
+            f"FROM ({batch_rows}) b JOIN outbox o ON o.tbl = b.tbl AND o.row_id = b.row_id "
+            "WHERE o.state IN ('pending', 'acked') AND o.mutation_id <= ? ORDER BY o.mutation_id",
+            (first, last, last),
         ).fetchall()
         batch: list[Outgoing] = []
-        for mutation_id, table, row_id, kind, stamp in entries:
-            before = self._overlay(table, row_id, below=mutation_id)
+        for mutation_id, table, row_id, kind, value, state, stamp in entries:
+            key = (table, row_id)
+            before = rows.get(key)
+            row = _fold(before, [(kind, value)])
+            rows[key] = row
+            if state != "pending" or mutation_id < first:
+                continue
             if kind == "delete":
                 batch.append(Outgoing(mutation_id, table, row_id, "DELETE", None, stamp))
-                continue
-            data = self._overlay(table, row_id, below=mutation_id + 1)
-            op = "INSERT" if before is None else "UPDATE"
-            batch.append(Outgoing(mutation_id, table, row_id, op, data or {}, stamp))
+            else:
+                op = "INSERT" if before is None else "UPDATE"
+                batch.append(Outgoing(mutation_id, table, row_id, op, row or {}, stamp))
         return batch
 
     def record_push(self, results: list[dict[str, Any]]) -> tuple[list[Rejected], set[str]]:
@@ -277,27 +329,27 @@ class Store:
         rejected: list[Rejected] = []
         tables: set[str] = set()
         with self._tx():
+            self.db.executemany(
+                "UPDATE outbox SET state = 'acked', seq = ? WHERE mutation_id = ? AND state = 'pending'",
+                [(r.get("seq"), int(r["mutation_id"])) for r in results if r["status"] != "rejected"],
+            )
             for result in results:
-                mutation_id, status = int(result["mutation_id"]), result["status"]
+                if result["status"] != "rejected":
+                    continue
+                mutation_id = int(result["mutation_id"])
                 row = self.db.execute(
                     "SELECT tbl, row_id, kind, value FROM outbox WHERE mutation_id = ? AND state = 'pending'",
                     (mutation_id,),
                 ).fetchone()
                 if row is None:
                     continue
-                if status == "rejected":
-                    error = str(result.get("error") or "rejected")
-                    self.db.execute(
-                        "UPDATE outbox SET state = 'rejected', error = ? WHERE mutation_id = ?", (error, mutation_id)
-                    )
-                    self._refresh_row(row[0], row[1])
-                    tables.add(row[0])
-                    rejected.append(Rejected(mutation_id, row[0], row[1], row[2], json.loads(row[3] or "null"), error))
-                else:
-                    self.db.execute(
-                        "UPDATE outbox SET state = 'acked', seq = ? WHERE mutation_id = ?",
-                        (result.get("seq"), mutation_id),
-                    )
+                error = str(result.get("error") or "rejected")
+                self.db.execute(
+                    "UPDATE outbox SET state = 'rejected', error = ? WHERE mutation_id = ?", (error, mutation_id)
+                )
+                self._refresh_row(row[0], row[1])
+                tables.add(row[0])
+                rejected.append(Rejected(mutation_id, row[0], row[1], row[2], json.loads(row[3] or "null"), error))
         return rejected, tables
 
     def renumber(self, expected: int) -> None:
@@ -326,31 +378,39 @@ class Store:
         """A page of changes and its cursor in one transaction. ``complete``: nothing newer is left on the
         server, so acknowledged entries whose seq we never learnt (duplicates) are in ``server_rows`` now.
         ``refetch``: the first page of a pull from 0 after ``must-refetch``; the old server rows go."""
-        tables: set[str] = set()
-        touched: set[tuple[str, str]] = set()
         with self._tx():
+            refold: set[tuple[str, str]] = set()
             if refetch:
-                touched.update(self.db.execute("SELECT tbl, row_id FROM rows").fetchall())
-                touched.update(self.db.execute("SELECT tbl, row_id FROM server_rows").fetchall())
+                refold.update(self.db.execute("SELECT tbl, row_id FROM rows").fetchall())
+                refold.update(self.db.execute("SELECT tbl, row_id FROM server_rows").fetchall())
                 self.db.execute("DELETE FROM server_rows")
+            newest: dict[tuple[str, str], Change] = {}
             for change in changes:
-                if change.op == "DELETE" or change.data is None:
-                    self.db.execute(
-                        "DELETE FROM server_rows WHERE tbl = ? AND row_id = ?", (change.table, change.row_id)
-                    )
-                else:
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO server_rows (tbl, row_id, data, seq) VALUES (?, ?, ?, ?)",
-                        (change.table, change.row_id, _dumps(change.data), change.seq),
-                    )
-                touched.add((change.table, change.row_id))
-            done = "state = 'acked' AND seq <= ?"
-            params: tuple[Any, ...] = (cursor,)
-            if complete:
-                done = "state = 'acked' AND (seq IS NULL OR seq <= ?)"
-            touched.update(self.db.execute(f"SELECT tbl, row_id FROM outbox WHERE {done}", params).fetchall())
-            self.db.execute(f"DELETE FROM outbox WHERE {done}", params)
-            for table, row_id in touched:
+                newest[(change.table, change.row_id)] = change
+            gone = [(c.table, c.row_id) for c in newest.values() if c.op == "DELETE" or c.data is None]
+            kept = [
+                (c.table, c.row_id, _dumps(c.data), c.seq)
+                for c in newest.values()
+                if not (c.op == "DELETE" or c.data is None)
+            ]
+            self.db.executemany("DELETE FROM server_rows WHERE tbl = ? AND row_id = ?", gone)
+            self.db.executemany("INSERT OR REPLACE INTO server_rows (tbl, row_id, data, seq) VALUES (?, ?, ?, ?)", kept)
+            done = "state = 'acked' AND (seq IS NULL OR seq <= ?)" if complete else "state = 'acked' AND seq <= ?"
+            refold.update(self.db.execute(f"SELECT tbl, row_id FROM outbox WHERE {done}", (cursor,)).fetchall())
+            self.db.execute(f"DELETE FROM outbox WHERE {done}", (cursor,))
+            # Rows with no local entries (the usual case) show the server row as it came; the others are folded.
+            local = {
+                key
+                for key in self.db.execute(
+                    "SELECT DISTINCT tbl, row_id FROM outbox WHERE state IN ('pending', 'acked')"
+                )
+            }
+            plain_gone = [key for key in gone if key not in local and key not in refold]
+            plain_kept = [(t, r, d) for t, r, d, _ in kept if (t, r) not in local and (t, r) not in refold]
+            self.db.executemany("DELETE FROM rows WHERE tbl = ? AND row_id = ?", plain_gone)
+            self.db.executemany("INSERT OR REPLACE INTO rows (tbl, row_id, data) VALUES (?, ?, ?)", plain_kept)
+            tables = {t for t, _ in plain_gone} | {t for t, _, _ in plain_kept}
+            for table, row_id in refold | (local & set(newest)):
                 if self._refresh_row(table, row_id):
                     tables.add(table)
             self._put_meta("cursor", str(cursor))
