@@ -4,6 +4,7 @@ writes pushed as they come, reconnection after a lost network."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -127,3 +128,20 @@ async def test_two_live_devices_converge(make_device: MakeDevice, transport: str
     await until(settled)
     assert await laptop.query("notes") == await phone.query("notes")
     assert len(await laptop.query("notes")) == 20
+
+
+@pytest.mark.parametrize("transport", ["sse", "websocket"])
+async def test_live_refreshes_a_rejected_token_and_carries_on(make_device: MakeDevice, transport: str) -> None:
+    laptop = await make_device("laptop")
+    phone = await make_device("phone", transport=transport)
+    old = phone.api.tokens
+    assert old is not None
+    phone.api.set_tokens(dataclasses.replace(old, access_token="mnwd_at_" + "z" * 43))
+    phone.start_live()
+    await until(lambda: phone.status.connected)
+    assert phone.api.tokens is not None
+    assert phone.api.tokens.refresh_token != old.refresh_token
+    await laptop.put("notes", "n", {"v": 1})
+    await laptop.push()
+    await until(lambda: phone.status.cursor == 1)
+    assert await phone.get("notes", "n") == {"v": 1}

@@ -15,6 +15,7 @@ from mnw_synckit import BlockingSyncClient
 from tests.sdk.conftest import MakeDevice, SdkApp, server_rows
 
 README = Path(__file__).parents[2] / "sdk-python" / "README.md"
+EXAMPLE = Path(__file__).parents[2] / "sdk-python" / "examples" / "notes.py"
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -86,3 +87,29 @@ async def test_the_blocking_client_for_scripts(make_device: MakeDevice, sdk_app:
 
     assert await asyncio.to_thread(script) == ["a"]
     assert len(await server_rows(sdk_app.pool, sdk_app.app)) == 4
+
+
+@pytest.mark.e2e
+async def test_the_example_notes_app(make_device: MakeDevice, sdk_app: SdkApp) -> None:
+    await (await make_device("notes-example")).close()
+    env = {
+        **os.environ,
+        "MNW_URL": sdk_app.base_url,
+        "MNW_CLIENT_ID": sdk_app.client_id,
+        "NOTES_DB": str(sdk_app.tmp / "notes-example.db"),
+    }
+
+    async def notes(*args: str) -> list[str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(EXAMPLE), *args, env=env, stdout=asyncio.subprocess.PIPE
+        )
+        stdout, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0
+        return stdout.decode().splitlines()
+
+    await notes("add", "buy", "milk")
+    note_id = (await notes("add", "call mum"))[-1].split()[0]
+    listed = await notes("done", note_id)
+    assert [(entry[0], entry[12:]) for entry in listed] == [(" ", "buy milk"), ("x", "call mum")]
+    log = await server_rows(sdk_app.pool, sdk_app.app)
+    assert [r["operation"] for r in log] == ["INSERT", "INSERT", "UPDATE"]

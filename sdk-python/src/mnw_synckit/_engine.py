@@ -248,7 +248,8 @@ class Engine:
                     async for event in self._events(transport):
                         attempt = 0
                         await self._on_event(event)
-                except LoginRequired:
+                except LoginRequired as error:
+                    self.status.last_error = str(error)
                     raise
                 except (SyncKitError, *NETWORK_ERRORS) as error:
                     self.status.last_error = repr(error)
@@ -316,7 +317,13 @@ class Engine:
     async def _websocket_events(self) -> AsyncIterator[dict[str, Any]]:
         token = await self.api.access_token()
         url = self.api.url("/sync/v1/events")
-        async with self.api.session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}) as ws:
+        try:
+            ws = await self.api.session.ws_connect(url, headers={"Authorization": f"Bearer {token}"})
+        except aiohttp.WSServerHandshakeError as error:
+            if error.status == 401 and self.api.tokens is not None:
+                await self.api.refresh(self.api.tokens)  # then reconnect with the new token
+            raise ServerError(error.status, None, "the WebSocket was refused") from error
+        async with ws:
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
                     yield json.loads(message.data)
