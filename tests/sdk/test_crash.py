@@ -65,8 +65,9 @@ async def test_killed_between_push_and_answer_duplicates_nothing(make_device: Ma
 
     laptop = await make_device("laptop")
     assert laptop.status.pending == ROWS
-    await laptop.sync()
+    await laptop.push()
     assert laptop.status.pending == 0
+    assert laptop.status.cursor == ROWS, "duplicates carry no seq: the push pulls them back"
     await laptop.put("notes", "after", {"n": -1})
     await laptop.sync()
     log = await server_rows(sdk_app.pool, sdk_app.app)

@@ -92,14 +92,19 @@ class Engine:
         async with self._pushing:
             self.status.uploading = True
             try:
-                return await self._push_all()
+                done, duplicates = await self._push_all()
             finally:
                 self.status.uploading = False
                 await self.refresh_status()
+        if duplicates:
+            # Their seqs are unknown: a pull to the end brings them in (and ends their overlay on the rows).
+            await self.pull()
+        return done
 
-    async def _push_all(self) -> int:
+    async def _push_all(self) -> tuple[int, int]:
+        """Mutations acknowledged, and how many of them as duplicates."""
         device_id = await self.device_id()
-        done, size = 0, self.batch_size
+        done, duplicates, size = 0, 0, self.batch_size
         batch = await self.store.call(self.store.outgoing, size)
         while batch:
             mutations = [
@@ -139,6 +144,7 @@ class Engine:
                 raise
             rejected, tables = await self.store.call(self.store.record_push, body["results"])
             done += len(batch)
+            duplicates += sum(result["status"] == "duplicate" for result in body["results"])
             if tables:
                 self.notify(tables)
             for entry in rejected:
@@ -146,7 +152,7 @@ class Engine:
                 if self.on_rejected is not None:
                     self.on_rejected(entry)
             batch = await following
-        return done
+        return done, duplicates
 
     def _seal(self, table: str, row_id: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
         if data is None or self.keyring is None:
