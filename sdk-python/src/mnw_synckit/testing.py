@@ -13,17 +13,34 @@
 - **count** what the client asked for: ``proxy.requests`` is a list of ``(method, path)``.
 
 Server-sent events are passed through as they come; WebSocket upgrades are not proxied.
+
+`LocalServer` runs ``mnwd serve`` (it must be installed) on free ports with its embedded PostgreSQL in a
+directory of the test's, creates users and apps with the ``mnwd`` command, and signs users in through its
+pages (`LocalServer.consent`, an ``open_url`` for `SyncClient.login`)::
+
+    async with LocalServer(tmp_path) as server:
+        await server.create_user("alice", "a password long enough", creator=True)
+        client_id = await server.create_app("alice", "notes")
+        async with SyncClient(server.url, client_id, tmp_path / "a.db") as sk:
+            await sk.login(open_url=server.consent("alice", "a password long enough"))
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import socket
+import sys
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from html import unescape
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-__all__ = ["FlakyProxy"]
+__all__ = ["FlakyProxy", "LocalServer"]
 
 HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length"})
 
@@ -142,3 +159,120 @@ class FlakyProxy:
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+class LocalServer:
+    def __init__(self, data_dir: str | Path, *, start_seconds: float = 120.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start_seconds = start_seconds
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MNWD_") and k != "DATABASE_URL"}
+        self.env.update(
+            {
+                "MNWD_DATA_DIR": str(self.data_dir),
+                "MNWD_HTTP_PORT": str(self.port),
+                "MNWD_SSH_PORT": str(_free_port()),
+                "MNWD_LOG_LEVEL": "warning",
+                "MNWD_SHUTDOWN_TIMEOUT": "5",
+            }
+        )
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> LocalServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "serve.log").open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "mnwd", "serve", env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT
+            )
+        async with aiohttp.ClientSession() as session, asyncio.timeout(self.start_seconds):
+            while True:
+                if self._process.returncode is not None:
+                    raise RuntimeError(f"mnwd serve exited: see {self.data_dir / 'serve.log'}")
+                try:
+                    async with session.get(self.url + "/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+    async def mnwd(self, *args: str, stdin: str | None = None) -> str:
+        """Run an ``mnwd`` command against this server's database; its output."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mnwd",
+            *args,
+            env=self.env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate(stdin.encode() if stdin is not None else None)
+        if process.returncode != 0:
+            raise RuntimeError(f"mnwd {' '.join(args)} failed: {out.decode()}")
+        return out.decode()
+
+    async def create_user(self, username: str, password: str, *, creator: bool = False) -> None:
+        args = ["user", "create", "--username", username, "--email", f"{username}@example.org", "--password-stdin"]
+        await self.mnwd(*args, *(["--creator"] if creator else []), stdin=password + "\n")
+
+    async def create_app(self, owner: str, slug: str) -> str:
+        """A SyncKit app with the loopback redirect the SDK uses; its client id."""
+        out = await self.mnwd(
+            "app", "create", "--owner", owner, "--name", slug.title(), "--slug", slug,
+            "--redirect-uri", "http://127.0.0.1/callback",
+        )  # fmt: skip
+        found = re.search(r"client_id=(\S+)", out)
+        if found is None:
+            raise RuntimeError(f"no client_id in: {out}")
+        return found.group(1)
+
+    def consent(self, username: str, password: str) -> Callable[[str], Awaitable[None]]:
+        """An ``open_url`` for `SyncClient.login`: signs in on the server's pages and allows the app."""
+
+        async def open_url(url: str) -> None:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+                page = await (await browser.get(f"{self.url}/login")).text()
+                csrf = CSRF_FIELD.search(page)
+                if csrf is None:
+                    raise RuntimeError("no sign-in form")
+                form = {"login": username, "password": password, "csrf_token": unescape(csrf.group(1))}
+                signed_in = await browser.post(f"{self.url}/login", data=form, allow_redirects=False)
+                if signed_in.status != 303:
+                    raise RuntimeError(f"sign-in refused ({signed_in.status})")
+                text = await (await browser.get(url)).text()
+                if "decision" in text:
+                    fields = {name: unescape(value) for name, value in HIDDEN_FIELD.findall(text)}
+                    await browser.post(f"{self.url}/oauth/authorize", data={**fields, "decision": "allow"})
+
+        return open_url
