@@ -49,9 +49,9 @@ class Conflicts:
         self._store = store
 
     def register(self, table: str, resolver: Resolver) -> None:
-        """``resolver(server_row, local_row) -> row`` decides what the app sees of a row while it has local
-        changes the server has not sent back yet (by default: the local changes laid over the server's row,
-        field by field for ``update``)."""
+        """``resolver(server_row, local_row) -> row`` decides what the app sees of a row while it has local changes
+        the server has not sent back yet (by default: the local changes laid over the server's row, field by
+        field for ``update``). Keep it pure and quick: it runs in the store's thread."""
         self._store.resolvers[table] = resolver
 
     async def inbox(self) -> list[Rejected]:
