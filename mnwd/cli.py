@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import importlib.metadata
+import logging
 import sys
 from collections.abc import Sequence
 
 import asyncpg
 
-from mnwd.config import Config, ConfigError
+from mnwd.config import Config, ConfigError, Setting, unknown_variables
 from mnwd.db.embedded import running_url
 from mnwd.db.migrations import (
     Migration,
@@ -21,6 +23,7 @@ from mnwd.db.migrations import (
     load_migrations,
     migration_status,
 )
+from mnwd.db.pool import DatabaseUnreachable
 from mnwd.domain import CommandContext, CommandError
 from mnwd.domains import DOMAINS, all_settings, check_settings, open_all_services, sql_dirs
 from mnwd.errors import Problem
@@ -32,6 +35,7 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnwd", description="The mnwd server of the creator platform.")
+    parser.add_argument("--version", action="version", version=f"mnwd {importlib.metadata.version('mnwd')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="migrate the database and run the daemon (HTTP, SSH)").set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
@@ -51,7 +55,7 @@ async def _migrate(context: CommandContext, args: argparse.Namespace) -> None:
     migrations = load_migrations(config.migrations_dir)
     functions = load_functions(sql_dirs())
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    async with open_database(config) as url:
+    async with open_database(config, share_running=True) as url:
         conn = await asyncpg.connect(url)
         try:
             if args.status:
@@ -91,9 +95,23 @@ async def _print_config(context: CommandContext, args: argparse.Namespace) -> No
     for setting in settings:
         section = domains.get(setting.env)
         source = context.config if section is None else context.config.section(section)
-        value = getattr(source, setting.field)
-        shown = "***" if setting.secret and value else ("(unset)" if value is None else str(value))
-        print(f"{setting.env:<{width}}  {shown}")
+        print(f"{setting.env:<{width}}  {_shown(context.config, setting, getattr(source, setting.field))}")
+
+
+def _shown(config: Config, setting: Setting, value: object) -> str:
+    """A setting's effective value as `mnwd config` prints it: secrets hidden, defaults that depend on other
+    settings worked out."""
+    if setting.env == "MNWD_PUBLIC_URL" and value is None:
+        return f"{config.base_url} (from MNWD_HTTP_HOST and MNWD_HTTP_PORT)"
+    if setting.env == "MNWD_SECRET_KEY" and value is None:
+        path = config.data_dir / "secret_key"
+        state = "generated, stored in" if path.exists() else "generated at first start into"
+        return f"*** ({state} {path})"
+    if setting.env == "DATABASE_URL" and value is None:
+        return f"(unset: the embedded PostgreSQL in {config.pg_dir})"
+    if setting.secret and value:
+        return "***"
+    return "(unset)" if value is None else str(value)
 
 
 async def _routes(context: CommandContext, args: argparse.Namespace) -> None:
@@ -117,6 +135,14 @@ def _problem_text(problem: Problem) -> str:
     return f"{problem.detail} {details}".strip()
 
 
+def _warn_unknown_variables(config: Config, serving: bool) -> None:
+    for warning in unknown_variables(config.env, {s.env for s in all_settings()}):
+        if serving:
+            logging.getLogger("mnwd.config").warning(warning)
+        else:
+            print(f"mnwd: warning: {warning}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -125,11 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mnwd: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level_number, config.log_format)
-    context = CommandContext(config=config, open_services=functools.partial(open_all_services, config))
+    serving = args.run is _serve
+    # Only the daemon logs; a command reports on stdout, and its failure in one line on stderr.
+    configure_logging(config.log_level_number if serving else logging.CRITICAL + 1, config.log_format)
+    _warn_unknown_variables(config, serving)
+    context = CommandContext(
+        config=config, open_services=functools.partial(open_all_services, config, share_running=True)
+    )
     try:
         asyncio.run(args.run(context, args))
-    except (CommandError, MigrationError) as exc:
+    except (CommandError, MigrationError, DatabaseUnreachable) as exc:
         print(f"mnwd: {exc}", file=sys.stderr)
         return 1
     except Problem as problem:

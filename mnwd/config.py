@@ -10,6 +10,7 @@ daemon reads every domain's section at start, so a bad value stops it there.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from mnwd.mail import check_mailbox
 
-__all__ = ["SETTINGS", "Config", "ConfigError", "Section", "Setting", "read_settings"]
+__all__ = ["SETTINGS", "Config", "ConfigError", "Section", "Setting", "read_settings", "unknown_variables"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,8 +74,8 @@ def log_level(raw: str) -> str:
 
 
 def log_format(raw: str) -> str:
-    if raw not in {"json", "text"}:
-        raise ValueError("is not a log format (json, text)")
+    if raw not in {"auto", "json", "text"}:
+        raise ValueError("is not a log format (auto, json, text)")
     return raw
 
 
@@ -157,6 +158,13 @@ SETTINGS: tuple[Setting, ...] = (
         postgres_url,
         secret=True,
     ),
+    Setting(
+        "db_start_wait",
+        "MNWD_DB_START_WAIT",
+        "10",
+        "Seconds to keep trying to reach DATABASE_URL at start (refused, unknown host) before giving up.",
+        seconds,
+    ),
     Setting("db_pool_min", "MNWD_DB_POOL_MIN", "2", "Connections the pool keeps open.", positive_int),
     Setting("db_pool_max", "MNWD_DB_POOL_MAX", "20", "Most connections the pool opens.", positive_int),
     Setting(
@@ -195,7 +203,13 @@ SETTINGS: tuple[Setting, ...] = (
         path,
     ),
     Setting("log_level", "MNWD_LOG_LEVEL", "info", "Log level: debug, info, warning, error, critical.", log_level),
-    Setting("log_format", "MNWD_LOG_FORMAT", "json", "Log format: json (one object per line) or text.", log_format),
+    Setting(
+        "log_format",
+        "MNWD_LOG_FORMAT",
+        "auto",
+        "Log format: json (one object per line), text, or auto (text when stderr is a terminal, else json).",
+        log_format,
+    ),
     Setting(
         "shutdown_timeout",
         "MNWD_SHUTDOWN_TIMEOUT",
@@ -247,6 +261,16 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+def unknown_variables(env: Mapping[str, str], known: set[str]) -> list[str]:
+    """One warning per ``MNWD_*`` variable that no setting reads (a misspelling is otherwise silently ignored)."""
+    warnings = []
+    for name in sorted(n for n in env if n.startswith("MNWD_") and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"unknown setting {name} is ignored{hint}")
+    return warnings
+
+
 def read_settings(settings: tuple[Setting, ...], env: Mapping[str, str]) -> dict[str, Any]:
     """Each setting's value by field name, from ``env`` or its default."""
     values: dict[str, Any] = {}
@@ -284,6 +308,7 @@ class Config:
     ssh_port: int
     public_url: str | None
     database_url: str | None
+    db_start_wait: float
     db_pool_min: int
     db_pool_max: int
     db_statement_timeout: float

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -17,7 +19,7 @@ from mnwd.errors import MnwdError
 from mnwd.maintenance import run_maintenance
 from mnwd.services import Services
 
-__all__ = ["ListenError", "Listener", "serve"]
+__all__ = ["ListenError", "Listener", "check_ports", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,26 @@ def build_listeners(services: Services) -> list[Listener]:
     return []
 
 
+def check_ports(config: Config) -> None:
+    """Fail at once, before the database is started and migrated, when the HTTP address cannot be bound
+    (taken by another process, or not an address of this host). Binding for real happens later."""
+    where = f"{config.http_host}:{config.http_port}"
+    try:
+        addresses = socket.getaddrinfo(
+            config.http_host, config.http_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {where}: {exc.strerror} (MNWD_HTTP_HOST)") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                hint = " (is another mnwd running? set MNWD_HTTP_PORT)" if exc.errno == errno.EADDRINUSE else ""
+                raise ListenError(f"cannot listen on {where}: {exc.strerror}{hint}") from None
+
+
 async def serve(
     config: Config,
     *,
@@ -49,6 +71,7 @@ async def serve(
     listeners: Callable[[Services], Sequence[Listener]] = build_listeners,
     app_factory: Callable[[Services], web.Application] = create_app,
 ) -> None:
+    check_ports(config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,7 +23,7 @@ Nothing here is required: a domain contributes what it has.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,16 @@ from mnwd.db.jobs import DEFAULT_MAX_ATTEMPTS, Job
 from mnwd.services import Services
 from mnwd.web.pages import ContextProcessor
 
-__all__ = ["CommandContext", "CommandError", "CommandRun", "Domain", "JobKind", "Periodic", "Subcommands"]
+__all__ = [
+    "CommandContext",
+    "CommandError",
+    "CommandRun",
+    "Domain",
+    "JobKind",
+    "Periodic",
+    "Subcommands",
+    "format_table",
+]
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -54,6 +63,16 @@ class CommandContext:
 
 
 CommandRun = Callable[[CommandContext, argparse.Namespace], Awaitable[None]]
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A command's listing: left-aligned columns under a header line, two spaces apart."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in (headers, *rows)
+    ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

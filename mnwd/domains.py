@@ -44,7 +44,9 @@ def periodic_tasks() -> tuple[Periodic, ...]:
 
 
 @asynccontextmanager
-async def open_all_services(config: Config, *, run_migrations: bool = True) -> AsyncIterator[Services]:
+async def open_all_services(
+    config: Config, *, run_migrations: bool = True, share_running: bool = False
+) -> AsyncIterator[Services]:
     """`open_services` with every domain started."""
-    async with open_services(config, DOMAINS, run_migrations=run_migrations) as services:
+    async with open_services(config, DOMAINS, run_migrations=run_migrations, share_running=share_running) as services:
         yield services

@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, carrying the request id of the request being served."""
+"""Structured logging: one JSON object per line (or text for a person at a terminal), carrying the request id
+of the request being served."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ __all__ = ["configure_logging", "mask_secrets", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-# Client secrets: prefixed ones (API keys mnwd_sk_, access mnwd_at_ and refresh mnwd_rt_ tokens) and any
-# run of 43 or more URL-safe characters, the length of `mnwd.tokens.new_token` (sign-in links, codes).
-# UUIDs (36 characters) and ordinary path segments stay readable.
-_SECRET = re.compile(r"(?P<prefix>mnwd_[a-z]{2}_)[A-Za-z0-9_-]*|[A-Za-z0-9_-]{43,}")
+# Client secrets: prefixed ones (API keys mnwd_sk_, access mnwd_at_, refresh mnwd_rt_ and personal access
+# mnwd_pat_ tokens) and any run of 43 or more URL-safe characters, the length of `mnwd.tokens.new_token`
+# (sign-in links, codes). UUIDs (36 characters) and ordinary path segments stay readable.
+_SECRET = re.compile(r"(?P<prefix>mnwd_[a-z]{2,3}_)[A-Za-z0-9_-]*|[A-Za-z0-9_-]{43,}")
 
 
 def mask_secrets(text: str) -> str:
@@ -59,6 +60,9 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: int, fmt: str) -> None:
+    """Log to stderr at ``level`` as ``fmt``: json, text, or auto (text when stderr is a terminal)."""
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

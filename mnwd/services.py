@@ -22,11 +22,11 @@ import asyncpg
 from mnwd.blobs import BlobStore, create_blob_store
 from mnwd.clock import Clock
 from mnwd.config import Config
-from mnwd.db.embedded import EmbeddedPostgres
+from mnwd.db.embedded import EmbeddedPostgres, running_url
 from mnwd.db.jobs import Job, JobQueue
 from mnwd.db.listen import ListenBus
 from mnwd.db.migrations import Migration, SqlFunction, apply_migrations, load_functions, load_migrations
-from mnwd.db.pool import create_pool, pool_stats
+from mnwd.db.pool import create_pool, pool_stats, wait_for_database
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
@@ -111,10 +111,19 @@ class JobHandling(Protocol):
 
 
 @contextlib.asynccontextmanager
-async def open_database(config: Config) -> AsyncIterator[str]:
-    """Yield the database URL, running the embedded server for the duration when DATABASE_URL is unset."""
+async def open_database(config: Config, *, share_running: bool = False) -> AsyncIterator[str]:
+    """Yield the database URL, running the embedded server for the duration when DATABASE_URL is unset.
+
+    With ``share_running`` (commands), an embedded server already running in the data directory (a daemon's)
+    is used as it is, neither joined nor started: the command must not stop it, nor start a second one.
+    DATABASE_URL is tried for up to ``MNWD_DB_START_WAIT`` seconds (`wait_for_database`)."""
     if config.database_url is not None:
+        await wait_for_database(config.database_url, name="DATABASE_URL", wait=config.db_start_wait)
         yield config.database_url
+        return
+    running = running_url(config.pg_dir) if share_running else None
+    if running is not None:
+        yield running
         return
     embedded = EmbeddedPostgres(config.pg_dir)
     url = await embedded.start()
@@ -138,15 +147,17 @@ async def open_services(
     domains: Sequence[Installer] = (),
     *,
     run_migrations: bool = True,
+    share_running: bool = False,
 ) -> AsyncIterator[Services]:
-    """Open the base components, then start each domain in order (stopped in reverse).
+    """Open the base components, then start each domain in order (stopped in reverse). ``share_running``:
+    see `open_database`.
 
     The job queue is created here but started by the daemon (`mnwd.daemon`), so commands and tests that
     open the services run no jobs unless they ask (``await services.jobs.run_due()``)."""
     migrations = load_migrations(config.migrations_dir)
     functions = load_functions([d.sql for d in domains if d.sql is not None])
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    async with open_database(config) as url:
+    async with open_database(config, share_running=share_running) as url:
         if run_migrations:
             applied = await migrate(url, migrations, functions)
             if applied:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -77,6 +78,17 @@ def test_serve_with_embedded_postgres_keeps_data_across_restarts(tmp_path: Path)
         db_url = url.stdout.strip()
         assert db_url.startswith("postgresql://")
         asyncio.run(_insert_user(db_url))
+        pgdata = data_dir / "pg"
+        postmaster = (pgdata / "postmaster.pid").read_text()
+        handles = (pgdata / ".handle_pids.json").read_text()
+        # Commands use the daemon's server as it is: not joined (so they cannot stop it), no second one.
+        listed = run_cli(first.env, "user", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stderr == ""
+        assert "survivor" in listed.stdout
+        assert (pgdata / "postmaster.pid").read_text() == postmaster
+        assert (pgdata / ".handle_pids.json").read_text() == handles
+        assert urllib.request.urlopen(first.base_url + "/readyz", timeout=5).status == 200
     finally:
         assert first.stop() == 0
     assert "mnwd stopped" in first.log()
@@ -84,6 +96,10 @@ def test_serve_with_embedded_postgres_keeps_data_across_restarts(tmp_path: Path)
     not_running = run_cli(first.env, "db-url")
     assert not_running.returncode == 1
     assert "is not running" in not_running.stderr
+    alone = run_cli(first.env, "user", "list")  # with no daemon: its own server, stopped when it is done
+    assert (alone.returncode, alone.stderr) == (0, ""), alone.stderr
+    assert "survivor" in alone.stdout
+    assert not _postgres_running(data_dir / "pg")
 
     second = start_daemon(data_dir)
     try:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -74,6 +75,11 @@ def test_mask_secrets_hides_tokens_and_keeps_ids() -> None:
     assert mask_secrets(kept) == kept
 
 
+def test_mask_secrets_keeps_the_kind_of_a_personal_access_token() -> None:
+    assert mask_secrets(f"/x?t={new_token('mnwd_pat_')}") == "/x?t=mnwd_pat_***"
+    assert mask_secrets("/x/mnwd_pat_short") == "/x/mnwd_pat_***"
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -82,6 +88,7 @@ def test_mask_secrets_hides_tokens_and_keeps_ids() -> None:
         "/no/such/route/{token}",
         "/sync/v1/pull?cursor=0&code={short}&access_token=mnwd_at_{token}",
         "/x/mnwd_sk_{token}",
+        "/x/mnwd_pat_{token}",
     ],
 )
 async def test_the_access_log_never_holds_a_token(
@@ -98,3 +105,19 @@ async def test_the_access_log_never_holds_a_token(
         assert token not in message
         assert token not in fields
         assert f"code={short}" not in fields
+
+
+@pytest.mark.parametrize(("terminal", "kind"), [(True, TextFormatter), (False, JsonFormatter)])
+def test_auto_format_is_text_on_a_terminal_and_json_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, terminal: bool, kind: type
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    with (tmp_path / "stderr").open("w") as stream:
+        monkeypatch.setattr(stream, "isatty", lambda: terminal, raising=False)
+        monkeypatch.setattr(sys, "stderr", stream)
+        try:
+            configure_logging(logging.INFO, "auto")
+            assert isinstance(root.handlers[0].formatter, kind)
+        finally:
+            root.handlers[:], root.level = saved[0], saved[1]

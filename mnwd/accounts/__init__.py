@@ -3,9 +3,34 @@
 What other domains may use: `Viewer` (the signed-in user of a page request), `get_viewer(request)`
 (``None`` when signed out) and `require_viewer(request)` (sends anyone else to sign in); ``DOMAIN`` is
 the plug-in the daemon loads.
+
+Personal access tokens (`mnwd.accounts.personal_tokens`): `is_personal_token(token)` (by its prefix),
+`check_token(services, token)` → `TokenCaller` or `TokenRefused`, `note_token_used(services, caller)`,
+`on_personal_token_revoked(services, hook)`; `TOKEN_SCOPES`, the catalog of their scopes.
 """
 
 from mnwd.accounts.domain import DOMAIN
+from mnwd.accounts.personal_tokens import (
+    TokenCaller,
+    TokenRefused,
+    check_token,
+    is_personal_token,
+    note_token_used,
+    on_personal_token_revoked,
+)
 from mnwd.accounts.sessions import Viewer, get_viewer, require_viewer
+from mnwd.accounts.token_scopes import TOKEN_SCOPES
 
-__all__ = ["DOMAIN", "Viewer", "get_viewer", "require_viewer"]
+__all__ = [
+    "DOMAIN",
+    "TOKEN_SCOPES",
+    "TokenCaller",
+    "TokenRefused",
+    "Viewer",
+    "check_token",
+    "get_viewer",
+    "is_personal_token",
+    "note_token_used",
+    "on_personal_token_revoked",
+    "require_viewer",
+]

@@ -9,6 +9,7 @@ from mnwd.accounts.commands import add_commands
 from mnwd.accounts.links import LOGIN_LINK_MAIL, VERIFICATION_MAIL, send_queued_login_link, send_queued_verification
 from mnwd.accounts.passkeys import PASSKEY_ADDED_MAIL, send_passkey_added_mail
 from mnwd.accounts.passwords import PASSWORDS, Passwords
+from mnwd.accounts.personal_tokens import REVOKE_HOOKS, TOKEN_USE, TokenUse
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
 from mnwd.domain import Domain, JobKind, Periodic
@@ -20,6 +21,8 @@ __all__ = ["DOMAIN"]
 @contextlib.asynccontextmanager
 async def start(services: Services) -> AsyncIterator[None]:
     services[PASSWORDS] = Passwords()
+    services[REVOKE_HOOKS] = []
+    services[TOKEN_USE] = TokenUse()
     yield
 
 

@@ -473,3 +473,131 @@ async def update_passkey_name(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.U
 async def delete_passkey(conn: Conn, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool:
     status: str = await conn.execute("DELETE FROM user_passkeys WHERE id = $1 AND user_id = $2", passkey_id, user_id)
     return status != "DELETE 0"
+
+
+PERSONAL_TOKEN_QUERY = """
+    SELECT t.id, t.user_id, t.scopes, t.expires_at, t.revoked_at, t.expires_at <= now() AS expired,
+           u.username, u.display_name, u.suspended_at
+    FROM personal_access_tokens t
+    JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = $1
+"""
+
+
+async def lock_user(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Hold the user's row until the transaction ends; False if there is no such user."""
+    found = await conn.fetchval("SELECT true FROM users WHERE id = $1 FOR UPDATE", user_id)
+    return bool(found)
+
+
+async def count_live_personal_tokens(conn: Conn, user_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM personal_access_tokens
+        WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+        """,
+        user_id,
+    )
+    return count
+
+
+async def insert_personal_token(
+    conn: Conn,
+    user_id: uuid.UUID,
+    *,
+    name: str,
+    token_hash: bytes,
+    scopes: list[str],
+    expires_at: datetime | None,
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        """
+        INSERT INTO personal_access_tokens (user_id, name, token_hash, scopes, expires_at)
+        VALUES ($1, $2, $3, $4, $5)
+        RETURNING id, user_id, name, scopes, created_at, expires_at, last_used_at, revoked_at
+        """,
+        user_id,
+        name,
+        token_hash,
+        scopes,
+        expires_at,
+    )
+    return row
+
+
+async def list_personal_tokens(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The user's tokens not revoked, newest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, user_id, name, scopes, created_at, expires_at, last_used_at, revoked_at
+        FROM personal_access_tokens
+        WHERE user_id = $1 AND revoked_at IS NULL
+        ORDER BY created_at DESC, id
+        """,
+        user_id,
+    )
+    return rows
+
+
+async def revoke_personal_token(conn: Conn, user_id: uuid.UUID, token_id: uuid.UUID) -> bool:
+    """Revoke one of the user's tokens (again is no change); False if the user has no such token."""
+    found = await conn.fetchval(
+        """
+        UPDATE personal_access_tokens SET revoked_at = coalesce(revoked_at, now())
+        WHERE id = $1 AND user_id = $2
+        RETURNING id
+        """,
+        token_id,
+        user_id,
+    )
+    return found is not None
+
+
+async def get_personal_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+    """Everything a check of a personal access token needs, in one query."""
+    row: asyncpg.Record | None = await conn.fetchrow(PERSONAL_TOKEN_QUERY, token_hash)
+    return row
+
+
+async def update_personal_token_used(conn: Conn, token_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE personal_access_tokens SET last_used_at = now() WHERE id = $1", token_id)
+
+
+async def list_users_for_operators(conn: Conn) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT username, email, email_verified, is_admin, can_create_projects, totp_enabled,
+               suspended_at, created_at
+        FROM users ORDER BY username
+        """
+    )
+    return rows
+
+
+async def set_user_password_by_operator(conn: Conn, username: str, password_hash: str) -> uuid.UUID | None:
+    """A new password, and the failed sign-ins and lockout forgotten; None if there is no such user."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE users SET password_hash = $2, password_changed_at = now(),
+                         failed_login_attempts = 0, locked_until = NULL
+        WHERE username = $1 RETURNING id
+        """,
+        username,
+        password_hash,
+    )
+    return user_id
+
+
+async def update_user_role(conn: Conn, username: str, role: str, granted: bool) -> uuid.UUID | None:
+    """Set ``is_admin`` (role 'admin') or ``can_create_projects`` (role 'creator'); None if no such user."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE users SET is_admin = CASE WHEN $2 = 'admin' THEN $3 ELSE is_admin END,
+                         can_create_projects = CASE WHEN $2 = 'creator' THEN $3 ELSE can_create_projects END
+        WHERE username = $1 RETURNING id
+        """,
+        username,
+        role,
+        granted,
+    )
+    return user_id

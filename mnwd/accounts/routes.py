@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.accounts import pages_links, pages_passkeys, pages_settings, pages_signin, pages_twofactor
+from mnwd.accounts import pages_links, pages_passkeys, pages_settings, pages_signin, pages_tokens, pages_twofactor
 
 __all__ = ["TEMPLATES", "setup_routes"]
 
@@ -19,3 +19,4 @@ def setup_routes(app: web.Application) -> None:
     pages_links.setup(app)
     pages_twofactor.setup(app)
     pages_passkeys.setup(app)
+    pages_tokens.setup(app)

@@ -1,4 +1,5 @@
-"""What operators do from the command line: register apps for a creator, rotate keys, (de)activate apps."""
+"""What operators do from the command line: list apps, register apps for a creator, rotate keys,
+(de)activate apps."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from mnwd.apps import registry as apps
 from mnwd.errors import NotFound
 from mnwd.services import Services
 
-__all__ = ["create_app_for", "rotate_key", "set_app_active"]
+__all__ = ["create_app_for", "list_apps", "rotate_key", "set_app_active"]
 
 
 async def create_app_for(
@@ -35,6 +36,10 @@ async def create_app_for(
         project_id=project_id,
         item_id=item_id,
     )
+
+
+async def list_apps(services: Services) -> list[apps.AppDetails]:
+    return [apps.AppDetails.from_record(r) for r in await queries.list_all_apps(services.pool)]
 
 
 async def _app_by_slug(services: Services, slug: str) -> apps.App:

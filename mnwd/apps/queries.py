@@ -79,6 +79,13 @@ async def list_creator_apps(conn: Conn, creator_id: uuid.UUID) -> list[asyncpg.R
     return rows
 
 
+async def list_all_apps(conn: Conn) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {APP_COLUMNS} FROM sync_apps a JOIN users u ON u.id = a.creator_id ORDER BY a.slug"
+    )
+    return rows
+
+
 async def slug_taken(conn: Conn, slug: str) -> bool:
     taken: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sync_apps WHERE slug = $1)", slug)
     return taken

@@ -1,19 +1,37 @@
-"""Authenticating API requests by their OAuth access token (RFC 6750): at most one query per request, none
-when the token was checked recently (`mnwd.oauth.bearer_cache`)."""
+"""Authenticating API requests by their bearer token (RFC 6750): at most one query per request, none when the
+token was checked recently (`mnwd.oauth.bearer_cache`).
+
+- `require_bearer`: an app's OAuth access token (``mnwd_at_…``), as the per-app APIs (``/sync/v1``) need;
+- `require_api_caller`: the JSON API (``/api/v1``), which also takes a user's personal access token
+  (``mnwd_pat_…``, from `mnwd.accounts`), told apart by its prefix. Each endpoint names the scope it needs
+  from `mnwd.accounts.TOKEN_SCOPES`: a personal token must carry it; an app's token is allowed only
+  `APP_TOKEN_API_SCOPES` (the identity the sign-in already disclosed to the app).
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from mnwd.accounts import TokenCaller, TokenRefused, check_token, is_personal_token, note_token_used
 from mnwd.errors import Forbidden, Unauthorized
 from mnwd.oauth import queries
 from mnwd.oauth.bearer_cache import BEARERS
-from mnwd.oauth.callers import Bearer
+from mnwd.oauth.callers import ApiCaller, Bearer
 from mnwd.tokens import hash_token
 from mnwd.web.keys import SERVICES
 
-__all__ = ["Bearer", "InvalidToken", "bearer_still_valid", "recheck_bearer", "require_bearer"]
+__all__ = [
+    "APP_TOKEN_API_SCOPES",
+    "ApiCaller",
+    "Bearer",
+    "InvalidToken",
+    "bearer_still_valid",
+    "recheck_bearer",
+    "require_api_caller",
+    "require_bearer",
+]
 
+APP_TOKEN_API_SCOPES = frozenset({"user:read"})
 
 BEARER_KEY = web.RequestKey("bearer", Bearer)
 
@@ -60,16 +78,55 @@ async def recheck_bearer(request: web.Request) -> Bearer:
     return await _authenticate(request)
 
 
-async def _authenticate(request: web.Request) -> Bearer:
-    header = request.headers.get("Authorization", "")
-    kind, _, token = header.partition(" ")
+async def require_api_caller(request: web.Request, *, scope: str) -> ApiCaller:
+    """The caller of a ``/api/v1`` endpoint, by an app's OAuth token or a personal access token, holding
+    ``scope`` (403 insufficient-scope otherwise)."""
+    token = _token(request)
+    if not is_personal_token(token):
+        bearer = await require_bearer(request)
+        if scope not in APP_TOKEN_API_SCOPES:
+            raise InsufficientScope(scope)
+        return bearer
+    caller = await _authenticate_personal(request, token)
+    if scope not in caller.scope:
+        raise InsufficientScope(scope)
+    return caller
+
+
+def _token(request: web.Request) -> str:
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise InvalidToken("Send an access token: Authorization: Bearer <token>.", error=None)
-    token_hash = hash_token(token.strip())
+    return token.strip()
+
+
+async def _authenticate_personal(request: web.Request, token: str) -> TokenCaller:
+    services = request.app[SERVICES]
+    cache = services[BEARERS]
+    token_hash = hash_token(token)
+    cached = cache.get(token_hash)
+    if isinstance(cached, TokenCaller):
+        caller = cached
+    else:
+        generation = cache.generation
+        try:
+            caller = await check_token(services, token)
+        except TokenRefused as exc:
+            raise InvalidToken(str(exc)) from None
+        cache.put(token_hash, caller, generation)
+    await note_token_used(services, caller)
+    return caller
+
+
+async def _authenticate(request: web.Request) -> Bearer:
+    token = _token(request)
+    if is_personal_token(token):
+        raise InvalidToken("This API takes an app's OAuth access token; personal access tokens work on /api/v1.")
+    token_hash = hash_token(token)
     services = request.app[SERVICES]
     cache = services[BEARERS]
     cached = cache.get(token_hash)
-    if cached is not None:
+    if isinstance(cached, Bearer):
         return cached
     generation = cache.generation
     row = await queries.get_access_token(services.pool, token_hash)

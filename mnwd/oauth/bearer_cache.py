@@ -1,8 +1,10 @@
-"""Recently checked access tokens, so that an API request usually costs no query for its bearer.
+"""Recently checked access tokens (an app's OAuth tokens and users' personal access tokens), so that an API
+request usually costs no query for its bearer.
 
 An entry is trusted only while the daemon's ``LISTEN`` connection is up: every change that could make a
 cached check wrong (a token, grant or device revoked, a device bound, an app deactivated, a user suspended,
-renamed or deleted) fires ``pg_notify('mnwd_bearers', '')`` from a trigger (migration 0014), on commit,
+renamed or deleted, a personal access token revoked) fires ``pg_notify('mnwd_bearers', '')`` from a
+trigger (migrations 0014 and 0017), on commit,
 to every daemon, and each forgets everything it holds. The daemon that made the change forgets at once as
 well (`BearerCache.forget_all`), without waiting for its own notification. Entries also age out.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mnwd.clock import Clock
-from mnwd.oauth.callers import Bearer
+from mnwd.oauth.callers import ApiCaller
 from mnwd.services import ServiceKey
 
 __all__ = ["BEARERS", "CHANNEL", "BearerCache"]
@@ -28,7 +30,7 @@ class BearerCache:
         self._seconds = seconds
         self._clock = clock or Clock()
         self._max_entries = max_entries
-        self._entries: dict[bytes, tuple[float, Bearer]] = {}
+        self._entries: dict[bytes, tuple[float, ApiCaller]] = {}
         self._listening = False
         # A check that read the database before a forget must not store what it read after it.
         self.generation = 0
@@ -41,7 +43,7 @@ class BearerCache:
     def enabled(self) -> bool:
         return self._seconds > 0 and self._listening
 
-    def get(self, token_hash: bytes) -> Bearer | None:
+    def get(self, token_hash: bytes) -> ApiCaller | None:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
@@ -49,13 +51,13 @@ class BearerCache:
         if (
             not self.enabled
             or self._clock.monotonic() - stored_at > self._seconds
-            or bearer.expires_at <= self._clock.now()
+            or (bearer.expires_at is not None and bearer.expires_at <= self._clock.now())
         ):
             self._entries.pop(token_hash, None)
             return None
         return bearer
 
-    def put(self, token_hash: bytes, bearer: Bearer, generation: int) -> None:
+    def put(self, token_hash: bytes, bearer: ApiCaller, generation: int) -> None:
         if not self.enabled or generation != self.generation:
             return
         if len(self._entries) >= self._max_entries:

@@ -1,12 +1,16 @@
-"""`Bearer`: who calls an API with an access token, as checked (and remembered) by `mnwd.oauth.bearer`."""
+"""Who calls an API with a token, as checked (and remembered) by `mnwd.oauth.bearer`: `Bearer` for an app's
+OAuth access token, `TokenCaller` (accounts) for a user's personal access token; `ApiCaller` is either."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
-__all__ = ["Bearer"]
+from mnwd.accounts import TokenCaller
+
+__all__ = ["ApiCaller", "Bearer"]
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,6 @@ class Bearer:
     device_id: uuid.UUID | None
     scope: frozenset[str]
     expires_at: datetime
+
+
+ApiCaller: TypeAlias = Bearer | TokenCaller

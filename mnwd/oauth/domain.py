@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from mnwd.accounts import on_personal_token_revoked
 from mnwd.apps import on_app_change
 from mnwd.domain import Domain
 from mnwd.oauth.bearer_cache import BEARERS, CHANNEL, BearerCache
@@ -22,6 +23,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     services[BEARERS] = cache
     services.listen.subscribe(CHANNEL, cache)
     on_app_change(services, lambda _app_id: cache.forget_all())
+    on_personal_token_revoked(services, cache.forget_all)
     yield
 
 

@@ -1,4 +1,4 @@
-"""JSON endpoints: token, revocation, introspection, server metadata, and `GET /api/v1/me`."""
+"""JSON endpoints: token, revocation, introspection, server metadata."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from aiohttp import web
 
 from mnwd.oauth import tokens
 from mnwd.oauth.authorize import SCOPES
-from mnwd.oauth.bearer import require_bearer
 from mnwd.oauth.errors import TokenError
 from mnwd.ratelimit import Limit
-from mnwd.timestamps import rfc3339
 from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.forms import RepeatedField, read_single_valued_form
@@ -117,21 +115,8 @@ async def metadata(request: web.Request) -> web.Response:
     )
 
 
-async def me(request: web.Request) -> web.Response:
-    bearer = await require_bearer(request)
-    return json_response(
-        {
-            "user": {"id": str(bearer.user_id), "username": bearer.username, "display_name": bearer.display_name},
-            "app": {"id": str(bearer.app_id), "name": bearer.app_name},
-            "scope": " ".join(sorted(bearer.scope)),
-            "expires_at": rfc3339(bearer.expires_at),
-        }
-    )
-
-
 def setup(app: web.Application) -> None:
     app.router.add_post("/oauth/token", _token_endpoint(_token))
     app.router.add_post("/oauth/revoke", _token_endpoint(_revoke))
     app.router.add_post("/oauth/introspect", _token_endpoint(_introspect))
     app.router.add_get("/.well-known/oauth-authorization-server", metadata)
-    app.router.add_get("/api/v1/me", me)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.oauth import endpoints, pages
+from mnwd.oauth import api, endpoints, pages
 
 __all__ = ["TEMPLATES", "setup_routes"]
 
@@ -15,4 +15,5 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def setup_routes(app: web.Application) -> None:
     endpoints.setup(app)
+    api.setup(app)
     pages.setup(app)

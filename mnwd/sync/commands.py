@@ -13,7 +13,9 @@ __all__ = ["add_commands"]
 
 
 def add_commands(commands: Subcommands) -> None:
-    sync = commands.add_parser("sync", help="maintain the sync change log").add_subparsers(dest="action", required=True)
+    sync = commands.add_parser("sync", help="maintain the sync change log").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
     compact = sync.add_parser(
         "compact", help="keep only the newest change per row, drop DELETEs older than MNWD_SYNC_TOMBSTONE_DAYS"
     )

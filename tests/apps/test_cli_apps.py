@@ -68,6 +68,12 @@ async def test_operators_register_rotate_and_deactivate_apps(
     assert deactivated.returncode == 0, deactivated.stderr
     assert deactivated.stdout.strip() == "notes deactivated"
     assert not await pool.fetchval("SELECT is_active FROM sync_apps")
+    listed = mnwd(env, "app", "list")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    header, row_line = listed.stdout.splitlines()
+    assert header.split() == ["SLUG", "NAME", "OWNER", "STATE", "CREATED", "CLIENT", "ID"]
+    assert row_line.split()[:4] == ["notes", "Notes", "maker", "deactivated"]
+    assert row_line.split()[-1] == str(client_id)
     activated = mnwd(env, "app", "activate", "notes")
     assert activated.stdout.strip() == "notes activated"
     assert await pool.fetchval("SELECT is_active FROM sync_apps")

@@ -355,6 +355,19 @@ CHECK_VIOLATIONS = [
         "alice",
     ),
     bad("backup_codes_code_hash_not_empty", "INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, '')", "alice"),
+    *(
+        bad(
+            f"personal_access_tokens_{constraint}",
+            f"INSERT INTO personal_access_tokens (user_id, name, token_hash, scopes, expires_at) VALUES ($1, {values})",
+            "alice",
+        )
+        for constraint, values in (
+            ("token_hash_sha256", f"'t', {SHORT_HASH}, ARRAY['user:read'], NULL"),
+            ("name_length", f"'', {FULL_HASH}, ARRAY['user:read'], NULL"),
+            ("scopes_not_empty", f"'t', {FULL_HASH}, ARRAY[]::text[], NULL"),
+            ("expires_after_created", f"'t', {FULL_HASH}, ARRAY['user:read'], now()"),
+        )
+    ),
     bad("web_sessions_id_not_empty", "INSERT INTO web_sessions (id, expiry_date) VALUES ('', now())"),
     bad(
         "web_sessions_data_is_object",
