@@ -13,8 +13,8 @@ serve: setup
 	$(BIN)/mnwd serve
 
 lint: setup-test
-	$(BIN)/ruff check mnwd tests bench
-	$(BIN)/ruff format --check mnwd tests bench
+	$(BIN)/ruff check mnwd tests bench sdk-python
+	$(BIN)/ruff format --check mnwd tests bench sdk-python
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

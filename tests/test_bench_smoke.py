@@ -19,6 +19,7 @@ ROWS = [
     "live, pull after poke (2,500 B), p99",
     "SSE idle clients: RSS per client (200)",
     "PostgreSQL connections with 200 SSE",
+    "writes on A until in B's store",
 ]
 
 
