@@ -22,7 +22,8 @@ async def test_hits_over_the_limit_are_refused_with_retry_after(pool: asyncpg.Po
     with pytest.raises(TooManyRequests) as caught:
         await limiter.hit(limit, "key")
     assert caught.value.detail == "slow down"
-    assert 0 < int(caught.value.headers["Retry-After"]) <= 3600
+    # A sliding window may ask for up to half a window more: the refused hit counts into the next one.
+    assert 0 < int(caught.value.headers["Retry-After"]) <= 3600 * 3 // 2
     await limiter.hit(limit, "other key")
 
 
