@@ -70,7 +70,14 @@ async def push(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     body = await read_json(request, changes.PushIn, max_bytes=services.config.section(SyncSettings).max_push_bytes)
-    result = await changes.push(services.pool, services[NOTIFIER], services.config.section(SyncSettings), bearer, body)
+    result = await changes.push(
+        services.pool,
+        services[NOTIFIER],
+        services.config.section(SyncSettings),
+        bearer,
+        body,
+        services[changes.WAITING_PUSHES],
+    )
     services[SYNC_METRICS].changes.labels("push").inc(len(body.mutations))
     return _encoded(result)
 

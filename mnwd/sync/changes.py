@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from mnwd.errors import (
     ValidationFailed,
 )
 from mnwd.oauth import Bearer
+from mnwd.services import ServiceKey
 from mnwd.sync import queries
 from mnwd.sync.notifier import POKE_CHANGES_MAX_BYTES, ChangeNotifier, poke_prefix
 from mnwd.sync.readahead import PageKey, ReadAhead
@@ -205,40 +207,59 @@ def check_batch(body: PushIn, config: SyncSettings) -> None:
         )
 
 
-# Pushes running in this daemon, per stream (app, user). Pushes to one stream wait for each other on its
-# advisory lock, each holding a pool connection: past `SyncSettings.max_waiting_pushes` more are turned away,
-# so one blocked stream cannot take the whole pool.
-_pushing: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
 PUSH_RETRY_AFTER_SECONDS = 1
 
 
-def pushes_running(app_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    return _pushing.get((app_id, user_id), 0)
+class WaitingPushes:
+    """Pushes running in this daemon, per stream (app, user). Pushes to one stream wait for each other on its
+    advisory lock, each holding a pool connection: past `SyncSettings.max_waiting_pushes` more are turned away,
+    so one blocked stream cannot take the whole pool."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+
+    def running(self, stream: tuple[uuid.UUID, uuid.UUID]) -> int:
+        return self._running.get(stream, 0)
+
+    @contextmanager
+    def admit(self, stream: tuple[uuid.UUID, uuid.UUID], most: int) -> Iterator[None]:
+        if self.running(stream) >= most:
+            raise TooManyRequests(
+                "Too many pushes to this stream are waiting; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS
+            )
+        self._running[stream] = self.running(stream) + 1
+        try:
+            yield
+        finally:
+            left = self._running[stream] - 1
+            if left:
+                self._running[stream] = left
+            else:
+                del self._running[stream]
+
+
+WAITING_PUSHES = ServiceKey("sync.waiting_pushes", WaitingPushes)
 
 
 async def push(
-    pool: asyncpg.Pool, notifier: ChangeNotifier, config: SyncSettings, bearer: Bearer, body: PushIn
+    pool: asyncpg.Pool,
+    notifier: ChangeNotifier,
+    config: SyncSettings,
+    bearer: Bearer,
+    body: PushIn,
+    waiting: WaitingPushes,
 ) -> PushOut:
     check_batch(body, config)
     if bearer.device_id is not None and bearer.device_id != body.device_id:
         raise Forbidden("This access token belongs to another device.")
-    stream = (bearer.app_id, bearer.user_id)
-    if _pushing.get(stream, 0) >= config.max_waiting_pushes:
-        raise TooManyRequests(
-            "Too many pushes to this stream are waiting; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS
-        )
-    _pushing[stream] = _pushing.get(stream, 0) + 1
-    try:
-        return await _push(pool, notifier, config, bearer, body)
-    except asyncpg.LockNotAvailableError:
-        # lock_timeout (MNWD_DB_LOCK_TIMEOUT): the stream stayed locked too long.
-        raise ServiceUnavailable("This stream is busy; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS) from None
-    finally:
-        left = _pushing[stream] - 1
-        if left:
-            _pushing[stream] = left
-        else:
-            del _pushing[stream]
+    with waiting.admit((bearer.app_id, bearer.user_id), config.max_waiting_pushes):
+        try:
+            return await _push(pool, notifier, config, bearer, body)
+        except asyncpg.LockNotAvailableError:
+            # lock_timeout (MNWD_DB_LOCK_TIMEOUT): the stream stayed locked too long.
+            raise ServiceUnavailable(
+                "This stream is busy; retry shortly.", retry_after=PUSH_RETRY_AFTER_SECONDS
+            ) from None
 
 
 async def _push(

@@ -18,6 +18,7 @@ from mnwd.oauth import on_bearers_forgotten
 from mnwd.services import Services
 from mnwd.sync import dashboard, queries
 from mnwd.sync.blobs import COLLECT_JOB, UPLOADS, UploadReservations, collect_blob_job
+from mnwd.sync.changes import WAITING_PUSHES, WaitingPushes
 from mnwd.sync.commands import add_commands
 from mnwd.sync.compaction import CompactionReport, compact
 from mnwd.sync.notifier import CHANNEL, NOTIFIER, ChangeNotifier
@@ -50,6 +51,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     services[READAHEAD] = readahead
     services[SYNC_METRICS] = SyncMetrics(services.metrics.registry)
     services[UPLOADS] = UploadReservations()
+    services[WAITING_PUSHES] = WaitingPushes()
     rechecks = asyncio.get_running_loop().create_task(notifier.run(), name="sync.poke-recheck")
     try:
         yield

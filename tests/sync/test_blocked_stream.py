@@ -59,7 +59,7 @@ async def test_pushes_waiting_on_a_locked_stream_are_capped(
             assert response.headers["Retry-After"] == "1"
             assert response.content_type == "application/problem+json"
             assert (await response.json())["type"].endswith("/rate-limited")
-        assert changes.pushes_running(app_id, user_id) == 4
+        assert client.app[SERVICES][changes.WAITING_PUSHES].running((app_id, user_id)) == 4
 
         started = time.monotonic()
         other = await bob.push([bob.mutation("b1", {"n": 1})])
@@ -72,7 +72,7 @@ async def test_pushes_waiting_on_a_locked_stream_are_capped(
     statuses = [[r["status"] for r in (await response.json())["results"]] for response in waited]
     assert all(response.status == 200 for response in waited)
     assert sorted(statuses) == [["applied"], ["duplicate"], ["duplicate"], ["duplicate"]]
-    assert changes.pushes_running(app_id, user_id) == 0
+    assert client.app[SERVICES][changes.WAITING_PUSHES].running((app_id, user_id)) == 0
 
 
 async def test_the_advisory_lock_cannot_be_waited_for_for_ever(alice_api: SyncApi, conn: asyncpg.Connection) -> None:
@@ -95,11 +95,16 @@ async def test_the_advisory_lock_cannot_be_waited_for_for_ever(alice_api: SyncAp
             )
             with pytest.raises(ServiceUnavailable) as caught:
                 await changes.push(
-                    short, services[NOTIFIER], services.config.section(SyncSettings), _alice(app_id, user_id), body
+                    short,
+                    services[NOTIFIER],
+                    services.config.section(SyncSettings),
+                    _alice(app_id, user_id),
+                    body,
+                    services[changes.WAITING_PUSHES],
                 )
             assert time.monotonic() - started < 3
             assert caught.value.headers["Retry-After"] == "1"
-        assert changes.pushes_running(app_id, user_id) == 0
+        assert services[changes.WAITING_PUSHES].running((app_id, user_id)) == 0
     finally:
         await short.close()
 
