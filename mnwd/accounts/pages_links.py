@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from mnwd.accounts import links
+from mnwd.accounts.mail_requests import address_for_mail
 from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, begin_second_factor, finish_sign_in
 from mnwd.accounts.sessions import require_viewer
-from mnwd.accounts.users import normalize_email
 from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.forms import field, read_form, render_problem
@@ -29,14 +29,8 @@ async def request_link(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     form = await read_form(request)
     raw = field(form, "email", max_chars=300)
-    email = normalize_email(raw)
     try:
-        if email is None:
-            raise ValidationFailed(
-                "No link was sent.", errors=[{"field": "email", "message": "Enter one email address."}]
-            )
-        await services.limiter.hit(LINKS_PER_IP, request.remote or "")
-        await services.limiter.hit(LINKS_PER_ADDRESS, email.lower())
+        email = await address_for_mail(services, raw, request.remote or "", LINKS_PER_IP, LINKS_PER_ADDRESS)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/link_request.html", problem, {"email": raw})
     await links.queue_login_link(services, email)

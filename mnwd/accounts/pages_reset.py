@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from mnwd.accounts import password_reset
+from mnwd.accounts.mail_requests import address_for_mail
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
-from mnwd.accounts.users import normalize_email
 from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.forms import field, read_form, render_problem
@@ -29,14 +29,8 @@ async def request_reset(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     form = await read_form(request)
     raw = field(form, "email", max_chars=300)
-    email = normalize_email(raw)
     try:
-        if email is None:
-            raise ValidationFailed(
-                "No link was sent.", errors=[{"field": "email", "message": "Enter one email address."}]
-            )
-        await services.limiter.hit(RESETS_PER_IP, request.remote or "")
-        await services.limiter.hit(RESETS_PER_ADDRESS, email.lower())
+        email = await address_for_mail(services, raw, request.remote or "", RESETS_PER_IP, RESETS_PER_ADDRESS)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, REQUEST_PAGE, problem, {"email": raw, "sent": False})
     await password_reset.queue_reset(services, email)
