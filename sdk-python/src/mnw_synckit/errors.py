@@ -29,15 +29,16 @@ __all__ = [
 
 
 class SyncKitError(Exception):
-    pass
+    """Every error the SDK raises."""
 
 
 class LoginRequired(SyncKitError):
-    pass
+    """Not signed in, or no device registered: call ``login()`` first."""
 
 
 class LoginFailed(SyncKitError):
-    pass
+    """The browser sign-in did not end with tokens (refused consent, no code, a timeout), or logout's
+    revocation was refused."""
 
 
 class ServerError(SyncKitError):
@@ -55,20 +56,20 @@ class ServerError(SyncKitError):
 
 
 class DeviceRevoked(ServerError):
-    pass
+    """The server revoked this device or its grant; local writes stay in the outbox."""
 
 
 class OfflineError(SyncKitError):
-    pass
+    """The server or its event stream could not be reached; local writes stay in the outbox."""
 
 
 class EncryptionError(SyncKitError):
-    pass
+    """A record or key could not be sealed or opened."""
 
 
 class WrongPassphrase(EncryptionError):
-    pass
+    """The passphrase does not unwrap the stored data key."""
 
 
 class BlobCorrupt(SyncKitError):
-    pass
+    """Downloaded bytes do not match their content hash."""
