@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from mnwd import accounts, apps, oauth, sync
+from mnwd import accounts, apps, git, oauth, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
 from mnwd.domain import Domain, Periodic
@@ -19,7 +19,7 @@ from mnwd.services import Services, open_services
 
 __all__ = ["DOMAINS", "all_settings", "check_settings", "open_all_services", "periodic_tasks", "sql_dirs"]
 
-DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN)
+DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN, git.DOMAIN, store.DOMAIN)
 
 
 def all_settings() -> tuple[Setting, ...]:

@@ -1,0 +1,1 @@
+"""The git domain's SQL, one module per area: `repos`, `keys`, `issues`."""

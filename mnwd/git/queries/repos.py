@@ -1,0 +1,60 @@
+"""SQL of git repositories (`git_repos`). Functions take a pool or connection first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeAlias
+
+import asyncpg
+
+Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+REPO_COLUMNS = """
+    r.id, r.user_id, u.username AS owner, r.name, r.description, r.is_private, r.default_branch,
+    r.next_issue_number, r.pushed_at, r.created_at, r.updated_at
+"""
+
+
+async def get_repo_by_path(conn: Conn, owner: str, name: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {REPO_COLUMNS} FROM git_repos r JOIN users u ON u.id = r.user_id "
+        "WHERE u.username = $1 AND r.name = $2",
+        owner,
+        name,
+    )
+
+
+async def get_owned_repo(conn: Conn, user_id: uuid.UUID, name: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {REPO_COLUMNS} FROM git_repos r JOIN users u ON u.id = r.user_id WHERE r.user_id = $1 AND r.name = $2",
+        user_id,
+        name,
+    )
+
+
+async def get_repo(conn: Conn, repo_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {REPO_COLUMNS} FROM git_repos r JOIN users u ON u.id = r.user_id WHERE r.id = $1", repo_id
+    )
+
+
+async def insert_repo(conn: Conn, user_id: uuid.UUID, name: str, *, is_private: bool) -> asyncpg.Record | None:
+    """The new repo, or ``None`` when the owner already has one by that name (a concurrent create won)."""
+    inserted = await conn.fetchval(
+        "INSERT INTO git_repos (user_id, name, is_private) VALUES ($1, $2, $3) "
+        "ON CONFLICT ON CONSTRAINT git_repos_user_id_name_key DO NOTHING RETURNING id",
+        user_id,
+        name,
+        is_private,
+    )
+    return None if inserted is None else await get_repo(conn, inserted)
+
+
+async def list_repos(conn: Conn, owner_id: uuid.UUID, *, include_private: bool) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {REPO_COLUMNS} FROM git_repos r JOIN users u ON u.id = r.user_id "
+        "WHERE r.user_id = $1 AND ($2 OR NOT r.is_private) ORDER BY coalesce(r.pushed_at, r.created_at) DESC",
+        owner_id,
+        include_private,
+    )
+    return rows

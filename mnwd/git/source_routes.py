@@ -1,0 +1,9 @@
+"""The /source/ browser (repos, tree, file, raw, log, commit, refs), repo settings and issues."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    """Adds the source browser, repo settings and the issue tracker (pages and JSON API)."""

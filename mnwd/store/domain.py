@@ -1,0 +1,23 @@
+"""The store domain as a plug-in of the daemon (`mnwd.domain.Domain`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from mnwd.domain import Domain
+from mnwd.store import discovery_routes, routes, social_routes
+
+__all__ = ["DOMAIN"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def setup_routes(app: web.Application) -> None:
+    routes.setup(app)
+    discovery_routes.setup(app)
+    social_routes.setup(app)
+
+
+DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES)

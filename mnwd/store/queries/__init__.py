@@ -1,0 +1,1 @@
+"""The store domain's SQL, one module per area: `catalog`, `discovery`, `social`."""
