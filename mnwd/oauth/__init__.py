@@ -5,21 +5,34 @@ and returns the `Bearer` (user, app, grant, device); `bearer_still_valid(request
 long-lived responses, `recheck_bearer(request)` raises the 401 it would get now, and
 `on_bearers_forgotten(services, listener)` tells them when to check again (something may have been
 revoked); `bind_device(...)` binds a token's grant to the device it registers;
-`forget_cached_bearers(services)` after a change that revokes access.
+`forget_cached_bearers(services)` after a change that revokes access. For the JSON API (``/api/v1``):
+`require_api_caller(request, scope=…)` (an app's token or a personal access token holding the scope) and
+`require_api_user(request, scope=…)` (either token, or the signed-in browser session with its CSRF check),
+→ `ApiUser`.
 """
 
-from mnwd.oauth.bearer import bearer_still_valid, recheck_bearer, require_bearer
+from mnwd.oauth.bearer import (
+    ApiUser,
+    bearer_still_valid,
+    recheck_bearer,
+    require_api_caller,
+    require_api_user,
+    require_bearer,
+)
 from mnwd.oauth.callers import Bearer
 from mnwd.oauth.domain import DOMAIN, forget_cached_bearers, on_bearers_forgotten
 from mnwd.oauth.grants import bind_device
 
 __all__ = [
     "DOMAIN",
+    "ApiUser",
     "Bearer",
     "bearer_still_valid",
     "bind_device",
     "forget_cached_bearers",
     "on_bearers_forgotten",
     "recheck_bearer",
+    "require_api_caller",
+    "require_api_user",
     "require_bearer",
 ]

@@ -6,28 +6,37 @@ token was checked recently (`mnwd.oauth.bearer_cache`).
   (``mnwd_pat_…``, from `mnwd.accounts`), told apart by its prefix. Each endpoint names the scope it needs
   from `mnwd.accounts.TOKEN_SCOPES`: a personal token must carry it; an app's token is allowed only
   `APP_TOKEN_API_SCOPES` (the identity the sign-in already disclosed to the app).
+- `require_api_user`: a creator's ``/api/v1`` endpoint, called with a token as above *or* from a signed-in
+  browser page (the session cookie). Such handlers are `csrf_exempt` (a token is not something a browser
+  sends by itself), so a session-authenticated request that changes state is CSRF-checked here instead.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 from aiohttp import web
 
-from mnwd.accounts import TokenCaller, TokenRefused, check_token, is_personal_token, note_token_used
+from mnwd.accounts import TokenCaller, TokenRefused, check_token, get_viewer, is_personal_token, note_token_used
 from mnwd.errors import Forbidden, Unauthorized
 from mnwd.oauth import queries
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.oauth.callers import ApiCaller, Bearer
 from mnwd.tokens import hash_token
+from mnwd.web.csrf import CSRF_HEADER, SAFE_METHODS, CsrfFailed, csrf_valid, from_another_site
 from mnwd.web.keys import SERVICES
 
 __all__ = [
     "APP_TOKEN_API_SCOPES",
     "ApiCaller",
+    "ApiUser",
     "Bearer",
     "InvalidToken",
     "bearer_still_valid",
     "recheck_bearer",
     "require_api_caller",
+    "require_api_user",
     "require_bearer",
 ]
 
@@ -91,6 +100,32 @@ async def require_api_caller(request: web.Request, *, scope: str) -> ApiCaller:
     if scope not in caller.scope:
         raise InsufficientScope(scope)
     return caller
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """The user a ``/api/v1`` request acts for, and whether it came with a token or a browser session."""
+
+    user_id: uuid.UUID
+    username: str
+    by_session: bool
+
+
+async def require_api_user(request: web.Request, *, scope: str) -> ApiUser:
+    """The caller of a creator's ``/api/v1`` endpoint: a token holding ``scope`` (`require_api_caller`) or,
+    with no ``Authorization`` header, the signed-in browser session, which may do anything its user may;
+    an unsafe method from a session must pass the CSRF check (the ``X-CSRF-Token`` header)."""
+    if "Authorization" in request.headers:
+        caller = await require_api_caller(request, scope=scope)
+        return ApiUser(caller.user_id, caller.username, by_session=False)
+    viewer = await get_viewer(request)
+    if viewer is None:
+        raise InvalidToken("Sign in, or send an access token: Authorization: Bearer <token>.", error=None)
+    if request.method not in SAFE_METHODS and (
+        from_another_site(request) or not csrf_valid(request, request.headers.get(CSRF_HEADER))
+    ):
+        raise CsrfFailed()
+    return ApiUser(viewer.user_id, viewer.username, by_session=True)
 
 
 def _token(request: web.Request) -> str:

@@ -30,12 +30,14 @@ from mnwd.web.keys import SERVICES
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "SAFE_METHODS",
     "CsrfFailed",
     "csrf_context",
     "csrf_exempt",
     "csrf_middleware",
     "csrf_token",
     "csrf_valid",
+    "from_another_site",
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
