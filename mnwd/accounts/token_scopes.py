@@ -11,6 +11,8 @@ __all__ = ["TOKEN_SCOPES", "unknown_scopes"]
 TOKEN_SCOPES: dict[str, str] = {
     "user:read": "read your profile (GET /api/v1/me)",
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
+    "media:read": "list your media library (GET /api/v1/media)",
+    "media:write": "upload and delete images in your media library (POST, DELETE /api/v1/media)",
 }
 
 
