@@ -13,6 +13,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
     "media:read": "list your media library (GET /api/v1/media)",
     "media:write": "upload and delete images in your media library (POST, DELETE /api/v1/media)",
+    "follows:read": "list what you follow and read your feed (GET /api/v1/follows, GET /api/v1/feed)",
+    "follows:write": "follow and unfollow users, projects and tags (POST, DELETE /api/v1/follows)",
 }
 
 
