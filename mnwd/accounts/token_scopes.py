@@ -15,6 +15,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "media:write": "upload and delete images in your media library (POST, DELETE /api/v1/media)",
     "follows:read": "list what you follow and read your feed (GET /api/v1/follows, GET /api/v1/feed)",
     "follows:write": "follow and unfollow users, projects and tags (POST, DELETE /api/v1/follows)",
+    "collections:read": "list your collections and read them (GET /api/v1/collections)",
+    "collections:write": "create, change, reorder and delete your collections (writes to /api/v1/collections)",
 }
 
 
