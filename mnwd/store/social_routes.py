@@ -10,7 +10,7 @@ from aiohttp import web
 from mnwd.accounts import require_viewer
 from mnwd.errors import NotFound
 from mnwd.oauth import require_api_user
-from mnwd.store import blog_routes, collection_routes, follows, media_routes
+from mnwd.store import blog_routes, collection_routes, follows, media_routes, report_routes
 from mnwd.timestamps import rfc3339
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
@@ -109,6 +109,7 @@ def setup(app: web.Application) -> None:
     media_routes.setup(app)
     blog_routes.setup(app)
     collection_routes.setup(app)
+    report_routes.setup(app)
     app.router.add_post("/follow", follow_form)
     app.router.add_post("/unfollow", unfollow_form)
     app.router.add_get("/feed", feed_page)
