@@ -40,7 +40,7 @@ from urllib.parse import quote
 import asyncpg
 from PIL import Image, UnidentifiedImageError
 
-from mnwd.blobs import BlobStream
+from mnwd.blobs import BlobNotFound, BlobStream
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.services import Services
@@ -300,7 +300,11 @@ async def open_media(services: Services, media_id: uuid.UUID, filename: str) -> 
     media = await get_media(services.pool, media_id)
     if media is None or media.filename != filename:
         return None
-    return media, await services.blobs.open(media.sha256)
+    try:
+        return media, await services.blobs.open(media.sha256)
+    except BlobNotFound:
+        log.error("media bytes missing", extra={"media_id": str(media_id), "sha256": media.sha256})
+        return None
 
 
 async def list_library(

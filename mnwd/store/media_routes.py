@@ -57,6 +57,14 @@ async def _read_upload(request: web.Request, limit: int, *, form: bool) -> Uploa
     media.check_declared_size(limit, request.content_length)
     if request.content_type != "multipart/form-data":
         raise BadRequest("Send the image as multipart/form-data with a part named file.")
+    try:
+        return await _read_parts(request, limit, form=form)
+    except ValueError:
+        # aiohttp's reader: no boundary, no starting boundary, a body that ends inside a part.
+        raise BadRequest("The multipart/form-data body is malformed.") from None
+
+
+async def _read_parts(request: web.Request, limit: int, *, form: bool) -> Upload:
     upload = Upload()
     token_ok = not form
     reader = await request.multipart()

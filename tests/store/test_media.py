@@ -330,3 +330,32 @@ async def test_an_empty_upload_and_a_form_without_a_file_are_refused(
     assert response.status == 422
     response = await client.post("/api/v1/media", json={"file": "x"}, headers=bearer(secret))
     assert response.status == 400
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"--x\r\n"),
+        ("multipart/form-data; boundary=x", b"garbage without parts"),
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'),
+    ],
+)
+async def test_malformed_multipart_bodies_are_a_400_not_a_crash(
+    creator: Browser, services: Services, client: Client, content_type: str, body: bytes
+) -> None:
+    secret = await token(services, "alice", "media:write")
+    response = await client.post("/api/v1/media", data=body, headers={**bearer(secret), "Content-Type": content_type})
+    assert 400 <= response.status < 500, await response.text()
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert await media_count(services.pool) == 0
+
+
+async def test_head_and_missing_bytes(creator: Browser, services: Services, client: Client) -> None:
+    secret = await token(services, "alice", "media:write")
+    doc = await (await api_upload(client, secret, image_bytes())).json()
+    head = await client.head(doc["url"])
+    assert head.status == 200
+    assert head.headers["Content-Type"] == "image/png"
+    assert int(head.headers["Content-Length"]) == doc["size_bytes"]
+    await services.blobs.delete(doc["sha256"])
+    assert (await client.get(doc["url"])).status == 404
