@@ -249,3 +249,23 @@ async def test_the_add_to_collection_macro(alice: Browser, shelf: SimpleNamespac
         f"/collections/{other}/items", {"csrf_token": page.csrf, "item_id": str(shelf.one), "next": "/@bob/songs/one"}
     )
     assert back.location == "/@bob/songs/one"
+
+
+async def test_adds_racing_get_consecutive_positions(
+    alice: Browser, shelf: SimpleNamespace, services: Services
+) -> None:
+    import asyncio
+
+    from mnwd.store import collections
+
+    alice_id = await services.pool.fetchval("SELECT id FROM users WHERE username = 'alice'")
+    cid = uuid.UUID(collection_id(await create(alice, title="Race")))
+    items = [shelf.one, shelf.two, shelf.three] + [
+        await make_item(services.pool, shelf.songs, f"x{n}") for n in range(7)
+    ]
+    added = await asyncio.gather(*(collections.add_item(services, alice_id, cid, item) for item in items + items))
+    assert sorted(added) == [False] * 10 + [True] * 10
+    positions = await services.pool.fetch(
+        "SELECT position FROM collection_items WHERE collection_id = $1 ORDER BY position", cid
+    )
+    assert [r["position"] for r in positions] == list(range(10))
