@@ -15,7 +15,9 @@ lists them in dependency order, and the hubs read only that list:
 - ``periodic`` are housekeeping tasks the daemon runs at an interval (`mnwd.maintenance`);
 - ``jobs`` are the durable job kinds it handles (`mnwd.db.jobs`): each daemon's queue runs them;
 - ``sql`` is its directory of repeatable SQL function files, re-applied after the migrations whenever one
-  changes (`mnwd.db.migrations.load_functions`).
+  changes (`mnwd.db.migrations.load_functions`);
+- ``blob_references`` tells whether one of its rows names a blob's bytes: the blob store is shared, and bytes
+  are deleted only when no domain's check claims them (`mnwd.blobs.references`).
 
 Nothing here is required: a domain contributes what it has.
 """
@@ -31,6 +33,7 @@ from typing import TypeAlias
 
 from aiohttp import web
 
+from mnwd.blobs.references import ReferenceCheck
 from mnwd.config import Config, Section
 from mnwd.db.jobs import DEFAULT_MAX_ATTEMPTS, Job
 from mnwd.services import Services
@@ -105,3 +108,4 @@ class Domain:
     periodic: tuple[Periodic, ...] = ()
     jobs: tuple[JobKind, ...] = ()
     sql: Path | None = None
+    blob_references: ReferenceCheck | None = None

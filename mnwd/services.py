@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import asyncpg
 
 from mnwd.blobs import BlobStore, create_blob_store
+from mnwd.blobs.references import ReferenceCheck
 from mnwd.clock import Clock
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres, running_url
@@ -64,6 +65,8 @@ class Services:
     listen: ListenBus
     jobs: JobQueue
     clock: Clock = field(default_factory=Clock)
+    # Every domain's check for rows naming a blob's bytes: bytes no check claims may be deleted.
+    blob_references: tuple[ReferenceCheck, ...] = ()
     _state: dict[ServiceKey[Any], Any] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, key: ServiceKey[T]) -> T:
@@ -95,6 +98,10 @@ class Installer(Protocol):
 
     @property
     def jobs(self) -> Sequence[JobHandling]: ...
+
+    @property
+    def blob_references(self) -> ReferenceCheck | None:
+        """Whether one of its rows names a blob's bytes (`mnwd.blobs.references`)."""
 
 
 class JobHandling(Protocol):
@@ -202,6 +209,7 @@ async def open_services(
                 listen=listen,
                 jobs=JobQueue(pool, metrics=metrics),
                 clock=clock,
+                blob_references=tuple(d.blob_references for d in domains if d.blob_references is not None),
             )
             for domain in domains:
                 for job in domain.jobs:

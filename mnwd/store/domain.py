@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mnwd.domain import Domain
 from mnwd.store import discovery_routes, routes, social_routes
+from mnwd.store.queries import media as media_queries
 
 __all__ = ["DOMAIN"]
 
@@ -20,4 +21,4 @@ def setup_routes(app: web.Application) -> None:
     social_routes.setup(app)
 
 
-DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES)
+DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES, blob_references=media_queries.blob_referenced)

@@ -17,8 +17,8 @@ The interface the handlers call:
 - ``get_media(pool, media_id)``, ``list_library(pool, user_id, folder, page)``, ``list_folders``.
 
 **Stored bytes and their rows.** The blob store is content-addressed and shared with sync and the catalog's
-versions, so bytes are deleted only when no ``media_files``, ``versions`` or ``sync_blobs`` row names them,
-and under the same per-hash advisory lock as sync (`blob_lock_key`, the key sync derives): a file is
+versions, so bytes are deleted only when no row of any domain names them, under the per-hash advisory lock every
+domain shares (`mnwd.blobs.references`): a file is
 recorded holding it shared after checking the bytes are still there, and bytes are deleted holding it
 exclusive. So a concurrent upload of the same image is never left naming deleted bytes.
 """
@@ -26,7 +26,6 @@ exclusive. So a concurrent upload of the same image is never left naming deleted
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import logging
 import re
@@ -41,6 +40,7 @@ import asyncpg
 from PIL import Image, UnidentifiedImageError
 
 from mnwd.blobs import BlobNotFound, BlobStream
+from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.services import Services
@@ -53,7 +53,6 @@ __all__ = [
     "MEDIA_MAX_BYTES",
     "MediaFile",
     "NotAnImage",
-    "blob_lock_key",
     "check_declared_size",
     "check_filename",
     "check_folder",
@@ -83,8 +82,6 @@ ACCEPTED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"
 _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._ -]*"
 _FOLDER = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 _FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]{0,254}")
-# The key sync derives for the same bytes (mnwd.sync.blobs.blob_lock_key): one lock orders both domains.
-_BLOB_LOCK_PREFIX = b"sync-blob:"
 
 
 class NotAnImage(Problem):
@@ -152,11 +149,6 @@ class MediaFile:
             "sha256": self.sha256,
             "created_at": self.created_at,
         }
-
-
-def blob_lock_key(sha256: str) -> int:
-    digest = hashlib.sha256(_BLOB_LOCK_PREFIX + sha256.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -259,7 +251,7 @@ async def store_media(
         if user is None:
             raise NotFound("There is no such user.")
         tier = limits.limits_for(user["creator_tier"])
-        await queries.lock_blob_content(tx.conn, blob_lock_key(info.sha256), exclusive=False)
+        await hold_blob_bytes(tx.conn, info.sha256)
         inserted = await queries.insert_media(
             tx.conn,
             media_id=media_id,
@@ -335,14 +327,9 @@ async def delete_media(services: Services, user_id: uuid.UUID, media_id: uuid.UU
 
 async def collect_bytes(services: Services, sha256: str) -> bool:
     """Deletes the stored bytes of ``sha256`` when no row names them; True if they were deleted."""
-
-    async def collect(tx: Tx) -> bool:
-        await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=True)
-        if await queries.blob_referenced(tx.conn, sha256):
-            return False
-        return await services.blobs.delete(sha256)
-
-    return await run_tx(services.pool, "store.media.collect", collect, metrics=services.metrics)
+    return await collect_unreferenced(
+        services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
+    )
 
 
 async def _collect_quietly(services: Services, sha256: str) -> None:

@@ -22,8 +22,8 @@ The interface the routes call:
 - ``delete_blob(services, bearer, sha256)`` — removes the caller's row, gives back the quota and queues a
   ``sync.blobs.collect`` job; `NotFound` if none. It does the same work whether or not someone else stores
   the same bytes, so its timing does not tell.
-- ``collect_blob(services, sha256)`` — deletes the stored bytes when no ``sync_blobs`` row names them (the
-  job's body).
+- ``collect_blob(services, sha256)`` — deletes the stored bytes when no row of any domain names them (the
+  job's body; `mnwd.blobs.references`: the same bytes may also be a media image or an item's file).
 
 **Reservations are per daemon.** The quota in ``users.storage_used_bytes`` is shared by every daemon; the
 bytes of uploads still in progress are counted by the daemon receiving them (`UploadReservations`), so with
@@ -32,17 +32,16 @@ N daemons a user can have at most N * quota staged at once, each upload bounded 
 **Stored bytes and their rows.** The store's put happens before the row exists (the hash is only known to be
 right at the end of the body), so "no row references this hash" does not by itself make deleting the file
 safe: another upload of the same bytes may be between its put and its insert. A transaction-scoped advisory
-lock per hash closes that race: an upload takes it shared around its insert and, holding it, checks that the
-bytes are still stored (else 409, upload again); `collect_blob` takes it exclusive around the check for rows
-and the delete. So a file is deleted only while no upload is recording it, and an upload never records a
-file that is gone.
+lock per hash (`mnwd.blobs.references`, shared with every domain storing bytes) closes that race: an upload
+takes it shared around its insert and, holding it, checks that the bytes are still stored (else 409, upload
+again); `collect_blob` takes it exclusive around the check for rows and the delete. So a file is deleted
+only while no upload is recording it, and an upload never records a file that is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import re
 import uuid
@@ -53,6 +52,7 @@ from typing import Any
 import asyncpg
 
 from mnwd.blobs import BlobHashMismatch
+from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
 from mnwd.db import jobs
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
@@ -72,7 +72,6 @@ __all__ = [
     "QuotaExceeded",
     "UploadIdle",
     "UploadReservations",
-    "blob_lock_key",
     "clean_content_type",
     "collect_blob",
     "collect_blob_job",
@@ -220,12 +219,6 @@ def clean_content_type(value: str | None) -> str | None:
     return value
 
 
-def blob_lock_key(sha256: str) -> int:
-    """The signed 64-bit key of the advisory lock that orders recording and deleting these bytes."""
-    digest = hashlib.sha256(b"sync-blob:" + sha256.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 async def get_blob(pool: asyncpg.Pool, bearer: Bearer, sha256: str) -> Blob | None:
     row = await queries.get_blob(pool, bearer.app_id, bearer.user_id, sha256)
     return None if row is None else Blob.from_row(row)
@@ -309,7 +302,7 @@ async def store_blob(
     quota = services.config.section(SyncSettings).quota_bytes
 
     async def record(tx: Tx) -> tuple[Blob, bool]:
-        await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=False)
+        await hold_blob_bytes(tx.conn, sha256)
         row = await queries.insert_blob(
             tx.conn, bearer.app_id, bearer.user_id, sha256, s3_key=sha256, size=size, content_type=content_type
         )
@@ -357,15 +350,10 @@ async def collect_blob_job(services: Services, job: jobs.Job) -> None:
 
 
 async def collect_blob(services: Services, sha256: str) -> bool:
-    """Delete the stored bytes of ``sha256`` if no ``sync_blobs`` row names them; True if they were deleted."""
-
-    async def collect(tx: Tx) -> bool:
-        await queries.lock_blob_content(tx.conn, blob_lock_key(sha256), exclusive=True)
-        if await queries.blob_referenced(tx.conn, sha256):
-            return False
-        return await services.blobs.delete(sha256)
-
-    return await run_tx(services.pool, "sync.blobs.collect", collect, metrics=services.metrics)
+    """Delete the stored bytes of ``sha256`` if no row of any domain names them; True if they were deleted."""
+    return await collect_unreferenced(
+        services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
+    )
 
 
 async def _collect_quietly(services: Services, sha256: str) -> None:

@@ -89,4 +89,5 @@ DOMAIN = Domain(
     periodic=(Periodic("sync.compaction", COMPACTION_EVERY_SECONDS, compact_sync_log),),
     jobs=(JobKind(COLLECT_JOB, collect_blob_job),),
     sql=Path(__file__).resolve().parent / "sql",
+    blob_references=queries.blob_referenced,
 )

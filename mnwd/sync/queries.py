@@ -437,17 +437,9 @@ async def delete_blob(conn: Conn, app_id: uuid.UUID, user_id: uuid.UUID, sha256:
 
 
 async def blob_referenced(conn: Conn, sha256: str) -> bool:
-    """Whether any (app, user) has a blob with these bytes."""
+    """Whether any (app, user) has a blob with these bytes (sync's `mnwd.blobs.references` check)."""
     found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sync_blobs WHERE hash = $1)", sha256)
     return found
-
-
-async def lock_blob_content(conn: Conn, lock_key: int, *, exclusive: bool) -> None:
-    """Until the transaction ends: shared while recording a blob, exclusive while deleting its bytes."""
-    if exclusive:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
-    else:
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock_key)
 
 
 async def get_storage_usage(conn: Conn, user_id: uuid.UUID, default_quota: int) -> asyncpg.Record | None:

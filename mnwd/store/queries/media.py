@@ -106,21 +106,13 @@ async def delete_media(conn: Conn, user_id: uuid.UUID, media_id: uuid.UUID) -> a
     )
 
 
-async def lock_blob_content(conn: Conn, lock_key: int, *, exclusive: bool) -> None:
-    """Until the transaction ends: shared while recording a file's bytes, exclusive while deleting them."""
-    if exclusive:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
-    else:
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock_key)
-
-
 async def blob_referenced(conn: Conn, sha256: str) -> bool:
-    """Whether any row of the store or of sync names these bytes (the blob store is shared by both)."""
+    """Whether a media file or an item's file version names these bytes (the store's `mnwd.blobs.references`
+    check; sync names its own)."""
     found: bool = await conn.fetchval(
         """
         SELECT EXISTS (SELECT 1 FROM media_files WHERE s3_key LIKE $1 || '/%')
             OR EXISTS (SELECT 1 FROM versions WHERE sha256 = $1 OR s3_key = $1)
-            OR EXISTS (SELECT 1 FROM sync_blobs WHERE hash = $1)
         """,
         sha256,
     )

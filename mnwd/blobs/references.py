@@ -1,0 +1,65 @@
+"""Who still needs a blob's bytes. The blob store is content-addressed and shared by every domain: the same
+bytes uploaded as a sync blob, a media image and an item's file version are stored once, under their
+SHA-256. So bytes may be deleted only when *no* domain's row names them.
+
+- Each domain that keeps bytes names its rows with a `ReferenceCheck` (``Domain.blob_references``):
+  ``check(conn, sha256) -> bool``, true while one of its rows names the bytes. `mnwd.services` collects them
+  all in ``Services.blob_references``.
+- `hold_blob_bytes(conn, sha256)`: taken (shared) by the transaction that records a row naming bytes it has
+  just stored, after checking the bytes are still there.
+- `collect_unreferenced(...)`: takes the same lock exclusively, asks every check, and deletes the bytes
+  only when none names them.
+
+The race handled: an upload stores bytes that already exist while another request deletes the last row
+naming them. With the lock, either the collector runs first (the bytes are gone: the recording
+transaction sees it and asks for the upload again), or the row commits first (the collector sees it and
+keeps the bytes). Never a row naming deleted bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
+
+import asyncpg
+
+from mnwd.blobs import queries
+from mnwd.blobs.store import BlobStore
+from mnwd.db.tx import Tx, run_tx
+from mnwd.metrics import Metrics
+
+__all__ = ["ReferenceCheck", "blob_lock_key", "collect_unreferenced", "hold_blob_bytes"]
+
+ReferenceCheck: TypeAlias = Callable[[asyncpg.Connection, str], Awaitable[bool]]
+
+
+def blob_lock_key(sha256: str) -> int:
+    """The signed 64-bit key of the advisory lock that orders recording and deleting these bytes."""
+    digest = hashlib.sha256(b"sync-blob:" + sha256.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def hold_blob_bytes(conn: asyncpg.Connection, sha256: str) -> None:
+    """In the transaction that records a row naming ``sha256``: no collection deletes them until it ends."""
+    await queries.lock_hash(conn, blob_lock_key(sha256), exclusive=False)
+
+
+async def collect_unreferenced(
+    pool: asyncpg.Pool,
+    store: BlobStore,
+    checks: Sequence[ReferenceCheck],
+    sha256: str,
+    *,
+    metrics: Metrics | None = None,
+) -> bool:
+    """Deletes the stored bytes of ``sha256`` when no check finds a row naming them; True if deleted."""
+
+    async def collect(tx: Tx) -> bool:
+        await queries.lock_hash(tx.conn, blob_lock_key(sha256), exclusive=True)
+        for check in checks:
+            if await check(tx.conn, sha256):
+                return False
+        return await store.delete(sha256)
+
+    return await run_tx(pool, "blobs.collect", collect, metrics=metrics)
