@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from mnwd.git import pages_source
+
 
 def setup(app: web.Application) -> None:
     """Adds the source browser, repo settings and the issue tracker (pages and JSON API)."""
+    pages_source.setup(app)
