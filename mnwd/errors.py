@@ -84,6 +84,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "unavailable": (503, "Service unavailable"),
     "insufficient-storage": (507, "Insufficient storage"),
     "http-error": (400, "HTTP error"),
+    "repo-name-taken": (409, "Repository name taken"),
+    "label-exists": (409, "Label exists"),
 }
 
 

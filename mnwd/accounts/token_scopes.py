@@ -11,6 +11,8 @@ __all__ = ["TOKEN_SCOPES", "unknown_scopes"]
 TOKEN_SCOPES: dict[str, str] = {
     "user:read": "read your profile (GET /api/v1/me)",
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
+    "issues:read": "read issues, comments and labels of repositories you can read (GET /api/v1/repos/…/issues)",
+    "issues:write": "open, comment on, close and label issues (POST/PATCH /api/v1/repos/…/issues)",
 }
 
 
