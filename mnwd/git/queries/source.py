@@ -33,13 +33,6 @@ async def list_recent_public_repos(conn: Conn, limit: int) -> list[asyncpg.Recor
     return rows
 
 
-async def lock_repo(conn: Conn, repo_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {REPO_COLUMNS} FROM git_repos r JOIN users u ON u.id = r.user_id WHERE r.id = $1 FOR UPDATE OF r",
-        repo_id,
-    )
-
-
 async def update_repo_settings(
     conn: Conn, repo_id: uuid.UUID, *, description: str, is_private: bool, default_branch: str
 ) -> bool:
