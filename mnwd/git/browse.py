@@ -25,6 +25,7 @@ the ref store only (never joined to a file path).
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -239,7 +240,8 @@ def resolve(snapshot: Snapshot, rev: str) -> Commit | None:
     if SHA_PREFIX.match(rev):
         if len(rev) == 40:
             return _peel(snapshot, encoded)
-        found = [sha for sha in snapshot.repo.object_store if sha.startswith(encoded)][:2]
+        # Pack indexes are sorted: a prefix lookup is a bisection, not a scan of every object.
+        found = list(itertools.islice(snapshot.repo.object_store.iter_prefix(encoded), 2))
         if len(found) == 1:
             return _peel(snapshot, found[0])
     return None
