@@ -107,6 +107,13 @@ async def raw(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def blame(request: web.Request) -> web.Response:
+    repo, viewer = await _repo(request)
+    view = await source.blame_view(request.app[SERVICES], repo, request.match_info["rest"])
+    context = await repo_context(request, repo, viewer, "code")
+    return await render(request, "git/blame.html", {**context, "blame": view})
+
+
 def _page_number(request: web.Request) -> int:
     try:
         return int(request.query.get("page", "1"))
@@ -165,6 +172,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/source/{owner}/{name}/tree/{rest:.*}", tree)
     app.router.add_get("/source/{owner}/{name}/blob/{rest:.*}", blob)
     app.router.add_get("/source/{owner}/{name}/raw/{rest:.*}", raw)
+    app.router.add_get("/source/{owner}/{name}/blame/{rest:.*}", blame)
     app.router.add_get("/source/{owner}/{name}/commits", commits_default)
     app.router.add_get("/source/{owner}/{name}/commits/{rest:.*}", commits)
     app.router.add_get("/source/{owner}/{name}/commit/{sha}", commit)

@@ -10,6 +10,7 @@ history never blocks the event loop)::
     page = await log_view(services, repo, rest, page=n)             # 30 commits a page
     view = await commit_view(services, repo, sha)
     blob, chunks = await raw_blob(services, repo, rest)             # streamed from `git cat-file`
+    view = await blame_view(services, repo, rest)                   # native `git blame --porcelain`
 
 A private repo answers exactly like a missing one to anyone but its owner, so its name does not leak. Every
 path from a URL goes through `listing.clean_path` first; refs are looked up in the ref store only.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -37,12 +39,14 @@ __all__ = [
     "COMMITS_PER_PAGE",
     "DISPLAY_MAX_BYTES",
     "MAX_LOG_PAGE",
+    "BlameView",
     "CommitView",
     "FileView",
     "LogView",
     "Overview",
     "RawBlob",
     "TreeView",
+    "blame_view",
     "commit_view",
     "file_view",
     "log_view",
@@ -343,3 +347,92 @@ async def raw_blob(services: Services, repo: Repo, rest: str) -> tuple[RawBlob, 
             await process.wait()
 
     return RawBlob(name, size, _content_type(name, first)), chunks()
+
+
+BLAME_MAX_BYTES = 256 * 1024
+BLAME_HEADER = re.compile(r"^[0-9a-f]{40} \d+ \d+( \d+)?$")
+
+
+@dataclass(frozen=True)
+class BlameLine:
+    number: int
+    html: Markup
+    sha: str | None  # set on the first line of each run of lines from one commit
+    summary: str
+    author: str
+
+
+@dataclass(frozen=True)
+class BlameView:
+    ref: str
+    path: str
+    crumbs: list[listing.Crumb]
+    lines: list[BlameLine] | None  # None: binary or too large to blame
+    size: str
+
+
+def _parse_porcelain(output: str) -> list[tuple[str, str, str]]:
+    """(sha, summary, author) per line of the file, from ``git blame --porcelain``: a header line per line
+    (``<sha> <orig> <final> [<count>]``), the commit's fields the first time it appears, then the line
+    itself after a TAB."""
+    commits: dict[str, dict[str, str]] = {}
+    result: list[tuple[str, str, str]] = []
+    current = ""
+    for line in output.split("\n"):
+        if line.startswith("\t"):
+            info = commits.get(current, {})
+            result.append((current, info.get("summary", ""), info.get("author", "")))
+        elif BLAME_HEADER.match(line):
+            current = line[:40]
+            commits.setdefault(current, {})
+        elif current:
+            key, _, value = line.partition(" ")
+            if key in {"summary", "author"}:
+                commits[current].setdefault(key, value)
+    return result
+
+
+async def blame_view(services: Services, repo: Repo, rest: str) -> BlameView:
+    """Who last changed each line, by the native ``git blame`` (dulwich has none); text files up to
+    `BLAME_MAX_BYTES` only."""
+    rest = listing.clean_path(rest)
+
+    def read(snapshot: browse.Snapshot | None) -> tuple[str, str, str, browse.BlobView]:
+        ref, commit, path = _locate(snapshot, rest)
+        assert snapshot is not None
+        if not path:
+            raise NotFound(NO_SUCH_PATH)
+        try:
+            blob = browse.read_blob(snapshot, commit, path, limit=BLAME_MAX_BYTES)
+        except (browse.PathMissing, browse.NotAFile):
+            raise NotFound(NO_SUCH_PATH) from None
+        return ref, commit.id.decode(), path, blob
+
+    ref, sha, path, blob = await _with_snapshot(services, repo, read)
+    view = BlameView(ref, path, listing.breadcrumbs(path), None, listing.human_size(blob.size))
+    if blob.data is None or blob.binary or not blob.data:
+        return view
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "--git-dir",
+        str(repo_dir(services, repo.id)),
+        "blame",
+        "--porcelain",
+        sha,
+        "--",
+        path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        return view
+    owners = _parse_porcelain(output.decode("utf-8", errors="replace"))
+    html = highlight.highlight_lines(path.rsplit("/", 1)[-1], blob.data.decode("utf-8", errors="replace"))
+    lines = []
+    previous = None
+    for number, (fragment, (line_sha, summary, author)) in enumerate(zip(html, owners, strict=False), start=1):
+        first = line_sha != previous
+        previous = line_sha
+        lines.append(BlameLine(number, fragment, line_sha if first else None, summary, author))
+    return BlameView(view.ref, path, view.crumbs, lines, view.size)

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, ViewportSize, expect
 
 from mnwd.git.repos import ensure_repo
 from mnwd.services import Services
@@ -18,6 +18,9 @@ from tests.support.daemon import RunningDaemon
 from tests.support.docs import ROOT
 
 pytestmark = pytest.mark.e2e
+
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
 
 
 def clone_project(bare: Path) -> str:
@@ -32,9 +35,15 @@ def clone_project(bare: Path) -> str:
 
 
 async def shoot(page: Page, shots: Path, name: str) -> None:
+    """A full-page screenshot at desktop width; at phone width the page must not scroll sideways (code and
+    diffs scroll inside their own boxes)."""
     path = shots / f"{name}.png"
     await page.screenshot(path=path, full_page=True)
     assert path.stat().st_size > 1000
+    await page.set_viewport_size(PHONE)
+    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
+    await page.set_viewport_size(DESKTOP)
 
 
 async def test_browse_a_real_repository_and_open_an_issue(

@@ -186,3 +186,26 @@ async def test_bad_paths_are_refused(browser: Browser, make_user: MakeUser, make
     async with browser.client.get(nul, headers={"Accept": "application/json"}) as response:
         assert (await response.json())["type"].endswith("/nul-character")
     assert (await browser.get("/source/ada/hello.git", follow=False)).location == "/source/ada/hello"
+
+
+async def test_blame_names_the_commit_of_each_line(
+    browser: Browser, make_user: MakeUser, make_git_repo: MakeGitRepo
+) -> None:
+    ada = await make_user("ada")
+    _, work = await make_git_repo(ada, "hello", {"a.py": "one = 1\ntwo = 2\n", "b.bin": b"\0\1"})
+    second = commit_files(work, {"a.py": "one = 1\ntwo = 22\nthree = 3\n"}, "Change two, add three")
+    push(work, "main")
+    page = await browser.get("/source/ada/hello/blame/main/a.py")
+    assert page.status == 200
+    rows = re.findall(r'<tr id="L(\d)"( class="blame-start")?>', page.text)
+    assert rows == [("1", ' class="blame-start"'), ("2", ' class="blame-start"'), ("3", "")]
+    assert f'href="/source/ada/hello/commit/{second}" title="Change two, add three"' in page.text
+    assert page.has("Ada Lovelace")
+    assert '<span class="n">three</span>' in page.text
+    assert (await browser.get("/source/ada/hello/blame/main/b.bin")).has("binary, empty or too large to blame")
+    assert (await browser.get("/source/ada/hello/blame/main/nope")).status == 404
+    assert (await browser.get("/source/ada/hello/blame/main")).status == 404
+    assert (
+        'href="/source/ada/hello/blame/main/a.py">Blame</a>'
+        in (await browser.get("/source/ada/hello/blob/main/a.py")).text
+    )
