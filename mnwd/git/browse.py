@@ -15,8 +15,8 @@ Interface (all blocking: callers run them in a thread, `mnwd.git.pages_source` d
 Limits: a blob bigger than ``limit`` is never read whole here: its size comes from the object header
 (`blob_size`, native ``git cat-file`` reading only the header) and raw downloads stream through
 ``git cat-file`` (`mnwd.git.pages_source`). Diffs stop after `MAX_DIFF_FILES` files and each file's diff
-after `MAX_DIFF_LINES` lines; history walks used for "last commit per entry" stop after `LAST_COMMIT_WALK`
-commits, leaving later entries without one rather than reading the whole history.
+after `MAX_DIFF_LINES` lines; the walk for "last commit per entry" stops after `LAST_COMMIT_WALK` commits,
+leaving older entries without one rather than reading the whole history.
 
 Paths are checked by `mnwd.git.listing.clean_path` before they get here; refs are looked up by name in
 the ref store only (never joined to a file path).
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from dulwich.diff_tree import TreeChange, tree_changes
+from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
@@ -280,7 +280,7 @@ def _kind(mode: int) -> str:
 
 def list_tree(snapshot: Snapshot, commit: Commit, path: str, *, last_commits: bool = True) -> list[TreeEntry]:
     """The entries of the directory ``path``: directories first, then by name; each with the last commit
-    that touched it when that commit is among the newest `LAST_COMMIT_WALK` touching the directory."""
+    that changed it when that commit is among the newest `LAST_COMMIT_WALK` of the history."""
     mode, sha = _lookup(snapshot, commit, path)
     if _kind(mode) != "tree":
         raise NotADirectory(path)
@@ -297,37 +297,48 @@ def list_tree(snapshot: Snapshot, commit: Commit, path: str, *, last_commits: bo
     return entries
 
 
-def _change_paths(changes: object) -> list[bytes]:
-    paths: list[bytes] = []
-    stack = [changes]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, TreeChange):
-            for side in (item.old, item.new):
-                if side is not None and side.path is not None:
-                    paths.append(side.path)
-    return paths
+def _dir_tree(snapshot: Snapshot, commit: Commit, path: str) -> bytes | None:
+    if not path:
+        root: bytes = commit.tree
+        return root
+    try:
+        mode, sha = tree_lookup_path(snapshot.repo.object_store.__getitem__, commit.tree, path.encode())
+    except (KeyError, NotADirectoryError):
+        return None
+    return sha if _kind(mode) == "tree" else None
+
+
+def _tree_items(snapshot: Snapshot, sha: bytes | None) -> dict[bytes, bytes]:
+    if sha is None:
+        return {}
+    tree = snapshot[sha]
+    assert isinstance(tree, Tree)
+    return {item.path: item.sha for item in tree.iteritems() if item.path is not None and item.sha is not None}
 
 
 def _attach_last_commits(snapshot: Snapshot, commit: Commit, path: str, entries: list[TreeEntry]) -> None:
+    """Walks at most `LAST_COMMIT_WALK` commits, newest first, comparing only the directory's own tree with
+    its first parent's (equal subtrees are skipped by id), so the cost is bounded whatever the history."""
     by_name = {e.name.encode(): e for e in entries}
     missing = set(by_name)
-    prefix = path.encode() + b"/" if path else b""
-    walker = snapshot.repo.get_walker(
-        include=[commit.id], paths=[path.encode()] if path else None, max_entries=LAST_COMMIT_WALK
-    )
-    for walk_entry in walker:
+    for walk_entry in snapshot.repo.get_walker(include=[commit.id], max_entries=LAST_COMMIT_WALK):
+        current = walk_entry.commit
+        mine = _dir_tree(snapshot, current, path)
+        if mine is None:
+            continue
+        parent_tree = None
+        if current.parents:
+            parent = snapshot[current.parents[0]]
+            assert isinstance(parent, Commit)
+            parent_tree = _dir_tree(snapshot, parent, path)
+        if parent_tree == mine:
+            continue
+        new, old = _tree_items(snapshot, mine), _tree_items(snapshot, parent_tree)
         info: CommitInfo | None = None
-        for changed in _change_paths(walk_entry.changes()):
-            if not changed.startswith(prefix):
-                continue
-            name = changed[len(prefix) :].split(b"/", 1)[0]
-            if name in missing:
-                info = info or _commit_info(walk_entry.commit)
-                by_name[name].last_commit = info
-                missing.discard(name)
+        for name in [n for n in missing if new.get(n) != old.get(n)]:
+            info = info or _commit_info(current)
+            by_name[name].last_commit = info
+            missing.discard(name)
         if not missing:
             break
 

@@ -209,3 +209,29 @@ async def test_blame_names_the_commit_of_each_line(
         'href="/source/ada/hello/blame/main/a.py">Blame</a>'
         in (await browser.get("/source/ada/hello/blob/main/a.py")).text
     )
+
+
+async def test_each_entry_shows_the_last_commit_that_changed_it(
+    browser: Browser, make_user: MakeUser, make_git_repo: MakeGitRepo
+) -> None:
+    ada = await make_user("ada")
+    _, work = await make_git_repo(ada, "hello", {"a.txt": "a\n", "b.txt": "b\n", "src/x.py": "x = 1\n"})
+    commit_files(work, {"b.txt": "b2\n"}, "Change b")
+    commit_files(work, {"src/y.py": "y = 1\n"}, "Add y in src")
+    commit_files(work, {"a.txt": "a\n"}, "Touch nothing")
+    push(work, "main")
+
+    def last_commits(html: str) -> dict[str, str]:
+        rows = re.findall(r'<tr class="entry entry-\w+">(.*?)</tr>', html, re.DOTALL)
+        found = {}
+        for row in rows:
+            name = re.search(r">([^<>]+?)/?</a>", row)
+            summary = re.search(r'class="muted-link"[^>]*>([^<]*)</a>', row)
+            assert name
+            found[name.group(1)] = summary.group(1) if summary else ""
+        return found
+
+    root = await browser.get("/source/ada/hello")
+    assert last_commits(root.text) == {"src": "Add y in src", "a.txt": "First commit", "b.txt": "Change b"}
+    src = await browser.get("/source/ada/hello/tree/main/src")
+    assert last_commits(src.text) == {"x.py": "First commit", "y.py": "Add y in src"}
