@@ -249,3 +249,21 @@ async def test_the_owner_is_mailed_about_a_new_issue_once(
     await issues.open_issue(services, repo, bob["id"], title="Another", body="")
     assert await services.jobs.run_due() == 1
     assert len(read_outbox(config.data_dir / "outbox")) == 1
+
+
+async def test_json_api_from_the_signed_in_session_needs_the_csrf_header(
+    browser: Browser, make_user: MakeUser, make_git_repo: MakeGitRepo
+) -> None:
+    ada = await make_user("ada")
+    await make_git_repo(ada, "hello")
+    await sign_in(browser, "ada")
+    base = "/api/v1/repos/ada/hello/issues"
+    async with browser.client.post(
+        base, json={"title": "No token"}, headers={"Accept": "application/json"}
+    ) as response:
+        assert response.status == 403
+        assert (await response.json())["type"].endswith("/csrf-failed")
+    response = await browser.json(base, {"title": "With the header"}, csrf_from="/source/ada/hello/issues/new")
+    assert response.status == 201
+    async with browser.client.get(base, headers={"Accept": "application/json"}) as listed:
+        assert [i["title"] for i in (await listed.json())["issues"]] == ["With the header"]
