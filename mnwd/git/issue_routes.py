@@ -140,15 +140,16 @@ async def get_issue(request: web.Request) -> web.Response:
 async def change_issue(request: web.Request) -> web.Response:
     repo, caller = await _repo(request, WRITE)
     change = await read_json(request, IssueChange, max_bytes=MAX_BODY_BYTES)
-    services = request.app[SERVICES]
-    number = _number(request)
-    issue, _ = await issues.get_issue(services, repo, number, with_comments=False)
-    if change.title is not None or change.body is not None:
-        issue = await issues.edit_issue(services, repo, number, caller.user_id, title=change.title, body=change.body)
-    if change.state is not None:
-        issue = await issues.set_status(services, repo, number, caller.user_id, change.state)
-    if change.labels is not None:
-        issue = await issues.set_labels(services, repo, number, caller.user_id, change.labels)
+    issue = await issues.change_issue(
+        request.app[SERVICES],
+        repo,
+        _number(request),
+        caller.user_id,
+        state=change.state,
+        title=change.title,
+        body=change.body,
+        labels=change.labels,
+    )
     return json_response(_issue(repo, issue))
 
 

@@ -7,7 +7,7 @@ Interface (``repo`` is a `Repo` the caller already may read, see `mnwd.git.sourc
     issue, comments = await get_issue(services, repo, number)            # NotFound
     await add_comment(services, repo, number, author_id, body)
     await set_status(services, repo, number, actor_id, "closed")         # owner or author, else 403
-    await edit_issue(services, repo, number, actor_id, title=, body=)    # owner or author, else 403
+    await change_issue(services, repo, number, actor_id, state=, title=, body=, labels=)  # all or nothing
     labels = await list_labels(services, repo); await create_label(...); await delete_label(...)
     await set_labels(services, repo, number, actor_id, names)            # owner only
 
@@ -49,9 +49,9 @@ __all__ = [
     "IssuePage",
     "Label",
     "add_comment",
+    "change_issue",
     "create_label",
     "delete_label",
-    "edit_issue",
     "get_issue",
     "list_issues",
     "list_labels",
@@ -280,17 +280,42 @@ async def set_status(services: Services, repo: Repo, number: int, actor_id: uuid
     return issue
 
 
-async def edit_issue(
-    services: Services, repo: Repo, number: int, actor_id: uuid.UUID, *, title: str | None, body: str | None
+async def change_issue(
+    services: Services,
+    repo: Repo,
+    number: int,
+    actor_id: uuid.UUID,
+    *,
+    state: str | None = None,
+    title: str | None = None,
+    body: str | None = None,
+    labels: list[str] | None = None,
 ) -> Issue:
+    """Several changes at once (the API's PATCH): all checked first, then written in one transaction, so a
+    bad part leaves the issue as it was."""
     issue, _ = await get_issue(services, repo, number, with_comments=False)
-    _require_author_or_owner(repo, issue, actor_id)
+    if state is not None or title is not None or body is not None:
+        _require_author_or_owner(repo, issue, actor_id)
+    if labels is not None:
+        _require_owner(repo, actor_id)
     new_title = issue.title if title is None else title.strip()
     new_body = issue.body if body is None else body
     errors = _check_title(new_title) + _check_body(new_body)
+    if state is not None and state not in STATUSES:
+        errors.append({"field": "state", "message": "Use open or closed."})
+    names = _check_label_names(labels) if labels is not None else None
     if errors:
         raise ValidationFailed("The issue was not saved.", errors=errors)
-    await queries.update_issue_text(services.pool, issue.id, new_title, new_body)
+
+    async def write(tx: Tx) -> None:
+        if title is not None or body is not None:
+            await queries.update_issue_text(tx.conn, issue.id, new_title, new_body)
+        if state is not None:
+            await queries.set_issue_status(tx.conn, issue.id, state)
+        if names is not None:
+            await _assign(tx, repo, issue.id, names)
+
+    await run_tx(services.pool, "git.change_issue", write, metrics=services.metrics)
     issue, _ = await get_issue(services, repo, number, with_comments=False)
     return issue
 

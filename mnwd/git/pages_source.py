@@ -3,6 +3,7 @@ branches and tags. Reading only; the views come from `mnwd.git.source`."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,10 @@ async def raw(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "private, max-age=60" if repo.is_private else "public, max-age=60",
         }
     )
-    await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
+    async with contextlib.aclosing(chunks):
+        await response.prepare(request)
+        async for chunk in chunks:
+            await response.write(chunk)
     await response.write_eof()
     return response
 

@@ -22,7 +22,7 @@ import asyncio
 import mimetypes
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -307,8 +307,9 @@ def _content_type(name: str, first: bytes) -> str:
     return "text/plain; charset=utf-8" if guessed != "application/pdf" else guessed
 
 
-async def raw_blob(services: Services, repo: Repo, rest: str) -> tuple[RawBlob, AsyncIterator[bytes]]:
-    """The blob's type, size and its bytes in chunks, read by ``git cat-file`` (never held whole)."""
+async def raw_blob(services: Services, repo: Repo, rest: str) -> tuple[RawBlob, AsyncGenerator[bytes, None]]:
+    """The blob's type, size and its bytes in chunks, read by ``git cat-file`` (never held whole). Close the
+    generator (``contextlib.aclosing``) so a client gone mid-download ends the process."""
     rest = listing.clean_path(rest)
 
     def read(snapshot: browse.Snapshot | None) -> tuple[str, str, int]:
@@ -335,7 +336,7 @@ async def raw_blob(services: Services, repo: Repo, rest: str) -> tuple[RawBlob, 
     stdout = process.stdout
     first = await stdout.read(RAW_CHUNK) if size else b""
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         try:
             if first:
                 yield first

@@ -203,10 +203,19 @@ async def test_json_api(browser: Browser, make_user: MakeUser, make_git_repo: Ma
         changed = await r.json()
         assert changed["state"] == "closed"
         assert [label["name"] for label in changed["labels"]] == ["bug"]
-    async with client.patch(f"{base}/issues/1", json={"labels": ["nope"]}, headers=owner) as r:
+    # A bad part changes nothing: neither the state nor the title.
+    async with client.patch(
+        f"{base}/issues/1", json={"state": "open", "title": "New", "labels": ["nope"]}, headers=owner
+    ) as r:
         assert r.status == 422
+    async with client.patch(f"{base}/issues/1", json={"state": "open", "title": ""}, headers=owner) as r:
+        assert r.status == 422
+    async with client.patch(f"{base}/issues/1", json={"labels": []}, headers=writer) as r:
+        assert r.status == 403
     async with client.get(f"{base}/issues/1", headers=reader) as response:
         issue = await response.json()
+        assert issue["state"] == "closed"
+        assert issue["title"] == "From the API"
         assert [c["body"] for c in issue["comments"]] == ["me too"]
     async with client.get(f"{base}/issues?state=closed&label=bug", headers=reader) as response:
         assert [i["title"] for i in (await response.json())["issues"]] == ["From the API"]
