@@ -12,6 +12,9 @@ Interface (all blocking: callers run them in a thread, `mnwd.git.pages_source` d
     changes = commit_changes(snapshot, commit)      # per-file unified diffs against the first parent
     readme = find_readme(entries)                   # the directory's README entry, if any
 
+Native git where dulwich is slow: the commit ids of a history page come from ``git rev-list`` (a path's
+history walked in Python diffs trees commit by commit: seconds on a long history, milliseconds natively).
+
 Limits: a blob bigger than ``limit`` is never read whole here: its size comes from the object header
 (`blob_size`, native ``git cat-file`` reading only the header) and raw downloads stream through
 ``git cat-file`` (`mnwd.git.pages_source`). Diffs stop after `MAX_DIFF_FILES` files and each file's diff
@@ -381,15 +384,21 @@ def read_blob(snapshot: Snapshot, commit: Commit, path: str, *, limit: int) -> B
 
 
 def list_commits(snapshot: Snapshot, commit: Commit, *, path: str = "", offset: int, limit: int) -> CommitPage:
-    """Newest first from ``commit`` (only those touching ``path`` when given): ``limit`` after ``offset``."""
-    walker = snapshot.repo.get_walker(
-        include=[commit.id], paths=[path.encode()] if path else None, max_entries=offset + limit + 1
-    )
-    taken: list[CommitInfo] = []
-    for index, walk_entry in enumerate(walker):
-        if index < offset:
-            continue
-        taken.append(_commit_info(walk_entry.commit))
+    """Newest first from ``commit`` (only those changing ``path`` when given): ``limit`` after ``offset``.
+
+    The ids come from native ``git rev-list`` (history simplification as ``git log -- path`` does it, and
+    20-100x faster than walking trees in Python on a long history); ``--literal-pathspecs`` so a file
+    named like pathspec magic (``:(glob)*``) is only itself. dulwich then reads the commits."""
+    args = ["git", "--git-dir", str(snapshot.path), "--literal-pathspecs", "rev-list"]
+    args += [f"--skip={offset}", f"--max-count={limit + 1}", _decode(commit.id)]
+    if path:
+        args += ["--", path]
+    result = subprocess.run(args, capture_output=True, check=True, timeout=60)
+    taken = []
+    for line in result.stdout.split():
+        found = snapshot[line]
+        assert isinstance(found, Commit)
+        taken.append(_commit_info(found))
     return CommitPage(taken[:limit], has_more=len(taken) > limit)
 
 

@@ -235,3 +235,17 @@ async def test_each_entry_shows_the_last_commit_that_changed_it(
     assert last_commits(root.text) == {"src": "Add y in src", "a.txt": "First commit", "b.txt": "Change b"}
     src = await browser.get("/source/ada/hello/tree/main/src")
     assert last_commits(src.text) == {"x.py": "First commit", "y.py": "Add y in src"}
+
+
+async def test_history_of_a_file_named_like_pathspec_magic_is_only_its_own(
+    browser: Browser, make_user: MakeUser, make_git_repo: MakeGitRepo
+) -> None:
+    ada = await make_user("ada")
+    _, work = await make_git_repo(ada, "hello", {"a.txt": "a\n", ":(glob)*.txt": "magic\n"})
+    commit_files(work, {"a.txt": "a2\n"}, "Change a")
+    push(work, "main")
+    magic = await browser.get("/source/ada/hello/commits/main/%3A%28glob%29%2A.txt")
+    assert magic.status == 200
+    assert magic.text.count('class="commit-row"') == 1
+    assert not magic.has("Change a")
+    assert (await browser.get("/source/ada/hello/blob/main/%3A%28glob%29%2A.txt")).has("magic")
