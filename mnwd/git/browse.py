@@ -19,7 +19,8 @@ Limits: a blob bigger than ``limit`` is never read whole here: its size comes fr
 (`blob_size`, native ``git cat-file`` reading only the header) and raw downloads stream through
 ``git cat-file`` (`mnwd.git.pages_source`). Diffs stop after `MAX_DIFF_FILES` files and each file's diff
 after `MAX_DIFF_LINES` lines; the walk for "last commit per entry" stops after `LAST_COMMIT_WALK` commits,
-leaving older entries without one rather than reading the whole history.
+leaving older entries without one rather than reading the whole history, and is skipped for a directory of
+more than `LAST_COMMIT_MAX_ENTRIES` entries.
 
 Paths are checked by `mnwd.git.listing.clean_path` before they get here; refs are looked up by name in
 the ref store only (never joined to a file path).
@@ -73,6 +74,7 @@ __all__ = [
 ]
 
 LAST_COMMIT_WALK = 200
+LAST_COMMIT_MAX_ENTRIES = 1000
 MAX_DIFF_FILES = 300
 MAX_DIFF_LINES = 3000
 MAX_DIFF_BLOB_BYTES = 1 << 20
@@ -295,7 +297,7 @@ def list_tree(snapshot: Snapshot, commit: Commit, path: str, *, last_commits: bo
         for item in tree.iteritems()
     ]
     entries.sort(key=lambda e: (e.kind != "tree", e.name.lower()))
-    if last_commits and entries:
+    if last_commits and 0 < len(entries) <= LAST_COMMIT_MAX_ENTRIES:
         _attach_last_commits(snapshot, commit, path, entries)
     return entries
 
