@@ -85,6 +85,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "insufficient-storage": (507, "Insufficient storage"),
     "http-error": (400, "HTTP error"),
     "already-reported": (409, "Already reported"),
+    "repo-name-taken": (409, "Repository name taken"),
+    "label-exists": (409, "Label exists"),
 }
 
 

@@ -17,6 +17,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "follows:write": "follow and unfollow users, projects and tags (POST, DELETE /api/v1/follows)",
     "collections:read": "list your collections and read them (GET /api/v1/collections)",
     "collections:write": "create, change, reorder and delete your collections (writes to /api/v1/collections)",
+    "issues:read": "read issues, comments and labels of repositories you can read (GET /api/v1/repos/…/issues)",
+    "issues:write": "open, comment on, close and label issues (POST/PATCH /api/v1/repos/…/issues)",
 }
 
 

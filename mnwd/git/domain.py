@@ -6,8 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.domain import Domain
+from mnwd.domain import Domain, JobKind
 from mnwd.git import routes, source_routes
+from mnwd.git.issues import ISSUE_MAIL, send_issue_mail
 
 __all__ = ["DOMAIN"]
 
@@ -19,4 +20,9 @@ def setup_routes(app: web.Application) -> None:
     source_routes.setup(app)
 
 
-DOMAIN = Domain(name="git", routes=setup_routes, templates=TEMPLATES)
+DOMAIN = Domain(
+    name="git",
+    routes=setup_routes,
+    templates=TEMPLATES,
+    jobs=(JobKind(ISSUE_MAIL, send_issue_mail),),
+)
