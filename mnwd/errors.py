@@ -84,6 +84,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "unavailable": (503, "Service unavailable"),
     "insufficient-storage": (507, "Insufficient storage"),
     "http-error": (400, "HTTP error"),
+    "ssh-key-in-use": (409, "SSH key already in use"),
 }
 
 

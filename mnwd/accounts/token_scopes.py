@@ -11,6 +11,8 @@ __all__ = ["TOKEN_SCOPES", "unknown_scopes"]
 TOKEN_SCOPES: dict[str, str] = {
     "user:read": "read your profile (GET /api/v1/me)",
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
+    "keys:read": "list your SSH keys (GET /api/v1/user/keys)",
+    "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
 }
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mnwd.domain import Domain
 from mnwd.git import routes, source_routes
+from mnwd.git.commands import add_commands
 
 __all__ = ["DOMAIN"]
 
@@ -19,4 +20,4 @@ def setup_routes(app: web.Application) -> None:
     source_routes.setup(app)
 
 
-DOMAIN = Domain(name="git", routes=setup_routes, templates=TEMPLATES)
+DOMAIN = Domain(name="git", routes=setup_routes, templates=TEMPLATES, commands=add_commands)
