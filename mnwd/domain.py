@@ -15,7 +15,10 @@ lists them in dependency order, and the hubs read only that list:
 - ``periodic`` are housekeeping tasks the daemon runs at an interval (`mnwd.maintenance`);
 - ``jobs`` are the durable job kinds it handles (`mnwd.db.jobs`): each daemon's queue runs them;
 - ``sql`` is its directory of repeatable SQL function files, re-applied after the migrations whenever one
-  changes (`mnwd.db.migrations.load_functions`).
+  changes (`mnwd.db.migrations.load_functions`);
+- ``listeners(services)`` are its servers beside HTTP (git's SSH server): `mnwd serve` starts each after HTTP
+  and stops it at shutdown alongside the HTTP drain (`Listener.stop` lets work in flight finish within
+  ``MNWD_SHUTDOWN_TIMEOUT``); ``ports(config)`` are the ``(host, port)`` they will bind, checked before start.
 
 Nothing here is required: a domain contributes what it has.
 """
@@ -27,7 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from aiohttp import web
 
@@ -42,6 +45,7 @@ __all__ = [
     "CommandRun",
     "Domain",
     "JobKind",
+    "Listener",
     "Periodic",
     "Subcommands",
     "format_table",
@@ -93,6 +97,17 @@ class JobKind:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
+class Listener(Protocol):
+    """A server beside HTTP (the git SSH server) run by the daemon's lifecycle."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop accepting, let work in flight finish (within the shutdown timeout), close the rest."""
+
+
 @dataclass(frozen=True)
 class Domain:
     name: str
@@ -105,3 +120,5 @@ class Domain:
     periodic: tuple[Periodic, ...] = ()
     jobs: tuple[JobKind, ...] = ()
     sql: Path | None = None
+    listeners: Callable[[Services], Sequence[Listener]] | None = None
+    ports: Callable[[Config], Sequence[tuple[str, int, str]]] | None = None
