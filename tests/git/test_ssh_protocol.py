@@ -79,7 +79,8 @@ async def test_branches_tags_force_push_and_deletion_publish_pushed_events(
     assert (await alice.git("reset", "-q", "--hard", "HEAD~1", cwd=work)).status == 0
     rewritten = await make_commits(alice, work, 1)
     refused = await alice.git("push", alice.url("alice/site"), "main", cwd=work)
-    assert refused.status != 0 and "rejected" in refused.stderr
+    assert refused.status != 0
+    assert "rejected" in refused.stderr
     heard.clear()
     arrived.clear()
     forced = await alice.git("push", "-q", "--force", alice.url("alice/site"), "main", cwd=work)
