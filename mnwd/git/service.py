@@ -50,6 +50,7 @@ __all__ = [
     "User",
     "finish_push",
     "git_env",
+    "git_maintenance",
     "git_process",
     "open_repo",
     "parse_command",
@@ -164,6 +165,22 @@ async def git_process(verb: str, path: Path, protocol: str | None, *extra: str) 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=git_env(protocol),
+    )
+
+
+async def git_maintenance(path: Path) -> asyncio.subprocess.Process:
+    """``git gc --auto --quiet`` on the repo, started (the caller waits)."""
+    return await asyncio.create_subprocess_exec(
+        "git",
+        "--git-dir",
+        str(path),
+        "gc",
+        "--auto",
+        "--quiet",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=git_env(None),
     )
 
 

@@ -179,41 +179,57 @@ class GitSshServer:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
+        pushed: Path | None = None
         try:
-            status = await self._serve(process)
-        except Exception:
-            log.exception("git SSH session failed")
-            status = 1
+            try:
+                status, pushed = await self._serve(process)
+            except Exception:
+                log.exception("git SSH session failed")
+                status = 1
+                with contextlib.suppress(Exception):
+                    process.stderr.write(b"mnwd: internal error; try again later\n")
             with contextlib.suppress(Exception):
-                process.stderr.write(b"mnwd: internal error; try again later\n")
+                process.exit(status)
+            if pushed is not None:  # after the client has its answer: keep the repo packed
+                await self._gc_auto(pushed)
         finally:
             self._sessions.discard(task)
-        with contextlib.suppress(Exception):
-            process.exit(status)
 
-    async def _serve(self, process: asyncssh.SSHServerProcess[bytes]) -> int:
+    async def _gc_auto(self, path: Path) -> None:
+        """``git gc --auto``: packs loose objects and small packs once there are enough of them (cheap
+        otherwise), so fetches stay fast after many pushes. Killed at shutdown like any git (gc is safe to
+        stop)."""
+        gc = await service.git_maintenance(path)
+        self._processes.add(gc)
+        try:
+            await gc.wait()
+        finally:
+            self._processes.discard(gc)
+
+    async def _serve(self, process: asyncssh.SSHServerProcess[bytes]) -> tuple[int, Path | None]:
+        """The exit status, and the repo's path after a push that changed something."""
         owner: keys.KeyOwner = process.get_extra_info("mnwd_user")
         user = User(owner.user_id, owner.username)
         await keys.note_key_used(self.services, owner.key_id)
         command = process.command
         if not command:
             process.stderr.write(greeting(user.username).encode())
-            return 1
+            return 1, None
         if self._stopping:
             process.stderr.write(b"mnwd: the server is restarting; try again in a moment\n")
-            return 1
+            return 1, None
         try:
             verb, repo_owner, name = service.parse_command(command)
             opened = await service.open_repo(self.services, user, verb, repo_owner, name)
         except Refused as refused:
             process.stderr.write(f"{refused}\n".encode())
-            return 1
+            return 1, None
         before = await service.read_refs(opened.path) if verb == service.RECEIVE_PACK else {}
         protocol = (process.env or {}).get("GIT_PROTOCOL")
         status = await self._run_git(process, verb, opened.path, protocol if isinstance(protocol, str) else None)
-        if verb == service.RECEIVE_PACK:
-            await service.finish_push(self.services, opened, user, before)
-        return status
+        if verb == service.RECEIVE_PACK and await service.finish_push(self.services, opened, user, before):
+            return status, opened.path
+        return status, None
 
     async def _run_git(
         self, process: asyncssh.SSHServerProcess[bytes], verb: str, path: Path, protocol: str | None
