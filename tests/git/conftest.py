@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,8 +114,11 @@ async def ssh_server(services: Services) -> AsyncIterator[GitSshServer]:
         await server.stop()
 
 
+MakeGitUser = Callable[[str], Awaitable[GitUser]]
+
+
 @pytest.fixture
-def git_user(services: Services, make_user: MakeUser, ssh_server: GitSshServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+def git_user(services: Services, make_user: MakeUser, ssh_server: GitSshServer, tmp_path: Path) -> MakeGitUser:
     async def make(username: str) -> GitUser:
         row = await make_user(username)
         home = tmp_path / f"home-{username}"

@@ -9,17 +9,17 @@ from pathlib import Path
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from tests.git.conftest import make_commits, run
+from tests.git.conftest import MakeGitUser, make_commits, run
 
 ANON = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}
 
 
 async def test_a_public_repo_clones_and_fetches_anonymously_over_http(
-    git_user,
+    git_user: MakeGitUser,
     client: TestClient,  # type: ignore[type-arg]
     pool: asyncpg.Pool,
     tmp_path: Path,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     alice = await git_user("alice")
     work = tmp_path / "site"
     head = await make_commits(alice, work, 3)
@@ -53,10 +53,10 @@ async def test_a_public_repo_clones_and_fetches_anonymously_over_http(
 
 
 async def test_private_and_missing_repos_are_the_same_404(
-    git_user,
+    git_user: MakeGitUser,
     client: TestClient,  # type: ignore[type-arg]
     tmp_path: Path,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     alice = await git_user("alice")
     await make_commits(alice, tmp_path / "secret")
     assert (await alice.git("push", "-q", alice.url("alice/secret"), "main", cwd=tmp_path / "secret")).status == 0
@@ -79,11 +79,11 @@ async def test_private_and_missing_repos_are_the_same_404(
 
 
 async def test_receive_pack_dumb_http_and_bad_requests_are_refused(
-    git_user,
+    git_user: MakeGitUser,
     client: TestClient,  # type: ignore[type-arg]
     pool: asyncpg.Pool,
     tmp_path: Path,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     alice = await git_user("alice")
     await make_commits(alice, tmp_path / "site")
     assert (await alice.git("push", "-q", alice.url("alice/site"), "main", cwd=tmp_path / "site")).status == 0

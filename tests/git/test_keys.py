@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -23,13 +24,13 @@ def public_key(alg: str = "ssh-ed25519", comment: str = "alice@laptop", **kw: in
     return key.export_public_key("openssh").decode().strip(), key.get_fingerprint("sha256")
 
 
-async def token(services: Services, user_id: object, *scopes: str) -> dict[str, str]:
+async def token(services: Services, user_id: uuid.UUID, *scopes: str) -> dict[str, str]:
     issued = await personal_tokens.create_token(
         services,
         user_id,
         name="script",
         scopes=list(scopes),
-        expires_days=None,  # type: ignore[arg-type]
+        expires_days=None,
     )
     return {"Authorization": f"Bearer {issued.secret}"}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import asyncpg
 
 from mnwd.services import Services
-from tests.git.conftest import make_commits, run
+from tests.git.conftest import MakeGitUser, make_commits, run
 
 
 async def test_push_creates_a_private_repo_that_clones_and_fetches(
-    git_user, pool: asyncpg.Pool, tmp_path: Path, services: Services
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path, services: Services
+) -> None:
     alice = await git_user("alice")
     work = tmp_path / "site"
     head = await make_commits(alice, work, 3)
@@ -41,7 +41,7 @@ async def test_push_creates_a_private_repo_that_clones_and_fetches(
     assert used_after == await pool.fetchval("SELECT size_bytes FROM git_repos WHERE name = 'site'")
 
 
-async def test_no_command_gets_the_greeting_and_no_shell(git_user) -> None:  # type: ignore[no-untyped-def]
+async def test_no_command_gets_the_greeting_and_no_shell(git_user: MakeGitUser) -> None:
     alice = await git_user("alice")
     answer = await run(*alice.ssh_args(), "-T", "git@127.0.0.1")
     assert answer.status == 1
@@ -50,7 +50,7 @@ async def test_no_command_gets_the_greeting_and_no_shell(git_user) -> None:  # t
     )
 
 
-async def test_unknown_commands_and_bad_paths_are_one_line_and_fail(git_user) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_commands_and_bad_paths_are_one_line_and_fail(git_user: MakeGitUser) -> None:
     alice = await git_user("alice")
     cases = {
         "ls -la": "unknown command",
@@ -70,7 +70,7 @@ async def test_unknown_commands_and_bad_paths_are_one_line_and_fail(git_user) ->
         assert message in answer.stderr, (command, answer.stderr)
 
 
-async def test_an_unknown_key_is_refused(git_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unknown_key_is_refused(git_user: MakeGitUser, tmp_path: Path) -> None:
     from tests.git.conftest import write_key
 
     alice = await git_user("alice")

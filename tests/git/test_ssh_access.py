@@ -8,12 +8,12 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.git.conftest import make_commits, run, write_key
+from tests.git.conftest import MakeGitUser, make_commits, run, write_key
 
 
 async def test_a_private_repo_is_not_found_for_every_verb_by_another_key(
-    git_user, pool: asyncpg.Pool, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     alice = await git_user("alice")
     bob = await git_user("bob")
     await make_commits(alice, tmp_path / "secret")
@@ -36,8 +36,8 @@ async def test_a_private_repo_is_not_found_for_every_verb_by_another_key(
 
 
 async def test_a_public_repo_is_readable_by_any_key_and_writable_by_its_owner(
-    git_user, pool: asyncpg.Pool, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     alice = await git_user("alice")
     bob = await git_user("bob")
     work = tmp_path / "lib"
@@ -57,7 +57,9 @@ async def test_a_public_repo_is_readable_by_any_key_and_writable_by_its_owner(
     assert refs.stdout.split()[0] == head
 
 
-async def test_nobody_creates_a_repo_under_another_name(git_user, pool: asyncpg.Pool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_nobody_creates_a_repo_under_another_name(
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     await git_user("alice")
     bob = await git_user("bob")
     work = tmp_path / "intruder"
@@ -71,8 +73,8 @@ async def test_nobody_creates_a_repo_under_another_name(git_user, pool: asyncpg.
 
 
 async def test_offering_the_owners_public_key_then_signing_with_ones_own_gets_nothing_of_the_owners(
-    git_user, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, tmp_path: Path
+) -> None:
     """Regression test for the Soft Serve advisory: the identity is bound to the key that signed."""
     alice = await git_user("alice")
     await make_commits(alice, tmp_path / "secret")
@@ -91,7 +93,9 @@ async def test_offering_the_owners_public_key_then_signing_with_ones_own_gets_no
     assert "repository not found" in pushed.stderr
 
 
-async def test_a_suspended_accounts_keys_open_nothing(git_user, pool: asyncpg.Pool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_suspended_accounts_keys_open_nothing(
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     alice = await git_user("alice")
     await pool.execute("UPDATE users SET suspended_at = now() WHERE id = $1", alice.user_id)
     answer = await alice.ssh()
@@ -99,7 +103,7 @@ async def test_a_suspended_accounts_keys_open_nothing(git_user, pool: asyncpg.Po
     assert "Permission denied (publickey)" in answer.stderr
 
 
-async def test_password_and_keyboard_interactive_are_not_offered(git_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_password_and_keyboard_interactive_are_not_offered(git_user: MakeGitUser, tmp_path: Path) -> None:
     alice = await git_user("alice")
     nokey = tmp_path / "nokey"
     write_key(nokey)

@@ -12,7 +12,7 @@ import asyncpg
 from mnwd.git import PushedEvent, on_pushed
 from mnwd.git.repos import repo_dir
 from mnwd.services import Services
-from tests.git.conftest import GitUser, make_commits, run
+from tests.git.conftest import GitUser, MakeGitUser, make_commits, run
 
 ZERO = "0" * 40
 
@@ -24,7 +24,7 @@ async def pushed_repo(user: GitUser, tmp_path: Path, name: str = "site", commits
     return work
 
 
-async def test_protocol_v2_is_negotiated_when_the_client_asks(git_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_protocol_v2_is_negotiated_when_the_client_asks(git_user: MakeGitUser, tmp_path: Path) -> None:
     alice = await git_user("alice")
     await pushed_repo(alice, tmp_path)
     v2 = await alice.git(
@@ -43,8 +43,8 @@ async def test_protocol_v2_is_negotiated_when_the_client_asks(git_user, tmp_path
 
 
 async def test_branches_tags_force_push_and_deletion_publish_pushed_events(
-    git_user, services: Services, pool: asyncpg.Pool, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, services: Services, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     heard: list[PushedEvent] = []
     arrived = asyncio.Event()
 
@@ -98,8 +98,8 @@ async def test_branches_tags_force_push_and_deletion_publish_pushed_events(
 
 
 async def test_the_first_branch_pushed_becomes_the_default_when_there_is_no_main(
-    git_user, pool: asyncpg.Pool, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     alice = await git_user("alice")
     work = tmp_path / "old"
     await make_commits(alice, work, 1, branch="trunk")
@@ -110,7 +110,7 @@ async def test_the_first_branch_pushed_becomes_the_default_when_there_is_no_main
     assert (await alice.git("branch", "--show-current", cwd=tmp_path / "c")).stdout.strip() == "trunk"
 
 
-async def test_twenty_concurrent_clones(git_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_twenty_concurrent_clones(git_user: MakeGitUser, tmp_path: Path) -> None:
     alice = await git_user("alice")
     work = await pushed_repo(alice, tmp_path, commits=3)
     head = (await alice.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
@@ -122,7 +122,7 @@ async def test_twenty_concurrent_clones(git_user, tmp_path: Path) -> None:  # ty
         assert (await alice.git("rev-parse", "HEAD", cwd=tmp_path / f"clone-{i}")).stdout.strip() == head
 
 
-async def test_upload_archive(git_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_upload_archive(git_user: MakeGitUser, tmp_path: Path) -> None:
     alice = await git_user("alice")
     await pushed_repo(alice, tmp_path)
     archive = tmp_path / "site.tar"
@@ -144,8 +144,8 @@ async def cut_push(user: GitUser, repo: str, old: str, new: str, pack: bytes) ->
 
 
 async def test_a_push_cut_half_way_changes_no_ref_and_leaves_the_repo_sound(
-    git_user, services: Services, pool: asyncpg.Pool, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    git_user: MakeGitUser, services: Services, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
     alice = await git_user("alice")
     work = await pushed_repo(alice, tmp_path, commits=1)
     old = (await alice.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
