@@ -49,6 +49,10 @@ async def test_add_list_and_delete_a_key_on_the_settings_page(alice: Browser, po
     assert "alice@laptop" in listing.text  # the comment is the default name
     assert "never" in listing.text  # not used yet
     key_id = await pool.fetchval("SELECT id FROM ssh_keys WHERE fingerprint = $1", fingerprint)
+    for other in (uuid.uuid4(), "not-a-uuid"):  # someone else's key, or none: 404, nothing deleted
+        refused = await alice.submit("/settings/keys", f"/settings/keys/{other}/delete", {})
+        assert refused.status == 404
+    assert await pool.fetchval("SELECT count(*) FROM ssh_keys") == 1
     deleted = await alice.submit("/settings/keys", f"/settings/keys/{key_id}/delete", {})
     assert deleted.status == 303
     assert await pool.fetchval("SELECT count(*) FROM ssh_keys") == 0

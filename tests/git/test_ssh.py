@@ -26,6 +26,7 @@ async def test_push_creates_a_private_repo_that_clones_and_fetches(
     assert row["size_bytes"] > 0
     used = await pool.fetchval("SELECT storage_used_bytes FROM users WHERE id = $1", alice.user_id)
     assert used == row["size_bytes"]
+    assert await pool.fetchval("SELECT last_used_at FROM ssh_keys WHERE user_id = $1", alice.user_id) is not None
 
     clone = tmp_path / "clone"
     cloned = await alice.git("clone", "-q", alice.url("alice/site"), str(clone))
