@@ -152,6 +152,13 @@ async def serve(
             started: list[Listener] = []
             housekeeping: asyncio.Task[None] | None = None
             try:
+                # The other listeners first: once /healthz answers, the SSH server is up too.
+                for listener in listeners(services):
+                    try:
+                        await listener.start()
+                    except OSError as exc:
+                        raise ListenError(f"{listener.name} cannot listen: {exc.strerror or exc}") from exc
+                    started.append(listener)
                 site = GuardedSite(runner, config.http_host, config.http_port, guard)
                 try:
                     await site.start()
@@ -160,12 +167,6 @@ async def serve(
                         f"cannot listen on {config.http_host}:{config.http_port}: {exc.strerror}"
                     ) from exc
                 guard.start()
-                for listener in listeners(services):
-                    try:
-                        await listener.start()
-                    except OSError as exc:
-                        raise ListenError(f"{listener.name} cannot listen: {exc.strerror or exc}") from exc
-                    started.append(listener)
                 await services.jobs.start()
                 housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]
