@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "mnwd_git_pushed"
 ZERO_SHA = "0" * 40
+# PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more.
+MAX_PAYLOAD_BYTES = 7_900
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,12 @@ def on_pushed(services: Services, handler: Handler) -> None:
 
 
 def publish_pushed(services: Services, events: list[PushedEvent]) -> None:
-    """Send the events to every daemon (call after the push's commit)."""
+    """Send the events to every daemon (call after the push's commit). An event too large for a NOTIFY
+    payload (a ref name of thousands of characters) is logged and dropped here: sent, it would fail the
+    whole batch of notifications it travels in, other domains' included."""
     for event in events:
-        services.listen.notify(CHANNEL, event.to_json())
+        payload = event.to_json()
+        if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+            log.warning("git: a pushed event too large to send was dropped", extra={"ref": event.ref[:200]})
+            continue
+        services.listen.notify(CHANNEL, payload)

@@ -4,12 +4,15 @@ concurrent clones, upload-archive, and a push cut half-way leaving the repo as i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import uuid
 from pathlib import Path
 
 import asyncpg
 
 from mnwd.git import PushedEvent, on_pushed
+from mnwd.git.events import publish_pushed
 from mnwd.git.repos import repo_dir
 from mnwd.services import Services
 from tests.git.conftest import GitUser, MakeGitUser, make_commits, run
@@ -177,3 +180,19 @@ async def test_a_push_cut_half_way_changes_no_ref_and_leaves_the_repo_sound(
     assert await pool.fetchval("SELECT count(*) FROM git_repos WHERE name = 'fresh'") == 0
     git_root = services.config.data_dir / "git"
     assert sorted(p.name for p in git_root.glob("*/*.git")) == [f"{repo_id.hex}.git"]
+
+
+async def test_an_event_too_large_for_notify_is_dropped_and_the_others_arrive(services: Services) -> None:
+    """A NOTIFY payload of 8,000 bytes would fail the whole batch it is sent in, other domains' included."""
+    heard: list[PushedEvent] = []
+    on_pushed(services, heard.append)
+    user_id = uuid.uuid4()
+    event = PushedEvent(uuid.uuid4(), "alice", "site", "refs/heads/main", ZERO, "1" * 40, user_id, "alice")
+    huge = dataclasses.replace(event, ref="refs/heads/" + "x" * 8000)
+    publish_pushed(services, [huge, event])
+    deadline = asyncio.get_running_loop().time() + 10
+    while not heard:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    assert heard == [event]
