@@ -19,6 +19,7 @@
   (protocol v2). git's stderr and exit status go back to the client. No idle timeout while git runs;
   keepalives (`KEEPALIVE_SECONDS`) find dead peers. If the client goes away, git is stopped: a cut push
   leaves the refs as they were.
+- At most `MAX_GIT_PER_USER` git processes run at once per account; one more is refused with a line.
 - Stopping (`stop`): stop accepting, let running git processes finish until the daemon's shutdown budget
   (``MNWD_SHUTDOWN_TIMEOUT`` less its grace), then kill what is left and close the connections.
 """
@@ -30,6 +31,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +51,8 @@ LOGIN_TIMEOUT_SECONDS = 60.0
 WINDOW_BYTES = 8 * 1024 * 1024
 CHUNK = 256 * 1024
 CANCEL_GRACE = 1.0
+# git processes one account may run at once over SSH (a CI farm polling with one key stays within it).
+MAX_GIT_PER_USER = 32
 
 
 def greeting(username: str) -> str:
@@ -124,6 +128,8 @@ class GitSshServer:
         self._processes: set[asyncio.subprocess.Process] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._stopping = False
+        self._running: dict[uuid.UUID, int] = {}
+        self.max_git_per_user = MAX_GIT_PER_USER
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -224,12 +230,23 @@ class GitSshServer:
         except Refused as refused:
             process.stderr.write(f"{refused}\n".encode())
             return 1, None
-        before = await service.read_refs(opened.path) if verb == service.RECEIVE_PACK else {}
-        protocol = (process.env or {}).get("GIT_PROTOCOL")
-        status = await self._run_git(process, verb, opened.path, protocol if isinstance(protocol, str) else None)
-        if verb == service.RECEIVE_PACK and await service.finish_push(self.services, opened, user, before):
-            return status, opened.path
-        return status, None
+        running = self._running.get(user.user_id, 0)
+        if running >= self.max_git_per_user:
+            busy = f"mnwd: {user.username} has {running} git operations running; try again when one has finished\n"
+            process.stderr.write(busy.encode())
+            return 1, None
+        self._running[user.user_id] = running + 1
+        try:
+            before = await service.read_refs(opened.path) if verb == service.RECEIVE_PACK else {}
+            protocol = (process.env or {}).get("GIT_PROTOCOL")
+            status = await self._run_git(process, verb, opened.path, protocol if isinstance(protocol, str) else None)
+            if verb == service.RECEIVE_PACK and await service.finish_push(self.services, opened, user, before):
+                return status, opened.path
+            return status, None
+        finally:
+            left = self._running.pop(user.user_id) - 1
+            if left:
+                self._running[user.user_id] = left
 
     async def _run_git(
         self, process: asyncssh.SSHServerProcess[bytes], verb: str, path: Path, protocol: str | None

@@ -3,10 +3,12 @@ v2, access rules for every verb, refused commands and paths, the greeting, and t
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
 
+from mnwd.git.ssh import GitSshServer
 from mnwd.services import Services
 from tests.git.conftest import MakeGitUser, make_commits, run
 
@@ -82,3 +84,34 @@ async def test_an_unknown_key_is_refused(git_user: MakeGitUser, tmp_path: Path) 
     answer = await run(*args, "-i", str(stranger), "git@127.0.0.1", "git-upload-pack 'alice/x'")
     assert answer.status == 255
     assert "Permission denied (publickey)" in answer.stderr
+
+
+async def test_git_operations_at_once_are_capped_per_account(
+    git_user: MakeGitUser, ssh_server: GitSshServer, tmp_path: Path
+) -> None:
+    alice = await git_user("alice")
+    await make_commits(alice, tmp_path / "site")
+    assert (await alice.git("push", "-q", alice.url("alice/site"), "main", cwd=tmp_path / "site")).status == 0
+    ssh_server.max_git_per_user = 2
+    held = []
+    for _ in range(2):  # receive-pack waits for the client's commands after its advertisement
+        process = await asyncio.create_subprocess_exec(
+            *alice.ssh_args(),
+            "git@127.0.0.1",
+            "git-receive-pack 'alice/site'",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        assert await process.stdout.read(4)
+        held.append(process)
+    refused = await alice.ssh("git-upload-pack 'alice/site'")
+    assert refused.status == 1
+    assert refused.stderr.strip() == "mnwd: alice has 2 git operations running; try again when one has finished"
+    for process in held:
+        assert process.stdin is not None
+        process.stdin.write(b"0000")
+        process.stdin.close()
+        await process.wait()
+    assert (await alice.git("ls-remote", alice.url("alice/site"))).status == 0
