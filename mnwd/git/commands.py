@@ -26,6 +26,7 @@ def add_commands(commands: Subcommands) -> None:
 
 async def add_key(context: CommandContext, args: argparse.Namespace) -> None:
     text = sys.stdin.read(keys.MAX_KEY_CHARS + 1)
+    keys.parse_public_key(text)  # a bad key is refused before the database is opened
     async with context.open_services() as services:
         user_id = await keys.user_id_by_name(services, args.username)
         if user_id is None:
