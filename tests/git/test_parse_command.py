@@ -38,7 +38,7 @@ def test_git_services_on_one_repo_path_pass(command: str, parsed: tuple[str, str
         "git-upload-pack 'alice/.hidden'",
         "git-upload-pack 'alice/si te'",
         "git-upload-pack 'alice/site;rm -rf /'",
-        "git-upload-pack \"alice/$(id)\"",
+        'git-upload-pack "alice/$(id)"',
         "git-upload-pack 'alice/site\nx'",
         "git-upload-pack '" + "a" * 65 + "/x'",
         "git-upload-pack 'alice/" + "x" * 101 + "'",
