@@ -196,7 +196,7 @@ class GitSshServer:
                     process.stderr.write(b"mnwd: internal error; try again later\n")
             with contextlib.suppress(Exception):
                 process.exit(status)
-            if pushed is not None:  # after the client has its answer: keep the repo packed
+            if pushed is not None and not self._stopping:  # the client has its answer: keep the repo packed
                 await self._gc_auto(pushed)
         finally:
             self._sessions.discard(task)
