@@ -196,3 +196,45 @@ async def test_an_event_too_large_for_notify_is_dropped_and_the_others_arrive(se
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.2)
     assert heard == [event]
+
+
+async def test_a_push_whose_client_is_killed_changes_no_ref_and_stops_git(
+    git_user: MakeGitUser, services: Services, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    alice = await git_user("alice")
+    work = await pushed_repo(alice, tmp_path, commits=1)
+    old = (await alice.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+    (work / "big.bin").write_bytes(os.urandom(2_000_000))
+    new = await make_commits(alice, work, 1)
+    packer = await asyncio.create_subprocess_exec(
+        "git", "pack-objects", "--stdout", "--revs", cwd=work,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    pack, _ = await packer.communicate(f"{new}\n^{old}\n".encode())
+    client = await asyncio.create_subprocess_exec(
+        *alice.ssh_args(), "git@127.0.0.1", "git-receive-pack 'alice/site'",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert client.stdin is not None
+    assert client.stdout is not None
+    assert await client.stdout.read(4)
+    client.stdin.write(pkt(f"{old} {new} refs/heads/main\0report-status\n".encode()) + b"0000" + pack[:1_000_000])
+    await client.stdin.drain()
+    await asyncio.sleep(0.2)
+    client.kill()  # the connection drops mid-pack
+    await client.wait()
+
+    repo_id = await pool.fetchval("SELECT id FROM git_repos WHERE name = 'site'")
+    path = repo_dir(services, repo_id)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # git is stopped, not left running
+        found = await run("pgrep", "-f", f"receive-pack {path}")
+        assert found.status in {0, 1}, found.stderr
+        if found.status == 1:
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    listed = await alice.git("ls-remote", alice.url("alice/site"), "refs/heads/main")
+    assert listed.stdout.split()[0] == old
+    fsck = await run("git", "--git-dir", str(path), "fsck", "--no-dangling")
+    assert fsck.status == 0, fsck.stderr
