@@ -137,6 +137,7 @@ async def run(options: Options) -> list[Result]:
         env = {
             "DATABASE_URL": stack.db_url,
             "MNWD_HTTP_PORT": str(port),
+            "MNWD_SSH_PORT": str(free_port()),  # the git SSH server's: not the default, maybe in use
             "MNWD_DATA_DIR": str(stack.tmp / "serve"),
             "MNWD_LOG_LEVEL": "warning",
             "MNWD_SHUTDOWN_TIMEOUT": "2",

@@ -14,13 +14,13 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from aiohttp import web
 
 from mnwd.app import create_app
 from mnwd.config import Config
-from mnwd.domains import check_settings, open_all_services, periodic_tasks
+from mnwd.domain import Listener
+from mnwd.domains import check_settings, domain_listeners, domain_ports, open_all_services, periodic_tasks
 from mnwd.errors import MnwdError
 from mnwd.maintenance import run_maintenance
 from mnwd.services import Services
@@ -38,17 +38,6 @@ class ListenError(MnwdError):
     """A listener could not bind its address."""
 
 
-class Listener(Protocol):
-    """A server beside HTTP (the git SSH server) run by the same lifecycle."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None:
-        """Stop accepting, let work in flight finish."""
-
-
 def site_url(config: Config, port: int) -> str:
     """The address to open in a browser: the public URL, or the default one with the port actually bound."""
     if config.public_url:
@@ -57,26 +46,33 @@ def site_url(config: Config, port: int) -> str:
 
 
 def build_listeners(services: Services) -> list[Listener]:
-    return []
+    """The domains' listeners (`mnwd.domain.Domain.listeners`): git's SSH server."""
+    return domain_listeners(services)
 
 
 def check_ports(config: Config) -> None:
-    """Fail at once, before the database is started and migrated, when the HTTP address cannot be bound
-    (taken by another process, or not an address of this host). Binding for real happens later."""
-    where = f"{config.http_host}:{config.http_port}"
+    """Fail at once, before the database is started and migrated, when the HTTP address or a listener's (the
+    git SSH server's) cannot be bound (taken by another process, or not an address of this host). Binding for
+    real happens later."""
+    addresses = [(config.http_host, config.http_port, "MNWD_HTTP_PORT"), *domain_ports(config)]
+    for host, port, setting in addresses:
+        _check_port(host, port, setting)
+
+
+def _check_port(host: str, port: int, setting: str) -> None:
+    where = f"{host}:{port}"
+    host_setting = setting.replace("_PORT", "_HOST")
     try:
-        addresses = socket.getaddrinfo(
-            config.http_host, config.http_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ListenError(f"cannot listen on {where}: {exc.strerror} (MNWD_HTTP_HOST)") from None
+        raise ListenError(f"cannot listen on {where}: {exc.strerror} ({host_setting})") from None
     for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(address)
             except OSError as exc:
-                hint = " (is another mnwd running? set MNWD_HTTP_PORT)" if exc.errno == errno.EADDRINUSE else ""
+                hint = f" (is another mnwd running? set {setting})" if exc.errno == errno.EADDRINUSE else ""
                 raise ListenError(f"cannot listen on {where}: {exc.strerror}{hint}") from None
 
 
@@ -156,6 +152,13 @@ async def serve(
             started: list[Listener] = []
             housekeeping: asyncio.Task[None] | None = None
             try:
+                # The other listeners first: once /healthz answers, the SSH server is up too.
+                for listener in listeners(services):
+                    try:
+                        await listener.start()
+                    except OSError as exc:
+                        raise ListenError(f"{listener.name} cannot listen: {exc.strerror or exc}") from exc
+                    started.append(listener)
                 site = GuardedSite(runner, config.http_host, config.http_port, guard)
                 try:
                     await site.start()
@@ -164,9 +167,6 @@ async def serve(
                         f"cannot listen on {config.http_host}:{config.http_port}: {exc.strerror}"
                     ) from exc
                 guard.start()
-                for listener in listeners(services):
-                    await listener.start()
-                    started.append(listener)
                 await services.jobs.start()
                 housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]

@@ -18,6 +18,9 @@ lists them in dependency order, and the hubs read only that list:
   changes (`mnwd.db.migrations.load_functions`);
 - ``blob_references`` tells whether one of its rows names a blob's bytes: the blob store is shared, and bytes
   are deleted only when no domain's check claims them (`mnwd.blobs.references`).
+- ``listeners(services)`` are its servers beside HTTP (git's SSH server): `mnwd serve` starts each after HTTP
+  and stops it at shutdown alongside the HTTP drain (`Listener.stop` lets work in flight finish within
+  ``MNWD_SHUTDOWN_TIMEOUT``); ``ports(config)`` are the ``(host, port)`` they will bind, checked before start.
 
 Nothing here is required: a domain contributes what it has.
 """
@@ -29,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from aiohttp import web
 
@@ -45,6 +48,7 @@ __all__ = [
     "CommandRun",
     "Domain",
     "JobKind",
+    "Listener",
     "Periodic",
     "Subcommands",
     "format_table",
@@ -96,6 +100,17 @@ class JobKind:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
+class Listener(Protocol):
+    """A server beside HTTP (the git SSH server) run by the daemon's lifecycle."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop accepting, let work in flight finish (within the shutdown timeout), close the rest."""
+
+
 @dataclass(frozen=True)
 class Domain:
     name: str
@@ -109,3 +124,5 @@ class Domain:
     jobs: tuple[JobKind, ...] = ()
     sql: Path | None = None
     blob_references: ReferenceCheck | None = None
+    listeners: Callable[[Services], Sequence[Listener]] | None = None
+    ports: Callable[[Config], Sequence[tuple[str, int, str]]] | None = None

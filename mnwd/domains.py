@@ -13,11 +13,20 @@ from pathlib import Path
 from mnwd import accounts, apps, git, oauth, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
-from mnwd.domain import Domain, Periodic
+from mnwd.domain import Domain, Listener, Periodic
 from mnwd.maintenance import CORE_TASKS
 from mnwd.services import Services, open_services
 
-__all__ = ["DOMAINS", "all_settings", "check_settings", "open_all_services", "periodic_tasks", "sql_dirs"]
+__all__ = [
+    "DOMAINS",
+    "all_settings",
+    "check_settings",
+    "domain_listeners",
+    "domain_ports",
+    "open_all_services",
+    "periodic_tasks",
+    "sql_dirs",
+]
 
 DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN, git.DOMAIN, store.DOMAIN)
 
@@ -37,6 +46,16 @@ def check_settings(config: Config) -> None:
 def sql_dirs() -> list[Path]:
     """The domains' directories of repeatable SQL function files, in the order they are applied."""
     return [d.sql for d in DOMAINS if d.sql is not None]
+
+
+def domain_listeners(services: Services) -> list[Listener]:
+    """The domains' servers beside HTTP, in list order."""
+    return [listener for d in DOMAINS if d.listeners is not None for listener in d.listeners(services)]
+
+
+def domain_ports(config: Config) -> list[tuple[str, int, str]]:
+    """``(host, port, setting)`` of each address the domains' listeners will bind."""
+    return [address for d in DOMAINS if d.ports is not None for address in d.ports(config)]
 
 
 def periodic_tasks() -> tuple[Periodic, ...]:

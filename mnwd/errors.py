@@ -87,6 +87,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "already-reported": (409, "Already reported"),
     "repo-name-taken": (409, "Repository name taken"),
     "label-exists": (409, "Label exists"),
+    "ssh-key-in-use": (409, "SSH key already in use"),
 }
 
 

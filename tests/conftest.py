@@ -28,6 +28,7 @@ from mnwd.db.pool import create_pool, init_connection
 from mnwd.domains import open_all_services, sql_dirs
 from mnwd.services import Services
 from mnwd.web.pages import TEMPLATES
+from tests.support.daemon import free_port
 from tests.support.db import MIGRATIONS_DIR, TEMPLATE
 
 pytest_plugins = [
@@ -165,6 +166,7 @@ def config(tmp_path: Path, db_url: str) -> Config:
     return Config.from_env(
         {"MNWD_DB_POOL_MIN": "1"},
         data_dir=tmp_path / "var",
+        ssh_port=free_port(),
         database_url=db_url,
         migrations_dir=MIGRATIONS_DIR,
         log_format="text",

@@ -20,6 +20,8 @@ ROWS = [
     "SSE idle clients: RSS per client (200)",
     "PostgreSQL connections with 200 SSE",
     "writes on A until in B's store",
+    "git clone over SSH",
+    "git push over SSH, new repo",
 ]
 
 

@@ -19,6 +19,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "collections:write": "create, change, reorder and delete your collections (writes to /api/v1/collections)",
     "issues:read": "read issues, comments and labels of repositories you can read (GET /api/v1/repos/…/issues)",
     "issues:write": "open, comment on, close and label issues (POST/PATCH /api/v1/repos/…/issues)",
+    "keys:read": "list your SSH keys (GET /api/v1/user/keys)",
+    "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
 }
 
 

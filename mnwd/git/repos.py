@@ -41,6 +41,7 @@ class Repo:
     pushed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    size_bytes: int = 0
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Repo:

@@ -848,6 +848,11 @@ CHECK_VIOLATIONS = [
         "alice",
     ),
     bad(
+        "git_repos_size_bytes_check",
+        "INSERT INTO git_repos (user_id, name, size_bytes) VALUES ($1, 'site', -1)",
+        "alice",
+    ),
+    bad(
         "ssh_keys_fingerprint_format",
         "INSERT INTO ssh_keys (user_id, title, public_key, fingerprint)"
         " VALUES ($1, 'laptop', 'ssh-ed25519 AAAA', 'MD5:aa')",

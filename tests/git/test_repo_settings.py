@@ -79,14 +79,9 @@ async def test_delete_asks_then_removes_the_row_and_the_bare_repo(
     await browser.get("/")
     path = repo_dir(services, repo.id)
     assert path.is_dir()
-    # The repo's accounted size (kept after each push, when that column exists) goes back to the owner.
+    # The repo's accounted size (kept after each push) goes back to the owner, once.
     await services.pool.execute("UPDATE users SET storage_used_bytes = 1000 WHERE id = $1", ada["id"])
-    has_size = await services.pool.fetchval(
-        "SELECT count(*) = 1 FROM information_schema.columns "
-        "WHERE table_name = 'git_repos' AND column_name = 'size_bytes'"
-    )
-    if has_size:
-        await services.pool.execute("UPDATE git_repos SET size_bytes = 400 WHERE id = $1", repo.id)
+    await services.pool.execute("UPDATE git_repos SET size_bytes = 400 WHERE id = $1", repo.id)
     await sign_in(browser, "ada")
     confirm = await browser.get(f"{SETTINGS}/delete")
     assert confirm.has("Delete ada/hello?")
@@ -98,7 +93,7 @@ async def test_delete_asks_then_removes_the_row_and_the_bare_repo(
     assert (await browser.get("/source/ada/hello")).status == 404
     assert await services.pool.fetchval("SELECT count(*) FROM git_repos") == 0
     used = await services.pool.fetchval("SELECT storage_used_bytes FROM users WHERE id = $1", ada["id"])
-    assert used == (600 if has_size else 1000)
+    assert used == 600
 
 
 async def test_others_get_not_found_and_forms_need_the_csrf_token(

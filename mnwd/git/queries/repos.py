@@ -11,7 +11,7 @@ Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 REPO_COLUMNS = """
     r.id, r.user_id, u.username AS owner, r.name, r.description, r.is_private, r.default_branch,
-    r.next_issue_number, r.pushed_at, r.created_at, r.updated_at
+    r.next_issue_number, r.pushed_at, r.created_at, r.updated_at, r.size_bytes
 """
 
 
@@ -58,3 +58,36 @@ async def list_repos(conn: Conn, owner_id: uuid.UUID, *, include_private: bool) 
         include_private,
     )
     return rows
+
+
+async def get_user_by_name(conn: Conn, username: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT id, username FROM users WHERE username = lower($1) AND suspended_at IS NULL", username
+    )
+    return row
+
+
+async def delete_repo(conn: Conn, repo_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM git_repos WHERE id = $1", repo_id)
+
+
+async def update_after_push(
+    conn: asyncpg.Connection, repo_id: uuid.UUID, default_branch: str, size_bytes: int
+) -> asyncpg.Record | None:
+    """Records a push: default branch, pushed_at, the new size, and the size's difference on the owner's
+    ``storage_used_bytes`` (the row is locked first, so two pushes at once add their differences in turn)."""
+    old = await conn.fetchrow("SELECT user_id, size_bytes FROM git_repos WHERE id = $1 FOR UPDATE", repo_id)
+    if old is None:
+        return None
+    await conn.execute(
+        "UPDATE git_repos SET default_branch = $2, size_bytes = $3, pushed_at = now() WHERE id = $1",
+        repo_id,
+        default_branch,
+        size_bytes,
+    )
+    await conn.execute(
+        "UPDATE users SET storage_used_bytes = GREATEST(storage_used_bytes + $2, 0) WHERE id = $1",
+        old["user_id"],
+        size_bytes - old["size_bytes"],
+    )
+    return await get_repo(conn, repo_id)

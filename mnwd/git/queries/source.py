@@ -60,21 +60,6 @@ async def rename_repo(conn: asyncpg.Connection, repo_id: uuid.UUID, name: str) -
 
 
 async def delete_repo(conn: Conn, repo_id: uuid.UUID) -> bool:
-    """Deletes the row and gives its accounted size back to the owner's ``storage_used_bytes`` (never below 0).
-
-    ``size_bytes`` is read through ``to_jsonb`` so this works whether or not the column that accounts a
-    repo's size after each push (migration 0019, the SSH side) is there yet: missing counts as 0."""
-    deleted = await conn.fetchrow(
-        "DELETE FROM git_repos r WHERE r.id = $1 "
-        "RETURNING r.user_id, coalesce((to_jsonb(r) ->> 'size_bytes')::bigint, 0) AS size_bytes",
-        repo_id,
-    )
-    if deleted is None:
-        return False
-    if deleted["size_bytes"]:
-        await conn.execute(
-            "UPDATE users SET storage_used_bytes = GREATEST(storage_used_bytes - $2, 0) WHERE id = $1",
-            deleted["user_id"],
-            deleted["size_bytes"],
-        )
-    return True
+    """Deletes the row; a trigger (migration 0019) gives its accounted size back to the owner's storage."""
+    status: str = await conn.execute("DELETE FROM git_repos WHERE id = $1", repo_id)
+    return status == "DELETE 1"
