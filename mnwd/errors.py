@@ -84,6 +84,10 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "unavailable": (503, "Service unavailable"),
     "insufficient-storage": (507, "Insufficient storage"),
     "http-error": (400, "HTTP error"),
+    "slug-taken": (409, "Slug taken"),
+    "version-taken": (409, "Version number taken"),
+    "purchase-required": (403, "Purchase required"),
+    "project-limit": (403, "Project limit reached"),
 }
 
 

@@ -11,6 +11,8 @@ __all__ = ["TOKEN_SCOPES", "unknown_scopes"]
 TOKEN_SCOPES: dict[str, str] = {
     "user:read": "read your profile (GET /api/v1/me)",
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
+    "store:read": "read your store's projects, items and file versions (GET /api/v1/projects, /api/v1/items)",
+    "store:write": "create, change and delete your projects and items, upload files (/api/v1/projects, /api/v1/items)",
 }
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.domain import Domain
+from mnwd.domain import Domain, JobKind
 from mnwd.store import discovery_routes, routes, social_routes
+from mnwd.store.files import COLLECT_JOB, collect_file_job
 
 __all__ = ["DOMAIN"]
 
@@ -20,4 +21,4 @@ def setup_routes(app: web.Application) -> None:
     social_routes.setup(app)
 
 
-DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES)
+DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES, jobs=(JobKind(COLLECT_JOB, collect_file_job),))
