@@ -111,7 +111,7 @@ def check_version_input(version: str, changelog: str | None, file_name: str, con
     if not VERSION_NUMBER.fullmatch(version):
         errors.add("version", "A version is 1 to 64 letters, digits, '.', '+', '-' or '_', such as 1.2.0.")
     log = errors.text("changelog", changelog, MAX_CHANGELOG_CHARS)
-    name = file_name.strip().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    name = file_name.strip()
     if not FILE_NAME.fullmatch(name) or ".." in name:
         errors.add("filename", "A file name is letters, digits, spaces and ._-+() (no path), at most 200.")
     errors.raise_if_any("The file was not uploaded.")

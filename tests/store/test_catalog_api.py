@@ -4,6 +4,7 @@ with someone else's ids."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient
@@ -95,13 +96,14 @@ async def test_items_with_markdown_prices_and_reading_time(maker_api: Api) -> No
 
 async def test_negative_prices_and_a_minimum_above_the_price_are_refused(maker_api: Api, pool: asyncpg.Pool) -> None:
     project = await maker_api.project()
-    for fields, bad in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"price_cents": -1}, "price_cents"),
         ({"pwyw_min_cents": -5}, "pwyw_min_cents"),
         ({"price_cents": 100, "pwyw_min_cents": 500}, "pwyw_min_cents"),
         ({"price_cents": 10**12}, "price_cents"),
         ({"type": "download", "duration_seconds": 10}, "duration_seconds"),
-    ]:
+    ]
+    for fields, bad in cases:
         status, problem = await maker_api.call(
             "POST", f"/api/v1/projects/{project['id']}/items", {"slug": "x", "title": "X", "type": "download", **fields}
         )
@@ -142,7 +144,7 @@ async def test_someone_elses_ids_are_not_found_on_every_route(maker_api: Api, ri
     assert status == 201, section
     mine = await rival_api.item((await rival_api.project("mine"))["id"], "bundle", type="bundle")
     p, i = project["id"], item["id"]
-    attempts = [
+    attempts: list[tuple[str, str, Any]] = [
         ("GET", f"/api/v1/projects/{p}", None),
         ("PATCH", f"/api/v1/projects/{p}", {"title": "Pwned"}),
         ("DELETE", f"/api/v1/projects/{p}", None),
