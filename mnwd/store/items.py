@@ -302,6 +302,9 @@ class ItemPage:
     item: Item
     owner_name: str
     current: CurrentFile | None
+    # Changes whenever anything the page shows changes (but a bundle's items): the item (its versions,
+    # chapters and sections touch it), its project, its owner.
+    revision: str
 
 
 def item_not_found() -> NotFound:
@@ -335,7 +338,10 @@ async def find_item_page(
             row["v_download_count"],
             row["v_created_at"],
         )
-    return ItemPage(item, row["owner_display_name"] or owner, current)
+    revision = (
+        f"{item.updated_at.isoformat()}/{row['project_updated_at'].isoformat()}/{row['owner_updated_at'].isoformat()}"
+    )
+    return ItemPage(item, row["owner_display_name"] or owner, current, revision)
 
 
 async def list_owned(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[Item]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +36,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 PUBLIC_CACHE = "public, max-age=60"
 PRIVATE_CACHE = "private, no-cache"
 FILE_CACHE = "private, max-age=0, must-revalidate"
+RENDERED_PAGES = 1024
+RENDERED_PAGE_SECONDS = 30.0
 _DISPOSITION_SAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
 
 
@@ -100,6 +104,39 @@ async def project_page(request: web.Request) -> web.Response:
     return await cached_page(request, "store/project.html", context, signed_in=viewer is not None)
 
 
+class RenderedPages:
+    """Item pages as rendered for visitors who are not signed in (the page is then the same for all of them),
+    by path, each with the revision of the item it shows, for at most `RENDERED_PAGE_SECONDS`: a change to
+    the item, its project or owner is seen at once; what other parts add to the page (tags, labels) within
+    that time, which is shorter than the minute the page may be cached by browsers anyway. A bundle's page
+    lists other items, whose changes its revision does not follow: it is never kept."""
+
+    def __init__(self, size: int = RENDERED_PAGES) -> None:
+        self._pages: OrderedDict[str, tuple[str, float, web.Response]] = OrderedDict()
+        self._size = size
+
+    def get(self, path: str, revision: str) -> web.Response | None:
+        found = self._pages.get(path)
+        if found is None or found[0] != revision or time.monotonic() - found[1] > RENDERED_PAGE_SECONDS:
+            return None
+        self._pages.move_to_end(path)
+        return found[2]
+
+    def put(self, path: str, revision: str, response: web.Response) -> None:
+        self._pages[path] = (revision, time.monotonic(), response)
+        self._pages.move_to_end(path)
+        while len(self._pages) > self._size:
+            self._pages.popitem(last=False)
+
+
+ITEM_PAGES = web.AppKey("store.item_pages", RenderedPages)
+
+
+def _copy(response: web.Response) -> web.Response:
+    assert isinstance(response.body, bytes)
+    return web.Response(body=response.body, status=response.status, headers=response.headers)
+
+
 async def item_page(request: web.Request) -> web.Response:
     username, project_slug, item_slug = _path(request, "username", "project", "item")
     pool = request.app[SERVICES].pool
@@ -107,6 +144,13 @@ async def item_page(request: web.Request) -> web.Response:
     viewer_id = None if viewer is None else viewer.user_id
     page = await items.find_item_page(pool, username, project_slug, item_slug, viewer_id)
     item = page.item
+    keep = viewer is None and item.item_type != "bundle"
+    if keep:
+        kept = request.app[ITEM_PAGES].get(request.path, page.revision)
+        if kept is not None:
+            if etag_matches(request.headers.get("If-None-Match"), kept.headers["ETag"].removeprefix("W/")):
+                return web.Response(status=304, headers={k: kept.headers[k] for k in ("ETag", "Cache-Control", "Vary")})
+            return _copy(kept)
     owner = item.user_id == viewer_id
     context: dict[str, Any] = {
         "page": page,
@@ -123,7 +167,10 @@ async def item_page(request: web.Request) -> web.Response:
     if item.item_type == "bundle":
         context["bundle"] = await item_parts.list_bundle_items(pool, item, include_private=owner)
     context["sections"] = await item_parts.list_sections(pool, item)
-    return await cached_page(request, "store/item.html", context, signed_in=viewer is not None)
+    response = await cached_page(request, "store/item.html", context, signed_in=viewer is not None)
+    if keep and response.status == 200:
+        request.app[ITEM_PAGES].put(request.path, page.revision, _copy(response))
+    return response
 
 
 def _disposition(name: str) -> str:
@@ -175,6 +222,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    app[ITEM_PAGES] = RenderedPages()
     app.router.add_get("/@{username}", profile_page)
     app.router.add_get("/@{username}/{project}", project_page)
     app.router.add_get("/@{username}/{project}/{item}", item_page)

@@ -402,3 +402,29 @@ async def test_chapters_sections_and_bundle_forms(maker: Browser, maker_api: Api
     async with client.get("/@maker/pod/all") as response:
         text = await response.text()
     assert 'href="/@maker/pod/one"' in text
+
+
+async def test_a_kept_item_page_follows_every_change_of_what_it_shows(
+    maker_api: Api, other_browser: Browser, maker: Browser, pool: asyncpg.Pool
+) -> None:
+    """Visitors not signed in get the item page kept from the last render; any change to the item, its
+    versions, sections, project or owner shows at once, and the creator's own view is never the kept one."""
+    project = await maker_api.project("tools")
+    item = await maker_api.item(project["id"], "app")
+    path = "/@maker/tools/app"
+    assert (await other_browser.get(path)).has("<h1>App</h1>")
+    await maker_api.call("PATCH", f"/api/v1/items/{item['id']}", {"title": "App Two"})
+    assert (await other_browser.get(path)).has("<h1>App Two</h1>")
+    await maker_api.put_file(item["id"], b"file", "version=3.1")
+    assert (await other_browser.get(path)).has("version 3.1")
+    await maker_api.call("POST", f"/api/v1/items/{item['id']}/sections", {"title": "FAQ", "slug": "faq"})
+    assert (await other_browser.get(path)).has("FAQ")
+    await maker_api.call("PATCH", f"/api/v1/projects/{project['id']}", {"title": "Toolbox"})
+    assert (await other_browser.get(path)).has("Toolbox")
+    await pool.execute("UPDATE users SET display_name = 'Mia' WHERE username = 'maker'")
+    assert (await other_browser.get(path)).has(">Mia</a>")
+    owner_view = await maker.get(path)
+    assert owner_view.has("Edit this item")
+    assert not (await other_browser.get(path)).has("Edit this item")
+    await maker_api.call("PATCH", f"/api/v1/items/{item['id']}", {"visibility": "private"})
+    assert (await other_browser.get(path)).status == 404

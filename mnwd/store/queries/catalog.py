@@ -230,7 +230,8 @@ async def get_item_page(conn: Conn, owner: str, project_slug: str, item_slug: st
     """The item at a public path with its project, owner and current version (``v_*``, NULL when none): one
     round trip for the item page."""
     return await conn.fetchrow(
-        f"SELECT {ITEM_COLUMNS}, u.display_name AS owner_display_name, {CURRENT_VERSION_COLUMNS} "
+        f"SELECT {ITEM_COLUMNS}, u.display_name AS owner_display_name, p.updated_at AS project_updated_at, "
+        f"u.updated_at AS owner_updated_at, {CURRENT_VERSION_COLUMNS} "
         f"FROM {ITEM_FROM} LEFT JOIN versions v ON v.item_id = i.id AND v.is_current "
         "WHERE u.username = $1 AND p.slug = $2 AND i.slug = $3",
         owner,
