@@ -89,6 +89,8 @@ class Item:
     download_count: int
     created_at: datetime
     updated_at: datetime
+    # A creator (can_create_projects) whose account is not suspended: others see their public items.
+    owner_active: bool
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Item:
@@ -154,7 +156,7 @@ class Item:
 
 
 def can_view(item: Item, user_id: uuid.UUID | None) -> bool:
-    return item.user_id == user_id or (item.is_public and item.project_is_public)
+    return item.user_id == user_id or (item.is_public and item.project_is_public and item.owner_active)
 
 
 def can_download(item: Item, user_id: uuid.UUID | None) -> bool:

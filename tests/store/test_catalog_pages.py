@@ -428,3 +428,17 @@ async def test_a_kept_item_page_follows_every_change_of_what_it_shows(
     assert not (await other_browser.get(path)).has("Edit this item")
     await maker_api.call("PATCH", f"/api/v1/items/{item['id']}", {"visibility": "private"})
     assert (await other_browser.get(path)).status == 404
+
+
+async def test_a_suspended_creators_pages_and_files_are_not_found(
+    maker_api: Api, other_browser: Browser, pool: asyncpg.Pool
+) -> None:
+    project = await maker_api.project("tools")
+    item = await maker_api.item(project["id"], "app")
+    await maker_api.put_file(item["id"], b"file", "version=1")
+    paths = ["/@maker", "/@maker/tools", "/@maker/tools/app", "/@maker/tools/app/download"]
+    for path in paths:
+        assert (await other_browser.get(path)).status == 200, path
+    await pool.execute("UPDATE users SET suspended_at = now() WHERE username = 'maker'")
+    for path in [*paths, f"/api/v1/items/{item['id']}"]:
+        assert (await other_browser.get(path)).status == 404, path

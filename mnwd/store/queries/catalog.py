@@ -178,7 +178,8 @@ ITEM_COLUMNS = """
     i.id, i.project_id, p.user_id, u.username AS owner, p.slug AS project_slug, p.title AS project_title,
     p.is_public AS project_is_public, i.slug, i.title, i.description, i.item_type, i.is_public, i.published_at,
     i.price_cents, i.currency, i.pwyw_enabled, i.pwyw_min_cents, i.body, i.word_count, i.reading_time_minutes,
-    i.duration_seconds, i.video_duration_seconds, i.download_count, i.created_at, i.updated_at
+    i.duration_seconds, i.video_duration_seconds, i.download_count, i.created_at, i.updated_at,
+    (u.can_create_projects AND u.suspended_at IS NULL) AS owner_active
 """
 ITEM_FROM = "items i JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id"
 
