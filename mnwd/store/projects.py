@@ -9,7 +9,9 @@ to everyone else, and so is anyone's project id given to another creator's form 
 (`get_owned_project`).
 
 Races: the slug is unique by constraint, so two creates with one slug give one project and one 409; creation
-locks the creator's ``users`` row, so two creates cannot both pass the tier's project count.
+locks the creator's ``users`` row, so two creates cannot both pass the tier's project count. Deletion locks the
+project's items before it lists their files, so an upload to one of them either commits first (its bytes are
+given back with the others) or finds its item gone (and keeps nothing).
 """
 
 from __future__ import annotations

@@ -265,3 +265,18 @@ async def test_a_stored_html_file_is_served_as_a_download_not_a_page(maker_api: 
         assert response.headers["Content-Type"] == "application/octet-stream"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Disposition"].startswith("attachment")
+
+
+async def test_uploads_racing_a_project_delete_leave_storage_true(maker_api: Api, pool: asyncpg.Pool) -> None:
+    """Uploads to a project's items while the project is deleted: each either lands before the delete (and its
+    bytes are given back with the project's) or finds its item gone (404); storage ends at zero."""
+    project = await maker_api.project("doomed")
+    targets = [await maker_api.item(project["id"], f"i{n}") for n in range(3)]
+    uploads = [
+        maker_api.put_file(target["id"], f"{n}".encode() * 5000, f"version={n}") for n, target in enumerate(targets * 3)
+    ]
+    delete = maker_api.call("DELETE", f"/api/v1/projects/{project['id']}")
+    results = await asyncio.gather(*uploads[:5], delete, *uploads[5:])
+    assert {status for status, _ in results} <= {201, 204, 404}, results
+    assert await pool.fetchval("SELECT count(*) FROM versions") == 0
+    assert await pool.fetchval("SELECT storage_used_bytes FROM users WHERE username = 'maker'") == 0

@@ -168,7 +168,10 @@ async def delete_project(conn: Conn, project_id: uuid.UUID) -> None:
 
 
 async def lock_project(conn: Conn, project_id: uuid.UUID) -> bool:
+    """The project's row and its items' rows, so no upload to one of them is recorded meanwhile."""
     found = await conn.fetchval("SELECT id FROM projects WHERE id = $1 FOR UPDATE", project_id)
+    if found is not None:
+        await conn.execute("SELECT id FROM items WHERE project_id = $1 ORDER BY id FOR UPDATE", project_id)
     return found is not None
 
 
