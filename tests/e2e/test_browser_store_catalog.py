@@ -35,11 +35,15 @@ def shots(request: pytest.FixtureRequest) -> Path:
 
 
 async def shoot(page: Page, shots: Path, name: str) -> None:
+    """Screenshots at both widths; at phone width nothing may stick out sideways."""
     for viewport in (DESKTOP, PHONE):
         await page.set_viewport_size(viewport)
         path = shots / f"{name}-{viewport['width']}.png"
         await page.screenshot(path=path, full_page=True)
         assert path.stat().st_size > 1000, path
+        if viewport is PHONE:
+            widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
     await page.set_viewport_size(DESKTOP)
 
 
