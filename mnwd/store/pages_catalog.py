@@ -12,10 +12,12 @@ file's SHA-256) and counts one download when it serves the file from its first b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +31,7 @@ from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
 
-__all__ = ["cached_page", "setup"]
+__all__ = ["ITEM_PAGES", "RenderedPages", "cached_page", "changes_catalog", "setup"]
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -38,6 +40,7 @@ PRIVATE_CACHE = "private, no-cache"
 FILE_CACHE = "private, max-age=0, must-revalidate"
 RENDERED_PAGES = 1024
 RENDERED_PAGE_SECONDS = 30.0
+UNCHECKED_SECONDS = 1.0
 _DISPOSITION_SAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
 
 
@@ -106,30 +109,65 @@ async def project_page(request: web.Request) -> web.Response:
 
 class RenderedPages:
     """Item pages as rendered for visitors who are not signed in (the page is then the same for all of them),
-    by path, each with the revision of the item it shows, for at most `RENDERED_PAGE_SECONDS`: a change to
-    the item, its project or owner is seen at once; what other parts add to the page (tags, labels) within
-    that time, which is shorter than the minute the page may be cached by browsers anyway. A bundle's page
-    lists other items, whose changes its revision does not follow: it is never kept."""
+    by path, each with the revision of the item it shows, for at most `RENDERED_PAGE_SECONDS`.
+
+    A kept page is served without a query for `UNCHECKED_SECONDS` after its revision was last read; after that
+    the item is read again and the page kept only while its revision is unchanged. A change made through this
+    daemon's catalog handlers forgets every kept page at once (`forget_all`); one made through another daemon
+    shows within `UNCHECKED_SECONDS`; what other parts add to the page (tags, labels) within
+    `RENDERED_PAGE_SECONDS`, shorter than the minute browsers may keep the page anyway. A bundle's page lists
+    other items, whose changes its revision does not follow: it is never kept."""
 
     def __init__(self, size: int = RENDERED_PAGES) -> None:
-        self._pages: OrderedDict[str, tuple[str, float, web.Response]] = OrderedDict()
+        # path → [revision, rendered at, revision last read at, response]
+        self._pages: OrderedDict[str, list[Any]] = OrderedDict()
         self._size = size
+
+    def fresh(self, path: str) -> web.Response | None:
+        """The kept page if its revision was read less than `UNCHECKED_SECONDS` ago."""
+        found = self._pages.get(path)
+        if found is None or time.monotonic() - found[2] > UNCHECKED_SECONDS:
+            return None
+        response: web.Response = found[3]
+        return response
 
     def get(self, path: str, revision: str) -> web.Response | None:
         found = self._pages.get(path)
-        if found is None or found[0] != revision or time.monotonic() - found[1] > RENDERED_PAGE_SECONDS:
+        now = time.monotonic()
+        if found is None or found[0] != revision or now - found[1] > RENDERED_PAGE_SECONDS:
             return None
+        found[2] = now
         self._pages.move_to_end(path)
-        return found[2]
+        response: web.Response = found[3]
+        return response
 
     def put(self, path: str, revision: str, response: web.Response) -> None:
-        self._pages[path] = (revision, time.monotonic(), response)
+        now = time.monotonic()
+        self._pages[path] = [revision, now, now, response]
         self._pages.move_to_end(path)
         while len(self._pages) > self._size:
             self._pages.popitem(last=False)
 
+    def forget_all(self) -> None:
+        self._pages.clear()
+
 
 ITEM_PAGES = web.AppKey("store.item_pages", RenderedPages)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def changes_catalog(handler: Handler) -> Handler:
+    """Marks a handler that changes what item pages show: kept pages are forgotten once it has run."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            request.app[ITEM_PAGES].forget_all()
+
+    return run
 
 
 def _copy(response: web.Response) -> web.Response:
@@ -137,20 +175,24 @@ def _copy(response: web.Response) -> web.Response:
     return web.Response(body=response.body, status=response.status, headers=response.headers)
 
 
+def _kept_answer(request: web.Request, kept: web.Response) -> web.Response:
+    if etag_matches(request.headers.get("If-None-Match"), kept.headers["ETag"].removeprefix("W/")):
+        return web.Response(status=304, headers={k: kept.headers[k] for k in ("ETag", "Cache-Control", "Vary")})
+    return _copy(kept)
+
+
 async def item_page(request: web.Request) -> web.Response:
     username, project_slug, item_slug = _path(request, "username", "project", "item")
     pool = request.app[SERVICES].pool
     viewer = await get_viewer(request)
+    if viewer is None and (kept := request.app[ITEM_PAGES].fresh(request.path)) is not None:
+        return _kept_answer(request, kept)
     viewer_id = None if viewer is None else viewer.user_id
     page = await items.find_item_page(pool, username, project_slug, item_slug, viewer_id)
     item = page.item
     keep = viewer is None and item.item_type != "bundle"
-    if keep:
-        kept = request.app[ITEM_PAGES].get(request.path, page.revision)
-        if kept is not None:
-            if etag_matches(request.headers.get("If-None-Match"), kept.headers["ETag"].removeprefix("W/")):
-                return web.Response(status=304, headers={k: kept.headers[k] for k in ("ETag", "Cache-Control", "Vary")})
-            return _copy(kept)
+    if keep and (kept := request.app[ITEM_PAGES].get(request.path, page.revision)) is not None:
+        return _kept_answer(request, kept)
     owner = item.user_id == viewer_id
     context: dict[str, Any] = {
         "page": page,

@@ -24,6 +24,7 @@ from mnwd.store import creators, item_parts, items, projects, versions
 from mnwd.store.fields import FieldErrors, SlugTaken, VersionTaken, parse_uuid
 from mnwd.store.files import LengthRequired
 from mnwd.store.limits import limits_for
+from mnwd.store.pages_catalog import changes_catalog
 from mnwd.web.csrf import CSRF_FIELD, CsrfFailed, csrf_exempt, csrf_valid, from_another_site
 from mnwd.web.forms import Form, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
@@ -555,26 +556,26 @@ def setup(app: web.Application) -> None:
     add = app.router
     add.add_get(BASE, home_page)
     add.add_get(f"{BASE}/profile", profile_page)
-    add.add_post(f"{BASE}/profile", save_profile)
-    add.add_post(f"{BASE}/profile/links", add_link)
-    add.add_post(f"{BASE}/profile/links/{{link_id}}/delete", delete_link)
+    add.add_post(f"{BASE}/profile", changes_catalog(save_profile))
+    add.add_post(f"{BASE}/profile/links", changes_catalog(add_link))
+    add.add_post(f"{BASE}/profile/links/{{link_id}}/delete", changes_catalog(delete_link))
     add.add_get(f"{BASE}/projects/new", new_project_page)
-    add.add_post(f"{BASE}/projects", create_project)
+    add.add_post(f"{BASE}/projects", changes_catalog(create_project))
     add.add_get(f"{BASE}/projects/{{project_id}}", project_page)
-    add.add_post(f"{BASE}/projects/{{project_id}}", save_project)
+    add.add_post(f"{BASE}/projects/{{project_id}}", changes_catalog(save_project))
     add.add_get(f"{BASE}/projects/{{project_id}}/delete", confirm_delete_project)
-    add.add_post(f"{BASE}/projects/{{project_id}}/delete", delete_project)
+    add.add_post(f"{BASE}/projects/{{project_id}}/delete", changes_catalog(delete_project))
     add.add_get(f"{BASE}/projects/{{project_id}}/items/new", new_item_page)
-    add.add_post(f"{BASE}/projects/{{project_id}}/items", create_item)
+    add.add_post(f"{BASE}/projects/{{project_id}}/items", changes_catalog(create_item))
     add.add_get(f"{BASE}/items/{{item_id}}", item_page)
-    add.add_post(f"{BASE}/items/{{item_id}}", save_item)
+    add.add_post(f"{BASE}/items/{{item_id}}", changes_catalog(save_item))
     add.add_get(f"{BASE}/items/{{item_id}}/delete", confirm_delete_item)
-    add.add_post(f"{BASE}/items/{{item_id}}/delete", delete_item)
-    add.add_post(f"{BASE}/items/{{item_id}}/versions", upload_version)
+    add.add_post(f"{BASE}/items/{{item_id}}/delete", changes_catalog(delete_item))
+    add.add_post(f"{BASE}/items/{{item_id}}/versions", changes_catalog(upload_version))
     add.add_get(f"{BASE}/items/{{item_id}}/versions/{{version_id}}/delete", confirm_delete_version)
-    add.add_post(f"{BASE}/items/{{item_id}}/versions/{{version_id}}/delete", delete_version)
-    add.add_post(f"{BASE}/items/{{item_id}}/chapters", add_chapter)
-    add.add_post(f"{BASE}/items/{{item_id}}/chapters/{{chapter_id}}/delete", delete_chapter)
-    add.add_post(f"{BASE}/items/{{item_id}}/sections", add_section)
-    add.add_post(f"{BASE}/items/{{item_id}}/sections/{{section_id}}/delete", delete_section)
-    add.add_post(f"{BASE}/items/{{item_id}}/bundle", save_bundle)
+    add.add_post(f"{BASE}/items/{{item_id}}/versions/{{version_id}}/delete", changes_catalog(delete_version))
+    add.add_post(f"{BASE}/items/{{item_id}}/chapters", changes_catalog(add_chapter))
+    add.add_post(f"{BASE}/items/{{item_id}}/chapters/{{chapter_id}}/delete", changes_catalog(delete_chapter))
+    add.add_post(f"{BASE}/items/{{item_id}}/sections", changes_catalog(add_section))
+    add.add_post(f"{BASE}/items/{{item_id}}/sections/{{section_id}}/delete", changes_catalog(delete_section))
+    add.add_post(f"{BASE}/items/{{item_id}}/bundle", changes_catalog(save_bundle))

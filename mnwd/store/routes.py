@@ -26,6 +26,7 @@ from mnwd.errors import ValidationFailed
 from mnwd.oauth import ApiUser, require_api_user
 from mnwd.store import creators, item_parts, items, pages_catalog, pages_dashboard, projects, versions
 from mnwd.store.files import LengthRequired
+from mnwd.store.pages_catalog import changes_catalog
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
@@ -303,24 +304,24 @@ async def set_bundle(request: web.Request) -> web.Response:
 
 def setup_api(app: web.Application) -> None:
     add = app.router
-    add.add_post("/api/v1/projects", create_project)
+    add.add_post("/api/v1/projects", changes_catalog(create_project))
     add.add_get("/api/v1/projects", list_projects)
     add.add_get("/api/v1/projects/{project_id}", get_project)
-    add.add_patch("/api/v1/projects/{project_id}", update_project)
-    add.add_delete("/api/v1/projects/{project_id}", delete_project)
-    add.add_post("/api/v1/projects/{project_id}/items", create_item)
+    add.add_patch("/api/v1/projects/{project_id}", changes_catalog(update_project))
+    add.add_delete("/api/v1/projects/{project_id}", changes_catalog(delete_project))
+    add.add_post("/api/v1/projects/{project_id}/items", changes_catalog(create_item))
     add.add_get("/api/v1/projects/{project_id}/items", list_project_items)
     add.add_get("/api/v1/items/{item_id}", get_item)
-    add.add_patch("/api/v1/items/{item_id}", update_item)
-    add.add_delete("/api/v1/items/{item_id}", delete_item)
-    add.add_put("/api/v1/items/{item_id}/versions", put_version, expect_handler=_defer_continue)
+    add.add_patch("/api/v1/items/{item_id}", changes_catalog(update_item))
+    add.add_delete("/api/v1/items/{item_id}", changes_catalog(delete_item))
+    add.add_put("/api/v1/items/{item_id}/versions", changes_catalog(put_version), expect_handler=_defer_continue)
     add.add_get("/api/v1/items/{item_id}/versions", list_item_versions)
-    add.add_delete("/api/v1/items/{item_id}/versions/{version_id}", delete_item_version)
-    add.add_post("/api/v1/items/{item_id}/chapters", add_chapter)
-    add.add_delete("/api/v1/chapters/{chapter_id}", delete_chapter)
-    add.add_post("/api/v1/items/{item_id}/sections", add_section)
-    add.add_delete("/api/v1/sections/{section_id}", delete_section)
-    add.add_put("/api/v1/items/{item_id}/bundle", set_bundle)
+    add.add_delete("/api/v1/items/{item_id}/versions/{version_id}", changes_catalog(delete_item_version))
+    add.add_post("/api/v1/items/{item_id}/chapters", changes_catalog(add_chapter))
+    add.add_delete("/api/v1/chapters/{chapter_id}", changes_catalog(delete_chapter))
+    add.add_post("/api/v1/items/{item_id}/sections", changes_catalog(add_section))
+    add.add_delete("/api/v1/sections/{section_id}", changes_catalog(delete_section))
+    add.add_put("/api/v1/items/{item_id}/bundle", changes_catalog(set_bundle))
 
 
 def setup(app: web.Application) -> None:
