@@ -15,7 +15,6 @@ shows its price and a disabled buy button until purchases exist (the commerce is
 
 from __future__ import annotations
 
-import functools
 import math
 import uuid
 from collections.abc import Mapping
@@ -167,9 +166,8 @@ def reading_minutes(words: int) -> int:
     return 0 if words == 0 else max(1, math.ceil(words / READING_WORDS_PER_MINUTE))
 
 
-@functools.lru_cache(maxsize=512)
 def rendered_body(body: str) -> Markup:
-    """The body as sanitized HTML; the same body is rendered once per process (item pages are hot)."""
+    """The body as sanitized HTML (item pages of visitors are kept rendered: `pages_catalog.RenderedPages`)."""
     return render_markdown(body)
 
 

@@ -209,6 +209,7 @@ async def item_page(request: web.Request) -> web.Response:
     if item.item_type == "bundle":
         context["bundle"] = await item_parts.list_bundle_items(pool, item, include_private=owner)
     context["sections"] = await item_parts.list_sections(pool, item)
+    context["versions"] = await versions.list_versions(pool, item) if page.current else []
     response = await cached_page(request, "store/item.html", context, signed_in=viewer is not None)
     if keep and response.status == 200:
         request.app[ITEM_PAGES].put(request.path, page.revision, _copy(response))

@@ -294,7 +294,9 @@ async def test_profile_form_refuses_bad_input(maker: Browser, make_user: MakeUse
         {"display_name": "X", "bio": "", "avatar_media_id": str(own)},
     )
     assert mine.status == 303
-    assert f'src="/media/{own}"' in (await maker.get("/@maker")).text
+    profile = (await maker.get("/@maker")).text
+    assert f'src="/media/{own}"' in profile
+    assert re.search(rf'<meta property="og:image" content="https?://[^"]+/media/{own}">', profile)
     for url in ["javascript:alert(1)", "ftp://x", "not a url", "https://"]:
         link = await maker.submit(
             "/dashboard/store/profile", "/dashboard/store/profile/links", {"title": "L", "url": url, "sort_order": "0"}
@@ -446,3 +448,29 @@ async def test_a_suspended_creators_pages_and_files_are_not_found(
     await asyncio.sleep(UNCHECKED_SECONDS + 0.1)  # a kept item page is served unchecked for a second
     for path in [*paths, f"/api/v1/items/{item['id']}"]:
         assert (await other_browser.get(path)).status == 404, path
+
+
+async def test_an_audio_item_with_its_player_chapters_and_every_version(maker_api: Api, other_browser: Browser) -> None:
+    project = await maker_api.project("pod", type="podcast")
+    episode = await maker_api.item(project["id"], "ep1", type="audio", duration_seconds=125)
+    for n in (1, 2):
+        await maker_api.put_file(
+            episode["id"],
+            b"ID3" + bytes([n]) * 100,
+            f"version={n}.0&changelog=Take%20{n}",
+            **{"Content-Type": "audio/mpeg"},
+        )
+    await maker_api.call("POST", f"/api/v1/items/{episode['id']}/chapters", {"title": "Welcome", "start_seconds": 3})
+    page = await other_browser.get("/@maker/pod/ep1")
+    assert '<audio controls preload="none" src="/@maker/pod/ep1/download" id="player"></audio>' in page.text
+    assert page.has("2 min 5 s")
+    assert page.has("0:03</span> Welcome")
+    assert 'href="/@maker/pod/ep1/download?version=1.0"' in page.text
+    assert page.has(": Take 1")
+    async with other_browser.client.head("/@maker/pod/ep1") as response:
+        assert response.status == 200
+        assert response.headers["ETag"].startswith('W/"')
+    async with other_browser.client.get("/@maker/pod/ep1/download", headers={"Range": "bytes=0-2"}) as response:
+        assert response.status == 206
+        assert response.headers["Content-Type"] == "audio/mpeg"
+        assert await response.read() == b"ID3"
