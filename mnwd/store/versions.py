@@ -57,7 +57,8 @@ __all__ = [
 
 UPLOAD_IDLE_SECONDS = 60.0
 VERSION_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._ ()+-]{0,199}$")
+# Letters and digits of any script, and a few marks; never a path, a leading dot or a control character.
+FILE_NAME = re.compile(r"^\w[\w. ()+-]{0,199}$")
 MAX_CHANGELOG_CHARS = 20_000
 NO_SUCH_VERSION = "There is no such version."
 
@@ -113,7 +114,7 @@ def check_version_input(version: str, changelog: str | None, file_name: str, con
     log = errors.text("changelog", changelog, MAX_CHANGELOG_CHARS)
     name = file_name.strip()
     if not FILE_NAME.fullmatch(name) or ".." in name:
-        errors.add("filename", "A file name is letters, digits, spaces and ._-+() (no path), at most 200.")
+        errors.add("filename", "A file name is letters, digits, spaces and ._-+() (no path), at most 200 characters.")
     errors.raise_if_any("The file was not uploaded.")
     return Upload(version, log, name, files.clean_content_type(content_type))
 

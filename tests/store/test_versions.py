@@ -280,3 +280,16 @@ async def test_uploads_racing_a_project_delete_leave_storage_true(maker_api: Api
     assert {status for status, _ in results} <= {201, 204, 404}, results
     assert await pool.fetchval("SELECT count(*) FROM versions") == 0
     assert await pool.fetchval("SELECT storage_used_bytes FROM users WHERE username = 'maker'") == 0
+
+
+async def test_a_file_name_in_any_script_is_kept_and_sent_back_encoded(maker_api: Api, client: TestClient) -> None:  # type: ignore[type-arg]
+    item = await _item(maker_api)
+    status, version = await maker_api.put_file(item["id"], b"x", "version=1&filename=caf%C3%A9%20m%C3%BAsica.zip")
+    assert status == 201, version
+    assert version["file_name"] == "café música.zip"
+    async with client.get("/@maker/tools/app/download") as response:
+        disposition = response.headers["Content-Disposition"]
+    assert disposition == "attachment; filename=\"caf_ m_sica.zip\"; filename*=UTF-8''caf%C3%A9%20m%C3%BAsica.zip"
+    for bad in ["a%0Ab.zip", "..zip", "a/..%2Fb", "%2Fetc"]:
+        status, _ = await maker_api.put_file(item["id"], b"x", f"version=2&filename={bad}")
+        assert status == 422, bad
