@@ -451,13 +451,10 @@ async def upload_version(request: web.Request) -> web.Response:
         except VersionTaken as problem:
             return await _item_page(request, creator, item, problem=problem)
         return redirect(f"{BASE}/items/{item.id}?saved=uploaded")
-    errors = FieldErrors()
-    errors.add("file", "Choose a file to upload.")
-    try:
-        errors.raise_if_any("The file was not uploaded.")
-    except ValidationFailed as problem:
-        return await _item_page(request, creator, item, problem=problem)
-    raise AssertionError("unreachable")
+    missing = ValidationFailed(
+        "The file was not uploaded.", errors=[{"field": "file", "message": "Choose a file to upload."}]
+    )
+    return await _item_page(request, creator, item, problem=missing)
 
 
 async def confirm_delete_version(request: web.Request) -> web.Response:

@@ -22,7 +22,6 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from mnwd.accounts import get_viewer
-from mnwd.errors import ValidationFailed
 from mnwd.oauth import ApiUser, require_api_user
 from mnwd.store import creators, item_parts, items, pages_catalog, pages_dashboard, projects, versions
 from mnwd.store.files import LengthRequired
@@ -296,8 +295,6 @@ async def delete_section(request: web.Request) -> web.Response:
 async def set_bundle(request: web.Request) -> web.Response:
     _, item = await _own_item(request, WRITE)
     body = await read_json(request, BundleBody)
-    if not isinstance(body.item_ids, list):
-        raise ValidationFailed("item_ids must be a list of item ids.")
     held = await item_parts.set_bundle_items(request.app[SERVICES], item, body.item_ids)
     return json_response({"item_ids": [i.id for i in held]})
 

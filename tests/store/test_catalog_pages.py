@@ -232,6 +232,15 @@ async def test_the_upload_form_streams_a_file_with_its_own_csrf_check(
     taken = await _multipart(maker, f"{path}/versions", fields, b"again", "again.bin")
     assert taken.status == 409
     assert taken.has("already has a version 1.0")
+    bad = await _multipart(maker, f"{path}/versions", [("csrf_token", page.csrf), ("version", "../1")], b"x", "x.bin")
+    assert bad.status == 422
+    assert bad.has("A version is 1 to 64")
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("csrf_token", page.csrf)
+    form.add_field("version", "3.0")
+    async with maker.client.post(f"{path}/versions", data=form, headers=maker.headers) as response:
+        assert response.status == 422
+        assert "Choose a file to upload." in await response.text()
     assert await pool.fetchval("SELECT count(*) FROM versions") == 1
 
     listing = await maker.get(path)
