@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import asyncpg
 
@@ -52,6 +52,7 @@ class Creator:
     display_name: str | None
     bio: str | None
     avatar_media_id: uuid.UUID | None
+    avatar_filename: str | None
     can_create_projects: bool
     creator_tier: str | None
     max_file_override_bytes: int | None
@@ -67,6 +68,7 @@ class Creator:
             display_name=row["display_name"],
             bio=row["bio"],
             avatar_media_id=row["avatar_media_id"],
+            avatar_filename=row["avatar_filename"],
             can_create_projects=row["can_create_projects"],
             creator_tier=row["creator_tier"],
             max_file_override_bytes=row["max_file_override_bytes"],
@@ -85,7 +87,9 @@ class Creator:
 
     @property
     def avatar(self) -> str | None:
-        return None if self.avatar_media_id is None else avatar_src(self.avatar_media_id)
+        if self.avatar_media_id is None or self.avatar_filename is None:
+            return None
+        return avatar_src(self.avatar_media_id, self.avatar_filename)
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,9 @@ class Link:
         return cls(row["id"], row["title"], row["url"], row["sort_order"])
 
 
-def avatar_src(media_id: uuid.UUID) -> str:
-    """Where a media file is served (the media library's address for it)."""
-    return f"/media/{media_id}"
+def avatar_src(media_id: uuid.UUID, filename: str) -> str:
+    """Where a media file is served (the media library's address for it: ``/media/{id}/{filename}``)."""
+    return f"/media/{media_id}/{quote(filename)}"
 
 
 async def get_creator(pool: asyncpg.Pool, username: str) -> Creator | None:

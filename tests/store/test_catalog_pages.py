@@ -304,8 +304,8 @@ async def test_profile_form_refuses_bad_input(maker: Browser, make_user: MakeUse
     )
     assert mine.status == 303
     profile = (await maker.get("/@maker")).text
-    assert f'src="/media/{own}"' in profile
-    assert re.search(rf'<meta property="og:image" content="https?://[^"]+/media/{own}">', profile)
+    assert f'src="/media/{own}/me.png"' in profile
+    assert re.search(rf'<meta property="og:image" content="https?://[^"]+/media/{own}/me.png">', profile)
     for url in ["javascript:alert(1)", "ftp://x", "not a url", "https://"]:
         link = await maker.submit(
             "/dashboard/store/profile", "/dashboard/store/profile/links", {"title": "L", "url": url, "sort_order": "0"}

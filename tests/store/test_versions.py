@@ -293,3 +293,19 @@ async def test_a_file_name_in_any_script_is_kept_and_sent_back_encoded(maker_api
     for bad in ["a%0Ab.zip", "..zip", "a/..%2Fb", "%2Fetc"]:
         status, _ = await maker_api.put_file(item["id"], b"x", f"version=2&filename={bad}")
         assert status == 422, bad
+
+
+async def test_bytes_a_media_file_also_names_are_kept(maker_api: Api, services: Services, pool: asyncpg.Pool) -> None:
+    """The store of bytes is shared: deleting the only version of some bytes keeps them while a media file
+    (whose key is ``<sha256>/<filename>``) names the same bytes."""
+    item = await _item(maker_api)
+    _, version = await maker_api.put_file(item["id"], b"\x89PNG same bytes", "version=1")
+    await pool.execute(
+        "INSERT INTO media_files (user_id, filename, s3_key, content_type, size_bytes) "
+        "VALUES ($1, 'a.png', $2, 'image/png', 15)",
+        maker_api.user_id,
+        f"{version['sha256']}/a.png",
+    )
+    await maker_api.call("DELETE", f"/api/v1/items/{item['id']}/versions/{version['id']}")
+    assert not await collect_file(services, version["sha256"])
+    assert await services.blobs.exists(version["sha256"])

@@ -17,17 +17,19 @@ Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 # --- creators -----------------------------------------------------------------------------------------------
 
 CREATOR_COLUMNS = """
-    u.id, u.username, u.display_name, u.bio, u.avatar_media_id, u.avatar_url, u.can_create_projects,
-    u.creator_tier, u.max_file_override_bytes, u.storage_used_bytes, u.suspended_at, u.updated_at
+    u.id, u.username, u.display_name, u.bio, u.avatar_media_id, m.filename AS avatar_filename, u.avatar_url,
+    u.can_create_projects, u.creator_tier, u.max_file_override_bytes, u.storage_used_bytes, u.suspended_at,
+    u.updated_at
 """
+CREATOR_FROM = "users u LEFT JOIN media_files m ON m.id = u.avatar_media_id"
 
 
 async def get_creator_by_username(conn: Conn, username: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {CREATOR_COLUMNS} FROM users u WHERE u.username = $1", username)
+    return await conn.fetchrow(f"SELECT {CREATOR_COLUMNS} FROM {CREATOR_FROM} WHERE u.username = $1", username)
 
 
 async def get_creator(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {CREATOR_COLUMNS} FROM users u WHERE u.id = $1", user_id)
+    return await conn.fetchrow(f"SELECT {CREATOR_COLUMNS} FROM {CREATOR_FROM} WHERE u.id = $1", user_id)
 
 
 async def update_profile(
@@ -393,7 +395,7 @@ async def blob_referenced(conn: Conn, sha256: str) -> bool:
     of bytes is shared by every domain, addressed by content)."""
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM versions WHERE sha256 = $1) "
-        "OR EXISTS (SELECT 1 FROM media_files WHERE s3_key = $1) "
+        "OR EXISTS (SELECT 1 FROM media_files WHERE s3_key = $1 OR s3_key LIKE $1 || '/%') "
         "OR EXISTS (SELECT 1 FROM sync_blobs WHERE hash = $1)",
         sha256,
     )
