@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mnwd.accounts import get_viewer
+from mnwd.blobs import BlobNotFound
 from mnwd.errors import NotFound
 from mnwd.store import creators, files, item_parts, items, projects, versions
 from mnwd.store.fields import PurchaseRequired
@@ -32,6 +34,8 @@ from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
 
 __all__ = ["ITEM_PAGES", "RenderedPages", "cached_page", "changes_catalog", "setup"]
+
+log = logging.getLogger(__name__)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -251,9 +255,14 @@ async def download(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write_eof()
         return response
+    try:
+        opened = await services.blobs.open(version.sha256, start=start, end=end)
+    except BlobNotFound:
+        log.error("a version's stored bytes are missing", extra={"sha256": version.sha256})
+        raise NotFound("This file is missing; the creator has been told to upload it again.") from None
     if start == 0:
         await versions.count_download(services.pool, version)
-    async with await services.blobs.open(version.sha256, start=start, end=end) as stream:
+    async with opened as stream:
         await response.prepare(request)
         try:
             async for chunk in stream:

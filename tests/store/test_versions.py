@@ -309,3 +309,16 @@ async def test_bytes_a_media_file_also_names_are_kept(maker_api: Api, services: 
     await maker_api.call("DELETE", f"/api/v1/items/{item['id']}/versions/{version['id']}")
     assert not await collect_file(services, version["sha256"])
     assert await services.blobs.exists(version["sha256"])
+
+
+async def test_a_file_whose_bytes_are_missing_is_a_404_not_a_500(
+    maker_api: Api,
+    services: Services,
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    item = await _item(maker_api)
+    _, version = await maker_api.put_file(item["id"], b"soon gone", "version=1")
+    await services.blobs.delete(version["sha256"])
+    async with client.get("/@maker/tools/app/download", headers={"Accept": "application/json"}) as response:
+        assert response.status == 404
+        assert response.content_type == "application/problem+json"
