@@ -103,6 +103,82 @@ async def _own_item(request: web.Request, scope: str) -> tuple[creators.Creator,
     return await creators.require_creator(pool, caller.user_id), item
 
 
+# --- profile ------------------------------------------------------------------------------------------------
+
+
+class ProfileBody(msgspec.Struct, forbid_unknown_fields=True):
+    display_name: str | msgspec.UnsetType | None = msgspec.UNSET
+    bio: str | msgspec.UnsetType | None = msgspec.UNSET
+    avatar_media_id: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class LinkBody(msgspec.Struct, forbid_unknown_fields=True):
+    title: str
+    url: str
+    sort_order: int = 0
+
+
+async def _profile_document(request: web.Request, creator: creators.Creator) -> dict[str, Any]:
+    links = await creators.list_links(request.app[SERVICES].pool, creator.id)
+    return {
+        "username": creator.username,
+        "display_name": creator.display_name,
+        "bio": creator.bio,
+        "avatar_media_id": creator.avatar_media_id,
+        "avatar_url": creator.avatar,
+        "url": creator.url,
+        "links": [
+            {"id": link.id, "title": link.title, "url": link.url, "sort_order": link.sort_order} for link in links
+        ],
+    }
+
+
+async def get_profile(request: web.Request) -> web.Response:
+    _, creator = await _creator(request, READ)
+    return json_response(await _profile_document(request, creator))
+
+
+@csrf_exempt
+async def update_profile(request: web.Request) -> web.Response:
+    _, creator = await _creator(request, WRITE)
+    given = _given(await read_json(request, ProfileBody))
+
+    def kept(name: str, current: object) -> str:
+        value = given.get(name, current)
+        return "" if value is None else str(value)
+
+    pool = request.app[SERVICES].pool
+    await creators.update_profile(
+        pool,
+        creator,
+        display_name=kept("display_name", creator.display_name),
+        bio=kept("bio", creator.bio),
+        avatar_media_id=kept("avatar_media_id", creator.avatar_media_id),
+    )
+    updated = await creators.require_creator(pool, creator.id)
+    return json_response(await _profile_document(request, updated))
+
+
+@csrf_exempt
+async def add_link(request: web.Request) -> web.Response:
+    _, creator = await _creator(request, WRITE)
+    body = await read_json(request, LinkBody)
+    link = await creators.add_link(
+        request.app[SERVICES].pool, creator, title=body.title, url=body.url, sort_order=str(body.sort_order)
+    )
+    return json_response(
+        {"id": link.id, "title": link.title, "url": link.url, "sort_order": link.sort_order}, status=201
+    )
+
+
+@csrf_exempt
+async def delete_link(request: web.Request) -> web.Response:
+    link_id = uuid_param(request, "link_id", "There is no such link.")
+    _, creator = await _creator(request, WRITE)
+    await creators.delete_link(request.app[SERVICES].pool, creator.id, link_id)
+    return web.Response(status=204)
+
+
 # --- projects -----------------------------------------------------------------------------------------------
 
 
@@ -301,6 +377,10 @@ async def set_bundle(request: web.Request) -> web.Response:
 
 def setup_api(app: web.Application) -> None:
     add = app.router
+    add.add_get("/api/v1/profile", get_profile)
+    add.add_patch("/api/v1/profile", changes_catalog(update_profile))
+    add.add_post("/api/v1/profile/links", changes_catalog(add_link))
+    add.add_delete("/api/v1/profile/links/{link_id}", changes_catalog(delete_link))
     add.add_post("/api/v1/projects", changes_catalog(create_project))
     add.add_get("/api/v1/projects", list_projects)
     add.add_get("/api/v1/projects/{project_id}", get_project)

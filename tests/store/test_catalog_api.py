@@ -304,3 +304,23 @@ async def test_a_bundle_holds_the_creators_items_and_never_itself(maker_api: Api
     assert status == 404
     status, doc = await maker_api.call("GET", f"/api/v1/items/{bundle['id']}")
     assert [b["id"] for b in doc["bundle_items"]] == [two["id"], one["id"]]
+
+
+async def test_the_profile_and_its_links_through_the_api(maker_api: Api, rival_api: Api) -> None:
+    status, profile = await maker_api.call("GET", "/api/v1/profile")
+    assert status == 200
+    assert (profile["username"], profile["display_name"], profile["links"]) == ("maker", None, [])
+    status, profile = await maker_api.call("PATCH", "/api/v1/profile", {"display_name": "Mia", "bio": "Tools."})
+    assert status == 200, profile
+    assert (profile["display_name"], profile["bio"]) == ("Mia", "Tools.")
+    status, profile = await maker_api.call("PATCH", "/api/v1/profile", {"bio": None})
+    assert (profile["display_name"], profile["bio"]) == ("Mia", None)
+    status, _ = await maker_api.call("PATCH", "/api/v1/profile", {"avatar_media_id": str(uuid.uuid4())})
+    assert status == 422
+    status, link = await maker_api.call("POST", "/api/v1/profile/links", {"title": "Site", "url": "https://x.example"})
+    assert status == 201, link
+    status, _problem = await maker_api.call("POST", "/api/v1/profile/links", {"title": "Bad", "url": "javascript:x"})
+    assert status == 422
+    assert (await rival_api.call("DELETE", f"/api/v1/profile/links/{link['id']}"))[0] == 404
+    assert [entry["title"] for entry in (await maker_api.call("GET", "/api/v1/profile"))[1]["links"]] == ["Site"]
+    assert (await maker_api.call("DELETE", f"/api/v1/profile/links/{link['id']}"))[0] == 204
