@@ -88,6 +88,10 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "repo-name-taken": (409, "Repository name taken"),
     "label-exists": (409, "Label exists"),
     "ssh-key-in-use": (409, "SSH key already in use"),
+    "slug-taken": (409, "Slug taken"),
+    "version-taken": (409, "Version number taken"),
+    "purchase-required": (403, "Purchase required"),
+    "project-limit": (403, "Project limit reached"),
 }
 
 

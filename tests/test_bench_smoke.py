@@ -22,6 +22,7 @@ ROWS = [
     "writes on A until in B's store",
     "git clone over SSH",
     "git push over SSH, new repo",
+    "GET item page",
 ]
 
 

@@ -21,6 +21,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "issues:write": "open, comment on, close and label issues (POST/PATCH /api/v1/repos/…/issues)",
     "keys:read": "list your SSH keys (GET /api/v1/user/keys)",
     "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
+    "store:read": "read your store's projects, items and file versions (GET /api/v1/projects, /api/v1/items)",
+    "store:write": "create, change and delete your projects and items, upload files (/api/v1/projects, /api/v1/items)",
 }
 
 

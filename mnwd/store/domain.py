@@ -6,8 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.domain import Domain
+from mnwd.domain import Domain, JobKind
 from mnwd.store import discovery_routes, routes, social_routes
+from mnwd.store.files import COLLECT_JOB, collect_file_job
 from mnwd.store.queries import media as media_queries
 
 __all__ = ["DOMAIN"]
@@ -21,4 +22,10 @@ def setup_routes(app: web.Application) -> None:
     social_routes.setup(app)
 
 
-DOMAIN = Domain(name="store", routes=setup_routes, templates=TEMPLATES, blob_references=media_queries.blob_referenced)
+DOMAIN = Domain(
+    name="store",
+    routes=setup_routes,
+    templates=TEMPLATES,
+    jobs=(JobKind(COLLECT_JOB, collect_file_job),),
+    blob_references=media_queries.blob_referenced,
+)

@@ -40,11 +40,12 @@ import asyncpg
 from PIL import Image, UnidentifiedImageError
 
 from mnwd.blobs import BlobNotFound, BlobStream
-from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
+from mnwd.blobs.references import hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.services import Services
 from mnwd.store import limits
+from mnwd.store.files import collect_quietly
 from mnwd.store.queries import media as queries
 from mnwd.store.storage import add_storage, remove_storage
 
@@ -275,7 +276,7 @@ async def store_media(
     try:
         await run_tx(services.pool, "store.media.upload", record, metrics=services.metrics)
     except Exception:
-        await _collect_quietly(services, info.sha256)
+        await collect_quietly(services, info.sha256)
         raise
     stored = await get_media(services.pool, media_id)
     assert stored is not None
@@ -322,19 +323,4 @@ async def delete_media(services: Services, user_id: uuid.UUID, media_id: uuid.UU
     sha256 = await run_tx(services.pool, "store.media.delete", forget, metrics=services.metrics)
     if sha256 is None:
         raise NotFound("There is no such file in your media library.")
-    await _collect_quietly(services, sha256)
-
-
-async def collect_bytes(services: Services, sha256: str) -> bool:
-    """Deletes the stored bytes of ``sha256`` when no row names them; True if they were deleted."""
-    return await collect_unreferenced(
-        services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
-    )
-
-
-async def _collect_quietly(services: Services, sha256: str) -> None:
-    """Unreferenced bytes left behind are only garbage: a failure here must not hide the answer."""
-    try:
-        await collect_bytes(services, sha256)
-    except Exception:
-        log.exception("could not collect media bytes", extra={"sha256": sha256})
+    await collect_quietly(services, sha256)

@@ -198,6 +198,7 @@ ADDED_FOREIGN_KEYS = [
     ("reports", "resolved_by_id", "users", SET_NULL),
     ("import_jobs", "user_id", "users", CASCADE),
     ("import_jobs", "project_id", "projects", CASCADE),
+    ("users", "avatar_media_id", "media_files", SET_NULL),
 ]
 
 # (index or constraint name, table, key columns as PostgreSQL prints them, predicate or None)

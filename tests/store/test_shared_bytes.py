@@ -8,7 +8,7 @@ import hashlib
 import re
 
 from mnwd.services import Services
-from mnwd.store.media import collect_bytes
+from mnwd.store.files import collect_file
 from mnwd.sync.blobs import collect_blob
 from tests.store.social_support import image_bytes, make_creator
 from tests.store.test_media import upload_page
@@ -44,7 +44,7 @@ async def test_sync_collection_keeps_bytes_a_media_file_names(alice: Browser, se
         len(data),
     )
     await services.pool.execute("DELETE FROM media_files")
-    assert await collect_bytes(services, sha256) is False
+    assert await collect_file(services, sha256) is False
     assert await services.blobs.exists(sha256)
 
     await services.pool.execute("DELETE FROM sync_blobs")

@@ -107,13 +107,11 @@ async def delete_media(conn: Conn, user_id: uuid.UUID, media_id: uuid.UUID) -> a
 
 
 async def blob_referenced(conn: Conn, sha256: str) -> bool:
-    """Whether a media file or an item's file version names these bytes (the store's `mnwd.blobs.references`
-    check; sync names its own)."""
+    """Whether a file version or a media file names these bytes (the store's `mnwd.blobs.references` check;
+    sync names its own)."""
     found: bool = await conn.fetchval(
-        """
-        SELECT EXISTS (SELECT 1 FROM media_files WHERE s3_key LIKE $1 || '/%')
-            OR EXISTS (SELECT 1 FROM versions WHERE sha256 = $1 OR s3_key = $1)
-        """,
+        "SELECT EXISTS (SELECT 1 FROM versions WHERE sha256 = $1) "
+        "OR EXISTS (SELECT 1 FROM media_files WHERE s3_key LIKE $1 || '/%')",
         sha256,
     )
     return found

@@ -1,0 +1,110 @@
+"""A creator in Chromium, against `mnwd serve`: creates a project, adds an item, uploads its file from the
+dashboard's form, opens the public item page and downloads the file as a visitor.
+
+Screenshots of the item page (and the dashboard on the way) at 1280 px and 390 px are kept in
+``var/test-artifacts/pages/<test>/`` at the repository's root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from tests.support.accounts import PASSWORD, MakeUser
+from tests.support.daemon import RunningDaemon
+from tests.support.docs import ROOT
+from tests.support.e2e import TIMEOUT_MS
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "pages"
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+FILE = b"mnwd release 1.0.0\n" * 500
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    directory = ARTIFACTS / request.node.name
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.png"):
+        old.unlink()
+    return directory
+
+
+async def shoot(page: Page, shots: Path, name: str) -> None:
+    """Screenshots at both widths; at phone width nothing may stick out sideways."""
+    for viewport in (DESKTOP, PHONE):
+        await page.set_viewport_size(viewport)
+        path = shots / f"{name}-{viewport['width']}.png"
+        await page.screenshot(path=path, full_page=True)
+        assert path.stat().st_size > 1000, path
+        if viewport is PHONE:
+            widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
+    await page.set_viewport_size(DESKTOP)
+
+
+async def test_a_creator_publishes_a_file_and_a_visitor_downloads_it(
+    page: Page, chromium: Browser, daemon: RunningDaemon, make_user: MakeUser, shots: Path, tmp_path: Path
+) -> None:
+    await make_user("maker", can_create_projects=True)
+    await page.goto("/login")
+    await page.get_by_label("Username or email").fill("maker")
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page).to_have_url(f"{daemon.base_url}/settings")
+
+    await page.goto("/dashboard/store/projects/new")
+    await page.get_by_label("Title", exact=True).fill("Handy Tools")
+    await page.get_by_label("Slug", exact=True).fill("handy-tools")
+    await page.get_by_label("Type", exact=True).select_option("software")
+    await page.get_by_label("Category", exact=True).select_option("software")
+    await page.get_by_label("Public", exact=True).check()
+    await page.get_by_role("button", name="Create the project").click()
+    await expect(page.get_by_role("status")).to_have_text("The project was saved.")
+
+    await page.get_by_role("link", name="Add an item").click()
+    await page.get_by_label("Title", exact=True).fill("Release Notes Tool")
+    await page.get_by_label("Slug", exact=True).fill("notes-tool")
+    await page.get_by_label("Type", exact=True).select_option("download")
+    await page.get_by_label("Description", exact=True).fill("Writes release notes from your commits.")
+    await page.get_by_label("Body (markdown; the text of an article)").fill("## How to use\n\nRun **notes**.")
+    await page.get_by_role("button", name="Create the item").click()
+    await expect(page.get_by_role("status")).to_have_text("The item was saved.")
+
+    upload = page.locator("#upload-form")
+    await upload.get_by_label("Version", exact=True).fill("1.0.0")
+    await upload.get_by_label("What changed").fill("The first release.")
+    source = tmp_path / "notes-tool.txt"
+    source.write_bytes(FILE)
+    await upload.locator('input[type="file"]').set_input_files(source)
+    await upload.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_role("status")).to_have_text("The file was uploaded; it is the current version now.")
+    await expect(page.locator("#versions")).to_contain_text("1.0.0 (current)")
+    await shoot(page, shots, "dashboard-item")
+
+    visitor = await chromium.new_context(base_url=daemon.base_url, viewport=DESKTOP, accept_downloads=True)
+    visitor.set_default_timeout(TIMEOUT_MS)
+    try:
+        item_page = await visitor.new_page()
+        await item_page.goto("/@maker/handy-tools/notes-tool")
+        await expect(item_page.get_by_role("heading", level=1)).to_have_text("Release Notes Tool")
+        await expect(item_page.locator("#price")).to_have_text("Free")
+        await expect(item_page.locator("#body strong")).to_have_text("notes")
+        await shoot(item_page, shots, "item")
+        async with item_page.expect_download() as info:
+            await item_page.locator("#download").click()
+        download = await info.value
+        assert download.suggested_filename == "notes-tool.txt"
+        saved = tmp_path / "downloaded.txt"
+        await download.save_as(saved)
+        assert saved.read_bytes() == FILE
+
+        await item_page.goto("/@maker/handy-tools")
+        await expect(item_page.get_by_role("link", name="Release Notes Tool")).to_be_visible()
+        await shoot(item_page, shots, "project")
+    finally:
+        await visitor.close()
