@@ -11,6 +11,7 @@ __all__ = ["TOKEN_SCOPES", "unknown_scopes"]
 TOKEN_SCOPES: dict[str, str] = {
     "user:read": "read your profile (GET /api/v1/me)",
     "apps:read": "list the apps you registered (GET /api/v1/apps)",
+    "store:write": "manage your store: projects, items, versions, tags and labels (/api/v1/projects, /api/v1/items)",
 }
 
 
