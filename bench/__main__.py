@@ -19,7 +19,7 @@ import psutil
 from bench.report import Result, print_table, table
 from bench.rounds import Options, parse
 
-MODULES = ["http_stack", "sync_push", "sync_pull", "sync_live", "sync_scale", "sync_sdk"]
+MODULES = ["http_stack", "sync_push", "sync_pull", "sync_live", "sync_scale", "sync_sdk", "store_search"]
 
 
 async def main(options: Options, names: list[str]) -> list[Result]:

@@ -20,6 +20,7 @@ ROWS = [
     "SSE idle clients: RSS per client (200)",
     "PostgreSQL connections with 200 SSE",
     "writes on A until in B's store",
+    "search 2,000 items, 20 queries, p95",
 ]
 
 
