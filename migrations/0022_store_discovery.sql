@@ -1,5 +1,6 @@
--- Store discovery: full-text search over projects (items have theirs since 0003), the indexes behind the
--- home page's "new" and "popular" lists and the tag pages, and the first platform labels.
+-- Store discovery: full-text search over projects (items have theirs since 0003), title search and the word
+-- list that corrects typos, the indexes behind the home page's "new" and "popular" lists and the tag pages,
+-- and the first platform labels.
 
 -- Ranked full-text search on a project's title and description, like items.search_vector.
 ALTER TABLE projects ADD COLUMN search_vector TSVECTOR GENERATED ALWAYS AS (
@@ -8,6 +9,61 @@ ALTER TABLE projects ADD COLUMN search_vector TSVECTOR GENERATED ALWAYS AS (
 
 CREATE INDEX projects_search_vector_idx ON projects USING gin (search_vector);
 
+-- Search ranks items whose title has the words before those that have them only in their description or
+-- body (mnwd.store.search): the title's own full-text vector. Stored, not an expression index: a phrase's
+-- recheck, or a filter while walking items by popularity, would otherwise parse the title again per row.
+ALTER TABLE items ADD COLUMN title_vector TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', title)) STORED;
+
+CREATE INDEX items_title_vector_idx ON items USING gin (title_vector);
+
+-- Every word of every item's and project's title, for correcting a search's typos: a word the list lacks is
+-- replaced by the most alike word in it (pg_trgm similarity, as PostgreSQL's documentation suggests for
+-- spelling). Words are added by the triggers below and never removed: a stale word costs a search that finds
+-- nothing, no more.
+CREATE TABLE search_words (
+    word  TEXT PRIMARY KEY,
+    CONSTRAINT search_words_word_format CHECK (word ~ '^[[:alnum:]]{3,40}$')
+);
+
+CREATE INDEX search_words_word_trgm_idx ON search_words USING gin (word gin_trgm_ops);
+
+CREATE FUNCTION search_words_of(title TEXT) RETURNS SETOF TEXT
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT DISTINCT w FROM regexp_split_to_table(lower(title), '[^[:alnum:]]+') AS w
+    WHERE w ~ '^[[:alnum:]]{3,40}$'
+$$;
+
+-- New rows: once per statement (a bulk insert adds its words in one go); a changed title: per row (transition
+-- tables cannot go with a column list).
+CREATE FUNCTION add_inserted_search_words() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO search_words (word) SELECT DISTINCT search_words_of(title) FROM inserted ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION add_search_words() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO search_words (word) SELECT search_words_of(NEW.title) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER items_add_inserted_search_words AFTER INSERT ON items
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION add_inserted_search_words();
+CREATE TRIGGER items_add_search_words AFTER UPDATE OF title ON items
+    FOR EACH ROW EXECUTE FUNCTION add_search_words();
+CREATE TRIGGER projects_add_inserted_search_words AFTER INSERT ON projects
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION add_inserted_search_words();
+CREATE TRIGGER projects_add_search_words AFTER UPDATE OF title ON projects
+    FOR EACH ROW EXECUTE FUNCTION add_search_words();
+
+INSERT INTO search_words (word)
+    SELECT search_words_of(title) FROM items UNION SELECT search_words_of(title) FROM projects
+ON CONFLICT DO NOTHING;
+
 -- "New" on the home page and on tag pages: public items, newest first. An item counts as new from when it
 -- was published, or created when it never was (mnwd.store.search.NEWEST_FIRST uses the same expression).
 CREATE INDEX items_public_newest_idx ON items ((coalesce(published_at, created_at)) DESC, id) WHERE is_public;
@@ -15,6 +71,9 @@ CREATE INDEX items_public_newest_idx ON items ((coalesce(published_at, created_a
 -- "Popular" on the home page: public items by sales, downloads and plays together.
 CREATE INDEX items_public_popular_idx ON items ((sales_count + download_count + play_count) DESC, id)
     WHERE is_public;
+
+-- Searches leave out suspended creators' work by this (short) list.
+CREATE INDEX users_suspended_idx ON users (id) WHERE suspended_at IS NOT NULL;
 
 -- The sitemap lists public projects by creator.
 CREATE INDEX projects_public_user_idx ON projects (user_id) WHERE is_public;

@@ -154,7 +154,7 @@ async def search_api(request: web.Request) -> web.StreamResponse:
         "items": [_item_json(card) for card in results.items],
         "projects": [_project_json(card) for card in results.projects],
         "has_more": results.has_more,
-        "typos": results.typos,
+        "corrected": results.corrected,
     }
     return _conditional(request, json_response(body), API_CACHE)
 

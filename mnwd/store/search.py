@@ -1,10 +1,15 @@
 """Search: one box over public items and projects, for `/search` and ``GET /api/v1/search``.
 
-Matching is PostgreSQL full text (``items.search_vector`` on title, description and body; ``projects.search_vector``
-on title and description), ranked by ``ts_rank_cd`` plus the title's word similarity to the query, so a title
-match outranks a mention in a body. When the words match nothing, titles whose words are like the query's by
-trigrams are looked for instead (``q <% title`` at `TYPO_THRESHOLD`, so "shdaers" finds "Shaders"), and the
-results say so (``typos``). Both use GIN indexes.
+Matching is PostgreSQL full text in English (``items.search_vector`` on title, description and body,
+``projects.search_vector`` on title and description; ``websearch_to_tsquery``, so quotes, ``or`` and ``-word``
+work). Items are ranked in two tiers, each by popularity (sales, downloads and plays): those whose title has
+the words (``items.title_vector``, its own GIN index), then those that have them only in the description or body;
+each tier is an index scan that stops at the page's end, so a common word costs what a rare one does. Projects
+(far fewer) are ranked by ``ts_rank_cd``, title matches first.
+
+Typos: when the words as typed find nothing, each word that no title has is replaced by the most alike word of
+the titles (pg_trgm similarity at `TYPO_THRESHOLD` over ``search_words``, a GIN trigram index of every title's
+words, kept by triggers), so "shdaers" finds "Shaders"; the results name the corrected words (``corrected``).
 
 Filters: ``type`` (an item type or a project type: matches either the item's or its project's), ``tag`` (the tag
 and every tag below it), ``label`` (repeatable; the project must have all), ``price`` (``free``: price 0, ``paid``).
@@ -15,11 +20,12 @@ Only public items of public projects whose creator is not suspended are found (`
 
 Interface: `SearchQuery`, `parse_search` (raises `ValidationFailed`), `search` → `SearchResults`; `ItemCard`,
 `ProjectCard`, `item_cards` (records → cards with their project's labels), `ITEM_TYPES`, `PROJECT_TYPES`.
-Nothing here writes; each search runs in one read-only transaction (for the trigram threshold, set locally).
+Nothing here writes; each search runs in one transaction (so its planner and trigram settings stay local to it).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,9 +63,11 @@ MAX_QUERY_CHARS = 200
 MAX_LABELS = 5
 PAGE_SIZE = 20
 MAX_PAGE = 50
-# word_similarity("shdaers", "Realistic water shaders") is 0.33: pg_trgm's default (0.6) would miss two swapped
-# letters. Titles this loosely alike are looked for only when the words themselves match nothing.
+# similarity("shdaers", "shaders") is 0.33: two swapped letters in a seven-letter word. A word is corrected only
+# when no title has it, and only when the words as typed find nothing.
 TYPO_THRESHOLD = 0.3
+MAX_CORRECTED_WORDS = 8
+WORD = re.compile(r"[^\W_]{3,40}")
 FAILED = "The search was not run."
 
 
@@ -178,8 +186,8 @@ class SearchResults:
     has_more: bool
     tag: tags_.Tag | None = None
     labels: list[labels_.Label] = field(default_factory=list)
-    # Found by likeness of titles (a typo), nothing matching the words themselves.
-    typos: bool = False
+    # The words searched for instead, typos corrected, when the words typed found nothing.
+    corrected: str | None = None
 
 
 def _item_card(row: asyncpg.Record, labels: list[labels_.Label]) -> ItemCard:
@@ -206,6 +214,22 @@ async def item_cards(conn: asyncpg.Pool | asyncpg.Connection, rows: Sequence[asy
     """Item records (`queries.discovery.ITEM_CARD_COLUMNS`) as cards, with their projects' labels."""
     by_project = await labels_.labels_for_projects(conn, [r["project_id"] for r in rows])
     return [_item_card(r, by_project.get(r["project_id"], [])) for r in rows]
+
+
+async def _corrected(conn: asyncpg.Connection, text: str) -> str | None:
+    """``text`` with each word no title has replaced by the most alike word that one has; None when nothing
+    changes. Quotes, ``-`` and ``or`` stay where they are."""
+    words = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))[:MAX_CORRECTED_WORDS]
+    if not words:
+        return None
+    fixes = {
+        r["word"]: r["suggestion"]
+        for r in await queries.list_word_suggestions(conn, words)
+        if not r["known"] and r["suggestion"] is not None
+    }
+    if not fixes:
+        return None
+    return WORD.sub(lambda m: fixes.get(m.group(0).lower(), m.group(0)), text)
 
 
 def _item_filter(query: SearchQuery, tag_ids: list[uuid.UUID] | None, label_ids: list[uuid.UUID]) -> queries.SqlFilter:
@@ -260,32 +284,34 @@ async def search(pool: asyncpg.Pool, query: SearchQuery) -> SearchResults:
             return SearchResults(query, [], [], False, tag, chosen)
         offset = (query.page - 1) * query.per_page
         size = query.per_page + 1
+        await queries.prepare_search(conn, TYPO_THRESHOLD)
 
-        async def find_items(typos: bool, limit: int, skip: int) -> list[asyncpg.Record]:
+        async def find(text: str, limit: int, skip: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+            # Title matches come first: when they fill the page, the rest need not be looked at.
             where = _item_filter(query, tag_ids, label_ids)
-            return await queries.list_matching_items(conn, query.text, where, typos=typos, limit=limit, offset=skip)
-
-        async def find_projects(typos: bool, limit: int, skip: int) -> list[asyncpg.Record]:
+            items = await queries.list_matching_items(
+                conn, text, where, limit=limit, offset=skip, titles_only=bool(text)
+            )
+            if text and len(items) < limit:
+                where = _item_filter(query, tag_ids, label_ids)
+                items = await queries.list_matching_items(conn, text, where, limit=limit, offset=skip)
             if query.items_only:
-                return []
+                return items, []
             where = _project_filter(query, label_ids)
-            return await queries.list_matching_projects(conn, query.text, where, typos=typos, limit=limit, offset=skip)
+            return items, await queries.list_matching_projects(conn, text, where, limit=limit, offset=skip)
 
-        item_rows = await find_items(False, size, offset)
-        project_rows = await find_projects(False, size, offset)
-        typos = False
-        # Nothing by full text: look for titles like the words typed. A later page was fuzzy too when the first
-        # page finds nothing by full text either.
+        item_rows, project_rows = await find(query.text, size, offset)
+        corrected = None
+        # Nothing for these words (on any page, for a later one): try them with their typos corrected.
         if (
             query.text
             and not item_rows
             and not project_rows
-            and (query.page == 1 or not (await find_items(False, 1, 0) or await find_projects(False, 1, 0)))
+            and (query.page == 1 or not any(await find(query.text, 1, 0)))
         ):
-            typos = True
-            await queries.set_typo_threshold(conn, TYPO_THRESHOLD)
-            item_rows = await find_items(True, size, offset)
-            project_rows = await find_projects(True, size, offset)
+            corrected = await _corrected(conn, query.text)
+            if corrected is not None:
+                item_rows, project_rows = await find(corrected, size, offset)
         has_more = len(item_rows) > query.per_page or len(project_rows) > query.per_page
         item_rows, project_rows = item_rows[: query.per_page], project_rows[: query.per_page]
         by_project = await labels_.labels_for_projects(
@@ -305,6 +331,6 @@ async def search(pool: asyncpg.Pool, query: SearchQuery) -> SearchResults:
             )
             for r in project_rows
         ]
-        return SearchResults(query, items, projects, has_more, tag, chosen, typos)
+        return SearchResults(query, items, projects, has_more, tag, chosen, corrected)
 
     return await run_tx(pool, "store.search", body, isolation="repeatable_read")

@@ -60,7 +60,7 @@ async def test_a_visitor_finds_an_item_despite_a_typo(
     await expect(results.get_by_role("link", name="Realistic water shaders")).to_have_attribute(
         "href", "/@maker/godot-tools/water"
     )
-    await expect(page.locator("#typo-note")).to_contain_text("close to it")
+    await expect(page.locator("#typo-note")).to_contain_text("showing results for shaders")
     await expect(results.get_by_role("link", name="Open source")).to_be_visible()
     await expect(results).not_to_contain_text("Pixel art brushes")
     await shoot(page, shots, "0-search-typo")

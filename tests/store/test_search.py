@@ -74,6 +74,10 @@ def titles(body: dict[str, Any]) -> list[str]:
 async def test_a_typo_finds_the_title_and_nobody_needs_to_sign_in(client: Client, catalog: Catalog) -> None:
     body = await search_json(client, q="shdaers")
     assert titles(body) == ["Realistic water shaders"]
+    assert body["corrected"] == "shaders"
+    # Each word is corrected on its own; operators stay; words the titles have are kept.
+    assert (await search_json(client, q="realistc -pixel"))["corrected"] == "realistic -pixel"
+    assert (await search_json(client, q="water"))["corrected"] is None
     item = body["items"][0]
     assert item["url"] == "/@maker/godot-tools/water"
     assert item["creator"] == "maker"
@@ -87,9 +91,12 @@ async def test_full_text_matches_stems_in_the_description_and_body_and_ranks_tit
 ) -> None:
     assert titles(await search_json(client, q="ocean")) == ["Realistic water shaders"]
     assert titles(await search_json(client, q="plane mesh")) == ["Realistic water shaders"]
-    # "shader" (singular) finds "shaders" by its stem; one more item only mentions it in its description.
+    # "shader" (singular) finds "shaders" by its stem; an item with it in its title comes before one that only
+    # mentions it in its description, however popular.
     tools = catalog.tools
-    await make_item(pool, tools, "grass", "Wind in the grass", description="A vertex shader for grass")
+    await make_item(
+        pool, tools, "grass", "Wind in the grass", description="A vertex shader for grass", sales_count=1000
+    )
     assert titles(await search_json(client, q="shader")) == ["Realistic water shaders", "Wind in the grass"]
 
 

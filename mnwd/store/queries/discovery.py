@@ -14,8 +14,11 @@ from mnwd.errors import Conflict, ValidationFailed
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
-PUBLIC_ITEM = "i.is_public AND p.is_public AND u.suspended_at IS NULL"
-PUBLIC_PROJECT = "p.is_public AND u.suspended_at IS NULL"
+# A suspended creator's work is hidden: a hashed list of the few suspended users (users_suspended_idx), so the
+# searches need not join users for every candidate row.
+NOT_SUSPENDED = "p.user_id NOT IN (SELECT id FROM users WHERE suspended_at IS NOT NULL)"
+PUBLIC_ITEM = f"i.is_public AND p.is_public AND {NOT_SUSPENDED}"
+PUBLIC_PROJECT = f"p.is_public AND {NOT_SUSPENDED}"
 # Same expression as the index items_public_newest_idx (migration 0022).
 NEWEST = "coalesce(i.published_at, i.created_at)"
 POPULARITY = "(i.sales_count + i.download_count + i.play_count)"
@@ -26,6 +29,7 @@ ITEM_CARD_COLUMNS = f"""
     u.username
 """
 ITEM_JOINS = "items i JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id"
+ITEM_PROJECT_JOINS = "items i JOIN projects p ON p.id = i.project_id"
 PROJECT_CARD_COLUMNS = "p.id, p.title, p.slug, p.project_type, p.description, p.updated_at, u.username"
 PROJECT_JOINS = "projects p JOIN users u ON u.id = p.user_id"
 TAG_COLUMNS = "id, parent_id, name, slug, path, description"
@@ -61,64 +65,114 @@ class SqlFilter:
         return " AND ".join(f"({c})" for c in self.conditions)
 
 
-async def set_typo_threshold(conn: asyncpg.Connection, threshold: float) -> None:
-    """How alike a title's words must be to the query (``<%``) for the rest of this transaction."""
-    await conn.execute("SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)", str(threshold))
-
-
-def _matching_sql(kind: str, text: str, where: SqlFilter, *, typos: bool, limit: int, offset: int) -> str:
-    """The search of ``kind`` (``items`` or ``projects``): with no text, the newest passing ``where``; else
-    full-text matches ranked (the title's likeness to the query adds to the rank), or, with ``typos``, titles
-    whose words are like the query's (trigrams, ranked by that likeness)."""
-    a, columns, joins = (
-        ("i", ITEM_CARD_COLUMNS, ITEM_JOINS) if kind == "items" else ("p", PROJECT_CARD_COLUMNS, PROJECT_JOINS)
+async def prepare_search(conn: asyncpg.Connection, typo_threshold: float) -> None:
+    """For the rest of this transaction: plan each search for its own words (a generic plan cannot know how
+    many rows a word matches, and picks badly), and how alike a word must be to count as a typo of it."""
+    await conn.execute(
+        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+        "set_config('pg_trgm.similarity_threshold', $1, true)",
+        str(typo_threshold),
     )
-    newest = NEWEST if kind == "items" else "p.created_at"
+
+
+async def list_word_suggestions(conn: Conn, words: Sequence[str]) -> list[asyncpg.Record]:
+    """For each of ``words``: ``known`` (some title has it) and ``suggestion``, the most alike word of the
+    titles (trigram similarity above the threshold) or NULL."""
+    return await _fetch(
+        conn,
+        """
+        SELECT w.word,
+               EXISTS (SELECT 1 FROM search_words s WHERE s.word = w.word) AS known,
+               (SELECT s.word FROM search_words s WHERE s.word % w.word
+                ORDER BY similarity(s.word, w.word) DESC, s.word LIMIT 1) AS suggestion
+        FROM unnest($1::text[]) WITH ORDINALITY AS w(word, n)
+        ORDER BY w.n
+        """,
+        list(words),
+    )
+
+
+def _matching_items_sql(text: str, where: SqlFilter, *, limit: int, offset: int, titles_only: bool) -> str:
+    """Public items found for ``text``: with no text, the newest passing ``where``. With text, those whose title
+    has the words (full text, ``items_title_vector_idx``), then (unless ``titles_only``) those that have them only
+    in the description or body (``items_search_vector_idx``), each by popularity. Each list is an index scan
+    that keeps ``offset + limit`` rows."""
     if not text:
         return (
-            f"SELECT {columns}, 0.0::float4 AS score FROM {joins} WHERE {where.where} "
-            f"ORDER BY {newest} DESC, {a}.id LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
+            f"SELECT {ITEM_CARD_COLUMNS}, 0.0::float4 AS score FROM {ITEM_JOINS} WHERE {where.where} "
+            f"ORDER BY {NEWEST} DESC, i.id LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
         )
-    q = where.param(text)
-    if typos:
-        return f"""
-        SELECT {columns}, word_similarity({q}, {a}.title)::float4 AS score
-        FROM {joins}
-        WHERE {where.where} AND {q} <% {a}.title
-        ORDER BY score DESC, {newest} DESC, {a}.id
+    tsq = f"websearch_to_tsquery('english', {where.param(text)})"
+    enough = where.param(offset + limit)
+    in_text = f"""
+            UNION ALL
+            (SELECT i.id, 0 AS tier, {POPULARITY} AS popularity FROM {ITEM_PROJECT_JOINS}
+             WHERE {where.where} AND i.search_vector @@ {tsq}
+             ORDER BY {POPULARITY} DESC, i.id LIMIT {enough})"""
+    return f"""
+        WITH hits AS (
+            (SELECT i.id, 1 AS tier, {POPULARITY} AS popularity FROM {ITEM_PROJECT_JOINS}
+             WHERE {where.where} AND i.title_vector @@ {tsq}
+             ORDER BY {POPULARITY} DESC, i.id LIMIT {enough}){"" if titles_only else in_text}
+        ), ranked AS (
+            SELECT id, max(tier) AS tier, max(popularity) AS popularity FROM hits GROUP BY id
+        )
+        SELECT {ITEM_CARD_COLUMNS}, r.tier::float4 AS score
+        FROM ranked r JOIN items i ON i.id = r.id JOIN projects p ON p.id = i.project_id
+             JOIN users u ON u.id = p.user_id
+        ORDER BY r.tier DESC, r.popularity DESC, i.id
         LIMIT {where.param(limit)} OFFSET {where.param(offset)}
         """
+
+
+def _matching_projects_sql(text: str, where: SqlFilter, *, limit: int, offset: int) -> str:
+    """Public projects found for ``text``, ranked by ``ts_rank_cd``, those whose title has the words first; with
+    no text, the newest."""
+    if not text:
+        return (
+            f"SELECT {PROJECT_CARD_COLUMNS}, 0.0::float4 AS score FROM {PROJECT_JOINS} WHERE {where.where} "
+            f"ORDER BY p.created_at DESC, p.id LIMIT {where.param(limit)} OFFSET {where.param(offset)}"
+        )
+    q = where.param(text)
     return f"""
-        SELECT {columns},
-               (ts_rank_cd({a}.search_vector, tsq.query) + word_similarity({q}, {a}.title))::float4 AS score
-        FROM {joins}, websearch_to_tsquery('english', {q}) AS tsq(query)
-        WHERE {where.where} AND {a}.search_vector @@ tsq.query
-        ORDER BY score DESC, {newest} DESC, {a}.id
+        SELECT {PROJECT_CARD_COLUMNS},
+               ((to_tsvector('english', p.title) @@ tsq.query)::int + ts_rank_cd(p.search_vector, tsq.query))::float4
+               AS score
+        FROM {PROJECT_JOINS}, websearch_to_tsquery('english', {q}) AS tsq(query)
+        WHERE {where.where} AND p.search_vector @@ tsq.query
+        ORDER BY score DESC, p.created_at DESC, p.id
         LIMIT {where.param(limit)} OFFSET {where.param(offset)}
         """
 
 
 async def list_matching_items(
-    conn: Conn, text: str, where: SqlFilter, *, typos: bool = False, limit: int, offset: int
+    conn: Conn, text: str, where: SqlFilter, *, limit: int, offset: int, titles_only: bool = False
 ) -> list[asyncpg.Record]:
-    """Public items found for ``text`` (see `_matching_sql`), as card records."""
-    sql = _matching_sql("items", text, where, typos=typos, limit=limit, offset=offset)
+    sql = _matching_items_sql(text, where, limit=limit, offset=offset, titles_only=titles_only)
     return await _fetch(conn, sql, *where.params)
 
 
 async def list_matching_projects(
-    conn: Conn, text: str, where: SqlFilter, *, typos: bool = False, limit: int, offset: int
+    conn: Conn, text: str, where: SqlFilter, *, limit: int, offset: int
 ) -> list[asyncpg.Record]:
-    sql = _matching_sql("projects", text, where, typos=typos, limit=limit, offset=offset)
+    sql = _matching_projects_sql(text, where, limit=limit, offset=offset)
     return await _fetch(conn, sql, *where.params)
 
 
-async def explain_matching_items(
-    conn: asyncpg.Connection, text: str, where: SqlFilter, *, typos: bool = False, limit: int
-) -> str:
+async def explain_matching_items(conn: asyncpg.Connection, text: str, where: SqlFilter, *, limit: int) -> str:
     """The plan of `list_matching_items` as it runs (``EXPLAIN ANALYZE``), for the benchmark."""
-    sql = _matching_sql("items", text, where, typos=typos, limit=limit, offset=0)
+    sql = _matching_items_sql(text, where, limit=limit, offset=0, titles_only=False)
     rows = await _fetch(conn, f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", *where.params)
+    return "\n".join(r[0] for r in rows)
+
+
+async def explain_word_suggestions(conn: asyncpg.Connection, words: Sequence[str]) -> str:
+    rows = await _fetch(
+        conn,
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT w, (SELECT s.word FROM search_words s WHERE s.word % w "
+        "ORDER BY similarity(s.word, w) DESC, s.word LIMIT 1) FROM unnest($1::text[]) AS w",
+        list(words),
+    )
     return "\n".join(r[0] for r in rows)
 
 
