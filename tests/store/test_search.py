@@ -227,3 +227,15 @@ async def test_a_second_view_of_the_search_page_is_a_304(browser: Browser, catal
         api_etag = api.headers["ETag"]
     async with browser.client.get("/api/v1/search?q=water", headers={"If-None-Match": api_etag}) as api_again:
         assert api_again.status == 304
+
+
+async def test_the_typo_word_list_follows_new_and_renamed_titles(
+    client: Client, catalog: Catalog, pool: asyncpg.Pool
+) -> None:
+    words = {r["word"] for r in await pool.fetch("SELECT word FROM search_words")}
+    assert {"realistic", "water", "shaders", "godot", "tools"} <= words
+    assert "on" not in words  # "Rain on a tin roof": shorter than 3
+    await pool.execute("UPDATE items SET title = 'Volumetric clouds' WHERE id = $1", catalog.water)
+    body = await search_json(client, q="volumetirc")
+    assert body["corrected"] == "volumetric"
+    assert titles(body) == ["Volumetric clouds"]
