@@ -51,7 +51,9 @@ def _conditional(request: web.Request, response: web.Response, cache_control: st
     body = response.body
     assert isinstance(body, bytes)
     etag = strong_etag(hashlib.sha256(body).hexdigest()[:32])
-    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Cookie"}
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if cache_control == PAGE_CACHE:
+        headers["Vary"] = "Cookie"  # the header names who is signed in
     if response.status == 200 and etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     response.headers.update(headers)
