@@ -34,11 +34,14 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- New rows: once per statement (a bulk insert adds its words in one go); a changed title: per row (transition
--- tables cannot go with a column list).
+-- tables cannot go with a column list). Words go in sorted, so two transactions adding the same new words wait
+-- for each other in one order and never deadlock.
 CREATE FUNCTION add_inserted_search_words() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO search_words (word) SELECT DISTINCT search_words_of(title) FROM inserted ON CONFLICT DO NOTHING;
+    INSERT INTO search_words (word)
+        SELECT DISTINCT search_words_of(title) FROM inserted ORDER BY 1
+    ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
 $$;
@@ -46,7 +49,7 @@ $$;
 CREATE FUNCTION add_search_words() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO search_words (word) SELECT search_words_of(NEW.title) ON CONFLICT DO NOTHING;
+    INSERT INTO search_words (word) SELECT w FROM search_words_of(NEW.title) AS w ORDER BY w ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
 $$;
@@ -65,7 +68,7 @@ INSERT INTO search_words (word)
 ON CONFLICT DO NOTHING;
 
 -- "New" on the home page and on tag pages: public items, newest first. An item counts as new from when it
--- was published, or created when it never was (mnwd.store.search.NEWEST_FIRST uses the same expression).
+-- was published, or created when it never was (NEWEST in mnwd/store/queries/discovery.py is the same expression).
 CREATE INDEX items_public_newest_idx ON items ((coalesce(published_at, created_at)) DESC, id) WHERE is_public;
 
 -- "Popular" on the home page: public items by sales, downloads and plays together.
