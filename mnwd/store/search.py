@@ -235,8 +235,11 @@ async def _corrected(conn: asyncpg.Connection, text: str) -> str | None:
 def _item_filter(query: SearchQuery, tag_ids: list[uuid.UUID] | None, label_ids: list[uuid.UUID]) -> queries.SqlFilter:
     where = queries.SqlFilter(queries.PUBLIC_ITEM)
     if query.type:
+        # A value that names only one kind of type can match only that column: one condition the planner can use.
         kind = where.param(query.type)
-        where.add(f"i.item_type = {kind} OR p.project_type = {kind}")
+        matches = [f"i.item_type = {kind}"] if query.type in ITEM_TYPES else []
+        matches += [f"p.project_type = {kind}"] if query.type in PROJECT_TYPES else []
+        where.add(" OR ".join(matches))
     if tag_ids is not None:
         ids = where.param(tag_ids)
         where.add(f"EXISTS (SELECT 1 FROM item_tags it WHERE it.item_id = i.id AND it.tag_id = ANY({ids}::uuid[]))")
