@@ -28,6 +28,7 @@ MODULES = [
     "sync_sdk",
     "git_ssh",
     "store_item_page",
+    "store_search",
 ]
 
 

@@ -23,6 +23,7 @@ ROWS = [
     "git clone over SSH",
     "git push over SSH, new repo",
     "GET item page",
+    "search 2,000 items, 20 queries, p95",
 ]
 
 

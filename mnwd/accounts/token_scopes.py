@@ -22,7 +22,7 @@ TOKEN_SCOPES: dict[str, str] = {
     "keys:read": "list your SSH keys (GET /api/v1/user/keys)",
     "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
     "store:read": "read your store's projects, items and file versions (GET /api/v1/projects, /api/v1/items)",
-    "store:write": "create, change and delete your projects and items, upload files (/api/v1/projects, /api/v1/items)",
+    "store:write": "change your projects and items, upload files, set tags and labels (/api/v1/projects, …/items)",
 }
 
 

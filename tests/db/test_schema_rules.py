@@ -1081,7 +1081,9 @@ CHECK_VIOLATIONS = [
             ("jobs_last_error_length", "'a.b', '{}', 'queued', 0, NULL, NULL, NULL, repeat('x', 2001), NULL"),
             ("jobs_idempotency_key_check", "'a.b', '{}', 'queued', 0, NULL, NULL, NULL, NULL, ''"),
         ]
-    ),
+    ),  # store discovery (0022): the typo list holds plain words of 3 to 40 letters or digits
+    bad("search_words_word_format", "INSERT INTO search_words (word) VALUES ('ab')", note="short"),
+    bad("search_words_word_format", "INSERT INTO search_words (word) VALUES ('two words')", note="space"),
 ]
 
 
