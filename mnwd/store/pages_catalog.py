@@ -27,7 +27,7 @@ from aiohttp import web
 from mnwd.accounts import get_viewer
 from mnwd.blobs import BlobNotFound
 from mnwd.errors import NotFound
-from mnwd.store import creators, files, item_parts, items, projects, versions
+from mnwd.store import creators, files, item_parts, items, page_extras, projects, versions
 from mnwd.store.fields import PurchaseRequired
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
@@ -88,6 +88,7 @@ async def profile_page(request: web.Request) -> web.Response:
         "links": await creators.list_links(pool, creator.id),
         "projects": await projects.list_projects(pool, creator.id, include_private=owner),
         "owner": owner,
+        **await page_extras.profile_extras(pool, creator.id, None if viewer is None else viewer.user_id),
     }
     return await cached_page(request, "store/profile.html", context, signed_in=viewer is not None)
 
@@ -107,6 +108,7 @@ async def project_page(request: web.Request) -> web.Response:
         "project": project,
         "items": await items.list_items(pool, project, include_private=owner),
         "owner": owner,
+        **await page_extras.project_extras(pool, project.id, creator.id, viewer_id),
     }
     return await cached_page(request, "store/project.html", context, signed_in=viewer is not None)
 
@@ -207,6 +209,7 @@ async def item_page(request: web.Request) -> web.Response:
         "chapters": [],
         "sections": [],
         "bundle": [],
+        **await page_extras.item_extras(pool, item.id, item.project_id, item.user_id, viewer_id),
     }
     if item.item_type in {"audio", "video"}:
         context["chapters"] = await item_parts.list_chapters(pool, item)

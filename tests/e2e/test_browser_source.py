@@ -1,10 +1,12 @@
-"""The /source/ browser in headless Chromium against `mnwd serve`, on a real repository: a bare clone of this
-project itself. Browses the tree, a highlighted file (and a line anchor), the history and one commit, then
-opens an issue and comments on it. Screenshots are kept in the test's tmp dir (``shots/``)."""
+"""The /source/ browser in headless Chromium against `mnwd serve`, on a real repository: this project's own
+files in a history of 35 commits. Browses the tree, a highlighted file (and a line anchor), the history and
+one commit, then opens an issue and comments on it. Screenshots are kept in the test's tmp dir (``shots/``)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,15 +25,30 @@ DESKTOP = ViewportSize(width=1280, height=900)
 PHONE = ViewportSize(width=390, height=844)
 
 
-def clone_project(bare: Path) -> str:
-    """A bare clone of this repository at ``bare``; the branch checked out here, which the repo shows."""
-    branch = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    bare.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(bare)], check=True, timeout=120)
-    subprocess.run(["git", "--git-dir", str(bare), "symbolic-ref", "HEAD", f"refs/heads/{branch}"], check=True)
-    return branch
+def project_repo(bare: Path) -> str:
+    """A bare repository at ``bare`` holding this project's own files (README, pyproject.toml, the mnwd
+    package) in a history of 35 commits, on ``main``. Made from the files rather than cloned, so it does not
+    depend on how this checkout was made (a detached HEAD, a shallow clone, or no git at all)."""
+    work = bare.parent / "work"
+    shutil.copytree(ROOT / "mnwd", work / "mnwd", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("README.md", "pyproject.toml"):
+        shutil.copy(ROOT / name, work / name)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.org"}
+    env |= {"GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.org"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(work), *args], check=True, env=env, capture_output=True, timeout=60)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "The project as it is")
+    for n in range(1, 35):
+        (work / "CHANGES.txt").write_text(f"change {n}\n")
+        git("add", "CHANGES.txt")
+        git("commit", "-q", "-m", f"Change number {n}")
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, timeout=120)
+    shutil.rmtree(work)
+    return "main"
 
 
 async def shoot(page: Page, shots: Path, name: str) -> None:
@@ -54,7 +71,7 @@ async def test_browse_a_real_repository_and_open_an_issue(
     ada = await make_user("ada")
     repo = await ensure_repo(services, ada["id"], "mnwd", is_private=False)
     hex_id = repo.id.hex
-    branch = clone_project(tmp_path / "daemon" / "git" / hex_id[:2] / f"{hex_id}.git")
+    branch = project_repo(tmp_path / "daemon" / "git" / hex_id[:2] / f"{hex_id}.git")
     await services.pool.execute("UPDATE git_repos SET default_branch = $1 WHERE id = $2", branch, repo.id)
 
     # The tree, with the README rendered.

@@ -153,7 +153,7 @@ def test_sizes_read_like_people_write_them() -> None:
 
 async def test_the_header_links_the_dashboard_for_creators_only(browser: Browser, scene: Scene) -> None:
     await sign_in(browser, "maker")
-    assert (await browser.get("/settings")).has('<a href="/dashboard/apps">Dashboard</a>')
+    assert (await browser.get("/settings")).has('<a href="/dashboard/apps">Apps</a>')
     await sign_in(browser, "alice")
     assert not (await browser.get("/settings")).has('href="/dashboard/apps"')
 
