@@ -1,7 +1,7 @@
 """A creator in Chromium, against `mnwd serve`: creates a project, adds an item, uploads its file from the
-dashboard's form, opens the public item page and downloads the file as a visitor.
+dashboard's form; a visitor finds it by searching with a typo, opens the public item page and downloads the file.
 
-Screenshots of the item page (and the dashboard on the way) at 1280 px and 390 px are kept in
+Screenshots of the item and search pages (and the dashboard on the way) at 1280 px and 390 px are kept in
 ``var/test-artifacts/pages/<test>/`` at the repository's root.
 """
 
@@ -90,7 +90,16 @@ async def test_a_creator_publishes_a_file_and_a_visitor_downloads_it(
     visitor.set_default_timeout(TIMEOUT_MS)
     try:
         item_page = await visitor.new_page()
-        await item_page.goto("/@maker/handy-tools/notes-tool")
+        # The visitor finds it from the home page, with a typo.
+        await item_page.goto("/")
+        await item_page.get_by_role("search").get_by_role("searchbox").fill("relase notes")
+        await item_page.get_by_role("search").get_by_role("button", name="Search").click()
+        await expect(item_page.locator("#typo-note")).to_contain_text("release notes")
+        found = item_page.locator("#item-results").get_by_role("link", name="Release Notes Tool")
+        await expect(found).to_be_visible()
+        await shoot(item_page, shots, "search")
+        await found.click()
+        await expect(item_page).to_have_url(f"{daemon.base_url}/@maker/handy-tools/notes-tool")
         await expect(item_page.get_by_role("heading", level=1)).to_have_text("Release Notes Tool")
         await expect(item_page.locator("#price")).to_have_text("Free")
         await expect(item_page.locator("#body strong")).to_have_text("notes")
