@@ -75,9 +75,13 @@ async def test_unknown_user_takes_as_long_as_a_wrong_password(services: Services
             await check_password(services, login, "wrong password 1", "10.0.0.1")
         return time.perf_counter() - started
 
-    known = sorted([await timed("alice") for _ in range(3)])[1]
-    unknown = sorted([await timed(f"nobody{n}") for n in range(3)])[1]
-    assert abs(known - unknown) < max(known, unknown) * 0.5
+    # Alternating, and the fastest of each: what the work costs, without the noise of a busy machine.
+    known_times, unknown_times = [], []
+    for n in range(5):
+        known_times.append(await timed("alice"))
+        unknown_times.append(await timed(f"nobody{n}"))
+    known, unknown = min(known_times), min(unknown_times)
+    assert abs(known - unknown) < max(known, unknown) * 0.5, (known_times, unknown_times)
 
 
 class CountingHasher(PasswordHasher):
