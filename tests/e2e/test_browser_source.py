@@ -1,6 +1,7 @@
-"""The /source/ browser in headless Chromium against `mnwd serve`, on a real repository: this project's own
-files in a history of 35 commits. Browses the tree, a highlighted file (and a line anchor), the history and
-one commit, then opens an issue and comments on it. Screenshots are kept in the test's tmp dir (``shots/``)."""
+"""The /source/ browser in headless Chromium against `mnwd serve`, on a real repository: a bare clone of this
+project (or, where this checkout has no history, its files in one). Browses the tree, a highlighted file (and
+a line anchor), the history and one commit, then opens an issue and comments on it. Screenshots are kept in
+the test's tmp dir (``shots/``)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,23 @@ PHONE = ViewportSize(width=390, height=844)
 
 
 def project_repo(bare: Path) -> str:
+    """A bare clone of this project at ``bare``, its checked-out commit on ``main``. Where this checkout cannot
+    give one with a history of 30 commits or more (no git, a shallow clone), the project's own files in a
+    history of 35 commits instead."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    count = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--count", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and count.returncode == 0 and int(count.stdout) >= 30:
+        subprocess.run(["git", "clone", "-q", "--bare", "--no-tags", str(ROOT), str(bare)], check=True, timeout=120)
+        git = ["git", "--git-dir", str(bare)]
+        subprocess.run([*git, "update-ref", "refs/heads/main", head.stdout.strip()], check=True)
+        subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
+        return "main"
+    return files_repo(bare)
+
+
+def files_repo(bare: Path) -> str:
     """A bare repository at ``bare`` holding this project's own files (README, pyproject.toml, the mnwd
-    package) in a history of 35 commits, on ``main``. Made from the files rather than cloned, so it does not
-    depend on how this checkout was made (a detached HEAD, a shallow clone, or no git at all)."""
+    package) in a history of 35 commits, on ``main``."""
     work = bare.parent / "work"
     shutil.copytree(ROOT / "mnwd", work / "mnwd", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("README.md", "pyproject.toml"):
