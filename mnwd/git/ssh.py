@@ -237,10 +237,12 @@ class GitSshServer:
             return 1, None
         self._running[user.user_id] = running + 1
         try:
-            before = await service.read_refs(opened.path) if verb == service.RECEIVE_PACK else {}
+            setup = await service.prepare_push(self.services, opened) if verb == service.RECEIVE_PACK else None
             protocol = (process.env or {}).get("GIT_PROTOCOL")
-            status = await self._run_git(process, verb, opened.path, protocol if isinstance(protocol, str) else None)
-            if verb == service.RECEIVE_PACK and await service.finish_push(self.services, opened, user, before):
+            status = await self._run_git(
+                process, verb, opened.path, protocol if isinstance(protocol, str) else None, setup
+            )
+            if setup is not None and await service.finish_push(self.services, opened, user, setup):
                 return status, opened.path
             return status, None
         finally:
@@ -249,9 +251,16 @@ class GitSshServer:
                 self._running[user.user_id] = left
 
     async def _run_git(
-        self, process: asyncssh.SSHServerProcess[bytes], verb: str, path: Path, protocol: str | None
+        self,
+        process: asyncssh.SSHServerProcess[bytes],
+        verb: str,
+        path: Path,
+        protocol: str | None,
+        setup: service.PushSetup | None,
     ) -> int:
-        git = await service.git_process(verb, path, protocol)
+        git = await service.git_process(
+            verb, path, protocol, config=setup.config if setup else (), env=setup.env if setup else None
+        )
         self._processes.add(git)
         assert git.stdin is not None
         assert git.stdout is not None

@@ -91,3 +91,11 @@ async def update_after_push(
         size_bytes - old["size_bytes"],
     )
     return await get_repo(conn, repo_id)
+
+
+async def get_owner_quota(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """The owner's tier, largest-file override and storage used (for the push quota)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT creator_tier, max_file_override_bytes, storage_used_bytes FROM users WHERE id = $1", user_id
+    )
+    return row
