@@ -38,14 +38,17 @@ async def get_repo(conn: Conn, repo_id: uuid.UUID) -> asyncpg.Record | None:
     )
 
 
-async def insert_repo(conn: Conn, user_id: uuid.UUID, name: str, *, is_private: bool) -> asyncpg.Record | None:
+async def insert_repo(
+    conn: Conn, user_id: uuid.UUID, name: str, *, is_private: bool, description: str = ""
+) -> asyncpg.Record | None:
     """The new repo, or ``None`` when the owner already has one by that name (a concurrent create won)."""
     inserted = await conn.fetchval(
-        "INSERT INTO git_repos (user_id, name, is_private) VALUES ($1, $2, $3) "
+        "INSERT INTO git_repos (user_id, name, is_private, description) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT ON CONSTRAINT git_repos_user_id_name_key DO NOTHING RETURNING id",
         user_id,
         name,
         is_private,
+        description,
     )
     return None if inserted is None else await get_repo(conn, inserted)
 
