@@ -238,13 +238,18 @@ class GitSshServer:
         self._running[user.user_id] = running + 1
         try:
             setup = await service.prepare_push(self.services, opened) if verb == service.RECEIVE_PACK else None
-            protocol = (process.env or {}).get("GIT_PROTOCOL")
-            status = await self._run_git(
-                process, verb, opened.path, protocol if isinstance(protocol, str) else None, setup
-            )
-            if setup is not None and await service.finish_push(self.services, opened, user, setup):
-                return status, opened.path
-            return status, None
+            try:
+                protocol = (process.env or {}).get("GIT_PROTOCOL")
+                status = await self._run_git(
+                    process, verb, opened.path, protocol if isinstance(protocol, str) else None, setup
+                )
+                if setup is not None and await service.finish_push(self.services, opened, user, setup):
+                    return status, opened.path
+                return status, None
+            finally:
+                if setup is not None:
+                    with contextlib.suppress(OSError):
+                        setup.report.unlink(missing_ok=True)
         finally:
             left = self._running.pop(user.user_id) - 1
             if left:

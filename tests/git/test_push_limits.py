@@ -10,9 +10,9 @@ from pathlib import Path
 
 import asyncpg
 
-from mnwd.git import PushedEvent, on_pushed
+from mnwd.git import PushedEvent, on_pushed, repos, service
 from mnwd.services import Services
-from mnwd.tiers import GB
+from mnwd.tiers import GB, MB
 from tests.git.conftest import GitUser, MakeGitUser, make_commits
 
 ZERO = "0" * 40
@@ -126,3 +126,34 @@ async def test_concurrent_pushes_each_publish_only_their_own_refs(
             ("refs/heads/one", heads["one"][1]),
             ("refs/heads/two", heads["two"][1]),
         ]
+
+
+async def test_receive_pack_runs_with_fsck_the_tiers_largest_file_and_the_daemons_hooks(
+    git_user: MakeGitUser, pool: asyncpg.Pool, services: Services, tmp_path: Path
+) -> None:
+    alice = await git_user("alice")
+    work = tmp_path / "site"
+    await make_commits(alice, work, 1)
+    assert (await alice.git("push", "-q", alice.url("alice/site"), "main", cwd=work)).status == 0
+    repo = await repos.find_repo(services, "alice", "site")
+    assert repo is not None
+    opened = service.Opened(repo, repos.repo_dir(services, repo.id), created=False)
+    setup = await service.prepare_push(services, opened)
+    setup.report.unlink()
+    hooks = services.config.data_dir / "git" / ".hooks"
+    assert setup.config == ("receive.fsckObjects=true", f"receive.maxInputSize={100 * MB}", f"core.hooksPath={hooks}")
+    assert sorted(p.name for p in hooks.iterdir()) == ["post-receive", "pre-receive"]
+    assert all(os.access(p, os.X_OK) for p in hooks.iterdir())
+    assert not (opened.path / "hooks" / "pre-receive").exists()  # no hook file inside the repository
+    # A bigger tier, and a per-account override past it, raise the per-push cap.
+    await pool.execute(
+        "UPDATE users SET creator_tier = 'big_files', storage_used_bytes = 0 WHERE id = $1", alice.user_id
+    )
+    setup = await service.prepare_push(services, opened)
+    setup.report.unlink()
+    assert f"receive.maxInputSize={5 * GB}" in setup.config
+    assert setup.env["MNWD_QUOTA_LEFT"] == str(100 * GB)
+    await pool.execute("UPDATE users SET max_file_override_bytes = $2 WHERE id = $1", alice.user_id, 7 * GB)
+    setup = await service.prepare_push(services, opened)
+    setup.report.unlink()
+    assert f"receive.maxInputSize={7 * GB}" in setup.config
