@@ -16,7 +16,8 @@
 - Data path: the real git runs on the bare repo (by id, `mnwd.git.repos.repo_dir`) and the channel is piped
   to it in both directions with flow control (each write waits for the other side's drain: a slow client
   slows git, nothing piles up in memory). ``GIT_PROTOCOL`` from the session's environment is passed on
-  (protocol v2). git's stderr and exit status go back to the client. No idle timeout while git runs;
+  (protocol v2). A push runs with `mnwd.git.service.prepare_push`'s config and hooks (storage quota, fsck,
+  size cap, its own ref report). git's stderr and exit status go back to the client. No idle timeout while git runs;
   keepalives (`KEEPALIVE_SECONDS`) find dead peers. If the client goes away, git is stopped: a cut push
   leaves the refs as they were.
 - At most `MAX_GIT_PER_USER` git processes run at once per account; one more is refused with a line.
