@@ -1,5 +1,6 @@
 """Smart-HTTP clone of public repos (`mnwd.git.smart_http`): ``GET /source/{owner}/{repo}/info/refs`` and
-``POST /source/{owner}/{repo}/git-upload-pack``, also without the ``/source`` prefix for ``{repo}.git``."""
+``POST /source/{owner}/{repo}/git-upload-pack``, also without the ``/source`` prefix (``{repo}`` with or
+without ``.git``)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ async def upload_pack(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    for prefix in ("/source/{owner}/{repo}", "/{owner}/{repo:[^/]+\\.git}"):
+    # Without the prefix only names that can be a user's and a repo's (never the store's /@username pages).
+    for prefix in ("/source/{owner}/{repo}", "/{owner:[A-Za-z0-9_-]+}/{repo:[A-Za-z0-9_-][A-Za-z0-9._-]*}"):
         app.router.add_get(prefix + "/info/refs", info_refs)
         app.router.add_post(prefix + "/git-upload-pack", upload_pack)

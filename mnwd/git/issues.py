@@ -8,6 +8,7 @@ Interface (``repo`` is a `Repo` the caller already may read, see `mnwd.git.sourc
     await add_comment(services, repo, number, author_id, body)
     await set_status(services, repo, number, actor_id, "closed")         # owner or author, else 403
     await change_issue(services, repo, number, actor_id, state=, title=, body=, labels=)  # all or nothing
+    require_author_or_owner(repo, issue, actor_id)                       # 403 unless the author or owner
     labels = await list_labels(services, repo); await create_label(...); await delete_label(...)
     await set_labels(services, repo, number, actor_id, names)            # owner only
 
@@ -56,6 +57,7 @@ __all__ = [
     "list_issues",
     "list_labels",
     "open_issue",
+    "require_author_or_owner",
     "send_issue_mail",
     "set_labels",
     "set_status",
@@ -265,7 +267,7 @@ async def add_comment(services: Services, repo: Repo, number: int, author_id: uu
     return Comment(found["id"], found["author"], found["body"], found["created_at"])
 
 
-def _require_author_or_owner(repo: Repo, issue: Issue, actor_id: uuid.UUID) -> None:
+def require_author_or_owner(repo: Repo, issue: Issue, actor_id: uuid.UUID) -> None:
     if actor_id not in (repo.user_id, issue.author_user_id):
         raise Forbidden("Only the issue's author and the repository's owner can change it.")
 
@@ -274,7 +276,7 @@ async def set_status(services: Services, repo: Repo, number: int, actor_id: uuid
     if status not in STATUSES:
         raise ValidationFailed("Unknown status.", errors=[{"field": "state", "message": "Use open or closed."}])
     issue, _ = await get_issue(services, repo, number, with_comments=False)
-    _require_author_or_owner(repo, issue, actor_id)
+    require_author_or_owner(repo, issue, actor_id)
     await queries.set_issue_status(services.pool, issue.id, status)
     issue, _ = await get_issue(services, repo, number, with_comments=False)
     return issue
@@ -295,7 +297,7 @@ async def change_issue(
     bad part leaves the issue as it was."""
     issue, _ = await get_issue(services, repo, number, with_comments=False)
     if state is not None or title is not None or body is not None:
-        _require_author_or_owner(repo, issue, actor_id)
+        require_author_or_owner(repo, issue, actor_id)
     if labels is not None:
         _require_owner(repo, actor_id)
     new_title = issue.title if title is None else title.strip()

@@ -1,5 +1,6 @@
 """Pages of a repository's issue tracker: list and filter, open, view with comments, close and reopen,
-labels (the owner's). Reading needs read access to the repo; writing needs a signed-in user too."""
+edit the title and body (the author or the owner; anyone else who can read the repo gets 403), labels
+(the owner's). Reading needs read access to the repo; writing needs a signed-in user too."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ SAVED = {
     "closed": "The issue was closed.",
     "reopened": "The issue was reopened.",
     "labels": "The labels were saved.",
+    "edited": "The issue was saved.",
 }
 
 
@@ -138,6 +140,38 @@ async def change_status(request: web.Request) -> web.Response:
     return redirect(f"/source/{repo.owner}/{repo.name}/issues/{_number(request)}?saved={saved}")
 
 
+async def _edit_page(
+    request: web.Request, repo: Repo, viewer: Viewer, problem: Problem | None = None, **form: str
+) -> web.Response:
+    issue, _ = await issues.get_issue(request.app[SERVICES], repo, _number(request), with_comments=False)
+    issues.require_author_or_owner(repo, issue, viewer.user_id)
+    context = await _context(
+        request, repo, viewer, issue=issue, form={"title": issue.title, "body": issue.body, **form}
+    )
+    if problem is not None:
+        return await render_problem(request, "git/issue_edit.html", problem, context)
+    return await render(request, "git/issue_edit.html", context)
+
+
+async def edit_issue_page(request: web.Request) -> web.Response:
+    repo, viewer = await _repo(request, signed_in=True)
+    assert viewer is not None
+    return await _edit_page(request, repo, viewer)
+
+
+async def edit_issue(request: web.Request) -> web.Response:
+    repo, viewer = await _repo(request, signed_in=True)
+    assert viewer is not None
+    form = await read_form(request)
+    title = field(form, "title", max_chars=issues.MAX_TITLE_CHARS)
+    body = field(form, "body", max_chars=issues.MAX_BODY_CHARS)
+    try:
+        await issues.change_issue(request.app[SERVICES], repo, _number(request), viewer.user_id, title=title, body=body)
+    except ValidationFailed as problem:
+        return await _edit_page(request, repo, viewer, problem, title=title, body=body)
+    return redirect(f"/source/{repo.owner}/{repo.name}/issues/{_number(request)}?saved=edited")
+
+
 async def change_labels(request: web.Request) -> web.Response:
     repo, viewer = await _repo(request, signed_in=True)
     assert viewer is not None
@@ -218,6 +252,8 @@ def setup(app: web.Application) -> None:
     app.router.add_post(base + r"/issues/{number:\d{1,9}}/comments", add_comment)
     app.router.add_post(base + r"/issues/{number:\d{1,9}}/status", change_status)
     app.router.add_post(base + r"/issues/{number:\d{1,9}}/labels", change_labels)
+    app.router.add_get(base + r"/issues/{number:\d{1,9}}/edit", edit_issue_page)
+    app.router.add_post(base + r"/issues/{number:\d{1,9}}/edit", edit_issue)
     app.router.add_get(base + "/labels", labels_page)
     app.router.add_post(base + "/labels", create_label)
     app.router.add_get(base + "/labels.css", labels_css)

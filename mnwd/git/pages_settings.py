@@ -1,5 +1,6 @@
 """The owner's settings page of a repository: description, visibility, default branch, rename, delete.
-Anyone else gets 404 here, as for a private repository."""
+Anyone else gets 404 here, as for a private repository. Also the "New repository" form (``/source/new``,
+signed in), whose routes `setup_new` adds before ``/source/{owner}``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mnwd.web.forms import checkbox, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
 
-__all__ = ["setup"]
+__all__ = ["setup", "setup_new"]
 
 SAVED = {"saved": "The settings were saved.", "renamed": "The repository was renamed."}
 
@@ -117,6 +118,43 @@ async def delete(request: web.Request) -> web.Response:
     repo = await _owned(request, viewer)
     await repo_settings.delete_repo(request.app[SERVICES], repo)
     return redirect(f"/source/{repo.owner}")
+
+
+async def _new_page(request: web.Request, problem: Problem | None = None, **form: Any) -> web.Response:
+    context = {"form": {"name": "", "description": "", "is_private": False, **form}}
+    if problem is not None:
+        return await render_problem(request, "git/new_repo.html", problem, context)
+    return await render(request, "git/new_repo.html", context)
+
+
+async def new_repo_page(request: web.Request) -> web.Response:
+    await require_viewer(request)
+    return await _new_page(request)
+
+
+async def create_repo(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    form = await read_form(request)
+    name = field(form, "name", max_chars=200)
+    description = field(form, "description", max_chars=repo_settings.MAX_DESCRIPTION_CHARS)
+    is_private = form.get("visibility") == "private"
+    try:
+        repo = await repo_settings.create_repo(
+            request.app[SERVICES],
+            viewer.user_id,
+            viewer.username,
+            name,
+            description=description,
+            is_private=is_private,
+        )
+    except Problem as problem:
+        return await _new_page(request, problem, name=name, description=description, is_private=is_private)
+    return redirect(f"/source/{repo.owner}/{repo.name}")
+
+
+def setup_new(app: web.Application) -> None:
+    app.router.add_get("/source/new", new_repo_page)
+    app.router.add_post("/source/new", create_repo)
 
 
 def setup(app: web.Application) -> None:

@@ -59,7 +59,8 @@ async def owner_repos(request: web.Request) -> web.Response:
     )
     if found is None:
         raise NotFound("There is no such user.")
-    return await render(request, "git/owner.html", {"listing": found})
+    is_owner = viewer is not None and viewer.username == found.owner
+    return await render(request, "git/owner.html", {"listing": found, "is_owner": is_owner})
 
 
 async def repo_home(request: web.Request) -> web.Response:

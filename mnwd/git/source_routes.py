@@ -9,6 +9,7 @@ from mnwd.git import issue_routes, pages_issues, pages_settings, pages_source
 
 def setup(app: web.Application) -> None:
     """Adds the source browser, repo settings and the issue tracker (pages and JSON API)."""
+    pages_settings.setup_new(app)  # /source/new before /source/{owner}
     pages_source.setup(app)
     pages_settings.setup(app)
     pages_issues.setup(app)

@@ -16,7 +16,8 @@
 - Data path: the real git runs on the bare repo (by id, `mnwd.git.repos.repo_dir`) and the channel is piped
   to it in both directions with flow control (each write waits for the other side's drain: a slow client
   slows git, nothing piles up in memory). ``GIT_PROTOCOL`` from the session's environment is passed on
-  (protocol v2). git's stderr and exit status go back to the client. No idle timeout while git runs;
+  (protocol v2). A push runs with `mnwd.git.service.prepare_push`'s config and hooks (storage quota, fsck,
+  size cap, its own ref report). git's stderr and exit status go back to the client. No idle timeout while git runs;
   keepalives (`KEEPALIVE_SECONDS`) find dead peers. If the client goes away, git is stopped: a cut push
   leaves the refs as they were.
 - At most `MAX_GIT_PER_USER` git processes run at once per account; one more is refused with a line.
@@ -237,21 +238,35 @@ class GitSshServer:
             return 1, None
         self._running[user.user_id] = running + 1
         try:
-            before = await service.read_refs(opened.path) if verb == service.RECEIVE_PACK else {}
-            protocol = (process.env or {}).get("GIT_PROTOCOL")
-            status = await self._run_git(process, verb, opened.path, protocol if isinstance(protocol, str) else None)
-            if verb == service.RECEIVE_PACK and await service.finish_push(self.services, opened, user, before):
-                return status, opened.path
-            return status, None
+            setup = await service.prepare_push(self.services, opened) if verb == service.RECEIVE_PACK else None
+            try:
+                protocol = (process.env or {}).get("GIT_PROTOCOL")
+                status = await self._run_git(
+                    process, verb, opened.path, protocol if isinstance(protocol, str) else None, setup
+                )
+                if setup is not None and await service.finish_push(self.services, opened, user, setup):
+                    return status, opened.path
+                return status, None
+            finally:
+                if setup is not None:
+                    with contextlib.suppress(OSError):
+                        setup.report.unlink(missing_ok=True)
         finally:
             left = self._running.pop(user.user_id) - 1
             if left:
                 self._running[user.user_id] = left
 
     async def _run_git(
-        self, process: asyncssh.SSHServerProcess[bytes], verb: str, path: Path, protocol: str | None
+        self,
+        process: asyncssh.SSHServerProcess[bytes],
+        verb: str,
+        path: Path,
+        protocol: str | None,
+        setup: service.PushSetup | None,
     ) -> int:
-        git = await service.git_process(verb, path, protocol)
+        git = await service.git_process(
+            verb, path, protocol, config=setup.config if setup else (), env=setup.env if setup else None
+        )
         self._processes.add(git)
         assert git.stdin is not None
         assert git.stdout is not None

@@ -3,41 +3,16 @@
 One table in code (`TIER_LIMITS`); `users.creator_tier` picks the row (a creator without a tier gets
 ``basic``) and `users.max_file_override_bytes` raises the largest file for one user. `check_upload` decides
 from a declared size (``Content-Length``) before a byte is read, and names the limit and the tier that lifts it.
-The creator platform issue adds subscriptions to tiers; the limits stay here.
+The creator platform issue adds subscriptions to tiers. The table itself lives in the base module
+`mnwd.tiers` (git hosting reads it too) and is re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mnwd.errors import PayloadTooLarge
+from mnwd.tiers import GB, MB, TIER_LIMITS, TIERS, TierLimits, human_size, limits_for
 
-__all__ = ["TIERS", "TIER_LIMITS", "TierLimits", "check_upload", "limits_for"]
-
-MB = 1 << 20
-GB = 1 << 30
-
-
-@dataclass(frozen=True)
-class TierLimits:
-    tier: str
-    largest_file_bytes: int
-    storage_bytes: int
-    max_projects: int
-
-
-TIERS = ("basic", "small_files", "big_files", "everything")
-
-TIER_LIMITS = {
-    "basic": TierLimits("basic", 100 * MB, 1 * GB, 10),
-    "small_files": TierLimits("small_files", 500 * MB, 10 * GB, 50),
-    "big_files": TierLimits("big_files", 5 * GB, 100 * GB, 200),
-    "everything": TierLimits("everything", 20 * GB, 1024 * GB, 1000),
-}
-
-
-def limits_for(tier: str | None) -> TierLimits:
-    return TIER_LIMITS[tier or "basic"]
+__all__ = ["GB", "MB", "TIERS", "TIER_LIMITS", "TierLimits", "check_upload", "limits_for"]
 
 
 def _lifting_tier(needed: int, attribute: str) -> str | None:
@@ -48,7 +23,7 @@ def _lifting_tier(needed: int, attribute: str) -> str | None:
 
 
 def _human(size: int) -> str:
-    return f"{size / GB:g} GB" if size >= GB else f"{size / MB:g} MB"
+    return human_size(size)
 
 
 def check_upload(*, tier: str | None, override_bytes: int | None, used_bytes: int, size: int) -> None:

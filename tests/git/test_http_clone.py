@@ -27,8 +27,15 @@ async def test_a_public_repo_clones_and_fetches_anonymously_over_http(
     await pool.execute("UPDATE git_repos SET is_private = false")
     base = f"http://127.0.0.1:{client.port}"
 
-    for version, url in (("2", f"{base}/source/alice/site.git"), ("0", f"{base}/alice/site.git")):
-        clone = tmp_path / f"clone-v{version}"
+    for version, url in (
+        ("2", f"{base}/source/alice/site.git"),
+        ("0", f"{base}/alice/site.git"),
+        ("2", f"{base}/alice/site"),
+        ("0", f"{base}/source/alice/site"),
+    ):
+        clone = tmp_path / f"clone-v{version}-{url.rsplit('/', 2)[-2]}-{url.endswith('.git')}"
+        if clone.name == "clone-v2-alice-True":
+            clone = tmp_path / "clone-v2"
         cloned = await run(
             "git",
             "-c",
@@ -64,7 +71,12 @@ async def test_private_and_missing_repos_are_the_same_404(
     for path in ("alice/secret.git", "alice/nothing.git", "nobody/x.git"):
         response = await client.get(f"/source/{path}/info/refs?service=git-upload-pack")
         answers.append((response.status, (await response.json())["detail"]))
-    assert answers == [(404, "Repository not found.")] * 3
+    for path in ("alice/secret", "alice/secret.git", "alice/nothing"):
+        response = await client.get(f"/{path}/info/refs?service=git-upload-pack")
+        answers.append((response.status, (await response.json())["detail"]))
+    assert answers == [(404, "Repository not found.")] * 6
+    # The store's /@username pages are never taken for a repository.
+    assert (await client.get("/@alice/secret/info/refs?service=git-upload-pack")).status == 404
     cloned = await run(
         "git", "clone", f"http://127.0.0.1:{client.port}/source/alice/secret.git", str(tmp_path / "c"), env=ANON
     )

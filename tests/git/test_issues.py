@@ -4,6 +4,7 @@ owner's mail."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.config import Config
@@ -276,3 +277,73 @@ async def test_json_api_from_the_signed_in_session_needs_the_csrf_header(
     assert response.status == 201
     async with browser.client.get(base, headers={"Accept": "application/json"}) as listed:
         assert [i["title"] for i in (await listed.json())["issues"]] == ["With the header"]
+
+
+async def test_the_author_and_the_owner_edit_an_issue_from_its_page(
+    browser: Browser,
+    other_browser: Browser,
+    aiohttp_client: Any,
+    make_user: MakeUser,
+    make_git_repo: MakeGitRepo,
+    services: Services,
+) -> None:
+    ada = await make_user("ada")
+    await make_user("bob")
+    await make_user("carol")
+    repo, _ = await make_git_repo(ada, "hello", {"a.txt": "a\n"})
+    secret, _ = await make_git_repo(ada, "secret", {"a.txt": "a\n"}, private=True)
+    await issues.open_issue(services, secret, ada["id"], title="Hidden", body="")
+    await sign_in(other_browser, "bob")
+    issue_url = "/source/ada/hello/issues/1"
+    opened = await other_browser.submit(
+        "/source/ada/hello/issues/new", "/source/ada/hello/issues", {"title": "Crash", "body": "old"}
+    )
+    assert opened.location == issue_url
+    assert 'href="/source/ada/hello/issues/1/edit"' in (await other_browser.get(issue_url)).text
+
+    # The author edits; HTML in the body is rendered sanitized.
+    form = await other_browser.get(f"{issue_url}/edit")
+    assert form.status == 200
+    assert form.has("Crash")
+    saved = await other_browser.submit(
+        f"{issue_url}/edit",
+        f"{issue_url}/edit",
+        {"title": "Crash on start", "body": "**new** <img src=x onerror=alert(1)>"},
+    )
+    assert saved.location == f"{issue_url}?saved=edited"
+    page = await other_browser.get(saved.location)
+    assert page.has("Crash on start")
+    assert page.has("The issue was saved.")
+    assert "<strong>new</strong>" in page.text
+    assert "onerror" not in page.text
+    # Bad input changes nothing.
+    for values, message in (
+        ({"title": "", "body": "x"}, "title"),
+        ({"title": "x" * 201, "body": "x"}, "title"),
+        ({"title": "ok", "body": "x" * 65_537}, "body"),
+    ):
+        refused = await other_browser.submit(f"{issue_url}/edit", f"{issue_url}/edit", values)
+        assert refused.status == 422, values
+        assert 'id="' + message + '-error"' in refused.text
+    forged = await other_browser.post(f"{issue_url}/edit", {"title": "Forged", "body": ""})
+    assert forged.status == 403
+    row = await services.pool.fetchrow("SELECT title, body FROM issues WHERE title LIKE 'Crash%'")
+    assert (row["title"], row["body"]) == ("Crash on start", "**new** <img src=x onerror=alert(1)>")
+
+    # The owner edits too.
+    await sign_in(browser, "ada")
+    owner = await browser.submit(f"{issue_url}/edit", f"{issue_url}/edit", {"title": "Crash at start", "body": "b"})
+    assert owner.status == 303
+    # Someone else who can read the repo: 403 and no link; on a private repo: 404, as if it did not exist.
+    carol = Browser(await aiohttp_client(browser.client.server))
+    await sign_in(carol, "carol")
+    assert 'issues/1/edit"' not in (await carol.get(issue_url)).text
+    assert (await carol.get(f"{issue_url}/edit")).status == 403
+    page = await carol.get(issue_url)
+    refused = await carol.post(f"{issue_url}/edit", {"title": "Mine now", "body": "", "csrf_token": page.csrf})
+    assert refused.status == 403
+    assert (await carol.get("/source/ada/secret/issues/1/edit")).status == 404
+    assert (await carol.get("/source/ada/hello/issues/99/edit")).status == 404
+    signed_out = Browser(await aiohttp_client(browser.client.server))
+    assert (await signed_out.get(f"{issue_url}/edit", follow=False)).location.startswith("/login")
+    assert await services.pool.fetchval("SELECT title FROM issues WHERE repo_id = $1", repo.id) == "Crash at start"

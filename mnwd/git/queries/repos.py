@@ -38,14 +38,17 @@ async def get_repo(conn: Conn, repo_id: uuid.UUID) -> asyncpg.Record | None:
     )
 
 
-async def insert_repo(conn: Conn, user_id: uuid.UUID, name: str, *, is_private: bool) -> asyncpg.Record | None:
+async def insert_repo(
+    conn: Conn, user_id: uuid.UUID, name: str, *, is_private: bool, description: str = ""
+) -> asyncpg.Record | None:
     """The new repo, or ``None`` when the owner already has one by that name (a concurrent create won)."""
     inserted = await conn.fetchval(
-        "INSERT INTO git_repos (user_id, name, is_private) VALUES ($1, $2, $3) "
+        "INSERT INTO git_repos (user_id, name, is_private, description) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT ON CONSTRAINT git_repos_user_id_name_key DO NOTHING RETURNING id",
         user_id,
         name,
         is_private,
+        description,
     )
     return None if inserted is None else await get_repo(conn, inserted)
 
@@ -91,3 +94,11 @@ async def update_after_push(
         size_bytes - old["size_bytes"],
     )
     return await get_repo(conn, repo_id)
+
+
+async def get_owner_quota(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """The owner's tier, largest-file override and storage used (for the push quota)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT creator_tier, max_file_override_bytes, storage_used_bytes FROM users WHERE id = $1", user_id
+    )
+    return row
