@@ -13,7 +13,8 @@ from dataclasses import dataclass
 class Options:
     # fsync and synchronous_commit off (and full_page_writes): faster, not what production runs.
     fast_unsafe: bool = False
-    # Tiny sizes and two rounds: a smoke test that every benchmark still runs, not a measurement.
+    # Tiny sizes and two rounds: a smoke test that every benchmark still runs, not a measurement (so PostgreSQL
+    # runs with fsync off too: see `parse`).
     quick: bool = False
     rounds: int = 5
 
@@ -29,12 +30,14 @@ def parse(argv: Sequence[str]) -> tuple[Options, list[str]]:
     """``[--fast-unsafe] [--quick] [--rounds N] [module …]`` → options and the modules to run (all if none)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description="SyncKit benchmarks against baselines")
     parser.add_argument("--fast-unsafe", action="store_true", help="PostgreSQL with fsync and synchronous_commit off")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds: checks that every bench runs")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds, no fsync: checks every bench runs")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per comparison (default 5, quick 2)")
     parser.add_argument("modules", nargs="*", help="e.g. sync_push sync_live (default: all)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 5)
-    return Options(fast_unsafe=args.fast_unsafe, quick=args.quick, rounds=rounds), args.modules
+    # --quick measures nothing: waiting for fsync there only makes the smoke test (tests/test_bench_smoke.py) slow.
+    fast_unsafe = args.fast_unsafe or args.quick
+    return Options(fast_unsafe=fast_unsafe, quick=args.quick, rounds=rounds), args.modules
 
 
 Side = Callable[[], Awaitable[float]]

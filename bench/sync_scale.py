@@ -48,6 +48,7 @@ BEARER_CACHE_SECONDS = 20
 # token re-checks fall inside.
 PUSH_INTERVAL = 2 * BEARER_CACHE_SECONDS / PUSHES
 HEARTBEAT_SECONDS = 15.0
+SETTLE_SECONDS = 1.0  # before an RSS reading (0.1 s with --quick)
 
 
 class IdleClients:
@@ -94,18 +95,18 @@ def _rss(pid: int) -> int:
     return rss
 
 
-async def _settled_rss(pid: int) -> int:
-    await asyncio.sleep(1.0)
+async def _settled_rss(pid: int, settle: float) -> int:
+    await asyncio.sleep(settle)
     return _rss(pid)
 
 
-async def _memory_per_client(pid: int, url: str, devices: list[Device]) -> float:
+async def _memory_per_client(pid: int, url: str, devices: list[Device], settle: float) -> float:
     clients = IdleClients(url)
     try:
         await clients.connect(devices[:FIRST])
-        before = await _settled_rss(pid)
+        before = await _settled_rss(pid, settle)
         await clients.connect(devices[FIRST:])
-        after = await _settled_rss(pid)
+        after = await _settled_rss(pid, settle)
     finally:
         await clients.close()
     return (after - before) / (len(devices) - FIRST)
@@ -127,6 +128,10 @@ def _raise_open_files(needed: int) -> None:
 async def run(options: Options) -> list[Result]:
     clients = options.size(CLIENTS, 2 * FIRST)
     pushes = options.size(PUSHES, 10)
+    # --quick: the same steps, without the waits that only make the figures meaningful.
+    settle = SETTLE_SECONDS if not options.quick else 0.1
+    interval = PUSH_INTERVAL if not options.quick else 0.01
+    warmup = options.size(20, 2)
     _raise_open_files(2 * clients + 1000)
     async with sync_stack(options, serve_here=False) as stack:
         users = await stack.create_users(clients + 1)
@@ -153,16 +158,16 @@ async def run(options: Options) -> list[Result]:
             watcher = Watcher(stack.base_url, b)
             await watcher.start()
             try:
-                alone = await live_latencies(stack.base_url, a, watcher, pushes, interval=PUSH_INTERVAL)
+                alone = await live_latencies(stack.base_url, a, watcher, pushes, warmup=warmup, interval=interval)
                 idle_clients = IdleClients(events)
                 try:
                     await idle_clients.connect(idle[:FIRST])
                     pg_before = len(await _backends(stack) - ours)
-                    before = await _settled_rss(pid)
+                    before = await _settled_rss(pid, settle)
                     await idle_clients.connect(idle[FIRST:])
-                    after = await _settled_rss(pid)
+                    after = await _settled_rss(pid, settle)
                     pg_during = len(await _backends(stack) - ours)
-                    crowded = await live_latencies(stack.base_url, a, watcher, pushes, interval=PUSH_INTERVAL)
+                    crowded = await live_latencies(stack.base_url, a, watcher, pushes, warmup=warmup, interval=interval)
                 finally:
                     await idle_clients.close()
             finally:
@@ -172,7 +177,9 @@ async def run(options: Options) -> list[Result]:
         bare_port = free_port()
         argv = [sys.executable, "-m", "bench.sync_scale", "bare", str(bare_port)]
         async with subprocess_server(argv, {}, bare_port, stack.tmp / "bare.log") as bare_pid:
-            bare_per_client = await _memory_per_client(bare_pid, f"http://127.0.0.1:{bare_port}/sync/v1/events", idle)
+            bare_per_client = await _memory_per_client(
+                bare_pid, f"http://127.0.0.1:{bare_port}/sync/v1/events", idle, settle
+            )
 
     kib = 1 / 1024
     us = 1e6

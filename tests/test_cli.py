@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from mnwd.cli import _parser
+from tests.support import forkserver
 from tests.support.daemon import daemon_env, free_port
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return forkserver.run(
         [sys.executable, "-m", "mnwd", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 

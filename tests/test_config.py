@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 
 from mnwd.config import Config, ConfigError
 from mnwd.domains import all_settings
+from tests.support import forkserver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,7 @@ def test_secrets_stay_out_of_repr_and_errors() -> None:
 
 
 def test_bad_port_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = forkserver.run(
         [sys.executable, "-m", "mnwd", "serve"],
         env={"PATH": "/usr/bin:/bin", "MNWD_HTTP_PORT": "abc", "MNWD_DATA_DIR": str(tmp_path)},
         capture_output=True,
@@ -109,7 +109,7 @@ def test_every_setting_is_documented(document: str) -> None:
 
 
 def test_config_command_lists_settings_with_secrets_hidden(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = forkserver.run(
         [sys.executable, "-m", "mnwd", "config"],
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://u:hunter2@db/x"},
         capture_output=True,

@@ -20,6 +20,7 @@ from mnwd.app import create_app
 from mnwd.config import Config
 from mnwd.daemon import serve
 from mnwd.services import Services
+from tests.support import forkserver
 from tests.support.daemon import RunningDaemon, daemon_env, free_port, start_daemon
 
 
@@ -67,7 +68,7 @@ def test_serve_with_embedded_postgres_keeps_data_across_restarts(tmp_path: Path)
     data_dir = tmp_path / "var"
 
     def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return forkserver.run(
             [sys.executable, "-m", "mnwd", *args], env=env, capture_output=True, text=True, timeout=60
         )
 
@@ -145,7 +146,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path, db_url: str) -> None:
         blocker.listen()
         port = blocker.getsockname()[1]
         env = daemon_env(tmp_path, {"DATABASE_URL": db_url, "MNWD_HTTP_PORT": str(port)})
-        result = subprocess.run(
+        result = forkserver.run(
             [sys.executable, "-m", "mnwd", "serve"], env=env, capture_output=True, text=True, timeout=60
         )
     assert result.returncode == 1

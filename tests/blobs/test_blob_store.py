@@ -21,6 +21,7 @@ from mnwd.blobs import (
 )
 from mnwd.blobs.staging import BATCH_SIZE
 from tests.blobs.streams import Boom, ChunkedStream, stream_of
+from tests.support.waiting import until_set
 
 MiB = 1024 * 1024
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -190,7 +191,7 @@ async def test_stream_that_fails_midway_keeps_nothing(blob_store: BlobStore, sta
 async def test_cancelled_put_keeps_nothing(blob_store: BlobStore, staging_dir: Path) -> None:
     source = ChunkedStream(4 * MiB, block_at=40)
     task = asyncio.create_task(blob_store.put(source))
-    await source.blocked.wait()
+    await until_set(source.blocked, task)  # a put failing before chunk 40 would leave a bare wait() hanging
     assert staged_bytes(staging_dir) > 0
 
     task.cancel()

@@ -24,6 +24,7 @@ from mnwd.db.jobs import Backoff, Job, JobQueue, PermanentJobError, enqueue, swe
 from mnwd.db.pool import create_pool
 from mnwd.db.tx import Tx, run_tx
 from mnwd.metrics import Metrics
+from tests.support.waiting import until_set
 
 
 async def job_row(pool: asyncpg.Pool, job_id: uuid.UUID | None) -> asyncpg.Record:
@@ -421,11 +422,11 @@ async def test_a_runner_that_lost_its_lease_does_not_overwrite_the_newer_attempt
     fresh.register("ota.build", quick)
     job_id = await enqueue(pool, "ota.build", {})
     stale_run = asyncio.create_task(stale.run_due())
-    await slow_started.wait()
+    await until_set(slow_started, stale_run)
     await expire_leases(pool)
     assert await fresh.run_due() == 1
     slow_release.set()
-    assert await stale_run == 1
+    assert await asyncio.wait_for(stale_run, 10) == 1
     row = await job_row(pool, job_id)
     assert (row["state"], row["attempts"]) == ("done", 2)
     assert 'mnwd_jobs_run_total{kind="ota.build",outcome="lost"} 1.0' in metric_lines(metrics)

@@ -23,6 +23,7 @@ from mnwd.db.migrations import (
     migration_status,
 )
 from mnwd.domains import open_all_services, sql_dirs
+from tests.support import forkserver
 from tests.support.daemon import RunningDaemon, daemon_env, start_daemon, wait_healthy
 from tests.support.db import MIGRATIONS_DIR
 
@@ -188,7 +189,7 @@ async def test_serve_refuses_to_start_after_a_landed_migration_was_edited(
     last.write_text(last.read_text() + "\n-- edited after it was applied\n")
     env = daemon_env(tmp_path, {"DATABASE_URL": db_url, "MNWD_MIGRATIONS_DIR": str(migrations_copy)})
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "mnwd", "serve"], env=env, capture_output=True, text=True, timeout=60
+        forkserver.run, [sys.executable, "-m", "mnwd", "serve"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
     assert f"mnwd: migration {last.name} was edited after it was applied" in result.stderr
@@ -199,7 +200,7 @@ async def test_migrate_command_reports_what_it_did(empty_db_url: str, tmp_path: 
     env = daemon_env(tmp_path, {"DATABASE_URL": empty_db_url})
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return forkserver.run(
             [sys.executable, "-m", "mnwd", *args], env=env, capture_output=True, text=True, timeout=60
         )
 

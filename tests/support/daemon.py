@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import forkserver
+
 START_TIMEOUT = 30.0
 
 
@@ -63,9 +65,10 @@ def daemon_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str,
 
 
 def spawn(env: dict[str, str], *args: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m mnwd ARGS`, forked from the warm fork server (tests/support/forkserver.py)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log_file:
-        return subprocess.Popen(
+        return forkserver.Popen(
             [sys.executable, "-m", "mnwd", *args], env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
 
@@ -97,8 +100,8 @@ def start_daemon(data_dir: Path, extra_env: dict[str, str] | None = None, *, wai
 
 
 def mnwd(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run an `mnwd` command to completion."""
-    return subprocess.run(
+    """Run an `mnwd` command to completion (forked from the warm fork server)."""
+    return forkserver.run(
         [sys.executable, "-m", "mnwd", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
     )
 

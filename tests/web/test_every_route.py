@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mnwd.app import build_app, route_table
+from tests.support import forkserver
 
 OAUTH_JSON_ERRORS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
 BAD_PARAMETER = "..%2F..%2Fetc%2Fpasswd"
@@ -63,10 +64,9 @@ async def test_bad_input_gets_a_clear_4xx(
 
 
 def test_mnwd_routes_prints_the_route_table() -> None:
-    import subprocess
     import sys
 
-    result = subprocess.run(
+    result = forkserver.run(
         [sys.executable, "-m", "mnwd", "routes"],
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
