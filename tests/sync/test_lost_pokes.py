@@ -92,10 +92,19 @@ async def test_a_killed_listen_connection_loses_no_poke(
 async def test_a_long_poll_hears_of_a_lost_poke_at_the_next_recheck(
     alice_api: SyncApi, pool: asyncpg.Pool, services: Services
 ) -> None:
-    waiting = asyncio.create_task(alice_api.pull(0, wait=30))
-    await asyncio.sleep(0.3)
-    seq = await _push_without_poke(pool, *await _stream_of(pool, alice_api))
-    await asyncio.sleep(0.3)
+    stream = await _stream_of(pool, alice_api)
+    cursor = 0
+    # On a busy machine the pull may not be waiting yet when the change lands (it then simply answers with
+    # it): try again from there, so that what is proven is a waiting pull woken by the recheck.
+    for _ in range(5):
+        waiting = asyncio.create_task(alice_api.pull(cursor, wait=30))
+        await asyncio.sleep(0.3)
+        seq = await _push_without_poke(pool, *stream)
+        await asyncio.sleep(0.3)
+        if not waiting.done():
+            break
+        cursor = seq
+        await waiting
     assert not waiting.done()
     await services[NOTIFIER].recheck()
     body = await (await asyncio.wait_for(waiting, 5)).json()
