@@ -341,6 +341,13 @@ def _renamed(problem: Problem) -> Problem:
     return problem
 
 
+def _prefixed(problem: Problem, prefix: str) -> Problem:
+    """A chapter's or section's fields as named on the item page, where ``title`` is the item's own."""
+    for error in problem.extra.get("errors", []):
+        error["field"] = f"{prefix}_{error['field']}"
+    return problem
+
+
 def _item_form_values(item: items.Item) -> dict[str, Any]:
     return {
         "slug": item.slug,
@@ -364,6 +371,7 @@ async def _item_page(
     problem: Problem | None = None,
     form: Any = None,
     chosen_tags: tuple[set[str], str | None] | None = None,
+    part_forms: dict[str, dict[str, str]] | None = None,
 ) -> web.Response:
     pool = request.app[SERVICES].pool
     own_items = await items.list_owned(pool, creator.id)
@@ -384,6 +392,9 @@ async def _item_page(
         "all_tags": await tags.list_tags(pool),
         "chosen_tags": chosen_tags[0],
         "primary_tag": chosen_tags[1],
+        "chapter_form": {},
+        "section_form": {},
+        **(part_forms or {}),
     }
     return await _item_form(request, "store/dashboard/item.html", context, problem=problem)
 
@@ -533,7 +544,10 @@ async def add_chapter(request: web.Request) -> web.Response:
             request.app[SERVICES].pool, item, title=field(form, "title"), start_seconds=start, url=field(form, "url")
         )
     except ValidationFailed as problem:
-        return await _item_page(request, creator, item, problem=problem)
+        shown = {name: field(form, name) for name in ("title", "start_seconds", "url")}
+        return await _item_page(
+            request, creator, item, problem=_prefixed(problem, "chapter"), part_forms={"chapter_form": shown}
+        )
     return redirect(f"{BASE}/items/{item.id}?saved=chapter")
 
 
@@ -560,7 +574,10 @@ async def add_section(request: web.Request) -> web.Response:
             sort_order=None if order is None else int(order),
         )
     except (ValidationFailed, SlugTaken) as problem:
-        return await _item_page(request, creator, item, problem=problem)
+        shown = {name: field(form, name, max_chars=200_000) for name in ("title", "slug", "body", "sort_order")}
+        return await _item_page(
+            request, creator, item, problem=_prefixed(problem, "section"), part_forms={"section_form": shown}
+        )
     return redirect(f"{BASE}/items/{item.id}?saved=section")
 
 

@@ -133,3 +133,33 @@ async def test_someone_elses_project_and_item_are_not_found(
     assert await _labels(pool, project["id"]) == ["drm-free"]
     assert await _tags(pool, item["id"]) == [("godot", True)]
     assert (await maker.post(f"/dashboard/store/projects/{project['id']}/labels", {})).status == 403
+
+
+async def test_chapter_and_section_mistakes_are_marked_on_their_own_fields(maker: Browser, maker_api: Api) -> None:
+    """The item page holds the item's form and the chapter and section forms: a chapter's bad title marks the
+    chapter's field (not the item's ``title``), and what was typed comes back."""
+    item = await maker_api.item((await maker_api.project("pod", type="podcast"))["id"], "ep", type="audio")
+    path = f"/dashboard/store/items/{item['id']}"
+    soon = await maker.submit(path, f"{path}/chapters", {"title": "Intro", "start_seconds": "soon"})
+    assert soon.status == 422
+    assert soon.has('id="chapter-start-seconds-error"')
+    assert soon.has('id="chapter-title" name="title" type="text" value="Intro"')
+    bad = await maker.submit(path, f"{path}/chapters", {"title": "", "start_seconds": "5", "url": "ftp://x"})
+    assert bad.status == 422
+    assert bad.has('id="chapter-title" name="title" type="text" value="" required aria-invalid="true"')
+    assert bad.has('value="ftp://x"')
+    assert bad.has('id="chapter-url-error"')
+    assert 'id="title-error"' not in bad.text
+    section = {"title": "Notes", "slug": "Bad Slug", "body": "**kept**", "sort_order": "x"}
+    order = await maker.submit(path, f"{path}/sections", section)
+    assert order.status == 422
+    assert order.has('id="section-sort-order-error"')
+    wrong = await maker.submit(path, f"{path}/sections", {**section, "sort_order": "1"})
+    assert wrong.status == 422
+    assert wrong.has('id="section-slug-error"')
+    assert wrong.has(">**kept**</textarea>")
+    assert wrong.has('id="section-title" name="title" type="text" value="Notes"')
+    assert (await maker.submit(path, f"{path}/sections", {**section, "slug": "notes", "sort_order": "1"})).status == 303
+    taken = await maker.submit(path, f"{path}/sections", {**section, "slug": "notes", "sort_order": "2"})
+    assert taken.status == 409
+    assert taken.has('id="section-slug-error"')
