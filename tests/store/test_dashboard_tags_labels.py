@@ -4,10 +4,14 @@ and nothing written."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 
+from mnwd.store.labels import set_project_labels
+from mnwd.store.pages_catalog import UNCHECKED_SECONDS
+from mnwd.store.tags import set_item_tags
 from tests.store.catalog_rows import make_tag
 from tests.store.conftest import Api
 from tests.support.browser import Browser, Page, _page
@@ -163,3 +167,21 @@ async def test_chapter_and_section_mistakes_are_marked_on_their_own_fields(maker
     taken = await maker.submit(path, f"{path}/sections", {**section, "slug": "notes", "sort_order": "2"})
     assert taken.status == 409
     assert taken.has('id="section-slug-error"')
+
+
+async def test_a_kept_item_page_shows_tags_and_labels_set_elsewhere(
+    maker_api: Api, other_browser: Browser, pool: asyncpg.Pool
+) -> None:
+    """A change by another daemon (here, straight through the module, not this daemon's handlers) moves the
+    item's or project's revision, so the kept page is rendered again within a second."""
+    await make_tag(pool, "godot", "Godot")
+    project = await maker_api.project("tools")
+    item = await maker_api.item(project["id"], "app")
+    path = "/@maker/tools/app"
+    assert not (await other_browser.get(path)).has('href="/tags/godot"')
+    await set_item_tags(pool, maker_api.user_id, uuid.UUID(item["id"]), ["godot"], "godot")
+    await set_project_labels(pool, maker_api.user_id, uuid.UUID(project["id"]), ["drm-free"])
+    await asyncio.sleep(UNCHECKED_SECONDS + 0.1)
+    page = await other_browser.get(path)
+    assert page.has('href="/tags/godot"')
+    assert page.has("DRM-free")
