@@ -17,7 +17,8 @@ The interface the handlers call:
   IPTC, comments or text chunks; the EXIF orientation is applied to the pixels first, so the image looks as
   it did. The ICC colour profile, transparency and animation stay. A JPEG whose orientation needs no turn
   is re-saved with its own quantization tables (``quality="keep"``), so it loses no quality; a lossless
-  WebP stays lossless. GIF bytes are kept as sent (GIF has no EXIF).
+  WebP stays lossless. A GIF (no EXIF) is re-saved without its comment and application extensions other
+  than the animation's loop.
 - ``delete_media(services, user_id, media_id)`` — removes the row and gives its bytes back to the storage
   account in one transaction; the stored bytes go afterwards when nothing else names them.
 - ``get_media(pool, media_id)``, ``list_library(pool, user_id, folder, page)``, ``list_folders``.
@@ -254,8 +255,6 @@ def _strip(data: bytes) -> bytes:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as image:
             kind = image.format or ""
-            if kind == "GIF":
-                return data
             animated = bool(getattr(image, "is_animated", False))
             icc = image.info.get("icc_profile")
             orientation = 1 if animated else image.getexif().get(0x0112, 1)
@@ -276,6 +275,8 @@ def _strip(data: bytes) -> bytes:
                 clean.save(out, "JPEG", quality=_JPEG_QUALITY, **options)
             elif kind == "PNG":
                 clean.save(out, "PNG", optimize=False, **options)
+            elif kind == "GIF":
+                clean.save(out, "GIF", **options)
             else:
                 lossless = _webp_is_lossless(data)
                 clean.save(out, "WEBP", lossless=lossless, quality=100 if lossless else _WEBP_QUALITY, **options)

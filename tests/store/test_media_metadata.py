@@ -98,9 +98,19 @@ async def test_a_sideways_photo_is_turned_upright_before_its_exif_goes(client: C
     assert bottom[1] > 200  # type: ignore[index]
 
 
-def test_an_image_without_metadata_keeps_its_pixels_and_a_gif_its_bytes() -> None:
+def test_an_image_without_metadata_keeps_its_pixels_and_a_gif_its_frames() -> None:
     plain = image_bytes("PNG", (5, 5))
     with Image.open(io.BytesIO(strip_metadata(plain))) as image:
         assert image.convert("RGB").getpixel((2, 2)) == (255, 0, 0)
     gif = image_bytes("GIF", (3, 3))
     assert strip_metadata(gif) == gif
+    frames = [Image.new("RGB", (4, 4), color).convert("P") for color in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"at home")
+    cleaned = strip_metadata(out.getvalue())
+    assert b"at home" not in cleaned
+    with Image.open(io.BytesIO(cleaned)) as image:
+        assert image.n_frames == 2
+        assert image.info["loop"] == 0
+        image.seek(1)
+        assert image.convert("RGB").getpixel((1, 1)) == (0, 0, 255)
