@@ -110,7 +110,7 @@ def test_an_image_without_metadata_keeps_its_pixels_and_a_gif_its_frames() -> No
     cleaned = strip_metadata(out.getvalue())
     assert b"at home" not in cleaned
     with Image.open(io.BytesIO(cleaned)) as image:
-        assert image.n_frames == 2
+        assert getattr(image, "n_frames", 1) == 2
         assert image.info["loop"] == 0
         image.seek(1)
         assert image.convert("RGB").getpixel((1, 1)) == (0, 0, 255)
