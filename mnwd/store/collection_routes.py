@@ -116,7 +116,9 @@ async def collection_page(request: web.Request) -> web.Response:
     if found is None:
         raise NotFound(collections.NO_SUCH_COLLECTION)
     is_owner = found.collection.user_id == viewer_id
+    base_url = request.app[SERVICES].config.base_url.rstrip("/")
     context = {
+        "canonical": f"{base_url}/collections/{found.collection.id}",
         "collection": found.collection,
         "items": found.items,
         "is_owner": is_owner,

@@ -20,6 +20,7 @@ from mnwd.accounts import Viewer, require_viewer
 from mnwd.errors import Forbidden, NotFound, ValidationFailed
 from mnwd.oauth import require_api_user
 from mnwd.store import home_page, labels, search, tags
+from mnwd.store.pages_catalog import changes_catalog
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.forms import field, read_form, render_problem
@@ -422,8 +423,9 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/search", search_api)
     app.router.add_get("/api/v1/tags", tags_api)
     app.router.add_get("/api/v1/labels", labels_api)
-    app.router.add_put("/api/v1/items/{item_id}/tags", put_item_tags)
-    app.router.add_put("/api/v1/projects/{project_id}/labels", put_project_labels)
+    # Item pages show tags and labels: kept ones are forgotten after a change.
+    app.router.add_put("/api/v1/items/{item_id}/tags", changes_catalog(put_item_tags))
+    app.router.add_put("/api/v1/projects/{project_id}/labels", changes_catalog(put_project_labels))
     app.router.add_get("/tags/{slug}", tag_page)
     app.router.add_get("/admin/tags", admin_tags)
     app.router.add_post("/admin/tags", create_tag)

@@ -10,8 +10,15 @@ The interface the handlers call:
   '' or slash-separated segments; no segment starts with a dot, so ``..`` and hidden names never pass.
 - ``store_media(services, user_id, folder=, filename=, alt_text=, data=)`` — checks the bytes are a PNG,
   JPEG, GIF or WebP image by decoding them with Pillow (anything else, SVG included: `NotAnImage`, 415;
-  a decompression bomb likewise), counts them against the creator's storage (`add_storage`, 413 past the
-  tier) and records the file; `Conflict` when the folder has a file of that name.
+  a decompression bomb likewise), strips their metadata (`strip_metadata`), counts the stored bytes against
+  the creator's storage (`add_storage`, 413 past the tier) and records the file; `Conflict` when the folder
+  has a file of that name.
+- ``strip_metadata(data)`` — a JPEG, PNG or WebP re-encoded without EXIF (GPS location, camera, times), XMP,
+  IPTC, comments or text chunks; the EXIF orientation is applied to the pixels first, so the image looks as
+  it did. The ICC colour profile, transparency and animation stay. A JPEG whose orientation needs no turn
+  is re-saved with its own quantization tables (``quality="keep"``), so it loses no quality; a lossless
+  WebP stays lossless. A GIF (no EXIF) is re-saved without its comment and application extensions other
+  than the animation's loop.
 - ``delete_media(services, user_id, media_id)`` — removes the row and gives its bytes back to the storage
   account in one transaction; the stored bytes go afterwards when nothing else names them.
 - ``get_media(pool, media_id)``, ``list_library(pool, user_id, folder, page)``, ``list_folders``.
@@ -34,10 +41,11 @@ import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnwd.blobs import BlobNotFound, BlobStream
 from mnwd.blobs.references import hold_blob_bytes
@@ -64,6 +72,7 @@ __all__ = [
     "list_library",
     "open_media",
     "store_media",
+    "strip_metadata",
     "upload_limit",
 ]
 
@@ -221,6 +230,70 @@ def _identify(data: bytes) -> tuple[str, int, int]:
     return ACCEPTED_FORMATS[kind], width, height
 
 
+# What a re-encoded image keeps of what Pillow read: nothing that says where, when or with what it was made.
+_KEPT_INFO = {"icc_profile", "transparency", "duration", "loop", "background", "disposal", "blend"}
+_WEBP_QUALITY = 90
+_JPEG_QUALITY = 92
+
+
+def _webp_is_lossless(data: bytes) -> bool:
+    """Whether a WebP's image data is VP8L (lossless): walks the RIFF chunks to the first image chunk."""
+    at = 12
+    while at + 8 <= len(data):
+        chunk, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+        if chunk in {b"VP8 ", b"VP8L"}:
+            return chunk == b"VP8L"
+        if chunk == b"ANMF":
+            at += 8 + 16  # an animation frame's header, then its own image chunks
+            continue
+        at += 8 + size + (size & 1)
+    return False
+
+
+def _strip(data: bytes) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as image:
+            kind = image.format or ""
+            animated = bool(getattr(image, "is_animated", False))
+            icc = image.info.get("icc_profile")
+            orientation = 1 if animated else image.getexif().get(0x0112, 1)
+            out = io.BytesIO()
+            if kind == "JPEG" and orientation == 1:
+                image.info = {}
+                image.save(out, "JPEG", quality="keep", subsampling="keep", icc_profile=icc, exif=b"")
+                return out.getvalue()
+            kept: dict[str | tuple[int, int], Any] = {k: v for k, v in image.info.items() if k in _KEPT_INFO}
+            clean: Image.Image = image if animated else ImageOps.exif_transpose(image)
+            clean.info = kept
+            options: dict[str, object] = {"exif": b""}
+            if icc:
+                options["icc_profile"] = icc
+            if animated:
+                options["save_all"] = True
+            if kind == "JPEG":
+                clean.save(out, "JPEG", quality=_JPEG_QUALITY, **options)
+            elif kind == "PNG":
+                clean.save(out, "PNG", optimize=False, **options)
+            elif kind == "GIF":
+                clean.save(out, "GIF", **options)
+            else:
+                lossless = _webp_is_lossless(data)
+                clean.save(out, "WEBP", lossless=lossless, quality=100 if lossless else _WEBP_QUALITY, **options)
+            return out.getvalue()
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """The image's bytes without metadata (see the module's docstring); `NotAnImage` when they cannot be
+    re-encoded."""
+    try:
+        return _strip(data)
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise NotAnImage("The file is not a PNG, JPEG, GIF or WebP image.") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise NotAnImage("The image could not be read to remove its metadata.") from None
+
+
 async def identify_image(data: bytes) -> tuple[str, int, int]:
     """``(content type, width, height)`` of an accepted image, decoded in a thread; `NotAnImage` otherwise."""
     return await asyncio.to_thread(_identify, data)
@@ -241,6 +314,10 @@ async def store_media(
     if not data:
         raise _invalid("file", "Choose an image to upload.")
     limit = await upload_limit(services.pool, user_id)
+    if len(data) > limit:
+        raise too_large(limit)
+    await identify_image(data)
+    data = await asyncio.to_thread(strip_metadata, data)
     if len(data) > limit:
         raise too_large(limit)
     content_type, width, height = await identify_image(data)

@@ -1,5 +1,6 @@
 """The creator's dashboard for the catalog, under ``/dashboard/store``: profile and links, projects, items,
-file versions (an upload form), chapters, sections and bundles.
+file versions (an upload form), chapters, sections, bundles, a project's labels and an item's tags (checkbox
+forms over ``mnwd.store.labels.set_project_labels`` and ``mnwd.store.tags.set_item_tags``).
 
 Every page needs a signed-in creator; every id in a path must be one of theirs (another's is "not found").
 Forms carry the CSRF token; a form with mistakes comes back with them shown (422) and nothing written.
@@ -20,7 +21,7 @@ from aiohttp import BodyPartReader, web
 
 from mnwd.accounts import Viewer, require_viewer
 from mnwd.errors import BadRequest, PayloadTooLarge, Problem, ValidationFailed
-from mnwd.store import creators, item_parts, items, projects, versions
+from mnwd.store import creators, item_parts, items, labels, projects, tags, versions
 from mnwd.store.fields import FieldErrors, SlugTaken, VersionTaken, parse_uuid
 from mnwd.store.files import LengthRequired
 from mnwd.store.limits import limits_for
@@ -51,6 +52,8 @@ SAVED = {
     "section": "The section was added.",
     "section-deleted": "The section was removed.",
     "bundle": "The bundle was saved.",
+    "labels": "The labels were saved.",
+    "tags": "The tags were saved.",
 }
 
 
@@ -227,10 +230,23 @@ def _project_form_values(project: projects.Project) -> dict[str, Any]:
 
 
 async def _project_page(
-    request: web.Request, project: projects.Project, *, problem: Problem | None = None, form: Any = None
+    request: web.Request,
+    project: projects.Project,
+    *,
+    problem: Problem | None = None,
+    form: Any = None,
+    chosen_labels: set[str] | None = None,
 ) -> web.Response:
-    listed = await items.list_items(request.app[SERVICES].pool, project, include_private=True)
-    context = {"project": project, "items": listed, "form": form or _project_form_values(project)}
+    pool = request.app[SERVICES].pool
+    listed = await items.list_items(pool, project, include_private=True)
+    chosen = (await labels.labels_for_projects(pool, [project.id])).get(project.id, [])
+    context = {
+        "project": project,
+        "items": listed,
+        "form": form or _project_form_values(project),
+        "all_labels": await labels.list_labels(pool),
+        "chosen_labels": chosen_labels if chosen_labels is not None else {label.slug for label in chosen},
+    }
     return await _project_form(request, "store/dashboard/project.html", context, problem=problem)
 
 
@@ -247,6 +263,21 @@ async def save_project(request: web.Request) -> web.Response:
     except (ValidationFailed, SlugTaken) as problem:
         return await _project_page(request, project, problem=problem, form=values)
     return redirect(f"{BASE}/projects/{project.id}?saved=project")
+
+
+def _slugs(form: Form, name: str) -> list[str]:
+    return [value for value in form.getall(name, []) if isinstance(value, str)]
+
+
+async def save_labels(request: web.Request) -> web.Response:
+    _, project = await _project(request)
+    chosen = _slugs(await read_form(request), "label")
+    try:
+        slugs = labels.check_label_slugs(chosen)
+        await labels.set_project_labels(request.app[SERVICES].pool, project.user_id, project.id, slugs)
+    except ValidationFailed as problem:
+        return await _project_page(request, project, problem=problem, chosen_labels=set(chosen))
+    return redirect(f"{BASE}/projects/{project.id}?saved=labels")
 
 
 async def confirm_delete_project(request: web.Request) -> web.Response:
@@ -310,6 +341,13 @@ def _renamed(problem: Problem) -> Problem:
     return problem
 
 
+def _prefixed(problem: Problem, prefix: str) -> Problem:
+    """A chapter's or section's fields as named on the item page, where ``title`` is the item's own."""
+    for error in problem.extra.get("errors", []):
+        error["field"] = f"{prefix}_{error['field']}"
+    return problem
+
+
 def _item_form_values(item: items.Item) -> dict[str, Any]:
     return {
         "slug": item.slug,
@@ -332,9 +370,14 @@ async def _item_page(
     *,
     problem: Problem | None = None,
     form: Any = None,
+    chosen_tags: tuple[set[str], str | None] | None = None,
+    part_forms: dict[str, dict[str, str]] | None = None,
 ) -> web.Response:
     pool = request.app[SERVICES].pool
     own_items = await items.list_owned(pool, creator.id)
+    if chosen_tags is None:
+        current = await tags.item_tags(pool, item.id)
+        chosen_tags = {t.slug for t in current}, next((t.slug for t in current if t.primary), None)
     bundle = await item_parts.list_bundle_items(pool, item, include_private=True)
     context = {
         "item": item,
@@ -346,6 +389,12 @@ async def _item_page(
         "bundle_ids": {b.id for b in bundle},
         "own_items": [i for i in own_items if i.id != item.id],
         "largest_file": versions.largest_file(creator),
+        "all_tags": await tags.list_tags(pool),
+        "chosen_tags": chosen_tags[0],
+        "primary_tag": chosen_tags[1],
+        "chapter_form": {},
+        "section_form": {},
+        **(part_forms or {}),
     }
     return await _item_form(request, "store/dashboard/item.html", context, problem=problem)
 
@@ -495,7 +544,10 @@ async def add_chapter(request: web.Request) -> web.Response:
             request.app[SERVICES].pool, item, title=field(form, "title"), start_seconds=start, url=field(form, "url")
         )
     except ValidationFailed as problem:
-        return await _item_page(request, creator, item, problem=problem)
+        shown = {name: field(form, name) for name in ("title", "start_seconds", "url")}
+        return await _item_page(
+            request, creator, item, problem=_prefixed(problem, "chapter"), part_forms={"chapter_form": shown}
+        )
     return redirect(f"{BASE}/items/{item.id}?saved=chapter")
 
 
@@ -522,7 +574,10 @@ async def add_section(request: web.Request) -> web.Response:
             sort_order=None if order is None else int(order),
         )
     except (ValidationFailed, SlugTaken) as problem:
-        return await _item_page(request, creator, item, problem=problem)
+        shown = {name: field(form, name, max_chars=200_000) for name in ("title", "slug", "body", "sort_order")}
+        return await _item_page(
+            request, creator, item, problem=_prefixed(problem, "section"), part_forms={"section_form": shown}
+        )
     return redirect(f"{BASE}/items/{item.id}?saved=section")
 
 
@@ -549,6 +604,18 @@ async def save_bundle(request: web.Request) -> web.Response:
     return redirect(f"{BASE}/items/{item.id}?saved=bundle")
 
 
+async def save_tags(request: web.Request) -> web.Response:
+    creator, item = await _item(request)
+    form = await read_form(request)
+    chosen, primary = _slugs(form, "tag"), field(form, "primary").strip() or None
+    try:
+        slugs, primary = tags.check_item_tags(chosen, primary)
+        await tags.set_item_tags(request.app[SERVICES].pool, item.user_id, item.id, slugs, primary)
+    except ValidationFailed as problem:
+        return await _item_page(request, creator, item, problem=problem, chosen_tags=(set(chosen), primary))
+    return redirect(f"{BASE}/items/{item.id}?saved=tags")
+
+
 def setup(app: web.Application) -> None:
     add = app.router
     add.add_get(BASE, home_page)
@@ -560,6 +627,7 @@ def setup(app: web.Application) -> None:
     add.add_post(f"{BASE}/projects", changes_catalog(create_project))
     add.add_get(f"{BASE}/projects/{{project_id}}", project_page)
     add.add_post(f"{BASE}/projects/{{project_id}}", changes_catalog(save_project))
+    add.add_post(f"{BASE}/projects/{{project_id}}/labels", changes_catalog(save_labels))
     add.add_get(f"{BASE}/projects/{{project_id}}/delete", confirm_delete_project)
     add.add_post(f"{BASE}/projects/{{project_id}}/delete", changes_catalog(delete_project))
     add.add_get(f"{BASE}/projects/{{project_id}}/items/new", new_item_page)
@@ -576,3 +644,4 @@ def setup(app: web.Application) -> None:
     add.add_post(f"{BASE}/items/{{item_id}}/sections", changes_catalog(add_section))
     add.add_post(f"{BASE}/items/{{item_id}}/sections/{{section_id}}/delete", changes_catalog(delete_section))
     add.add_post(f"{BASE}/items/{{item_id}}/bundle", changes_catalog(save_bundle))
+    add.add_post(f"{BASE}/items/{{item_id}}/tags", changes_catalog(save_tags))

@@ -1,4 +1,5 @@
-"""Reports over HTTP: ``/report`` (the form for an item or project, for anyone signed in) and the admins'
+"""Reports over HTTP: ``/report`` (the form for an item, project, blog post or collection, for anyone signed
+in) and the admins'
 queue at ``/admin/reports`` with its resolve and dismiss buttons."""
 
 from __future__ import annotations

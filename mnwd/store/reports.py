@@ -1,5 +1,5 @@
-"""Reports: anyone signed in reports an item or a project (spam, harassment, copyright...); admins work
-through the queue and resolve or dismiss each.
+"""Reports: anyone signed in reports an item, a project, a blog post or a collection (spam, harassment,
+copyright...); admins work through the queue and resolve or dismiss each.
 
 The interface:
 
@@ -31,6 +31,7 @@ __all__ = [
     "OUTCOMES",
     "REASONS",
     "STATUSES",
+    "TARGET_LABELS",
     "TARGET_TYPES",
     "AlreadyReported",
     "Report",
@@ -44,7 +45,8 @@ __all__ = [
     "parse_target",
 ]
 
-TARGET_TYPES = ("item", "project")
+TARGET_TYPES = ("item", "project", "blog_post", "collection")
+TARGET_LABELS = {"item": "item", "project": "project", "blog_post": "blog post", "collection": "collection"}
 REASONS = {
     "spam": "Spam or misleading",
     "harassment": "Harassment or hate",
@@ -58,7 +60,7 @@ OUTCOMES = ("resolved", "dismissed")
 MAX_DETAILS_CHARS = 4000
 MAX_NOTE_CHARS = 2000
 PAGE_SIZE = 50
-NO_SUCH_TARGET = "There is no such item or project."
+NO_SUCH_TARGET = "There is no such item, project, blog post or collection."
 
 
 class AlreadyReported(Conflict):
@@ -77,6 +79,10 @@ class TargetInfo:
     id: uuid.UUID
     name: str
     url: str
+
+    @property
+    def label(self) -> str:
+        return TARGET_LABELS[self.type]
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,10 @@ class Report:
         values = dict(row)
         values.pop("reporter_id")
         return cls(**values)
+
+    @property
+    def target_label(self) -> str:
+        return TARGET_LABELS.get(self.target_type, self.target_type)
 
     @property
     def reason_label(self) -> str:

@@ -303,6 +303,8 @@ async def replace_item_tags(
         list(tag_ids),
         primary_id,
     )
+    # The item's page shows its tags: its revision (updated_at) moves, so kept pages on every daemon go.
+    await conn.execute("UPDATE items SET updated_at = now() WHERE id = $1", item_id)
 
 
 async def list_item_tags(conn: Conn, item_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -431,6 +433,8 @@ async def replace_project_labels(
     await conn.execute(
         "INSERT INTO project_labels (project_id, label_id) SELECT $1, unnest($2::uuid[])", project_id, list(label_ids)
     )
+    # Its pages and its items' pages show the labels: the project's revision (updated_at) moves.
+    await conn.execute("UPDATE projects SET updated_at = now() WHERE id = $1", project_id)
 
 
 async def list_labels_of_projects(conn: Conn, project_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:

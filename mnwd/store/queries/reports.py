@@ -1,4 +1,5 @@
-"""SQL of reports (``reports``): who reported which item or project, why, and what an admin decided."""
+"""SQL of reports (``reports``): who reported which item, project, blog post or collection, why, and what an
+admin decided."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ TARGET = """
         SELECT p.title, '/@' || u.username || '/' || p.slug, u.username
         FROM projects p JOIN users u ON u.id = p.user_id
         WHERE r.target_type = 'project' AND p.id = r.target_id
+        UNION ALL
+        SELECT b.title, '/blog/' || u.username || '/' || p.slug || '/' || b.slug, u.username
+        FROM blog_posts b JOIN projects p ON p.id = b.project_id JOIN users u ON u.id = p.user_id
+        WHERE r.target_type = 'blog_post' AND b.id = r.target_id
+        UNION ALL
+        SELECT c.title, '/collections/' || c.id, u.username
+        FROM collections c JOIN users u ON u.id = c.user_id
+        WHERE r.target_type = 'collection' AND c.id = r.target_id
     ) t ON true
 """
 REPORT_COLUMNS = """
@@ -36,8 +45,20 @@ REPORT_FROM = f"""
 async def get_visible_target(
     conn: Conn, target_type: str, target_id: uuid.UUID, viewer_id: uuid.UUID
 ) -> asyncpg.Record | None:
-    """``name`` and ``url`` of an item or project the viewer may see."""
-    if target_type == "item":
+    """``name`` and ``url`` of an item, project, blog post or collection the viewer may see."""
+    if target_type == "blog_post":
+        sql = """
+            SELECT b.title AS name, '/blog/' || u.username || '/' || p.slug || '/' || b.slug AS url
+            FROM blog_posts b JOIN projects p ON p.id = b.project_id JOIN users u ON u.id = p.user_id
+            WHERE b.id = $1
+              AND ((p.is_public AND b.published_at IS NOT NULL AND b.published_at <= now()) OR p.user_id = $2)
+        """
+    elif target_type == "collection":
+        sql = """
+            SELECT c.title AS name, '/collections/' || c.id AS url
+            FROM collections c WHERE c.id = $1 AND (c.is_public OR c.user_id = $2)
+        """
+    elif target_type == "item":
         sql = """
             SELECT i.title AS name, '/@' || u.username || '/' || p.slug || '/' || i.slug AS url
             FROM items i JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id
