@@ -1,0 +1,47 @@
+"""The OTA domain as a plug-in of the daemon (`mnwd.domain.Domain`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from mnwd.domain import Domain, Periodic
+from mnwd.ota import queries, routes
+from mnwd.ota.cache import CACHE, CHANNEL, ReleaseCache
+from mnwd.services import Services
+
+__all__ = ["DOMAIN", "flush_check_counts"]
+
+FLUSH_EVERY_SECONDS = 10.0
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@contextlib.asynccontextmanager
+async def start(services: Services) -> AsyncIterator[None]:
+    cache = ReleaseCache()
+    services[CACHE] = cache
+    services.listen.subscribe(CHANNEL, cache)
+    try:
+        yield
+    finally:
+        await cache.flush(services.pool)
+
+
+async def flush_check_counts(services: Services) -> None:
+    await services[CACHE].flush(services.pool)
+
+
+def setup_routes(app: web.Application) -> None:
+    routes.setup(app)
+
+
+DOMAIN = Domain(
+    name="ota",
+    routes=setup_routes,
+    start=start,
+    periodic=(Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),),
+    blob_references=queries.blob_referenced,
+)
