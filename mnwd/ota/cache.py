@@ -4,6 +4,9 @@ check counts waiting to be written.
 - ``ReleaseCache.get(pool, app_id, channel)`` -> `ServedRelease` list (published, not yanked), loaded once.
 - ``ReleaseCache.changed(services, app_id)``: after a commit that changes an app's releases; forgets them here
   at once and sends ``NOTIFY ota_releases, '<app_id>'`` so every other daemon forgets them too.
+- ``app(name)`` / ``remember_app(name, app)``: the app a path names (slug or id), kept ``APP_SECONDS``; this
+  daemon forgets them all when an app is deactivated here (`mnwd.apps.on_app_change`), other daemons within
+  ``APP_SECONDS``.
 - ``count_check(release_id)`` / ``flush(pool)``: checks are counted in memory and written in one statement
   per release by the periodic flush (an update check does no write).
 
@@ -15,12 +18,14 @@ releases), and everything is forgotten when it comes back.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from mnwd.apps import App
 from mnwd.ota import queries
 from mnwd.ota.model import Artifact, Release, Slot
 from mnwd.ota.versions import Version, parse_version
@@ -29,6 +34,8 @@ from mnwd.services import ServiceKey, Services
 __all__ = ["CACHE", "CHANNEL", "ReleaseCache", "ServedRelease"]
 
 CHANNEL = "ota_releases"
+APP_SECONDS = 5.0
+MAX_APPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,22 @@ class ReleaseCache:
         self._generations: Counter[uuid.UUID] = Counter()
         self._listening = False
         self.checks: Counter[uuid.UUID] = Counter()
+        self._apps: dict[str, tuple[float, App | None]] = {}
+
+    def app(self, name: str) -> tuple[bool, App | None]:
+        """(known, app): known is False when the name must be looked up."""
+        found = self._apps.get(name)
+        if found is None or found[0] < time.monotonic():
+            return False, None
+        return True, found[1]
+
+    def remember_app(self, name: str, app: App | None) -> None:
+        if len(self._apps) >= MAX_APPS:
+            self._apps.clear()
+        self._apps[name] = (time.monotonic() + APP_SECONDS, app)
+
+    def forget_apps(self) -> None:
+        self._apps.clear()
 
     async def get(self, pool: asyncpg.Pool, app_id: uuid.UUID, channel: str) -> list[ServedRelease]:
         key = (app_id, channel)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mnwd.apps import on_app_change
 from mnwd.domain import Domain, Periodic
 from mnwd.ota import queries, routes
 from mnwd.ota.cache import CACHE, CHANNEL, ReleaseCache
@@ -24,6 +25,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     cache = ReleaseCache()
     services[CACHE] = cache
     services.listen.subscribe(CHANNEL, cache)
+    on_app_change(services, lambda _app_id: cache.forget_apps())
     try:
         yield
     finally:

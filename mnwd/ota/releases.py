@@ -34,7 +34,7 @@ from typing import Any
 
 import asyncpg
 
-from mnwd.apps import App
+from mnwd.apps import App, get_app, get_app_by_slug
 from mnwd.blobs import BlobTooLarge
 from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
@@ -144,6 +144,22 @@ def check_release_input(
         raise ValidationFailed("The release was not created.", errors=errors)
     assert parsed is not None
     return ReleaseInput(str(parsed), notes, channel, draft, rollout, minimum)
+
+
+async def find_app(services: Services, name: str) -> App:
+    """The active app a path names by slug or id (from the cache when looked up in the last seconds)."""
+    cache = services[CACHE]
+    known, app = cache.app(name)
+    if not known:
+        if len(name) <= 100:
+            try:
+                app = await get_app(services.pool, uuid.UUID(name))
+            except ValueError:
+                app = await get_app_by_slug(services.pool, name)
+        cache.remember_app(name, app)
+    if app is None or not app.is_active:
+        raise NotFound("There is no such app.")
+    return app
 
 
 def _changed(services: Services, app: App) -> None:

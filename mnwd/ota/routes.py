@@ -17,15 +17,14 @@ What CI calls with ``Authorization: Bearer <the app's API key>`` (no cookies, so
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import msgspec
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
-from mnwd.apps import App, get_app, get_app_by_api_key, get_app_by_slug
-from mnwd.errors import BadRequest, Forbidden, NotFound, Problem, Unauthorized
+from mnwd.apps import App, get_app_by_api_key
+from mnwd.errors import BadRequest, Forbidden, Problem, Unauthorized
 from mnwd.ota import releases
 from mnwd.ota.model import Artifact, Release, Slot
 from mnwd.services import Services
@@ -64,15 +63,7 @@ class RolloutIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def _app(services: Services, name: str) -> App:
-    app: App | None = None
-    if len(name) <= 100:
-        try:
-            app = await get_app(services.pool, uuid.UUID(name))
-        except ValueError:
-            app = await get_app_by_slug(services.pool, name)
-    if app is None or not app.is_active:
-        raise NotFound("There is no such app.")
-    return app
+    return await releases.find_app(services, name)
 
 
 async def _ci_app(request: web.Request) -> App:

@@ -433,3 +433,16 @@ async def test_ci_api_needs_the_apps_own_key_and_valid_input(ota: Ota, make_user
         "/ota/v1/notes/releases/9.9.9/artifacts/linux/x86_64", data=b"x", headers=ota.auth()
     )
     assert response.status == 404
+
+
+async def test_a_deactivated_app_is_not_served(ota: Ota, services: Services) -> None:
+    from mnwd.apps.registry import change_active
+
+    await ota.signing_key()
+    await publish_signed(ota, "1.1.0")
+    assert (await ota.check("linux/x86_64/1.0.0"))[0] == 200
+    await change_active(services, ota.app.id, False)
+    assert (await ota.check("linux/x86_64/1.0.0"))[0] == 404
+    assert (await ota.check("latest.json"))[0] == 404
+    await change_active(services, ota.app.id, True)
+    assert (await ota.check("linux/x86_64/1.0.0"))[0] == 200
