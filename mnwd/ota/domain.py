@@ -8,9 +8,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.apps import on_app_change
+from mnwd.apps import add_app_panel, on_app_change
 from mnwd.domain import Domain, Periodic
-from mnwd.ota import queries, routes
+from mnwd.ota import pages, queries, routes
 from mnwd.ota.cache import CACHE, CHANNEL, ReleaseCache
 from mnwd.services import Services
 
@@ -38,11 +38,14 @@ async def flush_check_counts(services: Services) -> None:
 
 def setup_routes(app: web.Application) -> None:
     routes.setup(app)
+    pages.setup(app)
+    add_app_panel(app, pages.ota_panel)
 
 
 DOMAIN = Domain(
     name="ota",
     routes=setup_routes,
+    templates=TEMPLATES,
     start=start,
     periodic=(Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),),
     blob_references=queries.blob_referenced,

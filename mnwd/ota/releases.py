@@ -220,6 +220,11 @@ async def ensure_signing_key(services: Services, app: App) -> str:
     return str(row["ota_public_key"])
 
 
+async def public_key(pool: asyncpg.Pool, app: App) -> str | None:
+    row = await queries.get_signing_key(pool, app.id)
+    return None if row is None else row["ota_public_key"]
+
+
 async def _signing_key(services: Services, app: App) -> tuple[str | None, minisign.SigningKey | None]:
     row = await queries.get_signing_key(services.pool, app.id)
     if row is None or row["ota_public_key"] is None:

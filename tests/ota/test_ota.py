@@ -21,7 +21,8 @@ from aiohttp.test_utils import TestClient
 from mnwd.ota.cache import CACHE
 from mnwd.ota.versions import parse_version
 from mnwd.services import Services
-from tests.support.accounts import MakeUser
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
 from tests.support.oauth import RegisteredApp, register_app
 
 PROBLEM = "https://mnwd.dev/problems/"
@@ -446,3 +447,42 @@ async def test_a_deactivated_app_is_not_served(ota: Ota, services: Services) -> 
     assert (await ota.check("latest.json"))[0] == 404
     await change_active(services, ota.app.id, True)
     assert (await ota.check("linux/x86_64/1.0.0"))[0] == 200
+
+
+async def test_the_creator_sees_releases_and_makes_a_key_on_the_app_page(
+    ota: Ota, browser: Browser, make_user: MakeUser, tmp_path: Path
+) -> None:
+    await sign_in(browser, "maker")
+    page_path = f"/dashboard/apps/{ota.app.id}"
+    page = await browser.get(page_path)
+    assert page.status == 200
+    assert page.has("No releases yet.")
+    assert page.has("/ota/v1/notes/{{target}}/{{arch}}/{{current_version}}")
+    page = await browser.submit(page_path, f"{page_path}/ota/signing-key", {})
+    assert page.status in (302, 303)
+    page = await browser.get(page_path)
+    match = re.search(r'<pre id="ota-public-key">([^<]+)</pre>', page.text)
+    assert match is not None
+    public_key = match.group(1)
+    assert public_key == await ota.signing_key()
+
+    await ota.create("1.1.0", channel="beta")
+    await ota.upload("1.1.0", PLAIN)
+    page = await browser.get(page_path)
+    assert page.has("linux-x86_64")
+    page = await browser.submit(page_path, f"{page_path}/ota/releases/1.1.0/publish", {})
+    assert page.status in (302, 303)
+    status, body = await ota.check("linux/x86_64/1.0.0?channel=beta")
+    assert status == 200
+    minisign_verify(tmp_path, public_key, PLAIN, body["signature"])
+    page = await browser.get(page_path)
+    assert re.search(r'data-version="1.1.0">.*?published', page.text, re.S)
+
+    # Someone else: not found, and no key made for them.
+    other = Browser(browser.client)
+    await make_user("other", can_create_projects=True)
+    browser.client.session.cookie_jar.clear()
+    await sign_in(other, "other")
+    page = await other.submit("/dashboard/apps", f"{page_path}/ota/releases/1.1.0/yank", {})
+    assert page.status == 404
+    assert (await ota.check("linux/x86_64/1.0.0?channel=beta"))[0] == 200
