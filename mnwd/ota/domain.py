@@ -12,6 +12,7 @@ from mnwd.apps import add_app_panel, on_app_change
 from mnwd.domain import Domain, Periodic
 from mnwd.ota import pages, queries, routes
 from mnwd.ota.cache import CACHE, CHANNEL, ReleaseCache
+from mnwd.ota.commands import add_commands
 from mnwd.services import Services
 
 __all__ = ["DOMAIN", "flush_check_counts"]
@@ -46,6 +47,7 @@ DOMAIN = Domain(
     name="ota",
     routes=setup_routes,
     templates=TEMPLATES,
+    commands=add_commands,
     start=start,
     periodic=(Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),),
     blob_references=queries.blob_referenced,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import re
 import subprocess
 import uuid
@@ -486,3 +487,49 @@ async def test_the_creator_sees_releases_and_makes_a_key_on_the_app_page(
     page = await other.submit("/dashboard/apps", f"{page_path}/ota/releases/1.1.0/yank", {})
     assert page.status == 404
     assert (await ota.check("linux/x86_64/1.0.0?channel=beta"))[0] == 200
+
+
+async def test_mnwd_ota_publish_uploads_with_a_progress_bar(
+    ota: Ota, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnwd.cli import _parser
+    from mnwd.domain import CommandError
+    from mnwd.ota.commands import publish
+
+    key, public_key = minisign_keypair(tmp_path, "dev")
+    bundle = tmp_path / "Notes_1.3.0_amd64.AppImage.tar.gz"
+    bundle.write_bytes(APPIMAGE)
+    signature = minisign_sign(tmp_path, key, APPIMAGE)
+    # tauri signer writes the base64 of the minisign text next to the file.
+    (tmp_path / (bundle.name + ".sig")).write_text(signature)
+    plain = tmp_path / "notes.tar.gz"
+    plain.write_bytes(PLAIN)
+    server = str(ota.client.make_url("")).rstrip("/")
+    argv = ["ota", "publish", "--server", server, "--app", "notes", "--version", "1.3.0", "--notes", "New"]
+    args = _parser().parse_args([*argv, f"linux/x86_64/appimage={bundle}", f"linux/x86_64={plain}"])
+
+    monkeypatch.delenv("OTA_API_KEY", raising=False)
+    with pytest.raises(CommandError, match="OTA_API_KEY"):
+        await publish(None, args)
+    monkeypatch.setenv("OTA_API_KEY", ota.app.api_key)
+    # notes.tar.gz has no .sig and the server has no key: nothing is published.
+    with pytest.raises(CommandError, match="publishing: 409"):
+        await publish(None, args)
+    # minisign's own .minisig text works as well as tauri signer's base64; the rerun completes the draft.
+    (tmp_path / (plain.name + ".sig")).write_bytes(base64.b64decode(minisign_sign(tmp_path, key, PLAIN)))
+    await publish(None, args)
+    out, err = capsys.readouterr()
+    assert f"{bundle.name} [{'#' * 30}] 100%" in err
+    shown = json.loads(out[out.index("{") :])
+    assert shown["status"] == "published"
+    _, body = await ota.check("linux/x86_64/1.0.0?bundle_type=appimage", V2)
+    assert body["version"] == "1.3.0"
+    assert body["signature"] == signature
+    minisign_verify(tmp_path, public_key, await ota.fetch_url(body["url"]), body["signature"])
+    _, body = await ota.check("linux/x86_64/1.0.0", V1)
+    minisign_verify(tmp_path, public_key, await ota.fetch_url(body["url"]), body["signature"])
+    with pytest.raises(CommandError, match="not a draft"):
+        await publish(None, args)
+    bad = _parser().parse_args([*argv, "linux=missing"])
+    with pytest.raises(CommandError, match="TARGET/ARCH"):
+        await publish(None, bad)
