@@ -26,6 +26,7 @@ TARGET = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def rfc3339(moment: datetime) -> str:
+    """Whole seconds, as the updater notes ask (`mnwd.timestamps.rfc3339` keeps microseconds)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
