@@ -7,6 +7,8 @@
   BLAKE2b-512 of the data), the trusted comment, and the global signature over signature + comment.
 - ``verify(sig_text, data, public_key_text)`` -> None or raises `SignatureInvalid` with the reason;
   ``sig_from_base64(value)`` decodes the base64 form Tauri carries in ``signature``.
+- ``prehash`` / ``new_prehasher``: the BLAKE2b-512 signed by ``ED``, so uploads are hashed as they stream and
+  ``sign_prehashed`` / ``verify(..., digest=)`` never hold a whole file in memory.
 - ``seal``/``unseal`` keep the secret as text for the keyring (`mnwd.keyring`) to encrypt at rest.
 """
 
@@ -60,9 +62,13 @@ class SigningKey:
         return base64.b64encode(self.public_key_text().encode()).decode()
 
     def sign(self, data: bytes, trusted_comment: str) -> str:
+        return self.sign_prehashed(prehash(data), trusted_comment)
+
+    def sign_prehashed(self, digest: bytes, trusted_comment: str) -> str:
+        """`sign` given the BLAKE2b-512 of the data (`prehash`), computed as the bytes streamed by."""
         if "\n" in trusted_comment or "\r" in trusted_comment:
             raise ValueError("a trusted comment is one line")
-        signature = self.private.sign(hashlib.blake2b(data, digest_size=64).digest())
+        signature = self.private.sign(digest)
         global_signature = self.private.sign(signature + trusted_comment.encode())
         return (
             f"untrusted comment: signature from mnwd secret key {_key_id_text(self.key_id)}\n"
@@ -79,6 +85,19 @@ class SigningKey:
     def unseal(cls, text: str) -> SigningKey:
         raw = base64.b64decode(text)
         return cls(raw[:8], Ed25519PrivateKey.from_private_bytes(raw[8:]))
+
+
+def prehash(data: bytes = b"") -> bytes:
+    return hashlib.blake2b(data, digest_size=64).digest()
+
+
+def new_prehasher() -> hashlib.blake2b:
+    return hashlib.blake2b(digest_size=64)
+
+
+def is_prehashed(sig_text: str) -> bool:
+    """``ED`` (BLAKE2b-512 prehash, the default of minisign and tauri signer) rather than legacy ``Ed``."""
+    return _parse(sig_text)[0] == b"ED"
 
 
 def generate_key() -> SigningKey:
@@ -145,14 +164,16 @@ def trusted_comment(sig_text: str) -> str:
     return _parse(sig_text)[3]
 
 
-def verify(sig_text: str, data: bytes, public_key_text: str) -> None:
+def verify(sig_text: str, data: bytes, public_key_text: str, *, digest: bytes | None = None) -> None:
+    """``digest``: the data's `prehash`, when the data is not at hand (then only ``ED`` signatures verify)."""
     algorithm, key_id, signature, comment, global_signature = _parse(sig_text)
     expected_id, public = _public(public_key_text)
     if key_id != expected_id:
         raise SignatureInvalid(
             f"the signature is from key {_key_id_text(key_id)}, not the app's key {_key_id_text(expected_id)}"
         )
-    message = hashlib.blake2b(data, digest_size=64).digest() if algorithm == b"ED" else data
+    prehashed = digest if digest is not None else prehash(data)
+    message = prehashed if algorithm == b"ED" else data
     try:
         public.verify(signature, message)
     except InvalidSignature:

@@ -66,6 +66,7 @@ CHANNEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ +-]{0,199}$")
 MAX_NOTES_CHARS = 64 * 1024
 MAX_ARTIFACT_BYTES = 2 * 1024**3
+MAX_LEGACY_BYTES = 64 * 1024**2
 UPLOAD_IDLE_SECONDS = 60.0
 KEY_PURPOSE = "ota-signing-key"
 DEFAULT_CHANNEL = "stable"
@@ -239,30 +240,45 @@ async def _read_blob(services: Services, sha256: str) -> bytes:
 
 
 async def _sign_or_check(
-    services: Services, app: App, version: str, sha256: str, file_name: str, signature_b64: str | None
+    services: Services,
+    app: App,
+    version: str,
+    sha256: str,
+    size: int,
+    digest: bytes,
+    file_name: str,
+    signature_b64: str | None,
 ) -> str | None:
     public, secret = await _signing_key(services, app)
     if signature_b64 is not None:
         try:
             sig_text = minisign.sig_from_base64(signature_b64.strip())
             if public is not None:
-                minisign.verify(sig_text, await _read_blob(services, sha256), public)
+                # Legacy "Ed" signatures are over the whole file: read it back (tauri signer makes "ED").
+                data = b""
+                if not minisign.is_prehashed(sig_text):
+                    if size > MAX_LEGACY_BYTES:
+                        raise minisign.SignatureInvalid(
+                            f"a legacy (Ed) signature is accepted up to {MAX_LEGACY_BYTES:,} bytes; sign with "
+                            "the default prehashed algorithm (minisign without -l, tauri signer)"
+                        )
+                    data = await _read_blob(services, sha256)
+                minisign.verify(sig_text, data, public, digest=digest)
         except minisign.SignatureInvalid as exc:
             raise SignatureRejected(f"X-Signature was refused: {exc}.") from None
         return signature_b64.strip()
     if secret is None:
         return None
-    data = await _read_blob(services, sha256)
     stamp = int(services.clock.now().timestamp())
     comment = f"timestamp:{stamp}\tfile:{file_name}\tversion:{version}"
-    text = await asyncio.to_thread(secret.sign, data, comment)
+    text = secret.sign_prehashed(digest, comment)
     return base64.b64encode(text.encode()).decode()
 
 
 # Artifacts
 
 
-async def _exactly(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+async def _exactly(chunks: AsyncIterable[bytes], size: int, hasher: hashlib.blake2b) -> AsyncIterator[bytes]:
     received = 0
     iterator = aiter(chunks)
     try:
@@ -275,6 +291,7 @@ async def _exactly(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[byt
             received += len(chunk)
             if received > size:
                 raise IncompleteBody(size, received)
+            hasher.update(chunk)
             yield chunk
     except (ConnectionError, TimeoutError):
         raise IncompleteBody(size, received) from None
@@ -315,13 +332,17 @@ async def store_artifact(
         raise Conflict("This release is published; its artifacts can no longer change. Create a new version.")
     if size > MAX_ARTIFACT_BYTES:
         raise PayloadTooLarge(f"An artifact is at most {MAX_ARTIFACT_BYTES:,} bytes.", limit=MAX_ARTIFACT_BYTES)
+    hasher = minisign.new_prehasher()
     try:
-        info = await services.blobs.put(_exactly(chunks, size), max_size=size)
+        info = await services.blobs.put(_exactly(chunks, size, hasher), max_size=size)
     except BlobTooLarge:
         raise IncompleteBody(size, size + 1) from None
     name = file_name or f"{slot.platform}-{release.version}"
     try:
-        signature = await _sign_or_check(services, app, release.version, info.sha256, name, signature_b64)
+        digest = hasher.digest()
+        signature = await _sign_or_check(
+            services, app, release.version, info.sha256, info.size, digest, name, signature_b64
+        )
 
         async def record(tx: Tx) -> tuple[Artifact, str | None]:
             await hold_blob_bytes(tx.conn, info.sha256)
