@@ -36,6 +36,8 @@ __all__ = ["CACHE", "CHANNEL", "ReleaseCache", "ServedRelease"]
 CHANNEL = "ota_releases"
 APP_SECONDS = 5.0
 MAX_APPS = 10_000
+# (app, channel) pairs kept; a client naming many channels cannot grow the cache past this (it starts over).
+MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ReleaseCache:
         generation = self._generations[app_id]
         loaded = await _load(pool, app_id, channel)
         if self._listening and self._generations[app_id] == generation:
+            if len(self._entries) >= MAX_ENTRIES:
+                self.clear()
             self._entries[key] = loaded
         return loaded
 
