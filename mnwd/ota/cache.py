@@ -83,6 +83,9 @@ class ReleaseCache:
             self._entries[key] = loaded
         return loaded
 
+    def holds(self, app_id: uuid.UUID, channel: str) -> bool:
+        return (app_id, channel) in self._entries
+
     def forget(self, app_id: uuid.UUID) -> None:
         self._generations[app_id] += 1
         for key in [k for k in self._entries if k[0] == app_id]:

@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.config import Config
 from mnwd.ota.cache import CACHE
 from mnwd.ota.versions import parse_version
 from mnwd.services import Services
@@ -533,3 +534,28 @@ async def test_mnwd_ota_publish_uploads_with_a_progress_bar(
     bad = _parser().parse_args([*argv, "linux=missing"])
     with pytest.raises(CommandError, match="TARGET/ARCH"):
         await publish(None, bad)
+
+
+async def test_another_daemons_publish_reaches_this_daemons_cache_by_notify(
+    ota: Ota, config: Config, services: Services
+) -> None:
+    from mnwd.apps import get_app_by_slug
+    from mnwd.domains import open_all_services
+    from mnwd.ota.releases import publish
+
+    await ota.signing_key()
+    await ota.create("1.1.0")
+    await ota.upload("1.1.0", PLAIN)
+    assert (await ota.check("linux/x86_64/1.0.0"))[0] == 204  # now cached here: nothing published
+    assert (await ota.check("linux/x86_64/1.0.0"))[0] == 204
+    assert services[CACHE].holds(ota.app.id, "stable")
+    async with open_all_services(config, run_migrations=False) as other:
+        app = await get_app_by_slug(other.pool, "notes")
+        assert app is not None
+        await publish(other, app, "1.1.0")
+        for _ in range(100):
+            if (await ota.check("linux/x86_64/1.0.0"))[0] == 200:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("this daemon kept serving its cached releases after another published")
