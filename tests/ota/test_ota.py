@@ -559,3 +559,24 @@ async def test_another_daemons_publish_reaches_this_daemons_cache_by_notify(
             await asyncio.sleep(0.05)
         else:
             pytest.fail("this daemon kept serving its cached releases after another published")
+
+
+async def test_downloads_answer_head_and_conditional_requests(ota: Ota, pool: asyncpg.Pool) -> None:
+    await ota.signing_key()
+    await publish_signed(ota, "1.1.0")
+    _, body = await ota.check("linux/x86_64/1.0.0")
+    path = urlsplit(body["url"]).path
+    head = await ota.client.head(path)
+    assert head.status == 200
+    assert head.headers["Content-Length"] == str(len(PLAIN))
+    assert head.headers["Accept-Ranges"] == "bytes"
+    etag = head.headers["ETag"]
+    assert (await ota.client.get(path, headers={"If-None-Match": etag})).status == 304
+    stale = await ota.client.get(path, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale.status == 200
+    assert await stale.read() == PLAIN
+    assert await pool.fetchval("SELECT download_count FROM ota_releases WHERE version = '1.1.0'") == 1
+    # A draft's artifacts are not served.
+    await ota.create("1.2.0")
+    draft = await ota.upload("1.2.0", b"draft bytes")
+    assert (await ota.client.get(f"/ota/v1/notes/download/{draft['id']}")).status == 404
