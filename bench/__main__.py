@@ -29,6 +29,7 @@ MODULES = [
     "git_ssh",
     "store_item_page",
     "store_search",
+    "ota_check",
 ]
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from mnwd import accounts, apps, git, oauth, store, sync
+from mnwd import accounts, apps, git, oauth, ota, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
 from mnwd.domain import Domain, Listener, Periodic
@@ -28,7 +28,15 @@ __all__ = [
     "sql_dirs",
 ]
 
-DOMAINS: tuple[Domain, ...] = (accounts.DOMAIN, apps.DOMAIN, oauth.DOMAIN, sync.DOMAIN, git.DOMAIN, store.DOMAIN)
+DOMAINS: tuple[Domain, ...] = (
+    accounts.DOMAIN,
+    apps.DOMAIN,
+    oauth.DOMAIN,
+    sync.DOMAIN,
+    git.DOMAIN,
+    store.DOMAIN,
+    ota.DOMAIN,
+)
 
 
 def all_settings() -> tuple[Setting, ...]:

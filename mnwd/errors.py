@@ -92,6 +92,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "version-taken": (409, "Version number taken"),
     "purchase-required": (403, "Purchase required"),
     "project-limit": (403, "Project limit reached"),
+    "signature-invalid": (422, "Signature invalid"),
 }
 
 

@@ -24,6 +24,7 @@ ROWS = [
     "git push over SSH, new repo",
     "GET item page",
     "search 2,000 items, 20 queries, p95",
+    "OTA update check, 50 clients",
 ]
 
 

@@ -9,7 +9,6 @@ The poke it returns is announced after the commit (`ChangeNotifier.announce`), n
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +30,7 @@ from mnwd.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from mnwd.jsonchecks import numbers_problem
 from mnwd.oauth import Bearer
 from mnwd.services import ServiceKey
 from mnwd.sync import queries
@@ -45,7 +45,6 @@ TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # \u0000 as an escape in JSON text: preceded by an even number of backslashes (or none).
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 # A number with an exponent, perhaps (it may be inside a string: then a parse tells).
-EXPONENT = re.compile(rb"\d[eE][+-]?\d")
 OPERATIONS = frozenset({"INSERT", "UPDATE", "DELETE"})
 MAX_ROW_ID = 256
 # mutation_id is a PostgreSQL bigint.
@@ -120,7 +119,7 @@ def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
             return "data must be a JSON object"
         if b"\\u0000" in raw and NUL_ESCAPE.search(raw):
             return "data must not hold a NUL character (\\u0000): PostgreSQL's jsonb cannot store it"
-        problem = _numbers_problem(raw, max_bytes)
+        problem = numbers_problem(raw, max_bytes)
         if problem is not None:
             return problem
         data = raw.decode()
@@ -140,39 +139,6 @@ def _problem_with(mutation: MutationIn, max_bytes: int) -> str | _Checked:
         except OverflowError:
             return "client_timestamp is out of range once in UTC (years 1 to 9999)"
     return _Checked(mutation, data, stamp)
-
-
-def _numbers_problem(raw: bytes, max_bytes: int) -> str | None:
-    """jsonb keeps numbers written out in full: ``1e100000`` becomes 100,001 digits, and past PostgreSQL's
-    numeric range (131,072 digits before the point, 16,383 after) it is an error. Refuse what would grow past
-    the size limit or out of that range."""
-    if not EXPONENT.search(raw):
-        return None
-    grown = 0
-    out_of_range = False
-
-    def measure(token: str) -> float:
-        nonlocal grown, out_of_range
-        mantissa, _, exponent = token.lower().partition("e")
-        whole, _, fraction = mantissa.lstrip("-").partition(".")
-        if len(exponent.lstrip("+-")) > 9:
-            out_of_range = True
-            return 0.0
-        shift = int(exponent or 0)
-        before, after = len(whole) + shift, len(fraction) - shift
-        out_of_range = out_of_range or before > 131_072 or after > 16_383
-        grown += max(before, 1) + max(after, 0)
-        return 0.0
-
-    try:
-        json.loads(raw, parse_float=measure)
-    except RecursionError:
-        return "data nests arrays or objects too deeply"
-    if out_of_range:
-        return "data holds a number beyond PostgreSQL's numeric range"
-    if grown > max_bytes:
-        return f"data holds numbers that written out in full exceed {max_bytes} bytes"
-    return None
 
 
 def _fits_a_poke(valid: list[_Checked]) -> bool:

@@ -1084,6 +1084,16 @@ CHECK_VIOLATIONS = [
     ),  # store discovery (0022): the typo list holds plain words of 3 to 40 letters or digits
     bad("search_words_word_format", "INSERT INTO search_words (word) VALUES ('ab')", note="short"),
     bad("search_words_word_format", "INSERT INTO search_words (word) VALUES ('two words')", note="space"),
+    # ota releases (0024): a rollout is a percentage
+    *(
+        bad(
+            "ota_releases_rollout_percent_check",
+            f"INSERT INTO ota_releases (app_id, version, rollout_percent) VALUES ($1, '2.0.0', {percent})",
+            "app",
+            note=str(percent),
+        )
+        for percent in (-1, 101)
+    ),
 ]
 
 

@@ -1,0 +1,54 @@
+"""Checks of text and JSON that PostgreSQL would refuse or blow up, shared by the domains that store them.
+
+- ``numbers_problem(raw, max_bytes)`` -> why a JSON document's numbers cannot be stored as jsonb (too many
+  digits once written out in full, or beyond PostgreSQL's numeric range), or None.
+- ``text_problem(text)`` -> why a text cannot be stored (a NUL character), or None.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+__all__ = ["numbers_problem", "text_problem"]
+
+EXPONENT = re.compile(rb"\d[eE][+-]?\d")
+
+
+def numbers_problem(raw: bytes, max_bytes: int) -> str | None:
+    """jsonb keeps numbers written out in full: ``1e100000`` becomes 100,001 digits, and past PostgreSQL's
+    numeric range (131,072 digits before the point, 16,383 after) it is an error. Refuse what would grow past
+    the size limit or out of that range."""
+    if not EXPONENT.search(raw):
+        return None
+    grown = 0
+    out_of_range = False
+
+    def measure(token: str) -> float:
+        nonlocal grown, out_of_range
+        mantissa, _, exponent = token.lower().partition("e")
+        whole, _, fraction = mantissa.lstrip("-").partition(".")
+        if len(exponent.lstrip("+-")) > 9:
+            out_of_range = True
+            return 0.0
+        shift = int(exponent or 0)
+        before, after = len(whole) + shift, len(fraction) - shift
+        out_of_range = out_of_range or before > 131_072 or after > 16_383
+        grown += max(before, 1) + max(after, 0)
+        return 0.0
+
+    try:
+        json.loads(raw, parse_float=measure)
+    except RecursionError:
+        return "data nests arrays or objects too deeply"
+    if out_of_range:
+        return "data holds a number beyond PostgreSQL's numeric range"
+    if grown > max_bytes:
+        return f"data holds numbers that written out in full exceed {max_bytes} bytes"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not hold a NUL character: PostgreSQL cannot store it"
+    return None

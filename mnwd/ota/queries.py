@@ -1,0 +1,219 @@
+"""SQL of the OTA domain. Functions take a pool or connection first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeAlias
+
+import asyncpg
+
+Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+RELEASE_COLUMNS = (
+    "id, app_id, version, notes, pub_date, channel, is_published, yanked_at, rollout_percent, min_version, "
+    "check_count, download_count, created_at, updated_at"
+)
+ARTIFACT_COLUMNS = "id, release_id, target, arch, bundle_type, file_name, file_size, signature, sha256, created_at"
+
+
+# Signing keys (sync_apps.ota_public_key / ota_secret_key)
+
+
+async def get_signing_key(conn: Conn, app_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT ota_public_key, ota_secret_key FROM sync_apps WHERE id = $1", app_id)
+
+
+async def set_signing_key_if_none(conn: Conn, app_id: uuid.UUID, public_key: str, sealed_secret: str) -> bool:
+    """Store the pair unless the app has one already; True if stored."""
+    status: str = await conn.execute(
+        """
+        UPDATE sync_apps SET ota_public_key = $2, ota_secret_key = $3
+        WHERE id = $1 AND ota_public_key IS NULL
+        """,
+        app_id,
+        public_key,
+        sealed_secret,
+    )
+    return status == "UPDATE 1"
+
+
+# Releases
+
+
+async def insert_release(
+    conn: Conn,
+    app_id: uuid.UUID,
+    *,
+    version: str,
+    notes: str | None,
+    channel: str,
+    rollout_percent: int,
+    min_version: str | None,
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        INSERT INTO ota_releases (app_id, version, notes, channel, rollout_percent, min_version)
+        VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RELEASE_COLUMNS}
+        """,
+        app_id,
+        version,
+        notes,
+        channel,
+        rollout_percent,
+        min_version,
+    )
+    return row
+
+
+async def get_release(conn: Conn, app_id: uuid.UUID, version: str, *, lock: bool = False) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await conn.fetchrow(
+        f"SELECT {RELEASE_COLUMNS} FROM ota_releases WHERE app_id = $1 AND version = $2{suffix}", app_id, version
+    )
+
+
+async def list_releases(conn: Conn, app_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {RELEASE_COLUMNS} FROM ota_releases WHERE app_id = $1 ORDER BY created_at DESC", app_id
+        )
+    )
+
+
+async def publish_release(conn: Conn, release_id: uuid.UUID) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        UPDATE ota_releases SET is_published = true, yanked_at = NULL, pub_date = now()
+        WHERE id = $1 RETURNING {RELEASE_COLUMNS}
+        """,
+        release_id,
+    )
+    return row
+
+
+async def yank_release(conn: Conn, release_id: uuid.UUID) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"UPDATE ota_releases SET yanked_at = coalesce(yanked_at, now()) WHERE id = $1 RETURNING {RELEASE_COLUMNS}",
+        release_id,
+    )
+    return row
+
+
+async def set_rollout(
+    conn: Conn, release_id: uuid.UUID, rollout_percent: int | None, min_version: str | None, set_min: bool
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        UPDATE ota_releases SET rollout_percent = coalesce($2, rollout_percent),
+            min_version = CASE WHEN $4 THEN $3 ELSE min_version END
+        WHERE id = $1 RETURNING {RELEASE_COLUMNS}
+        """,
+        release_id,
+        rollout_percent,
+        min_version,
+        set_min,
+    )
+    return row
+
+
+async def delete_release(conn: Conn, release_id: uuid.UUID) -> list[str]:
+    """Deletes the release and its artifacts; the hashes of the bytes they named."""
+    hashes = await conn.fetch("SELECT DISTINCT sha256 FROM ota_artifacts WHERE release_id = $1", release_id)
+    await conn.execute("DELETE FROM ota_releases WHERE id = $1", release_id)
+    return [row["sha256"] for row in hashes]
+
+
+async def add_checks(conn: Conn, release_id: uuid.UUID, count: int) -> None:
+    await conn.execute("UPDATE ota_releases SET check_count = check_count + $2 WHERE id = $1", release_id, count)
+
+
+async def count_download(conn: Conn, release_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE ota_releases SET download_count = download_count + 1 WHERE id = $1", release_id)
+
+
+# Artifacts
+
+
+async def upsert_artifact(
+    conn: Conn,
+    release_id: uuid.UUID,
+    *,
+    target: str,
+    arch: str,
+    bundle_type: str,
+    file_name: str | None,
+    sha256: str,
+    size: int,
+    signature: str | None,
+) -> tuple[asyncpg.Record, str | None]:
+    """The artifact row for (target, arch, bundle_type), replacing an earlier upload; the replaced bytes' hash."""
+    old: str | None = await conn.fetchval(
+        """
+        SELECT sha256 FROM ota_artifacts WHERE release_id = $1 AND target = $2 AND arch = $3 AND bundle_type = $4
+        FOR UPDATE
+        """,
+        release_id,
+        target,
+        arch,
+        bundle_type,
+    )
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        INSERT INTO ota_artifacts
+            (release_id, target, arch, bundle_type, file_name, s3_key, file_size, signature, sha256)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)
+        ON CONFLICT (release_id, target, arch, bundle_type) DO UPDATE SET
+            file_name = excluded.file_name, s3_key = excluded.s3_key, file_size = excluded.file_size,
+            signature = excluded.signature, sha256 = excluded.sha256
+        RETURNING {ARTIFACT_COLUMNS}
+        """,
+        release_id,
+        target,
+        arch,
+        bundle_type,
+        file_name,
+        sha256,
+        size,
+        signature,
+    )
+    return row, (old if old != sha256 else None)
+
+
+async def list_artifacts(conn: Conn, release_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {ARTIFACT_COLUMNS} FROM ota_artifacts WHERE release_id = ANY($1::uuid[]) ORDER BY created_at",
+            release_ids,
+        )
+    )
+
+
+async def get_artifact(conn: Conn, artifact_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""
+        SELECT {", ".join("a." + c.strip() for c in ARTIFACT_COLUMNS.split(","))}, r.app_id, r.is_published,
+            r.yanked_at
+        FROM ota_artifacts a JOIN ota_releases r ON r.id = a.release_id WHERE a.id = $1
+        """,
+        artifact_id,
+    )
+
+
+async def list_served_releases(conn: Conn, app_id: uuid.UUID, channel: str) -> list[asyncpg.Record]:
+    """Published, not yanked releases of a channel (the update check's candidates)."""
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT {RELEASE_COLUMNS} FROM ota_releases
+            WHERE app_id = $1 AND channel = $2 AND is_published AND yanked_at IS NULL
+            """,
+            app_id,
+            channel,
+        )
+    )
+
+
+async def blob_referenced(conn: Conn, sha256: str) -> bool:
+    """Whether an artifact names these bytes (ota's `mnwd.blobs.references` check)."""
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ota_artifacts WHERE sha256 = $1)", sha256)
+    return found
