@@ -187,7 +187,7 @@ async def test_long_poll_wakes_on_a_push_and_times_out_otherwise(
     started = time.monotonic()
     await phone.push([phone.mutation("live", {"hello": 1})])
     body = await (await asyncio.wait_for(waiting, 5)).json()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # woken by the push, not by its 30 s wait (slack for a busy machine)
     assert [c["row_id"] for c in body["changes"]] == ["live"]
 
 
