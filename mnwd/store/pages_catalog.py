@@ -27,11 +27,12 @@ from aiohttp import web
 from mnwd.accounts import get_viewer
 from mnwd.blobs import BlobNotFound
 from mnwd.errors import NotFound
-from mnwd.store import creators, files, item_parts, items, page_extras, projects, versions
+from mnwd.store import creators, item_parts, items, page_extras, projects, versions
 from mnwd.store.fields import PurchaseRequired
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
+from mnwd.web.uploads import served_content_type
 
 __all__ = ["ITEM_PAGES", "RenderedPages", "cached_page", "changes_catalog", "setup"]
 
@@ -249,7 +250,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Type"] = files.served_content_type(version.content_type)
+    response.headers["Content-Type"] = served_content_type(version.content_type)
     response.headers["Content-Disposition"] = _disposition(version.file_name or f"{item.slug}-{version.version_number}")
     if wanted is not None:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"

@@ -23,7 +23,6 @@ from mnwd.accounts import Viewer, require_viewer
 from mnwd.errors import BadRequest, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.store import creators, item_parts, items, labels, projects, tags, versions
 from mnwd.store.fields import FieldErrors, SlugTaken, VersionTaken, parse_uuid
-from mnwd.store.files import LengthRequired
 from mnwd.store.limits import limits_for
 from mnwd.store.pages_catalog import changes_catalog
 from mnwd.web.csrf import CSRF_FIELD, CsrfFailed, csrf_exempt, csrf_valid, from_another_site
@@ -31,6 +30,7 @@ from mnwd.web.forms import Form, field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
 from mnwd.web.params import uuid_param
+from mnwd.web.uploads import LengthRequired
 
 __all__ = ["setup"]
 

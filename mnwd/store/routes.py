@@ -24,12 +24,12 @@ from aiohttp.http import HttpVersion11
 from mnwd.accounts import get_viewer
 from mnwd.oauth import ApiUser, require_api_user
 from mnwd.store import creators, item_parts, items, pages_catalog, pages_dashboard, projects, versions
-from mnwd.store.files import LengthRequired
 from mnwd.store.pages_catalog import changes_catalog
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
+from mnwd.web.uploads import LengthRequired
 
 __all__ = ["setup"]
 

@@ -41,6 +41,7 @@ from mnwd.store.items import Item
 from mnwd.store.limits import check_upload, limits_for
 from mnwd.store.queries import catalog as queries
 from mnwd.store.storage import add_storage
+from mnwd.web.uploads import clean_content_type, exactly
 
 __all__ = [
     "UPLOAD_IDLE_SECONDS",
@@ -117,7 +118,7 @@ def check_version_input(version: str, changelog: str | None, file_name: str, con
     if not FILE_NAME.fullmatch(name) or ".." in name:
         errors.add("filename", "A file name is letters, digits, spaces and ._-+() (no path), at most 200 characters.")
     errors.raise_if_any("The file was not uploaded.")
-    return Upload(version, log, name, files.clean_content_type(content_type))
+    return Upload(version, log, name, clean_content_type(content_type))
 
 
 def largest_file(creator: Creator) -> int:
@@ -145,7 +146,7 @@ async def store_version(
     largest = largest_file(creator)
     try:
         if size is not None:
-            stream = files.exactly(chunks, size, UPLOAD_IDLE_SECONDS)
+            stream = exactly(chunks, size, UPLOAD_IDLE_SECONDS)
             info = await services.blobs.put(stream, max_size=size)
         else:
             info = await services.blobs.put(chunks, max_size=largest)

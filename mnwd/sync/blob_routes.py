@@ -19,37 +19,13 @@ from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
+from mnwd.web.uploads import LengthRequired, clean_content_type, served_content_type
 
-__all__ = ["BODY_CHUNK", "served_content_type", "setup"]
+__all__ = ["BODY_CHUNK", "setup"]
 
 PATH = "/sync/v1/blobs/{sha256}"
 BODY_CHUNK = 256 * 1024
 CACHE_CONTROL = "private, immutable, max-age=31536000"
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# Types a browser only displays, never runs: a blob's type is the uploader's word, so any other (text/html,
-# image/svg+xml, application/javascript, …) is served as an opaque download, from our origin, to nobody's page.
-INERT_CONTENT_TYPES = frozenset(
-    {
-        "application/octet-stream",
-        "application/pdf",
-        "image/gif",
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "text/plain",
-    }
-)
-INERT_CONTENT_TYPE_PREFIXES = ("audio/", "video/")
-
-
-def served_content_type(content_type: str | None) -> str:
-    """The Content-Type a download is served with: the stored one if inert, otherwise octet-stream."""
-    if not content_type:
-        return DEFAULT_CONTENT_TYPE
-    essence = content_type.split(";", 1)[0].strip().lower()
-    if essence in INERT_CONTENT_TYPES or essence.startswith(INERT_CONTENT_TYPE_PREFIXES):
-        return content_type
-    return DEFAULT_CONTENT_TYPE
 
 
 def _etag(sha256: str) -> str:
@@ -58,7 +34,7 @@ def _etag(sha256: str) -> str:
 
 def _content_length(request: web.Request) -> int:
     if "Transfer-Encoding" in request.headers or request.content_length is None:
-        raise blobs.LengthRequired(
+        raise LengthRequired(
             "Send the blob with a Content-Length header (not chunked), so its size can be checked before upload."
         )
     return request.content_length
@@ -86,7 +62,7 @@ async def put_blob(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     size = _content_length(request)
-    content_type = blobs.clean_content_type(request.headers.get("Content-Type"))
+    content_type = clean_content_type(request.headers.get("Content-Type"))
     existing = await blobs.prepare_upload(services, bearer, sha256, size)
     if existing is not None:
         return _put_response(existing, 200)

@@ -17,7 +17,7 @@ The interface the routes call:
   unfinished uploads cannot stage more than the quota. Released when the upload ends, however it ends.
 - ``store_blob(services, bearer, sha256, size, content_type, chunks)`` — streams the body into the store
   (hash checked by the store) and records it; ``(blob, created)``. Raises `BlobHashMismatchProblem`,
-  `IncompleteBody`, `UploadIdle` (no byte for ``MNWD_SYNC_UPLOAD_IDLE_TIMEOUT``), `QuotaExceeded` or
+  `mnwd.web.uploads.IncompleteBody`, `UploadIdle` (no byte for ``MNWD_SYNC_UPLOAD_IDLE_TIMEOUT``), `QuotaExceeded` or
   `Conflict`; then no row is kept, no staged file is left and the quota is unchanged.
 - ``delete_blob(services, bearer, sha256)`` — removes the caller's row, gives back the quota and queues a
   ``sync.blobs.collect`` job; `NotFound` if none. It does the same work whether or not someone else stores
@@ -40,7 +40,6 @@ only while no upload is recording it, and an upload never records a file that is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -55,24 +54,20 @@ from mnwd.blobs import BlobHashMismatch
 from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
 from mnwd.db import jobs
 from mnwd.db.tx import Tx, run_tx
-from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
+from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests
 from mnwd.oauth import Bearer
 from mnwd.services import ServiceKey, Services
 from mnwd.sync import queries
 from mnwd.sync.settings import SyncSettings
+from mnwd.web.uploads import exactly
 
 __all__ = [
     "COLLECT_JOB",
-    "MAX_CONTENT_TYPE_CHARS",
     "UPLOADS",
     "Blob",
     "BlobHashMismatchProblem",
-    "IncompleteBody",
-    "LengthRequired",
     "QuotaExceeded",
-    "UploadIdle",
     "UploadReservations",
-    "clean_content_type",
     "collect_blob",
     "collect_blob_job",
     "delete_blob",
@@ -88,10 +83,7 @@ UPLOAD_RETRY_AFTER_SECONDS = 5
 
 log = logging.getLogger(__name__)
 
-MAX_CONTENT_TYPE_CHARS = 255
 _KEY = re.compile(r"[0-9a-f]{64}")
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[\x20-\x7e\t]*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +111,6 @@ class BlobHashMismatchProblem(BadRequest):
         )
 
 
-class IncompleteBody(BadRequest):
-    def __init__(self, expected: int, received: int) -> None:
-        super().__init__(
-            f"The body had {received} bytes where Content-Length promised {expected}; nothing was stored.",
-            expected=expected,
-            received=received,
-        )
-
-
-class LengthRequired(Problem):
-    status = 411
-    slug = "length-required"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-
-
 class QuotaExceeded(PayloadTooLarge):
     """``limit`` is the quota; ``used`` what the user stores now; ``size`` the blob refused."""
 
@@ -148,17 +123,6 @@ class QuotaExceeded(PayloadTooLarge):
             limit=quota,
             used=used,
             size=size,
-        )
-
-
-class UploadIdle(Problem):
-    status = 408
-    slug = "request-timeout"
-
-    def __init__(self, idle: float) -> None:
-        super().__init__(
-            f"No part of the body arrived for {idle:g} seconds; the upload was dropped and nothing was stored.",
-            idle_seconds=idle,
         )
 
 
@@ -206,19 +170,6 @@ def parse_blob_key(value: str) -> str:
     return value
 
 
-def clean_content_type(value: str | None) -> str | None:
-    """The Content-Type to keep with a blob (None if not given); `BadRequest` if it is not a media type."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if len(value) > MAX_CONTENT_TYPE_CHARS or _CONTENT_TYPE.fullmatch(value) is None:
-        raise BadRequest(
-            f"Content-Type must be a media type such as application/octet-stream, "
-            f"at most {MAX_CONTENT_TYPE_CHARS} characters."
-        )
-    return value
-
-
 async def get_blob(pool: asyncpg.Pool, bearer: Bearer, sha256: str) -> Blob | None:
     row = await queries.get_blob(pool, bearer.app_id, bearer.user_id, sha256)
     return None if row is None else Blob.from_row(row)
@@ -259,31 +210,6 @@ async def reserve_upload(services: Services, bearer: Bearer, sha256: str, size: 
         yield
 
 
-async def _exactly(chunks: AsyncIterable[bytes], size: int, idle: float) -> AsyncIterator[bytes]:
-    """``chunks``, failing (so the store keeps nothing) unless they add up to ``size`` bytes, each arriving
-    within ``idle`` seconds of the one before."""
-    received = 0
-    iterator = aiter(chunks)
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(idle):
-                    chunk = await anext(iterator)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise UploadIdle(idle) from None
-            received += len(chunk)
-            if received > size:
-                raise IncompleteBody(size, received)
-            yield chunk
-    except ConnectionError:
-        # The client went away mid-body; nobody reads the answer, but nothing may be kept either.
-        raise IncompleteBody(size, received) from None
-    if received != size:
-        raise IncompleteBody(size, received)
-
-
 async def store_blob(
     services: Services,
     bearer: Bearer,
@@ -295,7 +221,7 @@ async def store_blob(
     """Stream ``chunks`` into the store and record the blob for this caller; True if it is new to them."""
     idle = services.config.section(SyncSettings).upload_idle_timeout
     try:
-        await services.blobs.put(_exactly(chunks, size, idle), expected_sha256=sha256, max_size=size)
+        await services.blobs.put(exactly(chunks, size, idle), expected_sha256=sha256, max_size=size)
     except BlobHashMismatch as exc:
         raise BlobHashMismatchProblem(exc.expected, exc.actual) from None
 
