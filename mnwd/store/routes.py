@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 
 from mnwd.accounts import get_viewer
 from mnwd.oauth import ApiUser, require_api_user
@@ -29,7 +28,7 @@ from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
-from mnwd.web.uploads import LengthRequired
+from mnwd.web.uploads import declared_length, defer_continue, send_continue
 
 __all__ = ["setup"]
 
@@ -281,24 +280,10 @@ async def delete_item(request: web.Request) -> web.Response:
 # --- versions -----------------------------------------------------------------------------------------------
 
 
-async def _defer_continue(request: web.Request) -> None:
-    """Expect handler of PUT: say nothing yet; `_send_continue` says "go on" once the checks have passed."""
-    if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers.get('Expect')}")
-
-
-async def _send_continue(request: web.Request) -> None:
-    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-
-
 @csrf_exempt
 async def put_version(request: web.Request) -> web.Response:
     creator, item = await _own_item(request, WRITE)
-    if "Transfer-Encoding" in request.headers or request.content_length is None:
-        raise LengthRequired("Send the file with a Content-Length header (not chunked), so its size is known first.")
-    size = request.content_length
+    size = declared_length(request, "the file")
     query = request.query
     upload = versions.check_version_input(
         query.get("version", ""),
@@ -307,7 +292,7 @@ async def put_version(request: web.Request) -> web.Response:
         request.headers.get("Content-Type"),
     )
     versions.check_declared_size(creator, size)
-    await _send_continue(request)
+    await send_continue(request)
     version = await versions.store_version(
         request.app[SERVICES], creator, item, upload, request.content.iter_chunked(BODY_CHUNK), size=size
     )
@@ -391,7 +376,7 @@ def setup_api(app: web.Application) -> None:
     add.add_get("/api/v1/items/{item_id}", get_item)
     add.add_patch("/api/v1/items/{item_id}", changes_catalog(update_item))
     add.add_delete("/api/v1/items/{item_id}", changes_catalog(delete_item))
-    add.add_put("/api/v1/items/{item_id}/versions", changes_catalog(put_version), expect_handler=_defer_continue)
+    add.add_put("/api/v1/items/{item_id}/versions", changes_catalog(put_version), expect_handler=defer_continue)
     add.add_get("/api/v1/items/{item_id}/versions", list_item_versions)
     add.add_delete("/api/v1/items/{item_id}/versions/{version_id}", changes_catalog(delete_item_version))
     add.add_post("/api/v1/items/{item_id}/chapters", changes_catalog(add_chapter))

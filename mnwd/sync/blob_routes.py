@@ -10,7 +10,6 @@ made before a byte of it is read; a client that sent ``Expect: 100-continue`` is
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 
 from mnwd.errors import NotFound
 from mnwd.sync import blobs
@@ -19,7 +18,7 @@ from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
-from mnwd.web.uploads import LengthRequired, clean_content_type, served_content_type
+from mnwd.web.uploads import clean_content_type, declared_length, defer_continue, send_continue, served_content_type
 
 __all__ = ["BODY_CHUNK", "setup"]
 
@@ -32,26 +31,6 @@ def _etag(sha256: str) -> str:
     return strong_etag(sha256)
 
 
-def _content_length(request: web.Request) -> int:
-    if "Transfer-Encoding" in request.headers or request.content_length is None:
-        raise LengthRequired(
-            "Send the blob with a Content-Length header (not chunked), so its size can be checked before upload."
-        )
-    return request.content_length
-
-
-async def _defer_continue(request: web.Request) -> None:
-    """Expect handler of PUT: say nothing yet; `_send_continue` says "go on" once the checks have passed."""
-    if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers.get('Expect')}")
-
-
-async def _send_continue(request: web.Request) -> None:
-    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-
-
 def _put_response(blob: blobs.Blob, status: int) -> web.Response:
     return json_response(blob.as_json(), status=status, headers={"ETag": _etag(blob.sha256)})
 
@@ -61,13 +40,13 @@ async def put_blob(request: web.Request) -> web.Response:
     sha256 = blobs.parse_blob_key(request.match_info["sha256"])
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
-    size = _content_length(request)
+    size = declared_length(request, "the blob")
     content_type = clean_content_type(request.headers.get("Content-Type"))
     existing = await blobs.prepare_upload(services, bearer, sha256, size)
     if existing is not None:
         return _put_response(existing, 200)
     async with blobs.reserve_upload(services, bearer, sha256, size):
-        await _send_continue(request)
+        await send_continue(request)
         chunks = request.content.iter_chunked(BODY_CHUNK)
         blob, created = await blobs.store_blob(services, bearer, sha256, size, content_type, chunks)
     return _put_response(blob, 201 if created else 200)
@@ -120,6 +99,6 @@ async def delete_blob(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_put(PATH, put_blob, expect_handler=_defer_continue)
+    app.router.add_put(PATH, put_blob, expect_handler=defer_continue)
     app.router.add_get(PATH, get_blob)  # and HEAD
     app.router.add_delete(PATH, delete_blob)

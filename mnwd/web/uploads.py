@@ -4,7 +4,11 @@ its declared length, and the media types kept with it and served with it.
 - `exactly(chunks, size, idle, on_chunk=None)`: ``chunks``, failing with `IncompleteBody` unless they add up to
   ``size`` bytes (fewer, more, or the client gone), or `UploadIdle` when no chunk arrives for ``idle`` seconds;
   so a `BlobStore.put` fed by it keeps nothing of a cut upload. ``on_chunk`` sees each chunk (a running hash).
-- `LengthRequired`: 411 for a body sent without ``Content-Length``.
+- `LengthRequired`: 411 for a body sent without ``Content-Length``; `declared_length(request, what)` is the
+  ``Content-Length`` of a PUT or that 411 (a chunked body's size is not known before it is read).
+- `defer_continue` is the ``expect_handler`` of such routes: a client that sent ``Expect: 100-continue`` is
+  told nothing until `send_continue(request)`, called once every check that needs no body has passed, so a
+  refused upload is refused before a byte of it is sent.
 - `clean_content_type(value)`: the type to keep (None when absent); 400 when it is not a media type.
 - `served_content_type(value)`: the kept type if a browser only displays it, else ``application/octet-stream``:
   an uploader's word never makes our origin serve a page (text/html, image/svg+xml, scripts).
@@ -16,6 +20,9 @@ import asyncio
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
+from aiohttp import web
+from aiohttp.http import HttpVersion11
+
 from mnwd.errors import BadRequest, Problem
 
 __all__ = [
@@ -24,7 +31,10 @@ __all__ = [
     "LengthRequired",
     "UploadIdle",
     "clean_content_type",
+    "declared_length",
+    "defer_continue",
     "exactly",
+    "send_continue",
     "served_content_type",
 ]
 
@@ -122,3 +132,20 @@ def served_content_type(content_type: str | None) -> str:
     if essence in INERT_CONTENT_TYPES or essence.startswith(INERT_CONTENT_TYPE_PREFIXES):
         return content_type
     return DEFAULT_CONTENT_TYPE
+
+
+def declared_length(request: web.Request, what: str) -> int:
+    if "Transfer-Encoding" in request.headers or request.content_length is None:
+        raise LengthRequired(f"Send {what} with a Content-Length header (not chunked), so its size is known first.")
+    return request.content_length
+
+
+async def defer_continue(request: web.Request) -> None:
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers.get('Expect')}")
+
+
+async def send_continue(request: web.Request) -> None:
+    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
