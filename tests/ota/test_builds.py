@@ -20,7 +20,8 @@ from mnwd.ota import builds
 from mnwd.ota.settings import OtaSettings
 from mnwd.services import Services
 from tests.git.repos_fixture import MakeGitRepo, commit_files, git, make_git_repo, push
-from tests.support.accounts import MakeUser
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
 from tests.support.oauth import RegisteredApp, register_app
 
 __all__ = ["make_git_repo"]
@@ -310,3 +311,60 @@ async def builds_repo(setup: Setup, owner: asyncpg.Record) -> None:
     from mnwd.git.repos import ensure_repo
 
     await ensure_repo(setup.services, owner["id"], "theirs", is_private=False)
+
+
+async def test_the_creator_configures_builds_and_reads_the_log_on_the_dashboard(
+    setup: Setup, browser: Browser, make_user: MakeUser, tmp_path: Path
+) -> None:
+    await sign_in(browser, "maker")
+    app_page = f"/dashboard/apps/{setup.app.id}"
+    form_page = f"{app_page}/ota/build"
+    page = await browser.get(app_page)
+    assert page.has('id="ota-build-setup"')
+    fields = {
+        "repo": "maker/notes-app",
+        "branch": "main",
+        "artifact_path": "dist",
+        "targets": "linux/x86_64=notes.tar.gz\r\n",
+        "enabled": "on",
+    }
+    bad = await browser.submit(form_page, form_page, {**fields, "build_command": "", "branch": "a..b"})
+    assert bad.status == 422
+    assert bad.has("must be a branch name")
+    gate = tmp_path / "gate"
+    command = f"printf '<b>%s</b>\\n' step-one; while [ ! -f {gate} ]; do sleep 0.05; done; {MAKE_DIST}"
+    saved = await browser.submit(form_page, form_page, {**fields, "build_command": command})
+    assert saved.status == 303
+    page = await browser.get(app_page)
+    assert page.has("Every push to <code>main</code> of <code>maker/notes-app</code> is built")
+
+    old, new = await setup.commit({"VERSION": "3.0.0"})
+    await builds.on_push(setup.services, setup.event(old, new))
+    running = asyncio.ensure_future(setup.services.jobs.run_due())
+    try:
+        [build] = await setup.builds()
+        log_page = f"{app_page}/ota/builds/{build['id']}"
+
+        async def shows_output() -> bool:
+            return "&lt;b&gt;step-one&lt;/b&gt;" in (await browser.get(log_page)).text  # escaped, shown
+
+        await wait_for(shows_output)
+        page = await browser.get(log_page)
+        assert page.has('<meta http-equiv="refresh" content="2">')
+        assert page.has(">building<")
+    finally:
+        gate.write_text("go")
+        await running
+    page = await browser.get(log_page)
+    assert page.has(">succeeded<")
+    assert not page.has('http-equiv="refresh"')
+    assert (await browser.get(app_page)).has(new[:12])
+
+    # Someone else sees none of it.
+    await make_user("other", can_create_projects=True)
+    other = Browser(browser.client)
+    browser.client.session.cookie_jar.clear()
+    await sign_in(other, "other")
+    assert (await other.get(log_page)).status == 404
+    assert (await other.get(form_page)).status == 404
+    assert (await other.get(f"{app_page}/ota/builds/not-a-uuid")).status == 404
