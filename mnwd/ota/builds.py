@@ -6,7 +6,7 @@
 - ``list_builds(pool, config)``, ``get_build(pool, app, build_id)`` (with its log; another app's build is 404).
 - ``on_push(services, event)`` (subscribed with `mnwd.git.on_pushed` in the domain's start): for each enabled
   config of the pushed repository and branch, one ``pending`` build row and one durable ``ota.build`` job,
-  in one transaction.
+  in one transaction. ``catch_up(services)`` does the same for pushes nobody heard.
 - ``run_build_job(services, job)``: claims the build (``building``), checks the commit out of the bare
   repository, runs the command (`mnwd.ota.runner`), reads the version, creates a draft release and uploads
   the artifacts through `mnwd.ota.releases` (the CI API's code: signed with the app's server key when it has
@@ -15,8 +15,10 @@
 
 Races handled:
 
-- Every daemon hears every push: the job's idempotency key ``ota.build:{config}:{old}:{new}`` lets exactly
-  one of them insert the job, and the build row only with it.
+- Every daemon hears every push: each commit is built once per config. Queueing locks the config row and
+  skips a commit that has a build; the job's idempotency key ``ota.build:{config}:{commit}`` holds as well.
+- A push no daemon heard (best-effort NOTIFY): ``catch_up(services)``, run by every daemon every 30 seconds
+  (`Periodic`), queues the branch head of configs whose repository was pushed after their newest build.
 - One build per config at a time: claiming locks the config row; a build whose config has another build
   ``building``, or an older one ``pending``, stays ``pending`` and its job ends. Whoever finishes a build
   (in the transaction that marks it finished, under the same lock) enqueues a job for the oldest pending
@@ -60,6 +62,7 @@ __all__ = [
     "Build",
     "BuildConfig",
     "ConfigInput",
+    "catch_up",
     "check_config_input",
     "delete_build_config",
     "get_build",
@@ -269,6 +272,20 @@ async def get_build(pool: asyncpg.Pool, app: App, build_id: uuid.UUID) -> Build:
 # The push
 
 
+async def _queue_build(tx: Tx, config_id: uuid.UUID, commit_sha: str, ref: str) -> bool:
+    """One pending build of the commit and its job, unless the config already has a build of that commit."""
+    if not await queries.lock_build_config(tx.conn, config_id):
+        return False
+    if await queries.commit_built(tx.conn, config_id, commit_sha):
+        return False
+    build_id = uuid.uuid4()
+    key = f"{BUILD_JOB}:{config_id}:{commit_sha}"
+    if await enqueue(tx.conn, BUILD_JOB, {"build_id": str(build_id)}, key=key) is None:
+        return False
+    await queries.insert_build(tx.conn, build_id, config_id, commit_sha, ref)
+    return True
+
+
 async def on_push(services: Services, event: PushedEvent) -> None:
     if event.deleted or not event.ref.startswith("refs/heads/"):
         return
@@ -277,17 +294,32 @@ async def on_push(services: Services, event: PushedEvent) -> None:
     async def body(tx: Tx) -> int:
         queued = 0
         for config_id in await queries.configs_for_push(tx.conn, event.repo_id, branch):
-            build_id = uuid.uuid4()
-            key = f"{BUILD_JOB}:{config_id}:{event.old_sha}:{event.new_sha}"
-            if await enqueue(tx.conn, BUILD_JOB, {"build_id": str(build_id)}, key=key) is None:
-                continue  # another daemon heard the same push first
-            await queries.insert_build(tx.conn, build_id, config_id, event.new_sha, event.ref)
-            queued += 1
+            queued += await _queue_build(tx, config_id, event.new_sha, event.ref)
         if queued:
             tx.after_commit(services.jobs.wake)
         return queued
 
     await run_tx(services.pool, "ota.builds.push", body, metrics=services.metrics)
+
+
+async def catch_up(services: Services) -> int:
+    """Builds for pushes no daemon heard (a daemon died between the push's commit and its NOTIFY, or the
+    LISTEN connection was down): every enabled config whose repository was pushed after its newest build
+    gets a build of its branch's head, unless that commit was built. The number of builds queued."""
+    queued = 0
+    for row in await queries.configs_pushed_since_built(services.pool):
+        head = await runner.branch_head(repo_path(services, row["repo_id"]), row["branch"])
+        if head is None:
+            continue
+
+        async def body(tx: Tx, config_id: uuid.UUID = row["id"], sha: str = head, ref: str = row["branch"]) -> bool:
+            return await _queue_build(tx, config_id, sha, f"refs/heads/{ref}")
+
+        if await run_tx(services.pool, "ota.builds.catch_up", body, metrics=services.metrics):
+            queued += 1
+    if queued:
+        services.jobs.wake()
+    return queued
 
 
 # The job

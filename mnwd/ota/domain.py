@@ -20,6 +20,7 @@ from mnwd.services import Services
 __all__ = ["DOMAIN", "flush_check_counts"]
 
 FLUSH_EVERY_SECONDS = 10.0
+CATCH_UP_SECONDS = 30.0
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -58,6 +59,9 @@ DOMAIN = Domain(
     settings=OtaSettings,
     start=start,
     jobs=(JobKind(builds.BUILD_JOB, builds.run_build_job, builds.BUILD_ATTEMPTS),),
-    periodic=(Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),),
+    periodic=(
+        Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),
+        Periodic("ota.builds.catch_up", CATCH_UP_SECONDS, builds.catch_up),
+    ),
     blob_references=queries.blob_referenced,
 )

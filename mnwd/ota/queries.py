@@ -366,3 +366,33 @@ async def finish_build(
         )
         is not None
     )
+
+
+async def lock_build_config(conn: Conn, config_id: uuid.UUID) -> bool:
+    return (
+        await conn.fetchval("SELECT true FROM ota_build_configs WHERE id = $1 AND enabled FOR UPDATE", config_id)
+        is not None
+    )
+
+
+async def commit_built(conn: Conn, config_id: uuid.UUID, commit_sha: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ota_builds WHERE config_id = $1 AND commit_sha = $2)", config_id, commit_sha
+        )
+    )
+
+
+async def configs_pushed_since_built(conn: Conn) -> list[asyncpg.Record]:
+    """Enabled configs whose repository was pushed after the config was saved and after its newest build."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT c.id, c.repo_id, c.branch
+            FROM ota_build_configs c JOIN git_repos r ON r.id = c.repo_id
+            WHERE c.enabled AND r.pushed_at > c.updated_at
+              AND r.pushed_at > coalesce(
+                  (SELECT max(b.created_at) FROM ota_builds b WHERE b.config_id = c.id), '-infinity')
+            """
+        )
+    )

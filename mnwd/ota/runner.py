@@ -33,6 +33,7 @@ __all__ = [
     "BuildError",
     "CappedLog",
     "Output",
+    "branch_head",
     "checkout",
     "collect",
     "parse_target",
@@ -111,6 +112,26 @@ async def checkout(bare: Path, sha: str, into: Path, home: Path) -> None:
         raise BuildError("The repository is not on this server's disk.")
     await _git(home, into.parent, "clone", "--quiet", "--no-checkout", "--no-hardlinks", str(bare), into.name)
     await _git(home, into, "-c", "core.hooksPath=/dev/null", "checkout", "--quiet", "--detach", sha)
+
+
+async def branch_head(bare: Path, branch: str) -> str | None:
+    """The commit ``refs/heads/{branch}`` of the bare repository names, or None."""
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "--git-dir",
+        str(bare),
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        f"refs/heads/{branch}^{{commit}}",
+        env={**build_env(bare), **GIT_ENV},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await process.communicate()
+    head = out.decode().strip()
+    return head if process.returncode == 0 and head else None
 
 
 Output = Callable[[], None]

@@ -368,3 +368,19 @@ async def test_the_creator_configures_builds_and_reads_the_log_on_the_dashboard(
     assert (await other.get(log_page)).status == 404
     assert (await other.get(form_page)).status == 404
     assert (await other.get(f"{app_page}/ota/builds/not-a-uuid")).status == 404
+
+
+async def test_a_push_nobody_heard_is_built_by_the_catch_up(setup: Setup) -> None:
+    await setup.configure(MAKE_DIST)
+    assert await builds.catch_up(setup.services) == 0  # nothing pushed since the config was saved
+    old, new = await setup.commit({"VERSION": "1.4.0"})
+    # The push's NOTIFY was lost: only git_repos.pushed_at says something happened.
+    await setup.services.pool.execute("UPDATE git_repos SET pushed_at = now() WHERE id = $1", setup.repo_id)
+    assert await builds.catch_up(setup.services) == 1
+    assert await builds.catch_up(setup.services) == 0
+    await builds.on_push(setup.services, setup.event(old, new))  # heard late: the commit is built once
+    [build] = await setup.builds()
+    assert (build["commit"], build["ref"], build["status"]) == (new, "refs/heads/main", "pending")
+    await setup.services.jobs.run_due()
+    assert (await setup.build(build["id"]))["status"] == "succeeded"
+    assert [r["version"] for r in await setup.releases()] == ["1.4.0"]
