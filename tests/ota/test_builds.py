@@ -14,9 +14,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.db.jobs import Job
 from mnwd.git import PushedEvent
 from mnwd.git.events import publish_pushed
 from mnwd.ota import builds
+from mnwd.ota.runner import CappedLog
 from mnwd.ota.settings import OtaSettings
 from mnwd.services import Services
 from tests.git.repos_fixture import MakeGitRepo, commit_files, git, make_git_repo, push
@@ -384,3 +386,44 @@ async def test_a_push_nobody_heard_is_built_by_the_catch_up(setup: Setup) -> Non
     await setup.services.jobs.run_due()
     assert (await setup.build(build["id"]))["status"] == "succeeded"
     assert [r["version"] for r in await setup.releases()] == ["1.4.0"]
+
+
+async def test_a_job_rerun_after_its_daemon_died_starts_the_build_over(setup: Setup) -> None:
+    await setup.configure(MAKE_DIST)
+    old, new = await setup.commit({"VERSION": "1.5.0"})
+    await builds.on_push(setup.services, setup.event(old, new))
+    [build] = await setup.builds()
+    pool = setup.services.pool
+    job_row = await pool.fetchrow("SELECT id, created_at FROM jobs WHERE kind = 'ota.build'")
+    # The daemon that claimed it died mid-build: the row says building, by that job.
+    await pool.execute(
+        "UPDATE ota_builds SET status = 'building', job_id = $2, started_at = now(), log = 'half' WHERE id = $1",
+        uuid.UUID(build["id"]),
+        job_row["id"],
+    )
+
+    def job(job_id: uuid.UUID, attempt: int) -> Job:
+        return Job(job_id, "ota.build", {"build_id": build["id"]}, attempt, 3, None, job_row["created_at"])
+
+    await builds.run_build_job(setup.services, job(uuid.uuid4(), 1))  # another job: leaves it alone
+    assert (await setup.build(build["id"]))["status"] == "building"
+    await builds.run_build_job(setup.services, job(job_row["id"], 2))  # its own job, again: builds it
+    done = await setup.build(build["id"])
+    assert done["status"] == "succeeded"
+    assert "half" not in done["log"]
+    await builds.run_build_job(setup.services, job(job_row["id"], 3))  # once more: nothing to do
+    assert [r["version"] for r in await setup.releases()] == ["1.5.0"]
+
+
+def test_the_log_keeps_its_head_and_tail_within_its_limit() -> None:
+    log = CappedLog(limit=100)
+    log.write(b"H" * 30)
+    log.write(b"x" * 1000 + b"\x00")
+    log.write(b"T" * 20)
+    text = log.text()
+    assert text.startswith("H" * 30 + "x" * 20)
+    assert text.endswith("x" * 29 + "\ufffd" + "T" * 20)
+    assert "[… 951 bytes of output cut …]" in text
+    short = CappedLog(limit=100)
+    short.line("ok")
+    assert short.text() == "ok\n"
