@@ -18,7 +18,9 @@ Races handled:
 - Every daemon hears every push: each commit is built once per config. Queueing locks the config row and
   skips a commit that has a build; the job's idempotency key ``ota.build:{config}:{commit}`` holds as well.
 - A push no daemon heard (best-effort NOTIFY): ``catch_up(services)``, run by every daemon every 30 seconds
-  (`Periodic`), queues the branch head of configs whose repository was pushed after their newest build.
+  (`Periodic`), queues the branch head of configs whose repository was pushed after their newest build, and
+  fails a build still ``building`` an hour past the timeout (its job died on every attempt), starting the
+  next one of its app.
 - One build per config at a time: claiming locks the config row; a build whose config has another build
   ``building``, or an older one ``pending``, stays ``pending`` and its job ends. Whoever finishes a build
   (in the transaction that marks it finished, under the same lock) enqueues a job for the oldest pending
@@ -77,6 +79,8 @@ log = logging.getLogger(__name__)
 
 BUILD_JOB = "ota.build"
 BUILD_ATTEMPTS = 3
+# A build still `building` this long after its timeout is given up (its job died for good).
+STALE_GRACE_SECONDS = 3600.0
 LOG_FLUSH_SECONDS = 1.0
 FILE_CHUNK = 256 * 1024
 MAX_COMMAND_CHARS = 4096
@@ -302,11 +306,28 @@ async def on_push(services: Services, event: PushedEvent) -> None:
     await run_tx(services.pool, "ota.builds.push", body, metrics=services.metrics)
 
 
+async def _give_up_stale(services: Services) -> int:
+    """Fails the builds ``building`` for far longer than any build runs (the runner kills its command at the
+    timeout), so a job that died for good does not hold its app's queue; starts the next build of each."""
+    seconds = services.config.section(OtaSettings).build_timeout + STALE_GRACE_SECONDS
+
+    async def body(tx: Tx) -> int:
+        started = 0
+        for row in await queries.fail_stale_builds(tx.conn, seconds):
+            following = await queries.oldest_pending_build(tx.conn, row["config_id"])
+            if following is not None:
+                key = f"{BUILD_JOB}:after:{row['id']}"
+                started += await enqueue(tx.conn, BUILD_JOB, {"build_id": str(following)}, key=key) is not None
+        return started
+
+    return await run_tx(services.pool, "ota.builds.give_up", body, metrics=services.metrics)
+
+
 async def catch_up(services: Services) -> int:
     """Builds for pushes no daemon heard (a daemon died between the push's commit and its NOTIFY, or the
     LISTEN connection was down): every enabled config whose repository was pushed after its newest build
     gets a build of its branch's head, unless that commit was built. The number of builds queued."""
-    queued = 0
+    queued = await _give_up_stale(services)
     for row in await queries.configs_pushed_since_built(services.pool):
         head = await runner.branch_head(repo_path(services, row["repo_id"]), row["branch"])
         if head is None:

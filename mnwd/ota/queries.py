@@ -396,3 +396,18 @@ async def configs_pushed_since_built(conn: Conn) -> list[asyncpg.Record]:
             """
         )
     )
+
+
+async def fail_stale_builds(conn: Conn, seconds: float) -> list[asyncpg.Record]:
+    """Builds ``building`` for longer than ``seconds``: marked failed; their ids and configs."""
+    return list(
+        await conn.fetch(
+            """
+            UPDATE ota_builds SET status = 'failed', finished_at = greatest(now(), started_at),
+                error = 'The build stopped answering (its daemon died on every attempt); it was given up.'
+            WHERE status = 'building' AND started_at < now() - make_interval(secs => $1)
+            RETURNING id, config_id
+            """,
+            seconds,
+        )
+    )

@@ -427,3 +427,25 @@ def test_the_log_keeps_its_head_and_tail_within_its_limit() -> None:
     short = CappedLog(limit=100)
     short.line("ok")
     assert short.text() == "ok\n"
+
+
+async def test_a_build_whose_job_died_for_good_is_given_up_and_the_next_runs(setup: Setup) -> None:
+    await setup.configure(MAKE_DIST)
+    old1, new1 = await setup.commit({"VERSION": "1.6.0"})
+    await builds.on_push(setup.services, setup.event(old1, new1))
+    pool = setup.services.pool
+    # Its job died on every attempt (dead), leaving the build `building` since long ago.
+    await pool.execute("DELETE FROM jobs")
+    await pool.execute(
+        "UPDATE ota_builds SET status = 'building', job_id = gen_random_uuid(), started_at = now() - interval '1 day'"
+    )
+    old2, new2 = await setup.commit({"VERSION": "1.7.0"})
+    await builds.on_push(setup.services, setup.event(old2, new2))
+    assert await setup.services.jobs.run_due() == 1  # waits behind the stuck one
+    assert [b["status"] for b in await setup.builds()] == ["pending", "building"]
+    assert await builds.catch_up(setup.services) == 1
+    assert await setup.services.jobs.run_due() == 1
+    second, first = await setup.builds()
+    assert first["status"] == "failed"
+    assert "given up" in (await setup.build(first["id"]))["error"]
+    assert (second["commit"], second["status"]) == (new2, "succeeded")
