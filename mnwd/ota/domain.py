@@ -9,15 +9,18 @@ from pathlib import Path
 from aiohttp import web
 
 from mnwd.apps import add_app_panel, on_app_change
-from mnwd.domain import Domain, Periodic
-from mnwd.ota import pages, queries, routes
+from mnwd.domain import Domain, JobKind, Periodic
+from mnwd.git import PushedEvent, on_pushed
+from mnwd.ota import builds, pages, queries, routes
 from mnwd.ota.cache import CACHE, CHANNEL, ReleaseCache
 from mnwd.ota.commands import add_commands
+from mnwd.ota.settings import OtaSettings
 from mnwd.services import Services
 
 __all__ = ["DOMAIN", "flush_check_counts"]
 
 FLUSH_EVERY_SECONDS = 10.0
+CATCH_UP_SECONDS = 30.0
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -27,6 +30,11 @@ async def start(services: Services) -> AsyncIterator[None]:
     services[CACHE] = cache
     services.listen.subscribe(CHANNEL, cache)
     on_app_change(services, lambda _app_id: cache.forget_apps())
+
+    async def build_on_push(event: PushedEvent) -> None:
+        await builds.on_push(services, event)
+
+    on_pushed(services, build_on_push)
     try:
         yield
     finally:
@@ -48,7 +56,12 @@ DOMAIN = Domain(
     routes=setup_routes,
     templates=TEMPLATES,
     commands=add_commands,
+    settings=OtaSettings,
     start=start,
-    periodic=(Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),),
+    jobs=(JobKind(builds.BUILD_JOB, builds.run_build_job, builds.BUILD_ATTEMPTS),),
+    periodic=(
+        Periodic("ota.check_counts", FLUSH_EVERY_SECONDS, flush_check_counts),
+        Periodic("ota.builds.catch_up", CATCH_UP_SECONDS, builds.catch_up),
+    ),
     blob_references=queries.blob_referenced,
 )

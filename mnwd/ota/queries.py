@@ -217,3 +217,197 @@ async def blob_referenced(conn: Conn, sha256: str) -> bool:
     """Whether an artifact names these bytes (ota's `mnwd.blobs.references` check)."""
     found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM ota_artifacts WHERE sha256 = $1)", sha256)
     return found
+
+
+# Builds on push (mnwd/ota/builds.py)
+
+CONFIG_COLUMNS = (
+    "c.id, c.app_id, c.repo_id, c.branch, c.build_command, c.artifact_path, c.targets, c.enabled, "
+    "c.created_at, c.updated_at, u.username AS repo_owner, r.name AS repo_name"
+)
+CONFIG_FROM = "ota_build_configs c JOIN git_repos r ON r.id = c.repo_id JOIN users u ON u.id = r.user_id"
+BUILD_COLUMNS = (
+    "id, config_id, release_id, status, commit_sha, ref_name, error, started_at, finished_at, created_at, "
+    "updated_at, job_id"
+)
+
+
+async def upsert_build_config(
+    conn: Conn,
+    app_id: uuid.UUID,
+    *,
+    repo_id: uuid.UUID,
+    branch: str,
+    build_command: str,
+    artifact_path: str,
+    targets: list[str],
+    enabled: bool,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO ota_build_configs (app_id, repo_id, branch, build_command, artifact_path, targets, enabled)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT ON CONSTRAINT ota_build_configs_app_id_key DO UPDATE SET
+            repo_id = EXCLUDED.repo_id, branch = EXCLUDED.branch, build_command = EXCLUDED.build_command,
+            artifact_path = EXCLUDED.artifact_path, targets = EXCLUDED.targets, enabled = EXCLUDED.enabled
+        """,
+        app_id,
+        repo_id,
+        branch,
+        build_command,
+        artifact_path,
+        targets,
+        enabled,
+    )
+
+
+async def get_build_config(conn: Conn, app_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {CONFIG_COLUMNS} FROM {CONFIG_FROM} WHERE c.app_id = $1", app_id)
+
+
+async def get_build_config_by_id(conn: Conn, config_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CONFIG_COLUMNS} FROM {CONFIG_FROM} WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""),
+        config_id,
+    )
+
+
+async def delete_build_config(conn: Conn, app_id: uuid.UUID) -> bool:
+    return await conn.fetchval("DELETE FROM ota_build_configs WHERE app_id = $1 RETURNING true", app_id) is not None
+
+
+async def configs_for_push(conn: Conn, repo_id: uuid.UUID, branch: str) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM ota_build_configs WHERE repo_id = $1 AND branch = $2 AND enabled", repo_id, branch
+    )
+    return [row["id"] for row in rows]
+
+
+async def insert_build(conn: Conn, build_id: uuid.UUID, config_id: uuid.UUID, commit_sha: str, ref_name: str) -> None:
+    await conn.execute(
+        "INSERT INTO ota_builds (id, config_id, commit_sha, ref_name) VALUES ($1, $2, $3, $4)",
+        build_id,
+        config_id,
+        commit_sha,
+        ref_name,
+    )
+
+
+async def get_build(conn: Conn, build_id: uuid.UUID, *, with_log: bool = False) -> asyncpg.Record | None:
+    columns = BUILD_COLUMNS + (", log" if with_log else "")
+    return await conn.fetchrow(f"SELECT {columns} FROM ota_builds WHERE id = $1", build_id)
+
+
+async def list_builds(conn: Conn, config_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {BUILD_COLUMNS} FROM ota_builds WHERE config_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+            config_id,
+            limit,
+        )
+    )
+
+
+async def other_build_running(conn: Conn, config_id: uuid.UUID, build_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ota_builds WHERE config_id = $1 AND status = 'building' AND id <> $2)",
+            config_id,
+            build_id,
+        )
+    )
+
+
+async def oldest_pending_build(conn: Conn, config_id: uuid.UUID) -> uuid.UUID | None:
+    value = await conn.fetchval(
+        "SELECT id FROM ota_builds WHERE config_id = $1 AND status = 'pending' ORDER BY created_at, id LIMIT 1",
+        config_id,
+    )
+    return None if value is None else uuid.UUID(str(value))
+
+
+async def start_build(conn: Conn, build_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    await conn.execute(
+        """
+        UPDATE ota_builds SET status = 'building', job_id = $2, started_at = now(), finished_at = NULL,
+            log = '', error = NULL
+        WHERE id = $1
+        """,
+        build_id,
+        job_id,
+    )
+
+
+async def set_build_log(conn: Conn, build_id: uuid.UUID, job_id: uuid.UUID, log: str) -> None:
+    await conn.execute(
+        "UPDATE ota_builds SET log = $3 WHERE id = $1 AND job_id = $2 AND status = 'building'", build_id, job_id, log
+    )
+
+
+async def set_build_release(conn: Conn, build_id: uuid.UUID, release_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE ota_builds SET release_id = $2 WHERE id = $1", build_id, release_id)
+
+
+async def finish_build(
+    conn: Conn, build_id: uuid.UUID, job_id: uuid.UUID, *, succeeded: bool, log: str, error: str | None
+) -> bool:
+    return (
+        await conn.fetchval(
+            """
+            UPDATE ota_builds SET status = $3, log = $4, error = $5, finished_at = greatest(now(), started_at)
+            WHERE id = $1 AND job_id = $2 AND status = 'building'
+            RETURNING true
+            """,
+            build_id,
+            job_id,
+            "succeeded" if succeeded else "failed",
+            log,
+            error,
+        )
+        is not None
+    )
+
+
+async def lock_build_config(conn: Conn, config_id: uuid.UUID) -> bool:
+    return (
+        await conn.fetchval("SELECT true FROM ota_build_configs WHERE id = $1 AND enabled FOR UPDATE", config_id)
+        is not None
+    )
+
+
+async def commit_built(conn: Conn, config_id: uuid.UUID, commit_sha: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ota_builds WHERE config_id = $1 AND commit_sha = $2)", config_id, commit_sha
+        )
+    )
+
+
+async def configs_pushed_since_built(conn: Conn) -> list[asyncpg.Record]:
+    """Enabled configs whose repository was pushed after the config was saved and after its newest build."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT c.id, c.repo_id, c.branch
+            FROM ota_build_configs c JOIN git_repos r ON r.id = c.repo_id
+            WHERE c.enabled AND r.pushed_at > c.updated_at
+              AND r.pushed_at > coalesce(
+                  (SELECT max(b.created_at) FROM ota_builds b WHERE b.config_id = c.id), '-infinity')
+            """
+        )
+    )
+
+
+async def fail_stale_builds(conn: Conn, seconds: float) -> list[asyncpg.Record]:
+    """Builds ``building`` for longer than ``seconds``: marked failed; their ids and configs."""
+    return list(
+        await conn.fetch(
+            """
+            UPDATE ota_builds SET status = 'failed', finished_at = greatest(now(), started_at),
+                error = 'The build stopped answering (its daemon died on every attempt); it was given up.'
+            WHERE status = 'building' AND started_at < now() - make_interval(secs => $1)
+            RETURNING id, config_id
+            """,
+            seconds,
+        )
+    )

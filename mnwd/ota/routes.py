@@ -12,11 +12,15 @@ What CI calls with ``Authorization: Bearer <the app's API key>`` (no cookies, so
   file as body (Content-Length required) and an optional ``X-Signature``;
 - ``POST .../releases/{version}/publish``, ``.../yank``, ``.../rollout`` ``{rollout_percent, min_version}``,
   ``DELETE .../releases/{version}``;
-- ``POST /ota/v1/{app}/signing-key``: the server's key for the app, generated on first call.
+- ``POST /ota/v1/{app}/signing-key``: the server's key for the app, generated on first call;
+- ``PUT /ota/v1/{app}/build`` ``{repo, branch, build_command, artifact_path, targets, enabled}``, ``GET``,
+  ``DELETE``: the app's build on push (`mnwd.ota.builds`); ``GET /ota/v1/{app}/builds`` (newest 20),
+  ``GET /ota/v1/{app}/builds/{id}`` (with its log).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -24,8 +28,8 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from mnwd.apps import App, get_app_by_api_key
-from mnwd.errors import BadRequest, Forbidden, Problem, Unauthorized
-from mnwd.ota import releases
+from mnwd.errors import BadRequest, Forbidden, NotFound, Problem, Unauthorized
+from mnwd.ota import builds, releases
 from mnwd.ota.model import Artifact, Release, Slot
 from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
@@ -60,6 +64,15 @@ class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
 class RolloutIn(msgspec.Struct, forbid_unknown_fields=True):
     rollout_percent: int | None = None
     min_version: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class BuildConfigIn(msgspec.Struct, forbid_unknown_fields=True):
+    repo: str
+    build_command: str
+    targets: list[str]
+    branch: str | None = None
+    artifact_path: str | None = None
+    enabled: bool = True
 
 
 async def _app(services: Services, name: str) -> App:
@@ -250,6 +263,53 @@ async def signing_key(request: web.Request) -> web.Response:
     return json_response({"public_key": public})
 
 
+@csrf_exempt
+async def put_build_config(request: web.Request) -> web.Response:
+    app = await _ci_app(request)
+    body = await read_json(request, BuildConfigIn, max_bytes=MAX_JSON_BYTES)
+    data = builds.check_config_input(
+        body.repo, body.branch, body.build_command, body.artifact_path, body.targets, body.enabled
+    )
+    config = await builds.set_build_config(request.app[SERVICES], app, data)
+    return json_response(config.as_json())
+
+
+@csrf_exempt
+async def get_build_config(request: web.Request) -> web.Response:
+    app = await _ci_app(request)
+    config = await builds.get_build_config(request.app[SERVICES].pool, app)
+    if config is None:
+        raise NotFound("This app has no build configuration.")
+    return json_response(config.as_json())
+
+
+@csrf_exempt
+async def delete_build_config(request: web.Request) -> web.Response:
+    app = await _ci_app(request)
+    await builds.delete_build_config(request.app[SERVICES].pool, app)
+    return web.Response(status=204)
+
+
+@csrf_exempt
+async def list_builds(request: web.Request) -> web.Response:
+    app = await _ci_app(request)
+    pool = request.app[SERVICES].pool
+    config = await builds.get_build_config(pool, app)
+    found = [] if config is None else await builds.list_builds(pool, config)
+    return json_response({"builds": [b.as_json() for b in found]})
+
+
+@csrf_exempt
+async def get_build(request: web.Request) -> web.Response:
+    app = await _ci_app(request)
+    try:
+        build_id = uuid.UUID(request.match_info["build"])
+    except ValueError:
+        raise NotFound("This app has no such build.") from None
+    build = await builds.get_build(request.app[SERVICES].pool, app, build_id)
+    return json_response(build.as_json(), headers={"Cache-Control": "no-store"})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/latest.json", latest_json)
     app.router.add_get(f"{BASE}/download/{{artifact}}", download)
@@ -263,4 +323,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post(f"{BASE}/releases/{{version}}/yank", yank)
     app.router.add_post(f"{BASE}/releases/{{version}}/rollout", rollout)
     app.router.add_delete(f"{BASE}/releases/{{version}}", delete_release)
+    app.router.add_put(f"{BASE}/build", put_build_config)
+    app.router.add_get(f"{BASE}/build", get_build_config)
+    app.router.add_delete(f"{BASE}/build", delete_build_config)
+    app.router.add_get(f"{BASE}/builds", list_builds)
+    app.router.add_get(f"{BASE}/builds/{{build}}", get_build)
     app.router.add_get(f"{BASE}/{{target}}/{{arch}}/{{current_version}}", check)
