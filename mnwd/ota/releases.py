@@ -22,13 +22,12 @@ published release are refused).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +44,7 @@ from mnwd.ota.cache import CACHE, ServedRelease
 from mnwd.ota.model import BUNDLE_TYPES, Artifact, Release, Slot, rfc3339
 from mnwd.ota.versions import Version, parse_version
 from mnwd.services import Services
+from mnwd.web.uploads import IncompleteBody, exactly
 
 __all__ = [
     "CheckQuery",
@@ -82,15 +82,6 @@ class VersionTaken(Conflict):
 
     def __init__(self, version: str) -> None:
         super().__init__(f"This app already has a release {version}.", version=version)
-
-
-class IncompleteBody(BadRequest):
-    def __init__(self, expected: int, received: int) -> None:
-        super().__init__(
-            f"The body had {received} bytes where Content-Length promised {expected}; nothing was stored.",
-            expected=expected,
-            received=received,
-        )
 
 
 @dataclass(frozen=True)
@@ -278,27 +269,6 @@ async def _sign_or_check(
 # Artifacts
 
 
-async def _exactly(chunks: AsyncIterable[bytes], size: int, hasher: hashlib.blake2b) -> AsyncIterator[bytes]:
-    received = 0
-    iterator = aiter(chunks)
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(UPLOAD_IDLE_SECONDS):
-                    chunk = await anext(iterator)
-            except StopAsyncIteration:
-                break
-            received += len(chunk)
-            if received > size:
-                raise IncompleteBody(size, received)
-            hasher.update(chunk)
-            yield chunk
-    except (ConnectionError, TimeoutError):
-        raise IncompleteBody(size, received) from None
-    if received != size:
-        raise IncompleteBody(size, received)
-
-
 async def collect_quietly(services: Services, sha256: str) -> None:
     try:
         await collect_unreferenced(
@@ -334,7 +304,7 @@ async def store_artifact(
         raise PayloadTooLarge(f"An artifact is at most {MAX_ARTIFACT_BYTES:,} bytes.", limit=MAX_ARTIFACT_BYTES)
     hasher = minisign.new_prehasher()
     try:
-        info = await services.blobs.put(_exactly(chunks, size, hasher), max_size=size)
+        info = await services.blobs.put(exactly(chunks, size, UPLOAD_IDLE_SECONDS, hasher.update), max_size=size)
     except BlobTooLarge:
         raise IncompleteBody(size, size + 1) from None
     name = file_name or f"{slot.platform}-{release.version}"

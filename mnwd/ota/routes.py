@@ -25,10 +25,9 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 
 from mnwd.apps import App, get_app_by_api_key
-from mnwd.errors import BadRequest, Forbidden, NotFound, Problem, Unauthorized
+from mnwd.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from mnwd.ota import builds, releases
 from mnwd.ota.model import Artifact, Release, Slot
 from mnwd.services import Services
@@ -36,6 +35,7 @@ from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
+from mnwd.web.uploads import declared_length, defer_continue, send_continue
 
 __all__ = ["setup"]
 
@@ -45,11 +45,6 @@ MAX_JSON_BYTES = 128 * 1024
 MAX_DEVICE_ID_CHARS = 200
 CHANNEL_HEADER = "X-Update-Channel"
 DEVICE_HEADER = "X-Device-Id"
-
-
-class LengthRequired(Problem):
-    status = 411
-    slug = "length-required"
 
 
 class ReleaseIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -190,33 +185,21 @@ async def list_releases(request: web.Request) -> web.Response:
     return json_response({"releases": [_release_json(r, a) for r, a in found]})
 
 
-async def _defer_continue(request: web.Request) -> None:
-    if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers.get('Expect')}")
-
-
-async def _send_continue(request: web.Request) -> None:
-    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-
-
 @csrf_exempt
 async def put_artifact(request: web.Request) -> web.Response:
     info = request.match_info
     slot = Slot.parse(info["target"], info["arch"], request.query.get("bundle_type"))
     file_name = releases.check_file_name(request.query.get("file_name"))
     app = await _ci_app(request)
-    if "Transfer-Encoding" in request.headers or request.content_length is None:
-        raise LengthRequired("Send the file with a Content-Length header (not chunked).")
-    await _send_continue(request)
+    size = declared_length(request, "the file")
+    await send_continue(request)
     artifact = await releases.store_artifact(
         request.app[SERVICES],
         app,
         info["version"],
         slot,
         request.content.iter_chunked(BODY_CHUNK),
-        size=request.content_length,
+        size=size,
         file_name=file_name,
         signature_b64=request.headers.get("X-Signature"),
     )
@@ -317,7 +300,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post(f"{BASE}/releases", create_release)
     app.router.add_post(f"{BASE}/signing-key", signing_key)
     app.router.add_put(
-        f"{BASE}/releases/{{version}}/artifacts/{{target}}/{{arch}}", put_artifact, expect_handler=_defer_continue
+        f"{BASE}/releases/{{version}}/artifacts/{{target}}/{{arch}}", put_artifact, expect_handler=defer_continue
     )
     app.router.add_post(f"{BASE}/releases/{{version}}/publish", publish)
     app.router.add_post(f"{BASE}/releases/{{version}}/yank", yank)
