@@ -10,6 +10,7 @@ are regex-driven and some are slow on pathological input. `stylesheet()` is the 
 
 from __future__ import annotations
 
+import contextlib
 from functools import cache
 
 from markupsafe import Markup, escape
@@ -33,15 +34,12 @@ HIGHLIGHT_MAX_LINES = 10_000
 
 
 def _lexer_for(filename: str, text: str) -> Lexer:
-    try:
+    """By the file's name, else by a shebang line, else plain text."""
+    with contextlib.suppress(ClassNotFound):
         return get_lexer_for_filename(filename, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        pass
     if text.startswith("#!"):
-        try:
+        with contextlib.suppress(ClassNotFound):
             return guess_lexer(text[:4096], stripnl=False, ensurenl=False)
-        except ClassNotFound:
-            pass
     return TextLexer(stripnl=False, ensurenl=False)
 
 

@@ -89,19 +89,20 @@ async def upload_pack(
     stdin, stdout, stderr = git.stdin, git.stdout, git.stderr
 
     async def feed() -> None:
+        # git may stop reading before the body ends (it has what it needs, or failed): the rest is not wanted.
         try:
-            async for data in _limited(body):
-                stdin.write(data)
-                await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                async for data in _limited(body):
+                    stdin.write(data)
+                    await stdin.drain()
         finally:
             with contextlib.suppress(Exception):
                 stdin.close()
 
     async def drain_stderr() -> None:
+        # Read so git never blocks on a full pipe; an HTTP client has no side band to show it on.
         while await stderr.read(CHUNK):
-            pass
+            continue
 
     feeding = asyncio.create_task(feed())
     errors = asyncio.create_task(drain_stderr())

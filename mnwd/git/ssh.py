@@ -294,14 +294,11 @@ class GitSshServer:
 async def _feed(source: asyncssh.SSHReader[bytes], target: asyncio.StreamWriter) -> None:
     """Client → git; git's stdin is closed at the client's EOF (or when the channel goes)."""
     try:
-        while True:
-            data = await source.read(CHUNK)
-            if not data:
-                break
-            target.write(data)
-            await target.drain()
-    except (BrokenPipeError, ConnectionResetError, asyncssh.Error):
-        pass
+        # git may exit before the client's EOF, or the channel may go: either way nothing more is fed.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, asyncssh.Error):
+            while data := await source.read(CHUNK):
+                target.write(data)
+                await target.drain()
     finally:
         with contextlib.suppress(Exception):
             target.close()
