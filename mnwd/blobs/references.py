@@ -8,7 +8,9 @@ SHA-256. So bytes may be deleted only when *no* domain's row names them.
 - `hold_blob_bytes(conn, sha256)`: taken (shared) by the transaction that records a row naming bytes it has
   just stored, after checking the bytes are still there.
 - `collect_unreferenced(...)`: takes the same lock exclusively, asks every check, and deletes the bytes
-  only when none names them.
+  only when none names them. `collect_bytes(services, sha256, quietly=...)` is the same for the daemon's
+  `Services`; ``quietly`` logs a failure instead of raising, for the clean-up after an answer is decided
+  (bytes left behind are only garbage).
 
 The race handled: an upload stores bytes that already exist while another request deletes the last row
 naming them. With the lock, either the collector runs first (the bytes are gone: the recording
@@ -19,8 +21,9 @@ keeps the bytes). Never a row naming deleted bytes.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import asyncpg
 
@@ -29,7 +32,9 @@ from mnwd.blobs.store import BlobStore
 from mnwd.db.tx import Tx, run_tx
 from mnwd.metrics import Metrics
 
-__all__ = ["ReferenceCheck", "blob_lock_key", "collect_unreferenced", "hold_blob_bytes"]
+__all__ = ["ReferenceCheck", "blob_lock_key", "collect_bytes", "collect_unreferenced", "hold_blob_bytes"]
+
+log = logging.getLogger(__name__)
 
 ReferenceCheck: TypeAlias = Callable[[asyncpg.Connection, str], Awaitable[bool]]
 
@@ -63,3 +68,31 @@ async def collect_unreferenced(
         return await store.delete(sha256)
 
     return await run_tx(pool, "blobs.collect", collect, metrics=metrics)
+
+
+class BlobHolder(Protocol):
+    """What `collect_bytes` needs of `mnwd.services.Services`."""
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    @property
+    def blobs(self) -> BlobStore: ...
+
+    @property
+    def blob_references(self) -> Sequence[ReferenceCheck]: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+async def collect_bytes(services: BlobHolder, sha256: str, *, quietly: bool = False) -> bool:
+    try:
+        return await collect_unreferenced(
+            services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
+        )
+    except Exception:
+        if not quietly:
+            raise
+        log.exception("could not collect stored bytes", extra={"sha256": sha256})
+        return False

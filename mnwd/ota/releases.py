@@ -35,7 +35,7 @@ import asyncpg
 
 from mnwd.apps import App, get_app, get_app_by_slug
 from mnwd.blobs import BlobTooLarge
-from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
+from mnwd.blobs.references import collect_bytes, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.jsonchecks import text_problem
@@ -269,15 +269,6 @@ async def _sign_or_check(
 # Artifacts
 
 
-async def collect_quietly(services: Services, sha256: str) -> None:
-    try:
-        await collect_unreferenced(
-            services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
-        )
-    except Exception:
-        log.exception("could not collect ota bytes", extra={"sha256": sha256})
-
-
 def check_file_name(file_name: str | None) -> str | None:
     if file_name is None or file_name == "":
         return None
@@ -336,10 +327,10 @@ async def store_artifact(
 
         artifact, replaced = await run_tx(services.pool, "ota.artifacts.put", record, metrics=services.metrics)
     except Exception:
-        await collect_quietly(services, info.sha256)
+        await collect_bytes(services, info.sha256, quietly=True)
         raise
     if replaced is not None:
-        await collect_quietly(services, replaced)
+        await collect_bytes(services, replaced, quietly=True)
     return artifact
 
 
@@ -402,7 +393,7 @@ async def delete_release(services: Services, app: App, version: str) -> None:
     hashes = await run_tx(services.pool, "ota.releases.delete", body, metrics=services.metrics)
     _changed(services, app)
     for sha256 in hashes:
-        await collect_quietly(services, sha256)
+        await collect_bytes(services, sha256, quietly=True)
 
 
 # What the updater is told

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from mnwd.blobs.references import collect_unreferenced
+from mnwd.blobs.references import collect_bytes
 from mnwd.db import jobs
 from mnwd.db.tx import Tx
 from mnwd.services import Services
@@ -65,14 +65,4 @@ async def collect_file_job(services: Services, job: jobs.Job) -> None:
 
 async def collect_file(services: Services, sha256: str) -> bool:
     """Delete the stored bytes when nothing names them; True if they were deleted."""
-    return await collect_unreferenced(
-        services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
-    )
-
-
-async def collect_quietly(services: Services, sha256: str) -> None:
-    """`collect_file` where its failure must not hide the answer: bytes left behind are only garbage."""
-    try:
-        await collect_file(services, sha256)
-    except Exception:
-        log.exception("could not collect a store file", extra={"sha256": sha256})
+    return await collect_bytes(services, sha256)

@@ -48,12 +48,11 @@ import asyncpg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnwd.blobs import BlobNotFound, BlobStream
-from mnwd.blobs.references import hold_blob_bytes
+from mnwd.blobs.references import collect_bytes, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Problem, ValidationFailed
 from mnwd.services import Services
 from mnwd.store import limits
-from mnwd.store.files import collect_quietly
 from mnwd.store.queries import media as queries
 from mnwd.store.storage import add_storage, remove_storage
 
@@ -353,7 +352,7 @@ async def store_media(
     try:
         await run_tx(services.pool, "store.media.upload", record, metrics=services.metrics)
     except Exception:
-        await collect_quietly(services, info.sha256)
+        await collect_bytes(services, info.sha256, quietly=True)
         raise
     stored = await get_media(services.pool, media_id)
     assert stored is not None
@@ -400,4 +399,4 @@ async def delete_media(services: Services, user_id: uuid.UUID, media_id: uuid.UU
     sha256 = await run_tx(services.pool, "store.media.delete", forget, metrics=services.metrics)
     if sha256 is None:
         raise NotFound("There is no such file in your media library.")
-    await collect_quietly(services, sha256)
+    await collect_bytes(services, sha256, quietly=True)

@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from mnwd.blobs import BlobTooLarge
-from mnwd.blobs.references import hold_blob_bytes
+from mnwd.blobs.references import collect_bytes, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, NotFound, PayloadTooLarge
 from mnwd.services import Services
@@ -155,7 +155,7 @@ async def store_version(
             f"The file is larger than the {largest:,} bytes your tier allows for one file.", limit=largest
         ) from None
     if info.size > largest:
-        await files.collect_quietly(services, info.sha256)
+        await collect_bytes(services, info.sha256, quietly=True)
         raise PayloadTooLarge(f"The file is larger than the {largest:,} bytes allowed.", limit=largest)
     limits = limits_for(creator.creator_tier)
 
@@ -189,7 +189,7 @@ async def store_version(
     try:
         return await run_tx(services.pool, "store.versions.put", record, metrics=services.metrics)
     except Exception:
-        await files.collect_quietly(services, info.sha256)
+        await collect_bytes(services, info.sha256, quietly=True)
         raise
 
 

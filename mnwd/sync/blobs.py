@@ -51,7 +51,7 @@ from typing import Any
 import asyncpg
 
 from mnwd.blobs import BlobHashMismatch
-from mnwd.blobs.references import collect_unreferenced, hold_blob_bytes
+from mnwd.blobs.references import collect_bytes, hold_blob_bytes
 from mnwd.db import jobs
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests
@@ -250,7 +250,7 @@ async def store_blob(
     try:
         return await run_tx(services.pool, "sync.blobs.put", record, metrics=services.metrics)
     except Exception:
-        await _collect_quietly(services, sha256)
+        await collect_bytes(services, sha256, quietly=True)
         raise
 
 
@@ -277,14 +277,4 @@ async def collect_blob_job(services: Services, job: jobs.Job) -> None:
 
 async def collect_blob(services: Services, sha256: str) -> bool:
     """Delete the stored bytes of ``sha256`` if no row of any domain names them; True if they were deleted."""
-    return await collect_unreferenced(
-        services.pool, services.blobs, services.blob_references, sha256, metrics=services.metrics
-    )
-
-
-async def _collect_quietly(services: Services, sha256: str) -> None:
-    """`collect_blob` where its failure must not hide the answer: unreferenced bytes left behind are only garbage."""
-    try:
-        await collect_blob(services, sha256)
-    except Exception:
-        log.exception("could not collect blob", extra={"sha256": sha256})
+    return await collect_bytes(services, sha256)
