@@ -179,6 +179,31 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
+async def get_rate(
+    url: str, requests: int, *, concurrency: int, headers: dict[str, str] | None = None, cookies: bool = True
+) -> float:
+    """GETs of ``url`` per second from ``concurrency`` clients (each answer must be 200), after one warm-up
+    pass that opens the connections."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    jar = None if cookies else aiohttp.DummyCookieJar()
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, headers=headers) as session:
+        remaining = requests
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                async with session.get(url) as response:
+                    assert response.status == 200, response.status
+                    await response.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        remaining = requests
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
 async def _end_orphaned_handlers() -> None:
     """mnwd's SSE handler does not notice that its client has gone until its next heartbeat (15 s), and a
     handler whose connection is gone is no longer seen by the runner's graceful shutdown: end such handlers

@@ -3,15 +3,13 @@ middleware) on /healthz, against a bare aiohttp handler served the same way in t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
-import time
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
+from bench.fixtures import get_rate, serve
 from bench.report import Result
 from bench.rounds import Options, alternate
 from mnwd.app import create_app
@@ -20,33 +18,6 @@ from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.domains import open_all_services
 
 CONCURRENCY = 20
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}/healthz"
-
-
-async def _load(url: str, requests: int) -> float:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
-        remaining = requests
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                async with session.get(url) as response:
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))  # warm-up connections
-        remaining = requests
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return requests / (time.perf_counter() - started)
 
 
 async def run(options: Options) -> list[Result]:
@@ -60,11 +31,17 @@ async def run(options: Options) -> list[Result]:
             async with open_all_services(config) as services:
                 bare = web.Application()
                 bare.router.add_get("/healthz", lambda request: _ok())
-                bare_runner, bare_url = await _serve(bare)
-                mnwd_runner, mnwd_url = await _serve(create_app(services))
+                bare_runner, bare_url = await serve(bare)
+                bare_url += "/healthz"
+                mnwd_runner, mnwd_url = await serve(create_app(services))
+                mnwd_url += "/healthz"
                 try:
                     measured, baseline = await alternate(
-                        options, [lambda: _load(mnwd_url, requests), lambda: _load(bare_url, requests)]
+                        options,
+                        [
+                            lambda: get_rate(mnwd_url, requests, concurrency=CONCURRENCY),
+                            lambda: get_rate(bare_url, requests, concurrency=CONCURRENCY),
+                        ],
                     )
                 finally:
                     await mnwd_runner.cleanup()

@@ -4,17 +4,16 @@ the same process. The release is created, uploaded, signed and published through
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
+from bench.fixtures import get_rate, serve
 from bench.report import Result
 from bench.rounds import Options, alternate
 from mnwd.app import create_app
@@ -24,6 +23,7 @@ from mnwd.domains import open_all_services
 from mnwd.services import Services
 
 CONCURRENCY = 50
+UPDATER = {"User-Agent": "tauri-plugin-updater/2.9.0"}
 CHECK = "/ota/v1/notes/linux/x86_64/1.0.0?bundle_type=appimage"
 CONSTANT = {
     "version": "1.1.0",
@@ -32,34 +32,6 @@ CONSTANT = {
     "url": "http://127.0.0.1/ota/v1/notes/download/00000000-0000-0000-0000-000000000000",
     "signature": "dW50cnVzdGVkIGNvbW1lbnQ6IHNpZ25hdHVyZQ==",
 }
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
-
-
-async def _load(url: str, requests: int) -> float:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
-        remaining = requests
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                async with session.get(url, headers={"User-Agent": "tauri-plugin-updater/2.9.0"}) as response:
-                    assert response.status == 200, response.status
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))  # warm-up connections
-        remaining = requests
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return requests / (time.perf_counter() - started)
 
 
 async def _release(services: Services, base: str) -> None:
@@ -97,13 +69,16 @@ async def run(options: Options) -> list[Result]:
             async with open_all_services(config) as services:
                 bare = web.Application()
                 bare.router.add_get("/ota/v1/{app}/{target}/{arch}/{current_version}", lambda request: _constant())
-                bare_runner, bare_base = await _serve(bare)
-                mnwd_runner, mnwd_base = await _serve(create_app(services))
+                bare_runner, bare_base = await serve(bare)
+                mnwd_runner, mnwd_base = await serve(create_app(services))
                 try:
                     await _release(services, mnwd_base)
                     measured, baseline = await alternate(
                         options,
-                        [lambda: _load(mnwd_base + CHECK, requests), lambda: _load(bare_base + CHECK, requests)],
+                        [
+                            lambda: get_rate(mnwd_base + CHECK, requests, concurrency=CONCURRENCY, headers=UPDATER),
+                            lambda: get_rate(bare_base + CHECK, requests, concurrency=CONCURRENCY, headers=UPDATER),
+                        ],
                     )
                 finally:
                     await mnwd_runner.cleanup()

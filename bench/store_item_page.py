@@ -5,16 +5,15 @@ way in the same process."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
+from bench.fixtures import get_rate, serve
 from bench.report import Result
 from bench.rounds import Options, alternate
 from mnwd.app import create_app
@@ -39,35 +38,6 @@ BODY = "\n\n".join(
         "## Licence\n\nFree to use in your own work; a link back is appreciated. See [the notes](https://example.org).",
     ]
 )
-
-
-async def _serve(app: web.Application, path: str) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}{path}"
-
-
-async def _load(url: str, requests: int) -> float:
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
-        remaining = requests
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                async with session.get(url) as response:
-                    assert response.status == 200, response.status
-                    await response.read()
-
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))  # warm-up connections
-        remaining = requests
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return requests / (time.perf_counter() - started)
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
@@ -113,16 +83,22 @@ async def run(options: Options) -> list[Result]:
             config = Config.from_env({}, data_dir=Path(tmp) / "var", database_url=url)
             async with open_all_services(config) as services:
                 await _seed(services)
-                mnwd_runner, mnwd_url = await _serve(create_app(services), PATH)
+                mnwd_runner, mnwd_url = await serve(create_app(services))
+                mnwd_url += PATH
                 async with aiohttp.ClientSession() as session, session.get(mnwd_url) as response:
                     assert response.status == 200, await response.text()
                     page = await response.read()
                 bare = web.Application()
                 bare.router.add_get(PATH, lambda request: _constant(page))
-                bare_runner, bare_url = await _serve(bare, PATH)
+                bare_runner, bare_url = await serve(bare)
+                bare_url += PATH
                 try:
                     measured, baseline = await alternate(
-                        options, [lambda: _load(mnwd_url, requests), lambda: _load(bare_url, requests)]
+                        options,
+                        [
+                            lambda: get_rate(mnwd_url, requests, concurrency=CONCURRENCY, cookies=False),
+                            lambda: get_rate(bare_url, requests, concurrency=CONCURRENCY, cookies=False),
+                        ],
                     )
                 finally:
                     await mnwd_runner.cleanup()
