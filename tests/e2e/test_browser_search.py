@@ -8,37 +8,18 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import expect
 
 from tests.store.catalog_rows import label_project, make_item, make_project, make_tag, tag_item
 from tests.support.accounts import MakeUser
-from tests.support.docs import ROOT
-from tests.support.e2e import BrowserRun
+from tests.support.e2e import BrowserRun, shoot
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "pages"
-DESKTOP = ViewportSize(width=1280, height=900)
-PHONE = ViewportSize(width=390, height=844)
-
-
-async def shoot(page: Page, shots: Path, name: str) -> None:
-    for viewport in (DESKTOP, PHONE):
-        await page.set_viewport_size(viewport)
-        path = shots / f"{name}-{viewport['width']}.png"
-        await page.screenshot(path=path, full_page=True)
-        assert path.stat().st_size > 1000, path
-        if viewport is PHONE:
-            widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-            assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
-    await page.set_viewport_size(DESKTOP)
-
 
 async def test_a_visitor_finds_an_item_despite_a_typo(
-    browser_run: BrowserRun, make_user: MakeUser, pool: asyncpg.Pool, request: pytest.FixtureRequest
+    browser_run: BrowserRun, make_user: MakeUser, pool: asyncpg.Pool, shots: Path
 ) -> None:
-    shots = ARTIFACTS / request.node.name
-    shots.mkdir(parents=True, exist_ok=True)
     maker = await make_user("maker", can_create_projects=True)
     tools = await make_project(pool, maker["id"], "godot-tools", "Godot tools", description="Add-ons for Godot")
     await label_project(pool, tools, "open-source")

@@ -10,41 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.support.accounts import PASSWORD, MakeUser
 from tests.support.daemon import RunningDaemon
-from tests.support.docs import ROOT
-from tests.support.e2e import TIMEOUT_MS
+from tests.support.e2e import DESKTOP, TIMEOUT_MS, shoot
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "pages"
-DESKTOP = ViewportSize(width=1280, height=900)
-PHONE = ViewportSize(width=390, height=844)
 FILE = b"mnwd release 1.0.0\n" * 500
-
-
-@pytest.fixture
-def shots(request: pytest.FixtureRequest) -> Path:
-    directory = ARTIFACTS / request.node.name
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob("*.png"):
-        old.unlink()
-    return directory
-
-
-async def shoot(page: Page, shots: Path, name: str) -> None:
-    """Screenshots at both widths; at phone width nothing may stick out sideways."""
-    for viewport in (DESKTOP, PHONE):
-        await page.set_viewport_size(viewport)
-        path = shots / f"{name}-{viewport['width']}.png"
-        await page.screenshot(path=path, full_page=True)
-        assert path.stat().st_size > 1000, path
-        if viewport is PHONE:
-            widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-            assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
-    await page.set_viewport_size(DESKTOP)
 
 
 async def test_a_creator_publishes_a_file_and_a_visitor_downloads_it(

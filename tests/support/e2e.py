@@ -26,6 +26,7 @@ from playwright.async_api import (
 )
 
 from tests.support.daemon import RunningDaemon
+from tests.support.docs import ROOT
 
 TIMEOUT_MS = 10_000
 LAUNCH_TIMEOUT_MS = 30_000
@@ -141,3 +142,32 @@ async def browser_run(
 @pytest.fixture
 def page(browser_run: BrowserRun) -> Page:
     return browser_run.page
+
+
+# Screenshots of pages, kept at the repository's root for a person to look at.
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "pages"
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    """``var/test-artifacts/pages/<test>/``, emptied of an earlier run's screenshots."""
+    directory = ARTIFACTS / request.node.name
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.png"):
+        old.unlink()
+    return directory
+
+
+async def shoot(page: Page, shots: Path, name: str) -> None:
+    """Screenshots at both widths; at phone width nothing may stick out sideways."""
+    for viewport in (DESKTOP, PHONE):
+        await page.set_viewport_size(viewport)
+        path = shots / f"{name}-{viewport['width']}.png"
+        await page.screenshot(path=path, full_page=True)
+        assert path.stat().st_size > 1000, path
+        if viewport is PHONE:
+            widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
+    await page.set_viewport_size(DESKTOP)
