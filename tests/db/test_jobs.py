@@ -43,7 +43,7 @@ async def expire_leases(pool: asyncpg.Pool) -> None:
     await pool.execute("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE state = 'running'")
 
 
-async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
         if await condition():
