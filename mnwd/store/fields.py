@@ -54,7 +54,7 @@ class PurchaseRequired(Forbidden):
 
     def __init__(self, price_cents: int) -> None:
         super().__init__(
-            "This item is for sale; its files are for those who bought it. Buying opens soon.", price_cents=price_cents
+            "This item is for sale; its files are for those who bought it.", price_cents=price_cents
         )
 
 
