@@ -34,14 +34,19 @@ async def fake_stripe() -> Any:
 
 
 @pytest.fixture
-def config(tmp_path: Path, db_url: str, fake_stripe: FakeStripe) -> Config:
+def stripe_env(fake_stripe: FakeStripe) -> dict[str, str]:
+    """The MNWD_STRIPE_* settings; a test module overrides this fixture to run without payments."""
+    return {
+        "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
+        "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
+        "MNWD_STRIPE_API_BASE": fake_stripe.url,
+    }
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str, stripe_env: dict[str, str]) -> Config:
     return Config.from_env(
-        {
-            "MNWD_DB_POOL_MIN": "1",
-            "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
-            "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-            "MNWD_STRIPE_API_BASE": fake_stripe.url,
-        },
+        {"MNWD_DB_POOL_MIN": "1", **stripe_env},
         data_dir=tmp_path / "var",
         ssh_port=free_port(),
         database_url=db_url,
