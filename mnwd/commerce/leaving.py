@@ -18,6 +18,8 @@ __all__ = ["leave_for"]
 
 async def leave_for(request: web.Request, url: str, where: str = "Stripe") -> web.Response:
     base = request.app[SERVICES].config.base_url.rstrip("/")
-    if url.startswith(base + "/") or url.startswith("/"):
+    if url.startswith(base + "/"):
+        return redirect(url[len(base) :])
+    if url.startswith("/") and not url.startswith("//"):
         return redirect(url)
     return await render(request, "commerce/continue.html", {"url": url, "where": where})

@@ -168,7 +168,7 @@ class FakeStripe:
 
     async def release(self) -> None:
         held, self._held = self._held, []
-        for payload in held:
+        for payload in reversed(held) if self.reorder else held:
             self._spawn(self.deliver(payload))
         await self.settle()
 
@@ -513,6 +513,12 @@ class FakeStripe:
                 self.event("invoice.paid", self._invoice(subscription), account),
             ]
         )
+
+    def update_subscription(self, subscription_id: str, **changes: Any) -> None:
+        """A change made at Stripe (the Dashboard, the portal): ``customer.subscription.updated`` goes out."""
+        subscription = self.objects[subscription_id]
+        subscription.update(changes)
+        self.send([self.event("customer.subscription.updated", self._public(subscription), subscription["_account"])])
 
     def cancel(self, subscription_id: str) -> None:
         subscription = self.objects[subscription_id]
