@@ -230,16 +230,20 @@ async def fail_transaction(conn: Conn, *, session_id: str | None, transaction_id
     return str(status) != "UPDATE 0"
 
 
-async def apply_refund(conn: Conn, payment_intent: str, amount_refunded: int, full: bool) -> asyncpg.Record | None:
+async def apply_refund(
+    conn: Conn, payment_intent: str, account: str | None, amount_refunded: int, full: bool
+) -> asyncpg.Record | None:
     """Record Stripe's refunded total (never lower than what we know); a full refund ends access."""
     return await conn.fetchrow(
         "UPDATE transactions SET refunded_cents = GREATEST(refunded_cents, LEAST($2, amount_cents)),"
         " status = CASE WHEN $3 AND status = 'completed' THEN 'refunded' ELSE status END,"
         " refunded_at = CASE WHEN $3 THEN COALESCE(refunded_at, now()) ELSE refunded_at END"
-        " WHERE stripe_payment_intent_id = $1 AND status IN ('completed', 'refunded') RETURNING *",
+        " WHERE stripe_payment_intent_id = $1 AND status IN ('completed', 'refunded')"
+        " AND ($4::text IS NULL OR stripe_account_id = $4) RETURNING *",
         payment_intent,
         amount_refunded,
         full,
+        account,
     )
 
 
@@ -251,11 +255,13 @@ async def mark_transaction_refunded(conn: Conn, transaction_id: uuid.UUID) -> No
     )
 
 
-async def apply_dispute(conn: Conn, payment_intent: str, state: str) -> asyncpg.Record | None:
+async def apply_dispute(conn: Conn, payment_intent: str, account: str | None, state: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "UPDATE transactions SET dispute_status = $2 WHERE stripe_payment_intent_id = $1 RETURNING *",
+        "UPDATE transactions SET dispute_status = $2 WHERE stripe_payment_intent_id = $1"
+        " AND ($3::text IS NULL OR stripe_account_id = $3) RETURNING *",
         payment_intent,
         state,
+        account,
     )
 
 

@@ -151,13 +151,15 @@ async def _handle(
         )
     if kind == "charge.refunded" and obj.get("payment_intent"):
         full = bool(obj.get("refunded"))
-        row = await queries.apply_refund(conn, str(obj["payment_intent"]), int(obj.get("amount_refunded") or 0), full)
+        row = await queries.apply_refund(
+            conn, str(obj["payment_intent"]), account, int(obj.get("amount_refunded") or 0), full
+        )
         if row is None:
             return None, "unknown-charge"
         return None, "refunded" if full else "partially-refunded"
     if kind in {"charge.dispute.created", "charge.dispute.closed"} and obj.get("payment_intent"):
         closed_state = "lost" if obj.get("status") == "lost" else "won"
         state = "open" if kind == "charge.dispute.created" else closed_state
-        row = await queries.apply_dispute(conn, str(obj["payment_intent"]), state)
+        row = await queries.apply_dispute(conn, str(obj["payment_intent"]), account, state)
         return None, f"dispute-{state}" if row is not None else "unknown-charge"
     return None, "ignored"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mnwd.commerce.fulfilment import LICENSE_JOB, RECEIPT_JOB, SALE_JOB
-from tests.commerce.conftest import Shop, session_of
+from tests.commerce.shop import Shop, session_of
 
 
 async def test_connecting_stripe_makes_the_seller_ready(shop: Shop) -> None:
@@ -132,3 +132,26 @@ async def test_without_a_webhook_nothing_is_granted_and_asyncio_is_quiet(shop: S
     await asyncio.sleep(0)
     async with shop.buyer.client.get("/@maker/shop/nohook/download") as response:
         assert response.status == 403
+
+
+async def test_malformed_amounts_are_refused(shop: Shop) -> None:
+    item = await shop.item("odd", price_cents=500, pwyw_min_cents=100)
+    for amount in ["NaN", "-5", "1e309", "abc", "9" * 40, "0.001", "Infinity"]:
+        page = await shop.buyer.submit("/@maker/shop/odd", f"/checkout/items/{item['id']}", {"amount": amount})
+        assert page.status == 422, amount
+    assert await shop.pool.fetchval("SELECT count(*) FROM transactions") == 0
+
+
+async def test_the_owner_and_strangers_to_private_items_cannot_buy(shop: Shop) -> None:
+    item = await shop.item("hidden", price_cents=500, visibility="private")
+    page = await shop.buyer.post(
+        f"/checkout/items/{item['id']}", {"csrf_token": (await shop.buyer.get("/library")).csrf}
+    )
+    assert page.status == 404
+    own = await shop.item("own", price_cents=500)
+    page = await shop.maker.post(
+        f"/checkout/items/{own['id']}", {"csrf_token": (await shop.maker.get("/library")).csrf}
+    )
+    assert page.status == 400
+    page = await shop.buyer.post("/checkout/items/not-a-uuid", {"csrf_token": (await shop.buyer.get("/library")).csrf})
+    assert page.status == 404

@@ -12,7 +12,7 @@ from typing import Any
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.commerce.library import LINK_SECONDS, _mac
 from mnwd.mail import read_outbox
-from tests.commerce.conftest import Shop
+from tests.commerce.shop import Shop
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.services import Services
-from tests.store.conftest import Api
+from tests.commerce.shop import Api
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from tests.commerce.conftest import Shop, session_of
+from tests.commerce.shop import Shop, session_of
 
 
 async def _promo(shop: Shop, **form: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from tests.commerce.conftest import Shop, onward, session_of
+from tests.commerce.shop import Shop, onward, session_of
 
 
 async def _tier(shop: Shop, name: str = "Patron", price: str = "5.00", interval: str = "month") -> asyncpg.Record:
@@ -157,3 +157,20 @@ async def test_a_free_trial_code_sets_trial_days(shop: Shop) -> None:
     row = await _subscription(shop, subscription_id)
     assert row["status"] == "active"
     assert row["trial_ends_at"] is not None
+
+
+async def test_another_buyer_cannot_manage_a_subscription(shop: Shop, aiohttp_client: Any, make_user: Any) -> None:
+    from tests.support.accounts import sign_in
+    from tests.support.browser import Browser
+
+    tier = await _tier(shop)
+    session_id, subscription_id = await _subscribe(shop, tier)
+    shop.fake.pay(session_id)
+    await shop.fake.settle()
+    await make_user("eve")
+    eve = Browser(await aiohttp_client(shop.client.server))
+    await sign_in(eve, "eve")
+    library = await eve.get("/library")
+    page = await eve.post(f"/library/subscriptions/{subscription_id}/manage", {"csrf_token": library.csrf})
+    assert page.status == 404
+    assert (await eve.get(f"/checkout/subscriptions/{subscription_id}")).status == 404

@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from tests.commerce.conftest import Shop, session_of
+from tests.commerce.shop import Shop, session_of
 
 
 async def _pending(shop: Shop, slug: str, price: int = 800) -> tuple[dict[str, object], str]:
@@ -178,3 +178,20 @@ async def test_a_second_payment_for_an_owned_item_is_refunded(shop: Shop) -> Non
     refunds = [r for r in shop.fake.requests if r[1] == "/v1/refunds"]
     assert len(refunds) == 1
     assert refunds[0][3]["payment_intent"] == shop.fake.objects[second]["payment_intent"]
+
+
+async def test_a_refund_event_from_another_account_changes_nothing(shop: Shop) -> None:
+    item = await shop.item("guarded", price_cents=1000)
+    transaction_id = await shop.buy(item)
+    intent = (await shop.transaction(transaction_id))["stripe_payment_intent_id"]
+    charge = {
+        "id": "ch_x",
+        "object": "charge",
+        "payment_intent": intent,
+        "amount": 1000,
+        "amount_refunded": 1000,
+        "refunded": True,
+    }
+    payload = shop.fake.event("charge.refunded", charge, "acct_someone_else")
+    assert await shop.fake.deliver(payload) == 200
+    assert (await shop.transaction(transaction_id))["status"] == "completed"
