@@ -99,6 +99,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "already-purchased": (409, "Already purchased"),
     "promo-code-invalid": (422, "Promo code not valid"),
     "webhook-signature-invalid": (400, "Webhook signature invalid"),
+    "license-refused": (403, "License refused"),
 }
 
 
