@@ -72,6 +72,8 @@ async def test_a_subscription_is_created_renewed_and_cancelled(shop: Shop) -> No
     assert first_end is not None
     status = await shop.buyer.get(f"/checkout/subscriptions/{subscription_id}")
     assert 'data-status="active"' in status.text
+    sales = await shop.maker.get("/dashboard/commerce/sales")
+    assert sales.has("1 active · MRR 5.00 USD")
 
     shop.fake.renew(row["stripe_subscription_id"])
     await shop.fake.settle()
