@@ -20,6 +20,7 @@ __all__ = [
     "claim_event",
     "complete_transaction",
     "count_tier_name",
+    "expire_subscription_session",
     "fail_transaction",
     "finish_event",
     "get_item_for_sale",
@@ -554,3 +555,13 @@ async def list_seller_items(conn: Conn, seller_id: uuid.UUID) -> list[asyncpg.Re
         " WHERE p.user_id = $1 ORDER BY p.title, i.title",
         seller_id,
     )
+
+
+async def expire_subscription_session(conn: Conn, session_id: str) -> uuid.UUID | None:
+    """A subscription whose Checkout Session expired unpaid: ``expired`` (only while still ``incomplete``)."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "UPDATE subscriptions SET status = 'expired' WHERE stripe_checkout_session_id = $1 AND status = 'incomplete'"
+        " RETURNING id",
+        session_id,
+    )
+    return found

@@ -118,6 +118,9 @@ async def _handle(
         return None, ("onboarding-complete" if complete else "onboarding-incomplete") if found else "unknown-account"
     if kind.startswith("checkout.session."):
         if obj.get("mode") == "subscription":
+            if kind == "checkout.session.expired":
+                expired = await queries.expire_subscription_session(conn, str(obj["id"]))
+                return expired, "subscription-expired" if expired else "already"
             if kind != "checkout.session.completed":
                 return None, "ignored"
             return await apply_subscription_event(

@@ -176,3 +176,12 @@ async def test_another_buyer_cannot_manage_a_subscription(shop: Shop, aiohttp_cl
     page = await eve.post(f"/library/subscriptions/{subscription_id}/manage", {"csrf_token": library.csrf})
     assert page.status == 404
     assert (await eve.get(f"/checkout/subscriptions/{subscription_id}")).status == 404
+
+
+async def test_an_expired_subscription_checkout_is_marked_expired(shop: Shop) -> None:
+    tier = await _tier(shop)
+    session_id, subscription_id = await _subscribe(shop, tier)
+    session = dict(shop.fake.objects[session_id], status="expired")
+    payload = shop.fake.event("checkout.session.expired", shop.fake._public(session), shop.account)
+    assert await shop.fake.deliver(payload) == 200
+    assert (await _subscription(shop, subscription_id))["status"] == "expired"
