@@ -470,7 +470,9 @@ async def list_subscriptions_of(conn: Conn, subscriber_id: uuid.UUID) -> list[as
 async def list_library(conn: Conn, buyer_id: uuid.UUID) -> list[asyncpg.Record]:
     return await _fetch(
         conn,
-        "SELECT t.*, i.slug AS item_slug, i.item_type, p.slug AS project_slug FROM transactions t"
+        "SELECT t.*, i.slug AS item_slug, i.item_type, p.slug AS project_slug,"
+        " EXISTS (SELECT 1 FROM versions v WHERE v.item_id = t.item_id AND v.is_current) AS has_file"
+        " FROM transactions t"
         " LEFT JOIN items i ON i.id = t.item_id LEFT JOIN projects p ON p.id = i.project_id"
         " WHERE t.buyer_id = $1 AND t.status IN ('completed', 'refunded') ORDER BY t.completed_at DESC NULLS LAST",
         buyer_id,
@@ -480,7 +482,8 @@ async def list_library(conn: Conn, buyer_id: uuid.UUID) -> list[asyncpg.Record]:
 async def list_library_parts(conn: Conn, bundle_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     return await _fetch(
         conn,
-        "SELECT b.bundle_id, i.id, i.title, i.slug, i.item_type, p.slug AS project_slug, u.username AS owner"
+        "SELECT b.bundle_id, i.id, i.title, i.slug, i.item_type, p.slug AS project_slug, u.username AS owner,"
+        " EXISTS (SELECT 1 FROM versions v WHERE v.item_id = i.id AND v.is_current) AS has_file"
         " FROM bundle_items b JOIN items i ON i.id = b.item_id JOIN projects p ON p.id = i.project_id"
         " JOIN users u ON u.id = p.user_id WHERE b.bundle_id = ANY($1::uuid[])"
         " ORDER BY b.bundle_id, b.sort_order, i.title",

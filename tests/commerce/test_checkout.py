@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from mnwd.commerce.fulfilment import LICENSE_JOB, RECEIPT_JOB, SALE_JOB
 from tests.commerce.shop import Shop, session_of
@@ -124,6 +125,8 @@ async def test_a_bundle_grants_its_parts(shop: Shop) -> None:
         assert await response.read() == b"part bytes"
     library = await shop.buyer.get("/library")
     assert library.has("Part")
+    links = re.findall(r'class="download" href="([^"]+)"', library.text)
+    assert [link.split("?")[0] for link in links] == ["/@maker/shop/part/download"]
 
 
 async def test_without_a_webhook_nothing_is_granted_and_asyncio_is_quiet(shop: Shop) -> None:
