@@ -185,3 +185,27 @@ async def test_an_expired_subscription_checkout_is_marked_expired(shop: Shop) ->
     payload = shop.fake.event("checkout.session.expired", shop.fake._public(session), shop.account)
     assert await shop.fake.deliver(payload) == 200
     assert (await _subscription(shop, subscription_id))["status"] == "expired"
+
+
+async def test_subscribing_through_the_json_api(shop: Shop) -> None:
+    from mnwd.accounts.personal_tokens import create_token
+
+    tier = await _tier(shop)
+    issued = await create_token(
+        shop.services, shop.buyer_id, name="t", scopes=["purchases:read", "purchases:write"], expires_days=None
+    )
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    body = {"tier_id": str(tier["id"]), "amount_cents": 1}
+    async with shop.client.post("/api/v1/checkout", json=body, headers=headers) as response:
+        assert response.status == 422
+    async with shop.client.post("/api/v1/checkout", json={"tier_id": str(tier["id"])}, headers=headers) as response:
+        assert response.status == 201
+        doc = await response.json()
+    shop.fake.pay(doc["checkout_url"].rsplit("/", 1)[1])
+    await shop.fake.settle()
+    async with shop.client.get("/api/v1/purchases", headers=headers) as response:
+        listed = await response.json()
+    assert [(s["id"], s["tier"], s["status"]) for s in listed["subscriptions"]] == [
+        (doc["subscription_id"], "Patron", "active")
+    ]
+    assert listed["purchases"] == []
