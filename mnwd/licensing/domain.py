@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.licensing import activations, issuance
+from mnwd.licensing import activations, issuance, routes
+from mnwd.licensing.commands import add_commands
 from mnwd.licensing.settings import LicensingSettings
 
 __all__ = ["DOMAIN"]
@@ -15,6 +16,8 @@ SWEEP_EVERY_SECONDS = 60.0
 
 DOMAIN = Domain(
     name="licensing",
+    routes=routes.setup,
+    commands=add_commands,
     templates=TEMPLATES,
     settings=LicensingSettings,
     jobs=(
