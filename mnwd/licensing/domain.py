@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web
+
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.licensing import activations, issuance, routes
+from mnwd.licensing import activations, issuance, pages_library, routes
 from mnwd.licensing.commands import add_commands
 from mnwd.licensing.settings import LicensingSettings
 
@@ -14,9 +16,15 @@ __all__ = ["DOMAIN"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SWEEP_EVERY_SECONDS = 60.0
 
+
+def setup_routes(app: web.Application) -> None:
+    routes.setup(app)
+    pages_library.setup(app)
+
+
 DOMAIN = Domain(
     name="licensing",
-    routes=routes.setup,
+    routes=setup_routes,
     commands=add_commands,
     templates=TEMPLATES,
     settings=LicensingSettings,
