@@ -23,6 +23,7 @@ TOKEN_SCOPES: dict[str, str] = {
     "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
     "store:read": "read your store's projects, items and file versions (GET /api/v1/projects, /api/v1/items)",
     "store:write": "change your projects and items, upload files, set tags and labels (/api/v1/projects, …/items)",
+    "licenses:write": "issue license keys for your items (POST /api/v1/items/{id}/licenses)",
 }
 
 

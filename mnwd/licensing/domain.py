@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.licensing import activations, issuance, pages_library, routes
+from mnwd.licensing import activations, issuance, pages_dashboard, pages_library, routes
 from mnwd.licensing.commands import add_commands
 from mnwd.licensing.settings import LicensingSettings
 
@@ -20,6 +20,7 @@ SWEEP_EVERY_SECONDS = 60.0
 def setup_routes(app: web.Application) -> None:
     routes.setup(app)
     pages_library.setup(app)
+    pages_dashboard.setup(app)
 
 
 DOMAIN = Domain(

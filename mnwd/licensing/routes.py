@@ -7,7 +7,9 @@
 - ``POST /api/v1/licenses/deactivate`` ``{key, activation_id | fingerprint}`` -> 200 ``{deactivated, license}``;
 - ``POST /api/v1/licenses/heartbeat`` ``{key, activation_id}`` -> 200 ``{activation_id, lease_expires_at, ...}``;
 - ``GET /api/v1/licenses/file?key=&fingerprint=[&ttl=&encrypt=1]`` -> the signed offline license file;
-- ``GET /.well-known/mnwd-license-keys.json`` -> the public keys that verify license files, by key id.
+- ``GET /.well-known/mnwd-license-keys.json`` -> the public keys that verify license files, by key id;
+- ``POST /api/v1/items/{item_id}/licenses`` ``{email?, max_activations?, expires_at?, floating?}`` -> 201
+  ``{key, license, owner, issued_to_email}``: a comp by the item's creator (token scope ``licenses:write``).
 
 Every call counts against a limit per address and one per key (429 with ``Retry-After``); refusals an app can
 act on are 403 ``license-refused`` / 404 ``not-found`` with a ``code``.
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
-from mnwd.errors import BadRequest, ValidationFailed
-from mnwd.licensing import activations, files, keys
+from mnwd.errors import BadRequest, NotFound, ValidationFailed
+from mnwd.licensing import activations, files, issuance, keys
 from mnwd.licensing.settings import LicensingSettings
+from mnwd.oauth import require_api_user
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
@@ -60,6 +64,13 @@ class DeactivateIn(msgspec.Struct):
     key: Key
     activation_id: uuid.UUID | None = None
     fingerprint: Fingerprint | None = None
+
+
+class CompIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
+    max_activations: int | msgspec.UnsetType | None = msgspec.UNSET
+    expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    floating: bool | None = None
 
 
 class HeartbeatIn(msgspec.Struct):
@@ -175,6 +186,34 @@ async def license_file(request: web.Request) -> web.Response:
     )
 
 
+@csrf_exempt
+async def issue_comp(request: web.Request) -> web.Response:
+    """``POST /api/v1/items/{item_id}/licenses``: the item's creator issues a key (``licenses:write``)."""
+    caller = await require_api_user(request, scope="licenses:write")
+    services = _services(request)
+    try:
+        item_id = uuid.UUID(request.match_info["item_id"])
+    except ValueError:
+        raise NotFound(issuance.NO_SUCH_ITEM) from None
+    body = await read_json(request, CompIn, max_bytes=MAX_BODY_BYTES)
+    key, license = await issuance.issue_comp(
+        services,
+        caller.user_id,
+        item_id,
+        email=body.email,
+        max_activations=issuance.UNSET if body.max_activations is msgspec.UNSET else body.max_activations,
+        expires_at=issuance.UNSET if body.expires_at is msgspec.UNSET else body.expires_at,
+        floating=body.floating,
+    )
+    answer = {
+        "key": key,
+        "license": license.summary(services.clock.now()),
+        "owner": license.owner_username,
+        "issued_to_email": license.issued_to_email,
+    }
+    return json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+
+
 async def public_keys(request: web.Request) -> web.Response:
     return json_response(await files.public_keys(_services(request)), headers={"Cache-Control": "public, max-age=300"})
 
@@ -186,3 +225,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post(f"{BASE}/heartbeat", heartbeat)
     app.router.add_get(f"{BASE}/file", license_file)
     app.router.add_get("/.well-known/mnwd-license-keys.json", public_keys)
+    app.router.add_post("/api/v1/items/{item_id}/licenses", issue_comp)
