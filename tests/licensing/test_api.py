@@ -195,3 +195,19 @@ async def test_bad_bodies_are_problems_and_write_nothing(
     status, _ = await api(client, "/api/v1/licenses/activate", {"key": key, "fingerprint": "a\u0000b"})
     assert status == 400
     assert await services.pool.fetchval("SELECT count(*) FROM license_activations") == 0
+
+
+async def test_the_sweep_frees_lapsed_floating_seats(
+    client: Client, shop: Shop, buyer_id: uuid.UUID, clock: MovableClock, services: Services
+) -> None:
+    from mnwd.licensing.activations import sweep_dead_leases
+
+    key = await shop.buy_key(buyer_id, max_activations=2, floating=True, heartbeat_seconds=60)
+    await activate(client, key, "a")
+    clock.advance(30)
+    await activate(client, key, "b")
+    clock.advance(31)
+    assert await sweep_dead_leases(services) == 1
+    assert await sweep_dead_leases(services) == 0
+    assert await services.pool.fetchval("SELECT activation_count FROM license_keys") == 1
+    assert await services.pool.fetchval("SELECT machine_id FROM license_activations") == "b"
