@@ -88,12 +88,11 @@ def _address(request: web.Request) -> str | None:
 async def _limit(request: web.Request, key: str) -> None:
     services = request.app[SERVICES]
     settings = services.config.section(LicensingSettings)
-    limiter = services.limiter
-    await limiter.hit(
-        Limit("licensing:address", settings.per_address_per_minute, 60, RATE_MESSAGE), request.remote or ""
-    )
-    await limiter.hit(
-        Limit("licensing:key", settings.per_key_per_minute, 60, RATE_MESSAGE), keys.normalize_key(key) or key
+    await services.limiter.hit_all(
+        [
+            (Limit("licensing:address", settings.per_address_per_minute, 60, RATE_MESSAGE), request.remote or ""),
+            (Limit("licensing:key", settings.per_key_per_minute, 60, RATE_MESSAGE), keys.normalize_key(key) or key),
+        ]
     )
 
 
