@@ -404,6 +404,8 @@ async def revoke_keys_of_refunded_transactions(conn: Conn) -> int:
                revoked_by_refund = true
         FROM transactions t
         WHERE t.id = k.transaction_id AND t.status = 'refunded' AND k.status <> 'revoked'
+          -- A key its creator reinstated after the refund stays as they left it.
+          AND (t.refunded_at IS NULL OR k.updated_at < t.refunded_at)
         """
     )
     return int(status.split()[-1])

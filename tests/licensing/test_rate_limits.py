@@ -47,3 +47,17 @@ async def test_one_key_is_limited_then_the_address(
     ]
     assert statuses[:6] == [404] * 6
     assert statuses[6] == 429
+
+
+async def test_the_sdk_reads_429_as_stay_in_grace(client: Client, shop: Shop, buyer_id: uuid.UUID) -> None:
+    from mnw_synckit.errors import OfflineError
+    from mnw_synckit.licenses import LicenseClient
+
+    key = await shop.buy_key(buyer_id)
+    async with LicenseClient(str(client.make_url("/"))) as licenses:
+        for _ in range(5):
+            assert (await licenses.validate(key))["valid"]
+        with pytest.raises(OfflineError) as offline:
+            await licenses.validate(key)
+    assert offline.value.retry_after is not None  # type: ignore[attr-defined]
+    assert offline.value.retry_after >= 1  # type: ignore[attr-defined]
