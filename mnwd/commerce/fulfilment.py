@@ -35,11 +35,15 @@ __all__ = [
     "complete_session",
     "fail_session",
     "grant",
+    "license_follows_dispute",
 ]
 
 log = logging.getLogger(__name__)
 
 LICENSE_JOB = "licensing.issue_for_purchase"
+# A dispute opened or lost revokes the purchase's license key, one won restores it (licensing's jobs).
+LICENSE_REVOKE_JOB = "licensing.revoke_for_transaction"
+LICENSE_RESTORE_JOB = "licensing.restore_for_transaction"
 RECEIPT_JOB = "commerce.send_receipt"
 SALE_JOB = "commerce.notify_sale"
 REFUND_DUPLICATE_JOB = "commerce.refund_duplicate"
@@ -63,6 +67,17 @@ async def grant(tx: Tx, row: asyncpg.Record, *, count_promo: bool = True) -> Non
         await jobs.enqueue(conn, LICENSE_JOB, {"transaction_id": key}, key=f"purchase:{key}")
     await jobs.enqueue(conn, RECEIPT_JOB, {"transaction_id": key}, key=f"receipt:{key}")
     await jobs.enqueue(conn, SALE_JOB, {"transaction_id": key}, key=f"sale:{key}")
+
+
+async def license_follows_dispute(tx: Tx, row: asyncpg.Record) -> None:
+    """After a dispute changed ``row``: its license key (if the item has keys) follows the access."""
+    if row["item_id"] is None or not await queries.item_needs_license(tx.conn, row["item_id"]):
+        return
+    if row["dispute_status"] == "won":
+        await jobs.enqueue(tx.conn, LICENSE_RESTORE_JOB, {"transaction_id": str(row["id"])})
+    else:
+        payload = {"transaction_id": str(row["id"]), "reason": f"dispute {row['dispute_status']}"}
+        await jobs.enqueue(tx.conn, LICENSE_REVOKE_JOB, payload)
 
 
 async def complete_session(tx: Tx, session: dict[str, Any], account: str | None) -> str:

@@ -25,7 +25,8 @@ What each event does (the outcome is kept in the ledger's ``outcome``):
   ``invoice.payment_failed`` → the subscription re-fetched and applied (out-of-order safe);
 - ``charge.refunded`` → ``refunded_cents``; a full refund makes the row ``refunded`` (access ends);
 - ``charge.dispute.created`` → access suspended (``dispute_status = 'open'``); ``charge.dispute.closed``:
-  ``won`` restores it, ``lost`` ends it;
+  ``won`` restores it, ``lost`` ends it; a license key of the purchase follows (licensing's jobs
+  ``licensing.revoke_for_transaction`` / ``licensing.restore_for_transaction``);
 - anything else is stored as ``ignored``.
 """
 
@@ -168,5 +169,8 @@ async def _handle(
         closed_state = "lost" if obj.get("status") == "lost" else "won"
         state = "open" if kind == "charge.dispute.created" else closed_state
         row = await queries.apply_dispute(conn, str(obj["payment_intent"]), account, state)
-        return None, f"dispute-{state}" if row is not None else "unknown-charge"
+        if row is None:
+            return None, "unknown-charge"
+        await fulfilment.license_follows_dispute(tx, row)
+        return None, f"dispute-{state}"
     return None, "ignored"

@@ -1,5 +1,6 @@
 """Commerce and licensing together: paying for an item that has license keys switched on gives the buyer
-exactly one key, however many times Stripe delivers the completed checkout; a refund revokes it."""
+exactly one key, however many times Stripe delivers the completed checkout; a refund revokes it, a dispute
+revokes it until the creator wins it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mnwd.licensing import DOMAIN as LICENSING
 from mnwd.licensing import keys
 from mnwd.maintenance import run_task
 from tests.commerce.shop import Shop, session_of
+from tests.support.outbound import run_jobs
 
 
 async def test_paying_for_a_licensed_item_issues_one_key_and_a_refund_revokes_it(shop: Shop) -> None:
@@ -22,8 +24,7 @@ async def test_paying_for_a_licensed_item_issues_one_key_and_a_refund_revokes_it
     await shop.fake.settle()
     (event,) = [e for e in shop.fake.events if e["type"] == "checkout.session.completed"]
     await asyncio.gather(*(shop.fake.deliver(orjson.dumps(event).decode()) for _ in range(5)))
-    while await shop.services.jobs.run_due():
-        continue
+    await run_jobs(shop.services)
     rows = await shop.pool.fetch(
         "SELECT k.* FROM license_keys k JOIN transactions t ON t.id = k.transaction_id "
         "WHERE t.stripe_checkout_session_id = $1",
@@ -45,3 +46,26 @@ async def test_paying_for_a_licensed_item_issues_one_key_and_a_refund_revokes_it
         await run_task(shop.services, task)
     status = await shop.pool.fetchval("SELECT status FROM license_keys WHERE id = $1", rows[0]["id"])
     assert status == "revoked"
+
+
+async def test_a_dispute_revokes_the_key_and_winning_it_restores_it(shop: Shop) -> None:
+    item = await shop.item("tool", b"the tool", price_cents=900)
+    await shop.pool.execute("UPDATE items SET enable_license_keys = true WHERE id = $1", item["id"])
+    transaction_id = await shop.buy(item)
+    await run_jobs(shop.services)
+
+    async def status() -> str:
+        return str(
+            await shop.pool.fetchval("SELECT status FROM license_keys WHERE transaction_id = $1", transaction_id)
+        )
+
+    assert await status() == "active"
+    intent = (await shop.transaction(transaction_id))["stripe_payment_intent_id"]
+    dispute = shop.fake.dispute(intent)
+    await shop.fake.settle()
+    await run_jobs(shop.services)
+    assert await status() == "revoked"
+    shop.fake.close_dispute(dispute, won=True)
+    await shop.fake.settle()
+    await run_jobs(shop.services)
+    assert await status() == "active"
