@@ -13,7 +13,7 @@ Interface::
     await run_revoke_for_transaction / run_restore_for_transaction  # jobs for disputes (lost / won)
 
 Races handled: the purchase job runs at least once and possibly on two daemons at once; the partial unique
-index on ``license_keys (transaction_id)`` lets exactly one INSERT win (the other's ``ON CONFLICT DO
+index on ``license_keys (transaction_id, item_id)`` lets exactly one INSERT per item win (the other's ``ON CONFLICT DO
 NOTHING`` waits for it, then inserts nothing), so a purchase has one key whatever the retries. A key
 copies its item's policy when it is issued: changing the policy later changes new keys only.
 """
@@ -110,27 +110,28 @@ def _transaction_id(job: Job) -> uuid.UUID:
 
 
 async def run_issue_for_purchase(services: Services, job: Job) -> None:
-    """Issue the key of one completed purchase, once: a key already there (an earlier run, a concurrent one)
-    means nothing to do."""
+    """Issue the keys of one completed purchase (one, or one per licensed item of a bundle), once each: a key
+    already there for an item (an earlier run, a concurrent one) is left as it is."""
     transaction_id = _transaction_id(job)
 
     async def body(tx: Tx) -> None:
         purchase = await queries.get_transaction(tx.conn, transaction_id)
         if purchase is None:
             raise PermanentJobError(f"no transaction {transaction_id}")
-        if await queries.get_key_of_transaction(tx.conn, transaction_id) is not None:
-            return
         if purchase["status"] != "completed":
             log.info("no license key for a purchase that is not completed", extra={"transaction": str(transaction_id)})
             return
         item = None if purchase["item_id"] is None else await queries.get_item(tx.conn, purchase["item_id"])
         if item is None:
             raise PermanentJobError(f"transaction {transaction_id} has no item any more")
+        # Commerce asked for keys: the item's own, or those of the licensed items of a bundle.
+        licensed = await queries.list_licensed_items_of_purchase(tx.conn, item["id"]) or [item]
         start = purchase["completed_at"] or services.clock.now()
-        terms = _terms(await _policy(tx.conn, item), start)
-        await _insert(
-            services, tx.conn, item["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
-        )
+        for each in licensed:
+            terms = _terms(await _policy(tx.conn, each), start)
+            await _insert(
+                services, tx.conn, each["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
+            )
 
     await run_tx(services.pool, ISSUE_JOB, body, metrics=services.metrics)
 

@@ -145,3 +145,29 @@ async def test_a_key_reinstated_after_its_refund_stays_reinstated(
     await change_key(services, shop.creator_id, key_id, "reinstate")
     assert await revoke_refunded(services) == 0
     assert await services.pool.fetchval("SELECT status FROM license_keys") == "active"
+
+
+async def test_a_bundle_gives_one_key_per_licensed_item(shop: Shop, buyer_id: uuid.UUID, services: Services) -> None:
+    from tests.licensing.conftest import make_item
+
+    second = await make_item(services.pool, shop.creator_id, "second-app")
+    ebook = await make_item(services.pool, shop.creator_id, "ebook")
+    bundle = await make_item(services.pool, shop.creator_id, "bundle")
+    await services.pool.execute(
+        "UPDATE items SET enable_license_keys = false WHERE id = ANY($1::uuid[])", [ebook, bundle]
+    )
+    await services.pool.executemany(
+        "INSERT INTO bundle_items (bundle_id, item_id) VALUES ($1, $2)",
+        [(bundle, shop.item_id), (bundle, second), (bundle, ebook)],
+    )
+    transaction_id = await shop.purchase(buyer_id, item_id=bundle)
+    await shop.run_jobs()
+    job = Job(uuid.uuid4(), ISSUE_JOB, {"transaction_id": str(transaction_id)}, 1, 10, None, services.clock.now())
+    from mnwd.licensing.issuance import run_issue_for_purchase
+
+    await asyncio.gather(*(run_issue_for_purchase(services, job) for _ in range(4)))
+    rows = await services.pool.fetch(
+        "SELECT item_id, owner_id FROM license_keys WHERE transaction_id = $1 ORDER BY item_id", transaction_id
+    )
+    assert sorted(r["item_id"] for r in rows) == sorted([shop.item_id, second])
+    assert {r["owner_id"] for r in rows} == {buyer_id}
