@@ -13,13 +13,14 @@ Interface::
     await run_revoke_for_transaction / run_restore_for_transaction  # jobs for disputes (lost / won)
 
 Races handled: the purchase job runs at least once and possibly on two daemons at once; the partial unique
-index on ``license_keys (transaction_id, item_id)`` lets exactly one INSERT per item win (the other's ``ON CONFLICT DO
+index on ``license_keys (transaction_id)`` lets exactly one INSERT win (the other's ``ON CONFLICT DO
 NOTHING`` waits for it, then inserts nothing), so a purchase has one key whatever the retries. A key
 copies its item's policy when it is issued: changing the policy later changes new keys only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -67,6 +68,18 @@ async def _policy(conn: asyncpg.Connection | asyncpg.Pool, item: asyncpg.Record)
     return await queries.get_policy(conn, item["id"]) or _default_policy(item)
 
 
+async def _purchase_policy(conn: asyncpg.Connection, item: asyncpg.Record) -> Policy:
+    """The policy of a purchased item's key. A bundle whose parts have license keys gives one key (one per
+    purchase) entitled to each licensed part (``item:<part id>``), with the bundle's own policy if it has
+    one, else its first licensed part's."""
+    parts = [] if item["enable_license_keys"] else await queries.list_licensed_parts(conn, item["id"])
+    if not parts:
+        return await _policy(conn, item)
+    policy = await queries.get_policy(conn, item["id"]) or await _policy(conn, parts[0])
+    named = [f"item:{part['id']}" for part in parts]
+    return dataclasses.replace(policy, entitlements=tuple(dict.fromkeys([*policy.entitlements, *named])))
+
+
 def _terms(policy: Policy, start: datetime) -> dict[str, Any]:
     """What a key copies from its item's policy, with dates counted from ``start`` (the purchase)."""
     if policy.expiry == "fixed":
@@ -110,8 +123,8 @@ def _transaction_id(job: Job) -> uuid.UUID:
 
 
 async def run_issue_for_purchase(services: Services, job: Job) -> None:
-    """Issue the keys of one completed purchase (one, or one per licensed item of a bundle), once each: a key
-    already there for an item (an earlier run, a concurrent one) is left as it is."""
+    """Issue the key of one completed purchase, once: a key already there (an earlier run, a concurrent one)
+    means nothing to do. A bundle's key is entitled to each of its licensed parts."""
     transaction_id = _transaction_id(job)
 
     async def body(tx: Tx) -> None:
@@ -124,14 +137,11 @@ async def run_issue_for_purchase(services: Services, job: Job) -> None:
         item = None if purchase["item_id"] is None else await queries.get_item(tx.conn, purchase["item_id"])
         if item is None:
             raise PermanentJobError(f"transaction {transaction_id} has no item any more")
-        # Commerce asked for keys: the item's own, or those of the licensed items of a bundle.
-        licensed = await queries.list_licensed_items_of_purchase(tx.conn, item["id"]) or [item]
         start = purchase["completed_at"] or services.clock.now()
-        for each in licensed:
-            terms = _terms(await _policy(tx.conn, each), start)
-            await _insert(
-                services, tx.conn, each["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
-            )
+        terms = _terms(await _purchase_policy(tx.conn, item), start)
+        await _insert(
+            services, tx.conn, item["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
+        )
 
     await run_tx(services.pool, ISSUE_JOB, body, metrics=services.metrics)
 

@@ -112,13 +112,13 @@ async def upsert_policy(conn: Conn, item_id: uuid.UUID, policy: Policy) -> None:
 
 
 async def insert_key(conn: Conn, **fields: Any) -> uuid.UUID | None:
-    """A new key; None when the purchase already has one for this item (the partial unique index decides)."""
+    """A new key; None when the purchase already has one (the partial unique index decides)."""
     names = list(fields)
     placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
     key_id: uuid.UUID | None = await conn.fetchval(
         f"""
         INSERT INTO license_keys ({", ".join(names)}) VALUES ({placeholders})
-        ON CONFLICT (transaction_id, item_id) WHERE transaction_id IS NOT NULL DO NOTHING
+        ON CONFLICT (transaction_id) WHERE transaction_id IS NOT NULL DO NOTHING
         RETURNING id
         """,
         *fields.values(),
@@ -147,18 +147,17 @@ async def lock_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> License | Non
     return None if row is None else License.from_row(row)
 
 
-async def list_licensed_items_of_purchase(conn: Conn, item_id: uuid.UUID) -> list[asyncpg.Record]:
-    """The items a purchase of ``item_id`` licenses: itself when its keys are on, and each part of a bundle
-    whose keys are on."""
+async def list_licensed_parts(conn: Conn, bundle_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The parts of a bundle whose license keys are on, in the bundle's order."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT i.id, i.title, i.enable_license_keys, i.license_max_activations, p.user_id AS creator_id
         FROM items i JOIN projects p ON p.id = i.project_id
-        WHERE i.enable_license_keys
-          AND (i.id = $1 OR i.id IN (SELECT b.item_id FROM bundle_items b WHERE b.bundle_id = $1))
-        ORDER BY i.id
+        JOIN bundle_items b ON b.item_id = i.id
+        WHERE b.bundle_id = $1 AND i.enable_license_keys
+        ORDER BY b.sort_order, i.id
         """,
-        item_id,
+        bundle_id,
     )
     return rows
 
