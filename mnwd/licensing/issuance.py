@@ -20,6 +20,7 @@ copies its item's policy when it is issued: changing the policy later changes ne
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -67,6 +68,18 @@ async def _policy(conn: asyncpg.Connection | asyncpg.Pool, item: asyncpg.Record)
     return await queries.get_policy(conn, item["id"]) or _default_policy(item)
 
 
+async def _purchase_policy(conn: asyncpg.Connection, item: asyncpg.Record) -> Policy:
+    """The policy of a purchased item's key. A bundle whose parts have license keys gives one key (one per
+    purchase) entitled to each licensed part (``item:<part id>``), with the bundle's own policy if it has
+    one, else its first licensed part's."""
+    parts = [] if item["enable_license_keys"] else await queries.list_licensed_parts(conn, item["id"])
+    if not parts:
+        return await _policy(conn, item)
+    policy = await queries.get_policy(conn, item["id"]) or await _policy(conn, parts[0])
+    named = [f"item:{part['id']}" for part in parts]
+    return dataclasses.replace(policy, entitlements=tuple(dict.fromkeys([*policy.entitlements, *named])))
+
+
 def _terms(policy: Policy, start: datetime) -> dict[str, Any]:
     """What a key copies from its item's policy, with dates counted from ``start`` (the purchase)."""
     if policy.expiry == "fixed":
@@ -111,15 +124,13 @@ def _transaction_id(job: Job) -> uuid.UUID:
 
 async def run_issue_for_purchase(services: Services, job: Job) -> None:
     """Issue the key of one completed purchase, once: a key already there (an earlier run, a concurrent one)
-    means nothing to do."""
+    means nothing to do. A bundle's key is entitled to each of its licensed parts."""
     transaction_id = _transaction_id(job)
 
     async def body(tx: Tx) -> None:
         purchase = await queries.get_transaction(tx.conn, transaction_id)
         if purchase is None:
             raise PermanentJobError(f"no transaction {transaction_id}")
-        if await queries.get_key_of_transaction(tx.conn, transaction_id) is not None:
-            return
         if purchase["status"] != "completed":
             log.info("no license key for a purchase that is not completed", extra={"transaction": str(transaction_id)})
             return
@@ -127,7 +138,7 @@ async def run_issue_for_purchase(services: Services, job: Job) -> None:
         if item is None:
             raise PermanentJobError(f"transaction {transaction_id} has no item any more")
         start = purchase["completed_at"] or services.clock.now()
-        terms = _terms(await _policy(tx.conn, item), start)
+        terms = _terms(await _purchase_policy(tx.conn, item), start)
         await _insert(
             services, tx.conn, item["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
         )

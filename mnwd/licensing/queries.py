@@ -112,7 +112,7 @@ async def upsert_policy(conn: Conn, item_id: uuid.UUID, policy: Policy) -> None:
 
 
 async def insert_key(conn: Conn, **fields: Any) -> uuid.UUID | None:
-    """A new key; None when the transaction already has one (the partial unique index decides)."""
+    """A new key; None when the purchase already has one (the partial unique index decides)."""
     names = list(fields)
     placeholders = ", ".join(f"${n}" for n in range(1, len(names) + 1))
     key_id: uuid.UUID | None = await conn.fetchval(
@@ -147,9 +147,19 @@ async def lock_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> License | Non
     return None if row is None else License.from_row(row)
 
 
-async def get_key_of_transaction(conn: Conn, transaction_id: uuid.UUID) -> License | None:
-    row = await conn.fetchrow(f"SELECT {KEY_COLUMNS} {KEY_FROM} WHERE k.transaction_id = $1", transaction_id)
-    return None if row is None else License.from_row(row)
+async def list_licensed_parts(conn: Conn, bundle_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The parts of a bundle whose license keys are on, in the bundle's order."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT i.id, i.title, i.enable_license_keys, i.license_max_activations, p.user_id AS creator_id
+        FROM items i JOIN projects p ON p.id = i.project_id
+        JOIN bundle_items b ON b.item_id = i.id
+        WHERE b.bundle_id = $1 AND i.enable_license_keys
+        ORDER BY b.sort_order, i.id
+        """,
+        bundle_id,
+    )
+    return rows
 
 
 async def list_keys_of_owner(conn: Conn, owner_id: uuid.UUID) -> list[License]:

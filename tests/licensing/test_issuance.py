@@ -11,7 +11,7 @@ from datetime import timedelta
 from mnwd.db.jobs import Job
 from mnwd.licensing import keys
 from mnwd.services import Services
-from tests.licensing.conftest import ISSUE_JOB, Shop
+from tests.licensing.conftest import ISSUE_JOB, Client, Shop, api
 
 KEY_FORMAT = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}(-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}){3}$")
 
@@ -145,3 +145,40 @@ async def test_a_key_reinstated_after_its_refund_stays_reinstated(
     await change_key(services, shop.creator_id, key_id, "reinstate")
     assert await revoke_refunded(services) == 0
     assert await services.pool.fetchval("SELECT status FROM license_keys") == "active"
+
+
+async def test_a_bundle_gives_one_key_entitled_to_each_licensed_part(
+    client: Client, shop: Shop, buyer_id: uuid.UUID, services: Services
+) -> None:
+    from tests.licensing.conftest import make_item
+
+    second = await make_item(services.pool, shop.creator_id, "second-app")
+    ebook = await make_item(services.pool, shop.creator_id, "ebook")
+    bundle = await make_item(services.pool, shop.creator_id, "bundle")
+    await services.pool.execute(
+        "UPDATE items SET enable_license_keys = false WHERE id = ANY($1::uuid[])", [ebook, bundle]
+    )
+    await services.pool.executemany(
+        "INSERT INTO bundle_items (bundle_id, item_id, sort_order) VALUES ($1, $2, $3)",
+        [(bundle, shop.item_id, 1), (bundle, second, 2), (bundle, ebook, 3)],
+    )
+    await shop.set_policy(max_activations=4, entitlements=["pro"])
+    transaction_id = await shop.purchase(buyer_id, item_id=bundle)
+    await shop.run_jobs()
+    job = Job(uuid.uuid4(), ISSUE_JOB, {"transaction_id": str(transaction_id)}, 1, 10, None, services.clock.now())
+    from mnwd.licensing.issuance import run_issue_for_purchase
+
+    await asyncio.gather(*(run_issue_for_purchase(services, job) for _ in range(4)))
+    rows = await services.pool.fetch("SELECT * FROM license_keys WHERE transaction_id = $1", transaction_id)
+    assert len(rows) == 1
+    assert rows[0]["item_id"] == bundle
+    assert rows[0]["max_activations"] == 4, "the first licensed part's policy"
+    key = await shop.key_of(transaction_id)
+    status, doc = await api(
+        client,
+        "/api/v1/licenses/validate",
+        {"key": key, "entitlements": [f"item:{shop.item_id}", f"item:{second}", "pro"]},
+    )
+    assert (status, doc["code"]) == (200, "VALID")
+    status, doc = await api(client, "/api/v1/licenses/validate", {"key": key, "entitlements": [f"item:{ebook}"]})
+    assert doc["code"] == "ENTITLEMENTS_MISSING"
