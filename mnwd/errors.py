@@ -93,6 +93,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "purchase-required": (403, "Purchase required"),
     "project-limit": (403, "Project limit reached"),
     "signature-invalid": (422, "Signature invalid"),
+    "list-limit": (409, "List limit reached"),
+    "invalid-csv": (422, "The file is not a CSV that can be imported"),
 }
 
 
