@@ -284,9 +284,9 @@ async def count_existing_and_suppressed(conn: Conn, list_id: uuid.UUID, emails: 
     """Of these (lower-cased, distinct) addresses: how many are on the list already, how many suppressed."""
     row = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM email_suppressions x WHERE lower(x.email) = e)"
-        "   AND EXISTS (SELECT 1 FROM mailing_list_subscribers s"
-        "   LEFT JOIN users u ON u.id = s.user_id"
-        "   WHERE s.list_id = $1 AND lower(coalesce(s.email, u.email)) = e)) AS existing,"
+        "   AND (EXISTS (SELECT 1 FROM mailing_list_subscribers s WHERE s.list_id = $1 AND lower(s.email) = e)"
+        "     OR EXISTS (SELECT 1 FROM users u JOIN mailing_list_subscribers s ON s.user_id = u.id"
+        "                WHERE lower(u.email) = e AND s.list_id = $1))) AS existing,"
         " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM email_suppressions x WHERE lower(x.email) = e)) AS suppressed"
         " FROM unnest($2::text[]) AS e",
         list_id,
