@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from mnwd import accounts, apps, git, mailing, oauth, ota, store, sync
+from mnwd import accounts, apps, commerce, git, licensing, mailing, oauth, ota, outbound, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
 from mnwd.domain import Domain, Listener, Periodic
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 DOMAINS: tuple[Domain, ...] = (
+    outbound.DOMAIN,
     accounts.DOMAIN,
     apps.DOMAIN,
     oauth.DOMAIN,
@@ -36,6 +37,8 @@ DOMAINS: tuple[Domain, ...] = (
     git.DOMAIN,
     store.DOMAIN,
     ota.DOMAIN,
+    commerce.DOMAIN,
+    licensing.DOMAIN,
     mailing.DOMAIN,
 )
 

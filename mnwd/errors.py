@@ -93,6 +93,13 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "purchase-required": (403, "Purchase required"),
     "project-limit": (403, "Project limit reached"),
     "signature-invalid": (422, "Signature invalid"),
+    "payments-not-configured": (503, "Payments not configured"),
+    "payment-provider-error": (502, "Payment provider error"),
+    "seller-not-connected": (409, "Seller cannot take payments"),
+    "already-purchased": (409, "Already purchased"),
+    "promo-code-invalid": (422, "Promo code not valid"),
+    "webhook-signature-invalid": (400, "Webhook signature invalid"),
+    "license-refused": (403, "License refused"),
     "list-limit": (409, "List limit reached"),
     "invalid-csv": (422, "The file is not a CSV that can be imported"),
 }

@@ -27,14 +27,14 @@ import logging
 import os
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -46,10 +46,12 @@ __all__ = [
     "MailError",
     "Mailer",
     "OutboxMailer",
+    "Signer",
     "SmtpMailer",
     "build_message",
     "check_mailbox",
     "create_mailer",
+    "parse_address",
     "read_outbox",
 ]
 
@@ -96,6 +98,10 @@ class Mail:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+# Given the message as it will be sent (CRLF line endings), the header lines to put on top (a DKIM-Signature).
+Signer: TypeAlias = Callable[[bytes], bytes]
+
+
 class Mailer(Protocol):
     async def send(self, mail: Mail) -> None:
         """Deliver ``mail``: ``ValueError`` if it is malformed, `MailError` if the transport fails."""
@@ -140,6 +146,11 @@ def _parse_mailbox(what: str, value: str) -> Address:
         return _mailbox(value)
     except ValueError as exc:
         raise ValueError(f"{what} {exc}") from None
+
+
+def parse_address(value: str) -> Address:
+    """The one address of a `Mail.to` value, its domain in ASCII (IDNA); ValueError saying why if it is not one."""
+    return _parse_mailbox("to", value)
 
 
 def check_mailbox(value: str) -> str:
@@ -295,14 +306,16 @@ class SmtpMailer:
     ``smtp://host[:port]`` (port 25 by default) connects in plain text and upgrades with STARTTLS whenever the
     server offers it; ``smtps://host[:port]`` (port 465 by default) speaks TLS from the start. Server certificates
     are verified. ``user:password@`` logs in; both are percent-decoded. ``timeout`` bounds each network step
-    (connect, each command), not the whole exchange.
+    (connect, each command), not the whole exchange. ``signer`` (a DKIM signer, `mnwd.outbound`) gets each
+    message's bytes as sent and returns the header lines put on top of them.
     """
 
-    def __init__(self, url: str, *, sender: str, timeout: float = 30) -> None:
+    def __init__(self, url: str, *, sender: str, timeout: float = 30, signer: Signer | None = None) -> None:
         self._server = _parse_smtp_url(url)
         self._envelope_from = _parse_mailbox("sender", sender).addr_spec
         self.sender = sender
         self.timeout = timeout
+        self.signer = signer
 
     def __repr__(self) -> str:
         server = self._server
@@ -314,9 +327,13 @@ class SmtpMailer:
         message = build_message(mail, sender=self.sender)
         recipient = _parse_mailbox("to", mail.to)
         server = self._server
+        data: EmailMessage | bytes = message
+        if self.signer is not None:
+            raw = message.as_bytes(policy=email.policy.SMTP)
+            data = self.signer(raw) + raw
         try:
             await aiosmtplib.send(
-                message,
+                data,
                 sender=self._envelope_from,
                 recipients=[recipient.addr_spec],
                 hostname=server.host,
@@ -360,8 +377,9 @@ def _reply_code(exc: BaseException) -> int | None:
     return None
 
 
-def create_mailer(*, smtp_url: str | None, outbox_dir: Path, sender: str) -> Mailer:
-    """`SmtpMailer` if an SMTP URL is given, else `OutboxMailer` into ``outbox_dir``."""
+def create_mailer(*, smtp_url: str | None, outbox_dir: Path, sender: str, signer: Signer | None = None) -> Mailer:
+    """`SmtpMailer` if an SMTP URL is given (its messages signed by ``signer``), else `OutboxMailer` into
+    ``outbox_dir`` (unsigned: the outbox is for reading mail on this machine)."""
     if smtp_url is not None:
-        return SmtpMailer(smtp_url, sender=sender)
+        return SmtpMailer(smtp_url, sender=sender, signer=signer)
     return OutboxMailer(outbox_dir, sender=sender)

@@ -23,6 +23,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "keys:write": "add and delete your SSH keys (POST, DELETE /api/v1/user/keys)",
     "store:read": "read your store's projects, items and file versions (GET /api/v1/projects, /api/v1/items)",
     "store:write": "change your projects and items, upload files, set tags and labels (/api/v1/projects, …/items)",
+    "purchases:read": "list what you bought and your subscriptions (GET /api/v1/purchases)",
+    "purchases:write": "start a checkout for an item or a subscription tier (POST /api/v1/checkout)",
     "lists:read": "list your projects' mailing lists and their counts (GET /api/v1/projects/{id}/lists)",
     "lists:write": "create mailing lists in your projects (POST /api/v1/projects/{id}/lists)",
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncGenerator, AsyncIterable
 from functools import partial
 from pathlib import Path
@@ -21,9 +22,12 @@ from mnwd.blobs.staging import discard_staged, stage_stream
 from mnwd.blobs.store import (
     BlobInfo,
     BlobStream,
+    StoredBlob,
     check_blob_key,
     check_blob_range,
+    check_list_page,
     clamp_blob_range,
+    is_blob_key,
 )
 
 __all__ = ["LocalBlobStore"]
@@ -79,6 +83,10 @@ class LocalBlobStore:
     async def delete(self, sha256: str) -> bool:
         return await asyncio.to_thread(_unlink, self._path(sha256))
 
+    async def list_page(self, after: str, limit: int) -> list[StoredBlob]:
+        check_list_page(after, limit)
+        return await asyncio.to_thread(_list_page, self.root, after, limit)
+
     async def presigned_url(self, sha256: str, *, expires_in: int = 3600) -> str | None:
         check_blob_key(sha256)
         return None
@@ -108,6 +116,40 @@ async def _read_file(path: Path, sha256: str, start: int, end: int) -> AsyncGene
 
 # Missing files are answered inside the thread rather than raised across it: an exception coming
 # back through to_thread stops coverage tracing the awaiting frames on Python 3.11.
+
+
+_HEX_PAIR = re.compile(r"[0-9a-f]{2}")
+
+
+def _sorted_names(directory: Path, pattern: re.Pattern[str] | None) -> list[str]:
+    try:
+        return sorted(name for name in os.listdir(directory) if pattern is None or pattern.fullmatch(name))
+    except FileNotFoundError:
+        return []
+
+
+def _list_page(root: Path, after: str, limit: int) -> list[StoredBlob]:
+    """Walks ``root/ab/cd/`` in key order from ``after``'s directories on: a page reads only the directories
+    it needs."""
+    found: list[StoredBlob] = []
+    for first in _sorted_names(root, _HEX_PAIR):
+        if first < after[:2]:
+            continue
+        for second in _sorted_names(root / first, _HEX_PAIR):
+            if first + second < after[:4]:
+                continue
+            directory = root / first / second
+            for name in _sorted_names(directory, None):
+                if name <= after or not name.startswith(first + second) or not is_blob_key(name):
+                    continue
+                try:
+                    written_at = (directory / name).stat().st_mtime
+                except FileNotFoundError:
+                    continue  # deleted since the directory was read
+                found.append(StoredBlob(name, written_at))
+                if len(found) == limit:
+                    return found
+    return found
 
 
 def _size_of(path: Path) -> int | None:

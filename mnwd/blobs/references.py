@@ -16,6 +16,12 @@ The race handled: an upload stores bytes that already exist while another reques
 naming them. With the lock, either the collector runs first (the bytes are gone: the recording
 transaction sees it and asks for the upload again), or the row commits first (the collector sees it and
 keeps the bytes). Never a row naming deleted bytes.
+
+`sweep_unreferenced(services, after, written_before=...)` walks the store a page at a time and collects every
+blob written before ``written_before`` that no row names: the bytes a cascade left behind (an app deleted
+with its OTA artifacts, an account with its sync blobs: the database deletes the rows, and nobody is there
+to ask for the bytes to go). Bytes written since are left alone, so an upload whose row is about to be
+recorded is not made to start again.
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ from mnwd.blobs.store import BlobStore
 from mnwd.db.tx import Tx, run_tx
 from mnwd.metrics import Metrics
 
-__all__ = ["ReferenceCheck", "blob_lock_key", "collect_bytes", "collect_unreferenced", "hold_blob_bytes"]
+__all__ = [
+    "ReferenceCheck",
+    "blob_lock_key",
+    "collect_bytes",
+    "collect_unreferenced",
+    "hold_blob_bytes",
+    "sweep_unreferenced",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +109,17 @@ async def collect_bytes(services: BlobHolder, sha256: str, *, quietly: bool = Fa
             raise
         log.exception("could not collect stored bytes", extra={"sha256": sha256})
         return False
+
+
+async def sweep_unreferenced(
+    services: BlobHolder, after: str, *, written_before: float, limit: int = 500
+) -> tuple[str, int]:
+    """One page of the walk, from the key ``after`` ("" to start): the key to continue from ("" once the
+    store has been walked to its end) and how many blobs were deleted. A blob that cannot be collected now
+    (a failing check, the store unreachable) is logged and left for the next walk."""
+    page = await services.blobs.list_page(after, limit)
+    deleted = 0
+    for blob in page:
+        if blob.written_at < written_before and await collect_bytes(services, blob.sha256, quietly=True):
+            deleted += 1
+    return (page[-1].sha256 if len(page) == limit else ""), deleted

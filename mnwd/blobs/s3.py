@@ -25,7 +25,16 @@ from boto3.s3.transfer import TransferConfig
 
 from mnwd.blobs.errors import BlobNotFound
 from mnwd.blobs.staging import discard_staged, run_blocking, stage_stream
-from mnwd.blobs.store import BlobInfo, BlobStream, check_blob_key, check_blob_range, clamp_blob_range
+from mnwd.blobs.store import (
+    BlobInfo,
+    BlobStream,
+    StoredBlob,
+    check_blob_key,
+    check_blob_range,
+    check_list_page,
+    clamp_blob_range,
+    is_blob_key,
+)
 
 __all__ = ["S3BlobStore"]
 
@@ -167,6 +176,27 @@ class S3BlobStore:
             return False
         await self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
         return True
+
+    async def list_page(self, after: str, limit: int) -> list[StoredBlob]:
+        check_list_page(after, limit)
+        return await self._call(self._list_page, after=after, limit=limit)
+
+    def _list_page(self, after: str, limit: int) -> list[StoredBlob]:
+        found: list[StoredBlob] = []
+        start_after = self.prefix + after
+        while len(found) < limit:
+            answer = self._client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self.prefix, StartAfter=start_after, MaxKeys=limit - len(found)
+            )
+            contents = answer.get("Contents", [])
+            for item in contents:
+                name = item["Key"][len(self.prefix) :]
+                if is_blob_key(name):
+                    found.append(StoredBlob(name, item["LastModified"].timestamp()))
+            if not answer.get("IsTruncated") or not contents:
+                return found
+            start_after = contents[-1]["Key"]
+        return found
 
     async def presigned_url(self, sha256: str, *, expires_in: int = 3600) -> str | None:
         key = self._key(sha256)

@@ -18,9 +18,24 @@ from typing import Protocol
 
 from mnwd.blobs.errors import InvalidBlobKey, InvalidBlobRange
 
-__all__ = ["BlobInfo", "BlobStore", "BlobStream", "check_blob_key", "check_blob_range", "clamp_blob_range"]
+__all__ = [
+    "BlobInfo",
+    "BlobStore",
+    "BlobStream",
+    "StoredBlob",
+    "check_blob_key",
+    "check_blob_range",
+    "clamp_blob_range",
+    "is_blob_key",
+]
+
+LIST_PAGE_MAX = 1000
 
 _KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def is_blob_key(name: str) -> bool:
+    return _KEY.fullmatch(name) is not None
 
 
 def check_blob_key(value: object) -> str:
@@ -35,10 +50,25 @@ def check_blob_range(start: int, end: int | None) -> None:
         raise InvalidBlobRange(start, end)
 
 
+def check_list_page(after: str, limit: int) -> None:
+    if after and not is_blob_key(after):
+        raise InvalidBlobKey(after)
+    if not 1 <= limit <= LIST_PAGE_MAX:
+        raise ValueError(f"limit must be between 1 and {LIST_PAGE_MAX}, not {limit}")
+
+
 def clamp_blob_range(start: int, end: int | None, size: int) -> tuple[int, int]:
     """The half-open range actually served from a blob of ``size`` bytes."""
     stop = size if end is None else min(end, size)
     return min(start, stop), stop
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as a listing sees it: its key and when its bytes were last written (Unix seconds)."""
+
+    sha256: str
+    written_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +146,11 @@ class BlobStore(Protocol):
 
     async def delete(self, sha256: str) -> bool:
         """Remove the blob; True if it was there."""
+        ...
+
+    async def list_page(self, after: str, limit: int) -> list[StoredBlob]:
+        """Up to ``limit`` (1 to `LIST_PAGE_MAX`) stored blobs whose keys sort after ``after`` ("" for the
+        first page), in key order. Anything in the store that is not a blob (staged files) is skipped."""
         ...
 
     async def presigned_url(self, sha256: str, *, expires_in: int = 3600) -> str | None:

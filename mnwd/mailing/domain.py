@@ -10,7 +10,6 @@ from mnwd.domain import Domain, JobKind
 from mnwd.mailing import pages_lists, routes
 from mnwd.mailing.broadcasts import BROADCAST_JOB, run_broadcast_job
 from mnwd.mailing.imports import IMPORT_JOB, run_import_job
-from mnwd.mailing.sending import MAIL_JOB, send_mail_job
 
 __all__ = ["DOMAIN"]
 
@@ -27,7 +26,6 @@ DOMAIN = Domain(
     routes=setup_routes,
     templates=TEMPLATES,
     jobs=(
-        JobKind(MAIL_JOB, send_mail_job, max_attempts=8),
         JobKind(IMPORT_JOB, run_import_job),
         JobKind(BROADCAST_JOB, run_broadcast_job, max_attempts=50),
     ),

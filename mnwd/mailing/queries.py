@@ -556,9 +556,12 @@ async def list_recipient_mail_ids(conn: Conn, broadcast_id: uuid.UUID) -> list[u
     return [r["mail_id"] for r in rows]
 
 
-# --- the fallback mail queue (mnwd.mailing.sending) ------------------------------------------------------------
+# --- the outbound queue's rows, read for a broadcast's counts -------------------------------------------------
 
 
-async def count_job_states(conn: Conn, job_ids: list[uuid.UUID]) -> dict[str, int]:
-    rows = await conn.fetch("SELECT state, count(*) AS n FROM jobs WHERE id = ANY($1::uuid[]) GROUP BY state", job_ids)
+async def count_mail_states(conn: Conn, mail_ids: list[uuid.UUID]) -> dict[str, int]:
+    """How many of these ``outbound_mails`` are in each state (read only; the outbound package owns the table)."""
+    rows = await conn.fetch(
+        "SELECT state, count(*) AS n FROM outbound_mails WHERE id = ANY($1::uuid[]) GROUP BY state", mail_ids
+    )
     return {r["state"]: int(r["n"]) for r in rows}

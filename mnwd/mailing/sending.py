@@ -1,14 +1,13 @@
-"""The one place the mailing domain hands mail over for delivery.
+"""The one place the mailing domain hands mail over for delivery: the base's outbound queue.
 
-``await queue_mail(conn, mail, key=..., headers=...)`` queues ``mail`` in the caller's transaction and returns
-the queued mail's id, or ``None`` when ``key`` was used before or the address is suppressed. ``delivery_counts``
-tells, for the ids it returned, how many were sent and how many failed for good.
+``await queue_mail(conn, mail, key=..., headers=...)`` queues ``mail`` in the caller's transaction through
+`mnwd.outbound.enqueue_mail` and returns the queued mail's id, or ``None`` when ``key`` was used before or the
+address is suppressed. ``delivery_counts`` tells, for the ids it returned, how many were sent and how many were
+given up on (a permanent failure, or suppressed by the time the worker took them).
 
-Until the base's outbound queue (`mnwd.outbound.enqueue_mail`) is on this branch, a mail is a durable job of
-this domain (``mailing.mail``) whose handler sends it through ``services.mailer``: the job exists if and only
-if the caller commits, its idempotency key makes a second enqueue a no-op, and a daemon killed while a mail
-is being handed to the SMTP server sends it again after the job's lease runs out (at most once more per
-crash and per mail in flight).
+Delivery guarantees are the outbound queue's (docs/mail.md): a mail row exists exactly when the caller
+commits, the key makes a second queueing a no-op, and a daemon killed while handing a mail to the SMTP server
+may send that one mail again after restarting.
 """
 
 from __future__ import annotations
@@ -18,15 +17,11 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from mnwd.db import jobs
-from mnwd.db.jobs import Job, PermanentJobError
 from mnwd.mail import Mail
 from mnwd.mailing import queries
-from mnwd.services import Services
+from mnwd.outbound import enqueue_mail
 
-__all__ = ["MAIL_JOB", "delivery_counts", "queue_mail", "send_mail_job"]
-
-MAIL_JOB = "mailing.mail"
+__all__ = ["delivery_counts", "queue_mail"]
 
 
 async def queue_mail(
@@ -37,38 +32,10 @@ async def queue_mail(
     stream: str = "broadcast",
     headers: Mapping[str, str] | None = None,
 ) -> uuid.UUID | None:
-    if await queries.is_suppressed(conn, mail.to):
-        return None
-    payload = {
-        "to": mail.to,
-        "subject": mail.subject,
-        "text": mail.text,
-        "html": mail.html,
-        "headers": {**mail.headers, **(headers or {})},
-        "stream": stream,
-    }
-    return await jobs.enqueue(conn, MAIL_JOB, payload, key=key)
-
-
-async def send_mail_job(services: Services, job: Job) -> None:
-    payload = job.payload
-    to = payload.get("to")
-    if not isinstance(to, str):
-        raise PermanentJobError("mail job without an address")
-    if await queries.is_suppressed(services.pool, to):
-        return
-    await services.mailer.send(
-        Mail(
-            to=to,
-            subject=str(payload.get("subject", "")),
-            text=str(payload.get("text", "")),
-            html=payload.get("html"),
-            headers=dict(payload.get("headers") or {}),
-        )
-    )
+    return await enqueue_mail(conn, mail, stream=stream, key=key, headers=headers)
 
 
 async def delivery_counts(conn: asyncpg.Connection | asyncpg.Pool, mail_ids: list[uuid.UUID]) -> dict[str, int]:
-    """``{"sent": n, "bounced": m}`` of these queued mails (bounced: given up on for good)."""
-    states = await queries.count_job_states(conn, mail_ids)
-    return {"sent": states.get("done", 0), "bounced": states.get("dead", 0)}
+    """``{"sent": n, "bounced": m}`` of these queued mails (bounced: failed for good, or suppressed)."""
+    states = await queries.count_mail_states(conn, mail_ids)
+    return {"sent": states.get("sent", 0), "bounced": states.get("failed", 0) + states.get("suppressed", 0)}

@@ -53,9 +53,7 @@ class PurchaseRequired(Forbidden):
     slug = "purchase-required"
 
     def __init__(self, price_cents: int) -> None:
-        super().__init__(
-            "This item is for sale; its files are for those who bought it. Buying opens soon.", price_cents=price_cents
-        )
+        super().__init__("This item is for sale; its files are for those who bought it.", price_cents=price_cents)
 
 
 class ProjectLimit(Forbidden):

@@ -9,8 +9,8 @@ the price "pay what you want" from that minimum (never above a non-zero suggeste
 the length of an audio or video item.
 
 Access (`can_view`): the owner always; anyone else when both the item and its project are public. Files
-(`can_download`): the owner, and anyone for a free item (price 0, or pay what you want from 0). A paid item
-shows its price and a disabled buy button until purchases exist (the commerce issue).
+(`can_download`): the owner, and anyone for a free item (price 0, or pay what you want from 0); buyers of a
+paid item through the download grants another domain registers (`mnwd.store.grants`: commerce).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from mnwd.blobs import BlobNotFound
 from mnwd.errors import NotFound
 from mnwd.store import creators, item_parts, items, page_extras, projects, versions
 from mnwd.store.fields import PurchaseRequired
+from mnwd.store.grants import may_download
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
@@ -206,7 +207,7 @@ async def item_page(request: web.Request) -> web.Response:
         "item": item,
         "owner": owner,
         "body_html": items.rendered_body(item.body) if item.body else None,
-        "can_download": items.can_download(item, viewer_id),
+        "can_download": await may_download(request, item, viewer_id),
         "chapters": [],
         "sections": [],
         "bundle": [],
@@ -236,7 +237,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     viewer = await get_viewer(request)
     viewer_id = None if viewer is None else viewer.user_id
     item = (await items.find_item_page(services.pool, username, project_slug, item_slug, viewer_id)).item
-    if not items.can_download(item, viewer_id):
+    if not await may_download(request, item, viewer_id):
         raise PurchaseRequired(item.pwyw_min_cents or item.price_cents)
     version = await versions.find_download(services.pool, item, request.query.get("version"))
     etag = strong_etag(version.sha256)

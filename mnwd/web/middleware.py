@@ -39,7 +39,7 @@ error_log = logging.getLogger("mnwd.web")
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PROBLEM_JSON = "application/problem+json"
-SECRET_PARAMETERS = ("token", "code", "access_token", "refresh_token", "client_secret", "password")
+SECRET_PARAMETERS = ("token", "code", "access_token", "refresh_token", "client_secret", "password", "grant")
 # What nginx logs when the client went away before the answer: not a server error.
 CLIENT_CLOSED_REQUEST = 499
 

@@ -381,3 +381,30 @@ def http_get(url: str) -> bytes:
 async def test_close_twice(blob_store: BlobStore) -> None:
     await blob_store.close()
     await blob_store.close()
+
+
+async def test_list_page_walks_every_blob_in_key_order_and_skips_what_is_not_a_blob(
+    blob_store: BlobStore, staging_dir: Path
+) -> None:
+    stored = sorted([(await blob_store.put(stream_of(bytes([i]) * 10))).sha256 for i in range(7)])
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    (staging_dir / "put-left-by-a-crash.part").write_bytes(b"half")
+    walked: list[str] = []
+    after = ""
+    while True:
+        page = await blob_store.list_page(after, 3)
+        walked += [blob.sha256 for blob in page]
+        assert all(blob.written_at > 0 for blob in page)
+        if len(page) < 3:
+            break
+        after = page[-1].sha256
+    assert walked == stored
+    assert await blob_store.list_page(stored[-1], 3) == []
+    assert [b.sha256 for b in await blob_store.list_page(stored[2], 2)] == stored[3:5]
+
+
+async def test_list_page_refuses_a_bad_cursor_or_limit(blob_store: BlobStore) -> None:
+    with pytest.raises(InvalidBlobKey):
+        await blob_store.list_page("../etc", 10)
+    with pytest.raises(ValueError, match="limit"):
+        await blob_store.list_page("", 0)

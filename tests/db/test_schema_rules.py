@@ -1094,6 +1094,23 @@ CHECK_VIOLATIONS = [
         )
         for percent in (-1, 101)
     ),
+    # commerce payments (0027): refunds within the amount, the dispute states
+    *(
+        bad(
+            constraint,
+            "INSERT INTO transactions (buyer_id, seller_id, item_id, item_title, seller_username,"
+            f" amount_cents, {column}) VALUES ($1, $2, $3, 'Track', 'alice', 500, {value})",
+            "bob",
+            "alice",
+            "item",
+            note=note,
+        )
+        for constraint, column, value, note in [
+            ("transactions_refunded_cents_check", "refunded_cents", "600", "above-amount"),
+            ("transactions_refunded_cents_check", "refunded_cents", "-1", "negative"),
+            ("transactions_dispute_status_check", "dispute_status", "'pending'", "state"),
+        ]
+    ),
     # mailing (0032): how consent came, a broadcast's state and subject
     bad(
         "mailing_list_subscribers_consent_source_check",

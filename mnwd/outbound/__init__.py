@@ -1,0 +1,55 @@
+"""Outbound mail: the durable queue every mail goes through, suppressions, DKIM, bounces, notifications.
+
+A base package (it imports no domain) that is also a `Domain` named ``outbound``, first in `DOMAINS`, for
+its job kind, periodic sweep, settings, commands and pages. Public interface::
+
+    await enqueue_mail(conn, mail, stream="transactional", key=None, headers=None) -> UUID | None
+    await mail_state(conn, mail_id) -> "queued" | "sent" | "failed" | "suppressed" | None
+    await is_suppressed(conn, email) -> bool
+
+See `mnwd.outbound.queue` for the guarantees and docs/mail.md for the operator's view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from mnwd.domain import Domain, JobKind, Periodic
+from mnwd.mail import create_mailer
+from mnwd.outbound.dkim import load_signer
+from mnwd.outbound.queue import (
+    MAX_ATTEMPTS,
+    SEND_KIND,
+    enqueue_mail,
+    is_suppressed,
+    mail_state,
+    send_queued_mail,
+    sweep_mails,
+)
+from mnwd.outbound.settings import OutboundSettings
+from mnwd.services import Services
+
+__all__ = ["DOMAIN", "OutboundSettings", "enqueue_mail", "is_suppressed", "mail_state"]
+
+
+@contextlib.asynccontextmanager
+async def _start(services: Services) -> AsyncIterator[None]:
+    config = services.config
+    signer = load_signer(config.section(OutboundSettings), config.mail_from)
+    if signer is not None and config.smtp_url is not None:
+        # The base mailer cannot know the outbound settings; with a DKIM key, this one signs.
+        await services.mailer.close()
+        services.mailer = create_mailer(
+            smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from, signer=signer
+        )
+    yield
+
+
+DOMAIN = Domain(
+    name="outbound",
+    settings=OutboundSettings,
+    start=_start,
+    jobs=(JobKind(SEND_KIND, send_queued_mail, max_attempts=MAX_ATTEMPTS),),
+    periodic=(Periodic("outbound.sweep_mails", 3600, sweep_mails),),
+)

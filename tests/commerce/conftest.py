@@ -1,0 +1,76 @@
+"""Fixtures of the commerce tests: the fake Stripe (``fake_stripe``), the app configured against it
+(``stripe_env``, ``config``), and ``shop``: a creator ``maker`` whose Stripe account is connected, a
+signed-in ``buyer`` browser (helpers in `tests.commerce.shop`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mnwd.accounts.personal_tokens import create_token
+from mnwd.config import Config
+from mnwd.services import Services
+from tests.commerce.shop import Api, Shop, connect_seller
+from tests.fakes.stripe import FakeStripe
+from tests.support.accounts import MakeUser, sign_in
+from tests.support.browser import Browser
+from tests.support.daemon import free_port
+from tests.support.db import MIGRATIONS_DIR
+
+
+@pytest.fixture
+async def fake_stripe() -> Any:
+    fake = await FakeStripe().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def stripe_env(fake_stripe: FakeStripe) -> dict[str, str]:
+    """The MNWD_STRIPE_* settings; a test module overrides this fixture to run without payments."""
+    return {
+        "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
+        "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
+        "MNWD_STRIPE_API_BASE": fake_stripe.url,
+    }
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str, stripe_env: dict[str, str]) -> Config:
+    return Config.from_env(
+        {"MNWD_DB_POOL_MIN": "1", **stripe_env},
+        data_dir=tmp_path / "var",
+        ssh_port=free_port(),
+        database_url=db_url,
+        migrations_dir=MIGRATIONS_DIR,
+        log_format="text",
+    )
+
+
+@pytest.fixture
+async def shop(
+    services: Services,
+    client: TestClient,  # type: ignore[type-arg]
+    fake_stripe: FakeStripe,
+    make_user: MakeUser,
+    aiohttp_client: Any,
+) -> Shop:
+    fake_stripe.webhook_url = str(client.make_url("/stripe/webhook"))
+    maker = await make_user("maker", can_create_projects=True)
+    issued = await create_token(
+        services, maker["id"], name="tests", scopes=["store:read", "store:write"], expires_days=None
+    )
+    maker_api = Api(client, issued.secret, maker["id"])
+    maker_browser = Browser(client)
+    await sign_in(maker_browser, "maker")
+    account = await connect_seller(maker_browser, fake_stripe)
+    project = await maker_api.project("shop")
+    buyer = await make_user("buyer")
+    buyer_browser = Browser(await aiohttp_client(client.server))
+    await sign_in(buyer_browser, "buyer")
+    return Shop(
+        services, client, fake_stripe, maker_browser, maker_api, buyer_browser, buyer["id"], account, project["id"]
+    )
