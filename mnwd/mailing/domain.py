@@ -25,6 +25,7 @@ DOMAIN = Domain(
     name="mailing",
     routes=setup_routes,
     templates=TEMPLATES,
+    page_context=pages_lists.page_context,
     jobs=(
         JobKind(IMPORT_JOB, run_import_job),
         JobKind(BROADCAST_JOB, run_broadcast_job, max_attempts=50),

@@ -60,6 +60,7 @@ __all__ = [
     "rename_list",
     "require_owned_list",
     "require_owned_project",
+    "signup_lists",
     "subscribe",
     "subscribe_user",
     "subscribers_page",
@@ -129,6 +130,14 @@ async def projects_with_lists(services: Services, user_id: uuid.UUID) -> list[di
     """The creator's projects, each with its lists and their counts."""
     projects = await queries.list_projects_of(services.pool, user_id)
     return [{"project": p, "lists": await queries.list_lists(services.pool, p["id"])} for p in projects]
+
+
+async def signup_lists(services: Services, project_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The lists a public project's page offers a signup form for (none for a private project)."""
+    project = await queries.get_project(services.pool, project_id)
+    if project is None or not project["is_public"]:
+        return []
+    return await queries.list_lists(services.pool, project_id)
 
 
 async def public_list(services: Services, list_id: uuid.UUID) -> asyncpg.Record:

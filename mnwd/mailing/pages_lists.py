@@ -29,7 +29,7 @@ from mnwd.web.markdown import render_markdown
 from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
 from mnwd.web.params import uuid_param
 
-__all__ = ["setup"]
+__all__ = ["page_context", "setup"]
 
 BASE = "/dashboard/lists"
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -370,6 +370,17 @@ def _parse_time(raw: str) -> datetime:
             "That is not a time.", errors=[{"field": "scheduled_at", "message": "Give a date and time (UTC)."}]
         ) from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+async def page_context(request: web.Request) -> dict[str, Any]:
+    """What every page knows: ``mailing_signup_lists(project_id)``, the lists a project's page offers (read
+    only when a page calls it: the store's project page)."""
+    services = request.app[SERVICES]
+
+    async def signup_lists(project_id: uuid.UUID) -> list[Any]:
+        return await lists.signup_lists(services, project_id)
+
+    return {"mailing_signup_lists": signup_lists}
 
 
 def setup(app: web.Application) -> None:

@@ -346,3 +346,22 @@ async def test_creator_pages_manage_lists_and_subscribers(
     deleted = await creator_browser.submit(f"{list_path}/delete", f"{list_path}/delete", {})
     assert deleted.status == 303
     assert await services.pool.fetchval("SELECT count(*) FROM mailing_lists WHERE id = $1", list_id) == 0
+
+
+async def test_the_project_page_offers_a_signup_form_per_list(
+    services: Services,
+    client: TestClient,  # type: ignore[type-arg]
+    creator: Creator,
+) -> None:
+    list_id = await creator.new_list("Release news")
+    async with ClientSession() as visitor:
+        async with visitor.get(str(client.make_url("/@maker/tools"))) as response:
+            text = await response.text()
+        assert response.status == 200
+        assert f'id="mailing-signup-{list_id}"' in text
+        assert f'action="/lists/{list_id}/subscribe"' in text
+        async with visitor.post(
+            str(client.make_url(f"/lists/{list_id}/subscribe")), data={"email": "visitor@example.org"}
+        ) as response:
+            assert response.status == 202
+    assert await _status(services.pool, list_id, "visitor@example.org") == "pending"
