@@ -70,6 +70,12 @@ _STATUS = (
     "WHEN s.confirmed_at IS NOT NULL THEN 'confirmed' ELSE 'pending' END"
 )
 _SUPPRESSED = f"EXISTS (SELECT 1 FROM email_suppressions x WHERE lower(x.email) = lower({_ADDRESS}))"
+# An address subscribed twice, once bare and once as a user's account, gets the user's row only.
+_SHADOWED = (
+    "(s.email IS NOT NULL AND EXISTS (SELECT 1 FROM users u2 JOIN mailing_list_subscribers s2 ON s2.user_id = u2.id"
+    " WHERE lower(u2.email) = lower(s.email) AND s2.list_id = s.list_id AND s2.confirmed_at IS NOT NULL"
+    " AND s2.unsubscribed_at IS NULL))"
+)
 
 
 # --- projects and lists ---------------------------------------------------------------------------------------
@@ -488,7 +494,7 @@ async def list_next_recipients(
         f"SELECT s.id, {_ADDRESS} AS email, s.name FROM mailing_list_subscribers s"
         " LEFT JOIN users u ON u.id = s.user_id"
         " WHERE s.list_id = $1 AND ($2::uuid IS NULL OR s.id > $2) AND s.confirmed_at IS NOT NULL"
-        f" AND s.unsubscribed_at IS NULL AND NOT {_SUPPRESSED} ORDER BY s.id LIMIT $3",
+        f" AND s.unsubscribed_at IS NULL AND NOT {_SUPPRESSED} AND NOT {_SHADOWED} ORDER BY s.id LIMIT $3",
         list_id,
         after,
         limit,
@@ -499,7 +505,7 @@ async def count_recipients_after(conn: Conn, list_id: uuid.UUID, after: uuid.UUI
     found: int = await conn.fetchval(
         "SELECT count(*) FROM mailing_list_subscribers s LEFT JOIN users u ON u.id = s.user_id"
         " WHERE s.list_id = $1 AND ($2::uuid IS NULL OR s.id > $2) AND s.confirmed_at IS NOT NULL"
-        f" AND s.unsubscribed_at IS NULL AND NOT {_SUPPRESSED}",
+        f" AND s.unsubscribed_at IS NULL AND NOT {_SUPPRESSED} AND NOT {_SHADOWED}",
         list_id,
         after,
     )

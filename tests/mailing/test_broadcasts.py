@@ -68,6 +68,7 @@ async def test_broadcast_reaches_confirmed_subscribers_once_with_one_click_unsub
     await _add(services, list_id, "pending@example.org", confirmed=False)
     await _add(services, list_id, "left@example.org", unsubscribed=True)
     await _add(services, list_id, "gone@example.org")
+    await _add(services, list_id, "FAN@example.org")  # also subscribed below as the user "fan": mailed once
     await services.pool.execute(
         "INSERT INTO email_suppressions (email, reason) VALUES ('GONE@example.org', 'HardBounce')"
     )

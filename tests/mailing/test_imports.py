@@ -3,14 +3,19 @@ provenance, and bad files that change nothing. The files are written from the pl
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import io
 import re
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import FormData
 
+from mnwd.db.jobs import Job
+from mnwd.mailing.imports import IMPORT_JOB, run_import_job
 from mnwd.services import Services
 from tests.mailing.conftest import Creator
 from tests.support.browser import Browser, Page
@@ -236,3 +241,23 @@ async def test_fifty_thousand_rows(services: Services, creator: Creator, creator
     assert time.monotonic() - started < 60
     # The upload is dropped once it has run.
     assert await services.pool.fetchval("SELECT upload IS NULL FROM import_jobs") is True
+
+
+async def test_an_import_job_run_twice_at_once_or_again_adds_nobody_twice(
+    services: Services, creator: Creator, creator_browser: Browser
+) -> None:
+    list_id = await creator.new_list()
+    data = ("Email\n" + "".join(f"fan{i}@example.org\n" for i in range(2500))).encode()
+    import_path, counts = await _preview(creator_browser, list_id, "patreon", data)
+    assert counts["new"] == 2500
+    started = await creator_browser.submit(import_path, f"{import_path}/start", {})
+    assert started.status == 303
+    import_id = import_path.rsplit("/", 1)[1]
+    job = Job(uuid.uuid4(), IMPORT_JOB, {"import_id": import_id}, 1, 5, import_id, datetime.now(UTC))
+    # Two daemons running the same job (a lease taken over), then a third run after it ended.
+    await asyncio.gather(run_import_job(services, job), run_import_job(services, job))
+    await run_import_job(services, job)
+    await services.jobs.run_due()
+    assert await services.pool.fetchval("SELECT count(*) FROM mailing_list_subscribers") == 2500
+    page = await creator_browser.get(import_path)
+    assert "2500 of 2500 rows done; 2500 subscribed" in page.text
