@@ -6,10 +6,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mnwd.domain import Domain, JobKind
+from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.mailing import pages_lists, routes
 from mnwd.mailing.broadcasts import BROADCAST_JOB, run_broadcast_job
-from mnwd.mailing.imports import IMPORT_JOB, run_import_job
+from mnwd.mailing.imports import IMPORT_JOB, expire_stale_imports, run_import_job
 
 __all__ = ["DOMAIN"]
 
@@ -26,6 +26,7 @@ DOMAIN = Domain(
     routes=setup_routes,
     templates=TEMPLATES,
     page_context=pages_lists.page_context,
+    periodic=(Periodic("mailing.expire_stale_imports", 3600, expire_stale_imports),),
     jobs=(
         JobKind(IMPORT_JOB, run_import_job),
         JobKind(BROADCAST_JOB, run_broadcast_job, max_attempts=50),

@@ -40,6 +40,7 @@ import io
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -60,6 +61,7 @@ __all__ = [
     "Mapping",
     "cancel_import",
     "decode_csv",
+    "expire_stale_imports",
     "get_import",
     "imports_of_list",
     "parse_csv",
@@ -75,6 +77,7 @@ MAX_ROWS = 100_000
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 BATCH_ROWS = 1000
 NO_SUCH_IMPORT = "There is no such import."
+STALE_AFTER = timedelta(days=7)
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "x"})
 FORMER_PATRON = "former patron"
 
@@ -353,6 +356,12 @@ async def cancel_import(services: Services, user_id: uuid.UUID, import_id: uuid.
         services.pool, import_id, status="canceled", expect=("pending",), drop_upload=True
     ):
         raise Conflict("Only an import that has not started can be canceled.")
+
+
+async def expire_stale_imports(services: Services) -> int:
+    """Housekeeping: an import previewed but not started within `STALE_AFTER` is canceled and its upload (the
+    audience's addresses) deleted."""
+    return await queries.update_stale_imports(services.pool, services.clock.now() - STALE_AFTER)
 
 
 async def run_import_job(services: Services, job: Job) -> None:

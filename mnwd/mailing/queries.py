@@ -47,6 +47,7 @@ __all__ = [
     "update_import",
     "update_import_progress",
     "update_list_name",
+    "update_stale_imports",
     "update_subscriber_confirmed",
     "update_subscriber_unsubscribed",
     "upsert_signup_subscriber",
@@ -378,6 +379,16 @@ async def update_import(
         drop_upload,
     )
     return bool(done != "UPDATE 0")
+
+
+async def update_stale_imports(conn: Conn, older_than: datetime) -> int:
+    """Cancel imports previewed before ``older_than`` and never started, dropping their uploads."""
+    done = await conn.execute(
+        "UPDATE import_jobs SET status = 'canceled', upload = NULL, finished_at = now(),"
+        " error = 'not started within a week' WHERE status = 'pending' AND list_id IS NOT NULL AND created_at < $1",
+        older_than,
+    )
+    return int(done.split()[-1])
 
 
 async def update_import_progress(conn: Conn, import_id: uuid.UUID, processed: int, failed: int) -> None:

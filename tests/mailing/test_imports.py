@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import FormData
 
 from mnwd.db.jobs import Job
-from mnwd.mailing.imports import IMPORT_JOB, run_import_job
+from mnwd.mailing.imports import IMPORT_JOB, expire_stale_imports, run_import_job
 from mnwd.services import Services
 from tests.mailing.conftest import Creator
 from tests.support.browser import Browser, Page
@@ -261,3 +261,16 @@ async def test_an_import_job_run_twice_at_once_or_again_adds_nobody_twice(
     assert await services.pool.fetchval("SELECT count(*) FROM mailing_list_subscribers") == 2500
     page = await creator_browser.get(import_path)
     assert "2500 of 2500 rows done; 2500 subscribed" in page.text
+
+
+async def test_an_import_never_started_is_dropped_after_a_week(
+    services: Services, creator: Creator, creator_browser: Browser
+) -> None:
+    list_id = await creator.new_list()
+    import_path, _ = await _preview(creator_browser, list_id, "patreon", b"Email\na@example.org\n")
+    assert await expire_stale_imports(services) == 0
+    await services.pool.execute("UPDATE import_jobs SET created_at = now() - interval '8 days'")
+    assert await expire_stale_imports(services) == 1
+    assert await services.pool.fetchval("SELECT upload IS NULL AND status = 'canceled' FROM import_jobs") is True
+    page = await creator_browser.get(import_path)
+    assert '<strong id="import-status">canceled</strong>' in page.text
