@@ -255,12 +255,15 @@ async def get_subscriber_by_confirm_token(conn: Conn, token_hash: bytes) -> asyn
 
 
 async def update_subscriber_confirmed(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
-    """Confirm the subscriber holding this token (once: the token is spent)."""
+    """Confirm the subscriber holding this token (once: the token is spent), and the address's signup."""
     return await _fetchrow(
         conn,
-        "UPDATE mailing_list_subscribers SET confirmed_at = now(), unsubscribed_at = NULL,"
-        " confirm_token_hash = NULL, consent = consent || jsonb_build_object('confirmed_at', now())"
-        " WHERE confirm_token_hash = $1 RETURNING id, list_id, email",
+        "WITH confirmed AS (UPDATE mailing_list_subscribers SET confirmed_at = now(), unsubscribed_at = NULL,"
+        "   confirm_token_hash = NULL, consent = consent || jsonb_build_object('confirmed_at', now())"
+        "   WHERE confirm_token_hash = $1 RETURNING id, list_id, email),"
+        " signup AS (UPDATE email_signups SET confirmed_at = now() WHERE confirmed_at IS NULL"
+        "   AND lower(email) = (SELECT lower(email) FROM confirmed))"
+        " SELECT id, list_id, email FROM confirmed",
         token_hash,
     )
 

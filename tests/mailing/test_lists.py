@@ -114,6 +114,7 @@ async def test_double_opt_in_confirms_only_on_post(
         assert response.status == 200
         assert "confirmed" in await response.text()
     assert await _status(services.pool, list_id, "fan@example.org") == "confirmed"
+    assert await services.pool.fetchval("SELECT confirmed_at IS NOT NULL FROM email_signups") is True
     # The link is spent.
     async with client.post(confirm) as response:
         assert response.status == 404
