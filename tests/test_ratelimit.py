@@ -117,3 +117,19 @@ async def test_a_fixed_window_limit_restarts_at_the_window_start(pool: asyncpg.P
     assert caught.value.headers["Retry-After"] == "1"
     clock.epoch = boundary
     await limiter.check(limit, "burst")
+
+
+async def test_hit_all_counts_every_limit_in_one_statement(pool: asyncpg.Pool) -> None:
+    limiter = RateLimiter(pool)
+    wide, narrow = Limit("wide", 10, 3600, "wide"), Limit("narrow", 2, 3600, "narrow")
+    await asyncio.gather(*(limiter.hit_all([(wide, "address"), (narrow, f"key-{n}")]) for n in range(8)))
+    await limiter.hit_all([(wide, "address"), (narrow, "key-0")])
+    with pytest.raises(TooManyRequests) as caught:
+        await limiter.hit_all([(wide, "address"), (narrow, "key-0")])
+    assert caught.value.detail == "narrow"
+    with pytest.raises(TooManyRequests) as caught:
+        await limiter.hit_all([(wide, "address"), (narrow, "key-9")])
+    assert caught.value.detail == "wide", "the refused hits counted too"
+    assert int(caught.value.headers["Retry-After"]) > 0
+    with pytest.raises(ValueError, match="once"):
+        await limiter.hit_all([(wide, "a"), (wide, "b")])

@@ -24,6 +24,7 @@ from mnwd.db.jobs import Job, enqueue
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Gone, ValidationFailed
 from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.tokens import hash_token
@@ -76,7 +77,7 @@ async def send_queued_change(services: Services, job: Job) -> None:
         f"{CHANGE.lifetime_minutes} minutes:\n\n{url}\n\n"
         "If you did not ask for it, ignore this mail; nothing changes.\n"
     )
-    await services.mailer.send(Mail(to=new_email, subject="Confirm your new email for mnwd", text=text))
+    await enqueue_mail(services.pool, Mail(to=new_email, subject="Confirm your new email for mnwd", text=text))
 
 
 async def describe_change(services: Services, token: str) -> tuple[str, str]:
@@ -127,6 +128,7 @@ async def send_changed_notice(services: Services, job: Job) -> None:
         "If you did not make this change, someone else may have been signed in to your account: write to the "
         f"operators of this site at once ({services.config.base_url}).\n"
     )
-    await services.mailer.send(
-        Mail(to=str(job.payload["old_email"]), subject="The email of your mnwd account was changed", text=text)
+    await enqueue_mail(
+        services.pool,
+        Mail(to=str(job.payload["old_email"]), subject="The email of your mnwd account was changed", text=text),
     )

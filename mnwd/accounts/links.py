@@ -19,6 +19,7 @@ from mnwd.db.jobs import Job, enqueue
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Gone, NotFound, TooManyRequests
 from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.tokens import hash_token, new_token
@@ -119,7 +120,10 @@ async def mail_signup_notice(services: Services, email: str) -> None:
         f"{services.config.base_url}/login/link if you forgot your password.\n\n"
         "If it was not you, you need not do anything.\n"
     )
-    await services.mailer.send(Mail(to=user["email"], subject="Someone tried to sign up with your address", text=text))
+    await enqueue_mail(
+        services.pool, Mail(to=user["email"], subject="Someone tried to sign up with your address", text=text)
+    )
+    services.jobs.wake()
 
 
 async def get_signing_in_user(services: Services, user_id: uuid.UUID) -> asyncpg.Record | None:
@@ -135,7 +139,7 @@ async def send_login_link(services: Services, user: asyncpg.Record | Any) -> Non
         f"Sign in to mnwd with this link. It works once, for {LOGIN.lifetime_minutes} minutes:\n\n{url}\n\n"
         "If you did not ask for it, ignore this mail; nobody can sign in without the link.\n"
     )
-    await services.mailer.send(Mail(to=user["email"], subject="Your mnwd sign-in link", text=text))
+    await enqueue_mail(services.pool, Mail(to=user["email"], subject="Your mnwd sign-in link", text=text))
 
 
 async def send_email_verification(services: Services, user: asyncpg.Record | Any) -> None:
@@ -145,7 +149,7 @@ async def send_email_verification(services: Services, user: asyncpg.Record | Any
         f"Confirm that this is your email address by opening this link (valid for 48 hours):\n\n{url}\n\n"
         "If you did not create an account, ignore this mail.\n"
     )
-    await services.mailer.send(Mail(to=user["email"], subject="Confirm your email for mnwd", text=text))
+    await enqueue_mail(services.pool, Mail(to=user["email"], subject="Confirm your email for mnwd", text=text))
 
 
 async def queue_email_verification(conn: asyncpg.Pool | asyncpg.Connection, user_id: uuid.UUID) -> None:

@@ -58,6 +58,7 @@ from mnwd.accounts.sessions import Viewer
 from mnwd.db.jobs import Job, enqueue
 from mnwd.errors import BadRequest, Conflict, NotFound, Unauthorized, ValidationFailed
 from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
 from mnwd.web.browser import BrowserState
 
@@ -253,7 +254,9 @@ async def send_passkey_added_mail(services: Services, job: Job) -> None:
         f"If it was not you, delete it at {services.config.base_url}/settings/passkeys, change your password, "
         "and sign out your other sessions.\n"
     )
-    await services.mailer.send(Mail(to=user["email"], subject="A passkey was added to your mnwd account", text=text))
+    await enqueue_mail(
+        services.pool, Mail(to=user["email"], subject="A passkey was added to your mnwd account", text=text)
+    )
 
 
 async def register_passkey(

@@ -25,6 +25,7 @@ from mnwd.db.jobs import Job, enqueue
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Gone, ValidationFailed
 from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
 from mnwd.tokens import hash_token
 
@@ -54,7 +55,7 @@ async def send_queued_reset(services: Services, job: Job) -> None:
         "asked at the next sign-in.\n\n"
         "If you did not ask for it, ignore this mail; your password stays as it is.\n"
     )
-    await services.mailer.send(Mail(to=user["email"], subject="Reset your mnwd password", text=text))
+    await enqueue_mail(services.pool, Mail(to=user["email"], subject="Reset your mnwd password", text=text))
 
 
 async def describe_reset(services: Services, token: str) -> str:

@@ -25,9 +25,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from mnwd.commerce import fulfilment, queries
 from mnwd.commerce.gateway import require_gateway
-from mnwd.commerce.problems import AlreadyPurchased, PaymentProviderError, SellerNotConnected
+from mnwd.commerce.problems import AlreadyPurchased, PaymentProviderError, PromoCodeInvalid, SellerNotConnected
 from mnwd.commerce.promos import Promo, check_promo, discounted
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import BadRequest, NotFound, ValidationFailed
@@ -114,7 +116,7 @@ async def checkout_item(
     if not item["pwyw_enabled"] and item["price_cents"] == 0:
         raise BadRequest("This item is free: download it from its page.")
     if await queries.owns_item(pool, buyer.user_id, item_id):
-        raise AlreadyPurchased(transaction_item_id=str(item_id))
+        raise AlreadyPurchased(item_id=str(item_id))
     amount = _amount(item, amount_cents)
     promo = await check_promo(
         pool, seller_id=item["seller_id"], raw_code=promo_code, item_id=item_id, project_id=item["project_id"]
@@ -159,14 +161,22 @@ async def checkout_item(
 
 async def _complete_free(services: Services, buyer: Buyer, item: Any, promo: Promo | None, base: str) -> Checkout:
     async def body(tx: Tx) -> uuid.UUID:
+        # Nothing is paid, so a code's limit is strict here: two buyers racing for its last use get one each
+        # only if there are two uses left (the row lock of the UPDATE orders them).
+        if promo is not None and not await queries.redeem_promo(tx.conn, promo.id):
+            raise PromoCodeInvalid("This promo code has been used up.", "exhausted")
         row = await queries.insert_transaction(
             tx.conn, buyer_id=buyer.user_id, item=item, amount_cents=0, promo_code_id=promo.id if promo else None
         )
-        completed = await queries.complete_transaction(
-            tx.conn, session_id=None, transaction_id=row["id"], payment_intent=None
-        )
+        try:
+            async with tx.conn.transaction():
+                completed = await queries.complete_transaction(
+                    tx.conn, session_id=None, transaction_id=row["id"], payment_intent=None
+                )
+        except asyncpg.UniqueViolationError:
+            raise AlreadyPurchased(item_id=str(item["id"])) from None
         assert completed is not None
-        await fulfilment.grant(tx, completed)
+        await fulfilment.grant(tx, completed, count_promo=False)
         return uuid.UUID(str(row["id"]))
 
     transaction_id = await run_tx(services.pool, "commerce.checkout_free", body, metrics=services.metrics)

@@ -53,11 +53,11 @@ def _metadata_id(session: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
-async def grant(tx: Tx, row: asyncpg.Record) -> None:
+async def grant(tx: Tx, row: asyncpg.Record, *, count_promo: bool = True) -> None:
     """What the winner does with the row it completed (in the same transaction)."""
     conn = tx.conn
     key = str(row["id"])
-    if row["promo_code_id"] is not None and not await queries.redeem_promo(conn, row["promo_code_id"]):
+    if count_promo and row["promo_code_id"] is not None and not await queries.redeem_promo(conn, row["promo_code_id"]):
         log.info("promo code used beyond its limit by a paid purchase", extra={"transaction": key})
     if row["item_id"] is not None and await queries.item_needs_license(conn, row["item_id"]):
         await jobs.enqueue(conn, LICENSE_JOB, {"transaction_id": key}, key=f"purchase:{key}")

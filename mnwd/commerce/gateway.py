@@ -132,13 +132,19 @@ class StripeGateway:
             self._client.v1.subscriptions.retrieve_async(subscription, options=self._on(account)),
         )
 
-    async def refund(self, account: str, *, payment_intent: str, amount_cents: int | None) -> dict[str, Any]:
+    async def refund(
+        self, account: str, *, payment_intent: str, amount_cents: int | None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """``idempotency_key``: Stripe answers a repeated call with the first refund instead of refunding again."""
         params: dict[str, Any] = {"payment_intent": payment_intent}
         if amount_cents is not None:
             params["amount"] = amount_cents
+        options = self._on(account)
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
         return await self._call(
             "refunds.create",
-            self._client.v1.refunds.create_async(params, self._on(account)),  # type: ignore[arg-type]
+            self._client.v1.refunds.create_async(params, options),  # type: ignore[arg-type]
         )
 
     async def portal_url(self, account: str, *, customer: str, return_url: str) -> str:

@@ -1,7 +1,7 @@
 """The buyer's library (``/library``) and who may download a paid item's files.
 
 `list_library(services, buyer_id, now)`: the buyer's purchases (completed and refunded), each with the items
-it grants (a bundle: its parts) and, while it grants access, a download link per item that carries a signed
+it grants (a bundle: its parts) and, while it grants access, a download link per item with a file that carries a signed
 grant valid `LINK_SECONDS`: ``{item_url}/download?grant=<transaction>.<item>.<expires>.<hmac>``. The links are
 made again on each visit; a link works without cookies (a download manager) but only until it expires, and
 only while the purchase still grants access (a refund or a lost dispute ends it at once).
@@ -101,14 +101,14 @@ async def list_library(services: Services, buyer_id: uuid.UUID, now: float) -> l
         entry = LibraryEntry(row)
         if row["item_id"] is not None:
             url = f"/@{row['seller_username']}/{row['project_slug']}/{row['item_slug']}"
-            targets = [(row["item_id"], row["item_title"], url)]
+            targets = [(row["item_id"], row["item_title"], url, row["has_file"])]
             targets += [
-                (p["id"], p["title"], f"/@{p['owner']}/{p['project_slug']}/{p['slug']}")
+                (p["id"], p["title"], f"/@{p['owner']}/{p['project_slug']}/{p['slug']}", p["has_file"])
                 for p in parts.get(row["item_id"], [])
             ]
-            for item_id, title, item_url in targets:
+            for item_id, title, item_url, has_file in targets:
                 link = None
-                if entry.active:
+                if entry.active and has_file:
                     link = f"{item_url}/download?grant={sign_grant(services, row['id'], item_id, now)}"
                 entry.items.append(LibraryItem(item_id, title, item_url, link))
         entries.append(entry)

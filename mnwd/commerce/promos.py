@@ -7,9 +7,10 @@ on a subscription tier). A code applies to one item, one project (its items and 
 no target, to everything the creator sells. `check_promo` raises `PromoCodeInvalid` with a ``reason``:
 ``unknown``, ``inactive``, ``not-started``, ``expired``, ``exhausted``, ``wrong-target``, ``wrong-purpose``.
 
-Races: the use count is taken when the purchase is fulfilled (`redeem`), not when checkout starts; two
-buyers may both pass the check for the last use, and both are served (they paid), the count stops at
-``max_uses`` (the schema's CHECK).
+Races: the use count is taken when a paid purchase is fulfilled, not when checkout starts; two buyers may
+both pass the check for the last use, and both are served (they paid), the count stops at ``max_uses`` (the
+schema's CHECK). A checkout that costs nothing takes the use first, in its transaction, so only one of two
+racers gets a code's last use (`mnwd.commerce.checkout`).
 """
 
 from __future__ import annotations

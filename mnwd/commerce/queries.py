@@ -20,6 +20,7 @@ __all__ = [
     "claim_event",
     "complete_transaction",
     "count_tier_name",
+    "expire_subscription_session",
     "fail_transaction",
     "finish_event",
     "get_item_for_sale",
@@ -469,7 +470,9 @@ async def list_subscriptions_of(conn: Conn, subscriber_id: uuid.UUID) -> list[as
 async def list_library(conn: Conn, buyer_id: uuid.UUID) -> list[asyncpg.Record]:
     return await _fetch(
         conn,
-        "SELECT t.*, i.slug AS item_slug, i.item_type, p.slug AS project_slug FROM transactions t"
+        "SELECT t.*, i.slug AS item_slug, i.item_type, p.slug AS project_slug,"
+        " EXISTS (SELECT 1 FROM versions v WHERE v.item_id = t.item_id AND v.is_current) AS has_file"
+        " FROM transactions t"
         " LEFT JOIN items i ON i.id = t.item_id LEFT JOIN projects p ON p.id = i.project_id"
         " WHERE t.buyer_id = $1 AND t.status IN ('completed', 'refunded') ORDER BY t.completed_at DESC NULLS LAST",
         buyer_id,
@@ -479,7 +482,8 @@ async def list_library(conn: Conn, buyer_id: uuid.UUID) -> list[asyncpg.Record]:
 async def list_library_parts(conn: Conn, bundle_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     return await _fetch(
         conn,
-        "SELECT b.bundle_id, i.id, i.title, i.slug, i.item_type, p.slug AS project_slug, u.username AS owner"
+        "SELECT b.bundle_id, i.id, i.title, i.slug, i.item_type, p.slug AS project_slug, u.username AS owner,"
+        " EXISTS (SELECT 1 FROM versions v WHERE v.item_id = i.id AND v.is_current) AS has_file"
         " FROM bundle_items b JOIN items i ON i.id = b.item_id JOIN projects p ON p.id = i.project_id"
         " JOIN users u ON u.id = p.user_id WHERE b.bundle_id = ANY($1::uuid[])"
         " ORDER BY b.bundle_id, b.sort_order, i.title",
@@ -554,3 +558,13 @@ async def list_seller_items(conn: Conn, seller_id: uuid.UUID) -> list[asyncpg.Re
         " WHERE p.user_id = $1 ORDER BY p.title, i.title",
         seller_id,
     )
+
+
+async def expire_subscription_session(conn: Conn, session_id: str) -> uuid.UUID | None:
+    """A subscription whose Checkout Session expired unpaid: ``expired`` (only while still ``incomplete``)."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "UPDATE subscriptions SET status = 'expired' WHERE stripe_checkout_session_id = $1 AND status = 'incomplete'"
+        " RETURNING id",
+        session_id,
+    )
+    return found

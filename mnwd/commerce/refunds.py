@@ -44,4 +44,6 @@ async def refund_duplicate(services: Services, job: Job) -> None:
     if not payment_intent or not account:
         return
     gateway = require_gateway(services)
-    await gateway.refund(str(account), payment_intent=str(payment_intent), amount_cents=None)
+    await gateway.refund(
+        str(account), payment_intent=str(payment_intent), amount_cents=None, idempotency_key=f"mnwd-duplicate-{job.key}"
+    )

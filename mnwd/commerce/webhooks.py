@@ -2,8 +2,10 @@
 
 `receive(services, raw_body, signature_header)`:
 
-1. The raw bytes are verified with ``stripe.Webhook.construct_event`` (tolerance 300 s): a missing, wrong or
-   stale signature raises `WebhookSignatureInvalid` (400) and nothing is written.
+1. Without a ``Stripe-Signature`` header the answer is `WebhookSignatureInvalid` (400), configured or not;
+   without the keys, `PaymentsNotConfigured` (503). The raw bytes are verified with
+   ``stripe.Webhook.construct_event`` (tolerance 300 s): a wrong or stale signature raises
+   `WebhookSignatureInvalid` (400) and nothing is written.
 2. An event whose ``livemode`` differs from the secret key's mode is answered ``ignored-livemode`` (a live
    endpoint also receives test events of connected accounts) and not stored.
 3. In one transaction: the event is inserted into the ledger (``subscription_events``, unique on the event id);
@@ -61,6 +63,8 @@ SUBSCRIPTION_EVENTS = frozenset(
 
 
 async def receive(services: Services, raw: bytes, signature: str | None) -> str:
+    if not signature or not signature.strip():
+        raise WebhookSignatureInvalid("The Stripe-Signature header is missing.")
     payments = services[PAYMENTS]
     settings = payments.settings
     if payments.gateway is None or not settings.stripe_webhook_secret:
@@ -114,6 +118,9 @@ async def _handle(
         return None, ("onboarding-complete" if complete else "onboarding-incomplete") if found else "unknown-account"
     if kind.startswith("checkout.session."):
         if obj.get("mode") == "subscription":
+            if kind == "checkout.session.expired":
+                expired = await queries.expire_subscription_session(conn, str(obj["id"]))
+                return expired, "subscription-expired" if expired else "already"
             if kind != "checkout.session.completed":
                 return None, "ignored"
             return await apply_subscription_event(

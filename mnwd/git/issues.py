@@ -39,6 +39,7 @@ from mnwd.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from mnwd.git.queries import issues as queries
 from mnwd.git.repos import Repo, can_write
 from mnwd.mail import Mail
+from mnwd.outbound import notify
 from mnwd.services import Services
 
 __all__ = [
@@ -390,4 +391,5 @@ async def send_issue_mail(services: Services, job: Job) -> None:
         f"({services.config.base_url}/settings).\n"
     )
     subject = f"[{row['owner']}/{row['repo']}] {row['title']} (#{row['number']})"
-    await services.mailer.send(Mail(to=row["email"], subject=subject[:200], text=text))
+    mail = Mail(to=row["email"], subject=subject[:200], text=text)
+    await notify(services, services.pool, row["owner_id"], "issues", mail, key=f"issue:{job.payload['issue_id']}")

@@ -260,6 +260,9 @@ async def buyer_swap(services: Services, owner_id: uuid.UUID, key_id: uuid.UUID,
 
     async def body(tx: Tx) -> Activation:
         license = await _owned_locked(tx, owner_id, key_id)
+        activations = await queries.list_activations(tx.conn, license.id)
+        if not activations:
+            raise Conflict("This key has no device to swap out.")
         if license.last_swap_at is not None:
             wait = (license.last_swap_at + timedelta(seconds=cooldown) - now).total_seconds()
             if wait > 0:
@@ -267,9 +270,6 @@ async def buyer_swap(services: Services, owner_id: uuid.UUID, key_id: uuid.UUID,
                     f"This key was swapped recently; the next swap is possible in {_duration(wait)}.",
                     retry_after=int(wait) + 1,
                 )
-        activations = await queries.list_activations(tx.conn, license.id)
-        if not activations:
-            raise Conflict("This key has no device to swap out.")
         oldest = min(activations, key=lambda a: a.last_seen_at)
         await queries.delete_activation(tx.conn, license.id, oldest.id)
         await queries.recount_activations(tx.conn, license.id)

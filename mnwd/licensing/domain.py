@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web
+
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.licensing import activations, issuance
+from mnwd.licensing import activations, issuance, pages_dashboard, pages_library, routes
+from mnwd.licensing.commands import add_commands
 from mnwd.licensing.settings import LicensingSettings
 
 __all__ = ["DOMAIN"]
@@ -13,8 +16,17 @@ __all__ = ["DOMAIN"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SWEEP_EVERY_SECONDS = 60.0
 
+
+def setup_routes(app: web.Application) -> None:
+    routes.setup(app)
+    pages_library.setup(app)
+    pages_dashboard.setup(app)
+
+
 DOMAIN = Domain(
     name="licensing",
+    routes=setup_routes,
+    commands=add_commands,
     templates=TEMPLATES,
     settings=LicensingSettings,
     jobs=(

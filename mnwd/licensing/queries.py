@@ -184,7 +184,8 @@ async def update_key_status(
     await conn.execute(
         """
         UPDATE license_keys SET status = $2, revoked_reason = $3, revoked_by_refund = $4,
-               revoked_at = CASE WHEN $2 = 'revoked' THEN now() END
+               revoked_at = CASE WHEN $2 = 'revoked' THEN now() END,
+               reinstated_at = CASE WHEN $2 = 'active' THEN now() ELSE reinstated_at END
         WHERE id = $1
         """,
         key_id,
@@ -404,6 +405,8 @@ async def revoke_keys_of_refunded_transactions(conn: Conn) -> int:
                revoked_by_refund = true
         FROM transactions t
         WHERE t.id = k.transaction_id AND t.status = 'refunded' AND k.status <> 'revoked'
+          -- A key its creator reinstated after the refund stays as they left it.
+          AND (k.reinstated_at IS NULL OR t.refunded_at IS NULL OR k.reinstated_at < t.refunded_at)
         """
     )
     return int(status.split()[-1])

@@ -6,6 +6,8 @@ its job kind, periodic sweep, settings, commands and pages. Public interface::
     await enqueue_mail(conn, mail, stream="transactional", key=None, headers=None) -> UUID | None
     await mail_state(conn, mail_id) -> "queued" | "sent" | "failed" | "suppressed" | None
     await is_suppressed(conn, email) -> bool
+    await notify(services, conn, user_id, kind, mail, key=None) -> UUID | None   # kind in NOTIFICATION_KINDS
+    unsubscribe_url(services, user_id, kind) -> str
 
 See `mnwd.outbound.queue` for the guarantees and docs/mail.md for the operator's view.
 """
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.mail import create_mailer
+from mnwd.outbound import commands, routes, suppressions
 from mnwd.outbound.dkim import load_signer
+from mnwd.outbound.notifications import KINDS as NOTIFICATION_KINDS
+from mnwd.outbound.notifications import notify, unsubscribe_url
 from mnwd.outbound.queue import (
     MAX_ATTEMPTS,
     SEND_KIND,
@@ -30,7 +36,16 @@ from mnwd.outbound.queue import (
 from mnwd.outbound.settings import OutboundSettings
 from mnwd.services import Services
 
-__all__ = ["DOMAIN", "OutboundSettings", "enqueue_mail", "is_suppressed", "mail_state"]
+__all__ = [
+    "DOMAIN",
+    "NOTIFICATION_KINDS",
+    "OutboundSettings",
+    "enqueue_mail",
+    "is_suppressed",
+    "mail_state",
+    "notify",
+    "unsubscribe_url",
+]
 
 
 @contextlib.asynccontextmanager
@@ -48,8 +63,14 @@ async def _start(services: Services) -> AsyncIterator[None]:
 
 DOMAIN = Domain(
     name="outbound",
+    routes=routes.setup_routes,
+    templates=Path(__file__).parent / "templates",
+    commands=commands.add_commands,
     settings=OutboundSettings,
     start=_start,
     jobs=(JobKind(SEND_KIND, send_queued_mail, max_attempts=MAX_ATTEMPTS),),
-    periodic=(Periodic("outbound.sweep_mails", 3600, sweep_mails),),
+    periodic=(
+        Periodic("outbound.sweep_mails", 3600, sweep_mails),
+        Periodic("outbound.read_bounce_inbox", 60, suppressions.read_bounce_inbox),
+    ),
 )

@@ -3,8 +3,9 @@
 `load_signer(settings, sender)` returns a `mnwd.mail.Signer` (message bytes → the ``DKIM-Signature`` header
 line) or None without ``MNWD_DKIM_KEY_FILE``. The key is read once at start-up; an unreadable key, a missing
 selector or a key dkimpy cannot use stops the start with a `ConfigError` naming the setting. RSA keys sign
-``rsa-sha256``, Ed25519 keys ``ed25519-sha256`` (RFC 8463). Headers signed: From, To, Subject, Date,
-Message-ID, MIME-Version, Content-Type, List-Unsubscribe, List-Unsubscribe-Post (those present).
+``rsa-sha256``, Ed25519 keys ``ed25519-sha256`` (RFC 8463; dkimpy needs pynacl for those). Headers signed:
+From, To, Subject, Date, Message-ID, MIME-Version, Content-Type, List-Unsubscribe, List-Unsubscribe-Post (those
+present).
 """
 
 from __future__ import annotations
@@ -69,7 +70,11 @@ def load_signer(settings: OutboundSettings, sender: str) -> Signer | None:
         )
         return signature
 
-    sign(b"From: a@" + domain + b"\r\nSubject: probe\r\n\r\nprobe\r\n")  # a bad key fails at start, not per mail
+    try:  # a key dkimpy cannot use fails the start, not every mail
+        sign(b"From: a@" + domain + b"\r\nSubject: probe\r\n\r\nprobe\r\n")
+    except Exception as exc:
+        hint = " (Ed25519 keys need the pynacl package; or use an RSA key)" if algorithm == b"ed25519-sha256" else ""
+        raise ConfigError(f"MNWD_DKIM_KEY_FILE={str(settings.dkim_key_file)!r} cannot sign{hint}: {exc}") from None
     return sign
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -102,6 +103,20 @@ class RateLimiter:
         )
         if previous * _weight(limit, window) + current > limit.max_hits:
             raise TooManyRequests(limit.message, retry_after=_retry_after(limit, window, previous, current))
+
+    async def hit_all(self, hits: Sequence[tuple[Limit, str]]) -> None:
+        """`hit` for several limits in one statement (a hot path counting per address and per key at once):
+        every hit is counted, then the first limit passed (in the order given) raises `TooManyRequests`."""
+        if len({limit.name for limit, _ in hits}) != len(hits):
+            raise ValueError("hit_all counts each limit once")
+        judged = [(limit, self._bucket(limit, key), self._window(limit)) for limit, key in hits]
+        counts = await queries.upsert_hits(
+            self._pool, [(bucket, window.start, window.previous_start) for _, bucket, window in judged]
+        )
+        for limit, bucket, window in judged:
+            previous, current = counts[bucket]
+            if previous * _weight(limit, window) + current > limit.max_hits:
+                raise TooManyRequests(limit.message, retry_after=_retry_after(limit, window, previous, current))
 
     async def check(self, limit: Limit, key: str) -> None:
         window = self._window(limit)

@@ -48,3 +48,32 @@ async def get_hits(
 async def delete_windows_before(conn: asyncpg.Pool | asyncpg.Connection, cutoff: datetime) -> int:
     status: str = await conn.execute("DELETE FROM rate_limits WHERE window_start < $1", cutoff)
     return int(status.split()[-1])
+
+
+async def upsert_hits(
+    conn: asyncpg.Pool | asyncpg.Connection, windows: list[tuple[str, datetime, datetime]]
+) -> dict[str, tuple[int, int]]:
+    """`upsert_hit` for several distinct buckets in one statement (one commit): bucket -> (previous, current).
+    Rows are written in bucket order, so two callers hitting the same buckets never wait on each other crosswise."""
+    ordered = sorted(windows)
+    rows = await conn.fetch(
+        """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
+                AS t(bucket, window_start, previous_start)
+        ), hit AS (
+            INSERT INTO rate_limits (bucket, window_start) SELECT bucket, window_start FROM input ORDER BY bucket
+            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+            RETURNING bucket, hits
+        )
+        SELECT i.bucket,
+               coalesce((SELECT r.hits FROM rate_limits r
+                         WHERE r.bucket = i.bucket AND r.window_start = i.previous_start), 0) AS previous,
+               h.hits AS current
+        FROM input i JOIN hit h ON h.bucket = i.bucket
+        """,
+        [w[0] for w in ordered],
+        [w[1] for w in ordered],
+        [w[2] for w in ordered],
+    )
+    return {row["bucket"]: (row["previous"], row["current"]) for row in rows}

@@ -9,6 +9,7 @@ from aiohttp import web
 from mnwd.domain import Domain, JobKind
 from mnwd.store import discovery_routes, routes, social_routes
 from mnwd.store.files import COLLECT_JOB, collect_file_job
+from mnwd.store.notices import RELEASE_MAIL, send_release_mail
 from mnwd.store.queries import media as media_queries
 
 __all__ = ["DOMAIN"]
@@ -26,6 +27,6 @@ DOMAIN = Domain(
     name="store",
     routes=setup_routes,
     templates=TEMPLATES,
-    jobs=(JobKind(COLLECT_JOB, collect_file_job),),
+    jobs=(JobKind(COLLECT_JOB, collect_file_job), JobKind(RELEASE_MAIL, send_release_mail)),
     blob_references=media_queries.blob_referenced,
 )

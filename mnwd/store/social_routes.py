@@ -10,7 +10,7 @@ from aiohttp import web
 from mnwd.accounts import require_viewer
 from mnwd.errors import NotFound
 from mnwd.oauth import require_api_user
-from mnwd.store import blog_routes, collection_routes, follows, media_routes, report_routes
+from mnwd.store import blog_routes, collection_routes, follows, media_routes, notices, report_routes
 from mnwd.timestamps import rfc3339
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
@@ -30,7 +30,8 @@ async def follow_form(request: web.Request) -> web.Response:
     viewer = await require_viewer(request)
     form = await read_form(request)
     target = follows.parse_target(field(form, "target_type"), field(form, "target_id"))
-    await follows.follow(request.app[SERVICES].pool, viewer.user_id, target)
+    if await follows.follow(request.app[SERVICES].pool, viewer.user_id, target):
+        await notices.notify_followed(request.app[SERVICES], viewer.user_id, target)
     return redirect(safe_next(field(form, "next"), "/feed"))
 
 
@@ -90,6 +91,8 @@ async def api_follow(request: web.Request) -> web.Response:
     body = await read_json(request, FollowBody, max_bytes=4096)
     target = follows.parse_target(body.target_type, body.target_id)
     created = await follows.follow(request.app[SERVICES].pool, caller.user_id, target)
+    if created:
+        await notices.notify_followed(request.app[SERVICES], caller.user_id, target)
     return json_response(
         {"target_type": target.type, "target_id": target.id, "following": True}, status=201 if created else 200
     )

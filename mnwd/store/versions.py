@@ -34,7 +34,7 @@ from mnwd.blobs.references import collect_bytes, hold_blob_bytes
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, NotFound, PayloadTooLarge
 from mnwd.services import Services
-from mnwd.store import files
+from mnwd.store import files, notices
 from mnwd.store.creators import Creator
 from mnwd.store.fields import FieldErrors, VersionTaken
 from mnwd.store.items import Item
@@ -184,7 +184,10 @@ async def store_version(
         await queries.touch_item(tx.conn, item.id)
         if not await services.blobs.exists(info.sha256):
             raise Conflict("The stored file was removed while it was recorded; upload it again.")
-        return Version.from_row(row)
+        version = Version.from_row(row)
+        await notices.queue_release_mail(tx.conn, version.id)
+        tx.after_commit(services.jobs.wake)
+        return version
 
     try:
         return await run_tx(services.pool, "store.versions.put", record, metrics=services.metrics)

@@ -13,6 +13,7 @@ from tests.accounts.test_links import last_link
 from tests.accounts.test_reauth import make_stale
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 
 async def ask_change(browser: Browser, email: str) -> str:
@@ -48,7 +49,7 @@ async def test_the_change_happens_when_the_new_address_confirms(
     row = await pool.fetchrow("SELECT email, email_verified FROM users WHERE id = $1", alice["id"])
     assert (row["email"], row["email_verified"]) == ("alice@new.example", True)
 
-    await services.jobs.run_due()
+    await run_jobs(services)
     notice = next(m for m in read_outbox(config.data_dir / "outbox") if m["To"] == "alice@example.org")
     assert notice["Subject"] == "The email of your mnwd account was changed"
     assert "alice@new.example" in notice.get_body().get_content()

@@ -10,12 +10,13 @@ from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 from tests.support.queries import QueryCount
 
 
 async def last_link(services: Services, config: Config, marker: str) -> str:
     """The link in the newest mail holding one, once the queued mail jobs have run (in any order)."""
-    await services.jobs.run_due()
+    await run_jobs(services)
     for mail in reversed(read_outbox(config.data_dir / "outbox")):
         body = mail.get_body().get_content()
         urls = [line.strip() for line in body.splitlines() if marker in line]
@@ -54,7 +55,7 @@ async def test_unknown_address_gets_the_same_answer_and_no_mail(
     page = await browser.submit("/login/link", "/login/link", {"email": "nobody@example.org"})
     assert page.status == 200
     assert page.has("a sign-in link is on its way")
-    assert await services.jobs.run_due() == 1
+    assert await run_jobs(services) == 1
     assert read_outbox(config.data_dir / "outbox") == []
 
 
@@ -95,7 +96,7 @@ async def test_link_requests_are_rate_limited(
         assert (await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})).status == 200
     page = await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
     assert page.status == 429
-    assert await services.jobs.run_due() == 3
+    assert await run_jobs(services) == 3
     assert len(read_outbox(config.data_dir / "outbox")) == 3
 
 
@@ -111,7 +112,7 @@ async def test_suspended_user_gets_no_link(
     await make_user("alice")
     await pool.execute("UPDATE users SET suspended_at = now()")
     await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
-    assert await services.jobs.run_due() == 1
+    assert await run_jobs(services) == 1
     assert read_outbox(config.data_dir / "outbox") == []
 
 
@@ -184,7 +185,7 @@ async def test_asking_for_a_link_does_the_same_database_work_for_known_and_unkno
         assert answer.status == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert await services.jobs.run_due() == 2
+    assert await run_jobs(services) == 2
     assert len(read_outbox(config.data_dir / "outbox")) == 1
     job = await services.pool.fetchval("SELECT payload::text FROM jobs WHERE kind = 'accounts.login_link_mail' LIMIT 1")
     assert "token" not in job

@@ -23,6 +23,7 @@ from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser, Page
+from tests.support.outbound import run_jobs
 
 JSON = {"Accept": "application/json"}
 # A well-formed ECDSA signature (r = s = 1) that verifies for nothing.
@@ -607,13 +608,13 @@ async def test_adding_a_passkey_asks_for_the_password_and_tells_the_owner(
         assert status == 422, body
         assert body["errors"] == [{"field": "password", "message": "This is not your password."}]
     assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 0
-    await services.jobs.run_due()
+    await run_jobs(services)
     assert read_outbox(config.data_dir / "outbox") == []
 
     status, body = await add_passkey(browser, Authenticator(origin), "Laptop")
     assert status == 201, body
     assert await pool.fetchval("SELECT count(*) FROM user_passkeys") == 1
-    assert await services.jobs.run_due() == 1
+    assert await run_jobs(services) == 1
     [mail] = read_outbox(config.data_dir / "outbox")
     assert mail["To"] == "alice@example.org"
     assert mail["Subject"] == "A passkey was added to your mnwd account"

@@ -18,6 +18,7 @@ from tests.accounts.test_links import last_link
 from tests.accounts.test_two_factor import Clock
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 NEW_PASSWORD = "a brand new passphrase 9"
 
@@ -44,7 +45,7 @@ async def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(
     # Both only queued a job: nothing about the account was looked up while answering.
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'accounts.password_reset_mail'") == 2
     assert await pool.fetchval("SELECT count(*) FROM login_tokens") == 0
-    await services.jobs.run_due()
+    await run_jobs(services)
     [mail] = read_outbox(config.data_dir / "outbox")
     assert mail["To"] == "alice@example.org"
     assert mail["Subject"] == "Reset your mnwd password"
@@ -159,7 +160,7 @@ async def test_an_unknown_or_suspended_account_gets_no_mail(
     await make_user("alice")
     await pool.execute("UPDATE users SET suspended_at = now()")
     await ask_reset(browser, "alice@example.org")
-    await services.jobs.run_due()
+    await run_jobs(services)
     assert read_outbox(config.data_dir / "outbox") == []
     assert await pool.fetchval("SELECT count(*) FROM login_tokens") == 0
 

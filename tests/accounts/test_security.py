@@ -11,6 +11,7 @@ from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import HTML, Browser
+from tests.support.outbound import run_jobs
 
 
 @pytest.mark.parametrize(
@@ -94,7 +95,7 @@ async def test_no_secret_reaches_the_logs(
     await browser.submit("/settings", "/logout", {})
     await browser.submit("/login", "/login", {"login": "alice", "password": "a wrong guess 123"})
     await browser.submit("/login/link", "/login/link", {"email": "alice@example.org"})
-    await services.jobs.run_due()
+    await run_jobs(services)
     mail = read_outbox(config.data_dir / "outbox")[-1].get_body().get_content()
     link = next(line.strip() for line in mail.splitlines() if "/login/link/" in line).removeprefix(config.base_url)
     token = link.rsplit("/", 1)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from mnwd.commerce.fulfilment import LICENSE_JOB, RECEIPT_JOB, SALE_JOB
 from tests.commerce.shop import Shop, session_of
@@ -124,6 +125,8 @@ async def test_a_bundle_grants_its_parts(shop: Shop) -> None:
         assert await response.read() == b"part bytes"
     library = await shop.buyer.get("/library")
     assert library.has("Part")
+    links = re.findall(r'class="download" href="([^"]+)"', library.text)
+    assert [link.split("?")[0] for link in links] == ["/@maker/shop/part/download"]
 
 
 async def test_without_a_webhook_nothing_is_granted_and_asyncio_is_quiet(shop: Shop) -> None:
@@ -155,3 +158,14 @@ async def test_the_owner_and_strangers_to_private_items_cannot_buy(shop: Shop) -
     assert page.status == 400
     page = await shop.buyer.post("/checkout/items/not-a-uuid", {"csrf_token": (await shop.buyer.get("/library")).csrf})
     assert page.status == 404
+
+
+async def test_a_late_webhook_leaves_the_buyer_on_processing_until_it_arrives(shop: Shop) -> None:
+    item = await shop.item("late", price_cents=900)
+    session_id = session_of(await shop.start_buying(item))
+    shop.fake.delay = 0.5
+    shop.fake.pay(session_id)
+    row = await shop.pool.fetchrow("SELECT id FROM transactions WHERE stripe_checkout_session_id = $1", session_id)
+    assert 'data-status="processing"' in (await shop.buyer.get(f"/checkout/{row['id']}")).text
+    await shop.fake.settle()
+    assert 'data-status="completed"' in (await shop.buyer.get(f"/checkout/{row['id']}")).text

@@ -15,6 +15,7 @@ from mnwd.mail import read_outbox
 from tests.commerce.shop import Shop
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 
 def _links(text: str) -> list[str]:
@@ -86,10 +87,10 @@ async def test_receipt_and_sale_notice_honour_notify_sale(shop: Shop) -> None:
     first = await shop.item("first", price_cents=1000)
     second = await shop.item("second", price_cents=1000)
     await shop.buy(first)
-    assert await shop.services.jobs.run_due() == 2
+    await run_jobs(shop.services)
     await shop.pool.execute("UPDATE users SET notify_sale = false WHERE username = 'maker'")
     await shop.buy(second)
-    assert await shop.services.jobs.run_due() == 2
+    await run_jobs(shop.services)
     outbox = read_outbox(Path(shop.services.config.data_dir) / "outbox")
     subjects = sorted((str(m["To"]), str(m["Subject"])) for m in outbox)
     assert subjects == [
@@ -97,6 +98,9 @@ async def test_receipt_and_sale_notice_honour_notify_sale(shop: Shop) -> None:
         ("buyer@example.org", "Your receipt: Second"),
         ("maker@example.org", "New sale: First"),
     ]
+    (notice,) = [m for m in outbox if str(m["To"]) == "maker@example.org"]
+    assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert str(notice["List-Unsubscribe"]).startswith("<http")
 
 
 async def test_the_json_api_checks_out_and_lists(shop: Shop) -> None:

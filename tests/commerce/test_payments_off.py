@@ -36,8 +36,10 @@ async def test_buy_buttons_say_payments_are_not_configured(
     assert 'disabled aria-disabled="true" id="buy-button"' in page.text
     refused = await alice.post(f"/checkout/items/{item['id']}", {"csrf_token": page.csrf})
     assert refused.status == 503
-    async with client.post("/stripe/webhook", data=b"{}") as response:
+    async with client.post("/stripe/webhook", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}) as response:
         assert response.status == 503
+    async with client.post("/stripe/webhook", data=b"{}") as response:
+        assert response.status == 400
     assert (await alice.get("/library")).status == 200
     async with client.get("/@maker/shop/paid/download") as response:
         assert response.status == 403

@@ -132,3 +132,42 @@ async def test_a_formula_in_a_title_is_defused_in_the_csv(shop: Shop) -> None:
     async with shop.maker.client.get("/dashboard/commerce/sales.csv") as response:
         text = await response.text()
     assert "'=HYPERLINK(1)" in text
+
+
+async def test_the_last_use_of_a_free_code_goes_to_one_of_two_racing_buyers(
+    shop: Shop, make_user: Any, aiohttp_client: Any
+) -> None:
+    import asyncio
+
+    from tests.support.accounts import sign_in
+    from tests.support.browser import Browser
+
+    item = await shop.item("race", price_cents=2000)
+    await _promo(shop, code="LASTONE", purpose="free_access", max_uses="1")
+    await make_user("second")
+    second = Browser(await aiohttp_client(shop.client.server))
+    await sign_in(second, "second")
+    forms = [(b, (await b.get("/@maker/shop/race")).csrf) for b in (shop.buyer, second)]
+    pages = await asyncio.gather(
+        *(b.post(f"/checkout/items/{item['id']}", {"promo_code": "LASTONE", "csrf_token": csrf}) for b, csrf in forms)
+    )
+    assert sorted(p.status for p in pages) == [303, 422]
+    assert await shop.pool.fetchval("SELECT count(*) FROM transactions WHERE status = 'completed'") == 1
+    assert await shop.pool.fetchval("SELECT use_count FROM promo_codes WHERE code = 'LASTONE'") == 1
+
+
+async def test_a_double_click_on_a_free_code_buys_once(shop: Shop) -> None:
+    import asyncio
+
+    item = await shop.item("twice", price_cents=2000)
+    await _promo(shop, code="FREEBIE", purpose="free_access")
+    csrf = (await shop.buyer.get("/@maker/shop/twice")).csrf
+    pages = await asyncio.gather(
+        *(
+            shop.buyer.post(f"/checkout/items/{item['id']}", {"promo_code": "FREEBIE", "csrf_token": csrf})
+            for _ in range(2)
+        )
+    )
+    assert sorted(p.status for p in pages) == [303, 409]
+    assert await shop.pool.fetchval("SELECT count(*) FROM transactions") == 1
+    assert await shop.pool.fetchval("SELECT use_count FROM promo_codes WHERE code = 'FREEBIE'") == 1

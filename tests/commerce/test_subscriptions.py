@@ -72,6 +72,8 @@ async def test_a_subscription_is_created_renewed_and_cancelled(shop: Shop) -> No
     assert first_end is not None
     status = await shop.buyer.get(f"/checkout/subscriptions/{subscription_id}")
     assert 'data-status="active"' in status.text
+    sales = await shop.maker.get("/dashboard/commerce/sales")
+    assert sales.has("1 active · MRR 5.00 USD")
 
     shop.fake.renew(row["stripe_subscription_id"])
     await shop.fake.settle()
@@ -174,3 +176,36 @@ async def test_another_buyer_cannot_manage_a_subscription(shop: Shop, aiohttp_cl
     page = await eve.post(f"/library/subscriptions/{subscription_id}/manage", {"csrf_token": library.csrf})
     assert page.status == 404
     assert (await eve.get(f"/checkout/subscriptions/{subscription_id}")).status == 404
+
+
+async def test_an_expired_subscription_checkout_is_marked_expired(shop: Shop) -> None:
+    tier = await _tier(shop)
+    session_id, subscription_id = await _subscribe(shop, tier)
+    session = dict(shop.fake.objects[session_id], status="expired")
+    payload = shop.fake.event("checkout.session.expired", shop.fake._public(session), shop.account)
+    assert await shop.fake.deliver(payload) == 200
+    assert (await _subscription(shop, subscription_id))["status"] == "expired"
+
+
+async def test_subscribing_through_the_json_api(shop: Shop) -> None:
+    from mnwd.accounts.personal_tokens import create_token
+
+    tier = await _tier(shop)
+    issued = await create_token(
+        shop.services, shop.buyer_id, name="t", scopes=["purchases:read", "purchases:write"], expires_days=None
+    )
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    body = {"tier_id": str(tier["id"]), "amount_cents": 1}
+    async with shop.client.post("/api/v1/checkout", json=body, headers=headers) as response:
+        assert response.status == 422
+    async with shop.client.post("/api/v1/checkout", json={"tier_id": str(tier["id"])}, headers=headers) as response:
+        assert response.status == 201
+        doc = await response.json()
+    shop.fake.pay(doc["checkout_url"].rsplit("/", 1)[1])
+    await shop.fake.settle()
+    async with shop.client.get("/api/v1/purchases", headers=headers) as response:
+        listed = await response.json()
+    assert [(s["id"], s["tier"], s["status"]) for s in listed["subscriptions"]] == [
+        (doc["subscription_id"], "Patron", "active")
+    ]
+    assert listed["purchases"] == []

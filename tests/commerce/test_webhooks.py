@@ -178,6 +178,15 @@ async def test_a_second_payment_for_an_owned_item_is_refunded(shop: Shop) -> Non
     refunds = [r for r in shop.fake.requests if r[1] == "/v1/refunds"]
     assert len(refunds) == 1
     assert refunds[0][3]["payment_intent"] == shop.fake.objects[second]["payment_intent"]
+    # The job runs at least once: run again, it is answered with the same refund and nothing more is refunded.
+    from mnwd.commerce.refunds import refund_duplicate
+    from mnwd.db.jobs import Job
+
+    row = await shop.pool.fetchrow("SELECT * FROM jobs WHERE kind = 'commerce.refund_duplicate'")
+    job = Job(row["id"], row["kind"], dict(row["payload"]), 2, 5, row["idempotency_key"], row["created_at"])
+    await refund_duplicate(shop.services, job)
+    charge = shop.fake._charge_of(shop.fake.objects[second]["payment_intent"])
+    assert charge["amount_refunded"] == 700
 
 
 async def test_a_refund_event_from_another_account_changes_nothing(shop: Shop) -> None:

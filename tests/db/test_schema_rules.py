@@ -206,7 +206,8 @@ async def build_world(conn: asyncpg.Connection) -> World:
         ),
         tag=await conn.fetchval("INSERT INTO tags (name, slug, path) VALUES ('Music', 'music', 'music') RETURNING id"),
         license_key=await conn.fetchval(
-            "INSERT INTO license_keys (item_id, owner_id, key_code) VALUES ($1, $2, 'KEY-0001') RETURNING id",
+            "INSERT INTO license_keys (item_id, owner_id, key_code, key_hash)"
+            " VALUES ($1, $2, 'KEY-0001', sha256('KEY-0001')) RETURNING id",
             item,
             bob,
         ),
@@ -652,20 +653,22 @@ CHECK_VIOLATIONS = [
     bad("promo_codes_window_order", promo(starts="now()", expires="now() - interval '1 day'"), "alice"),
     bad(
         "license_keys_max_activations_check",
-        "INSERT INTO license_keys (item_id, owner_id, key_code, max_activations) VALUES ($1, $2, 'K-2', 0)",
+        "INSERT INTO license_keys (item_id, owner_id, key_code, key_hash, max_activations)"
+        " VALUES ($1, $2, 'K-2', sha256('K-2'), 0)",
         "item",
         "bob",
     ),
     bad(
         "license_keys_activation_count_check",
-        "INSERT INTO license_keys (item_id, owner_id, key_code, activation_count) VALUES ($1, $2, 'K-2', -1)",
+        "INSERT INTO license_keys (item_id, owner_id, key_code, key_hash, activation_count)"
+        " VALUES ($1, $2, 'K-2', sha256('K-2'), -1)",
         "item",
         "bob",
     ),
     bad(
         "license_keys_activation_count_within_max",
-        "INSERT INTO license_keys (item_id, owner_id, key_code, max_activations, activation_count)"
-        " VALUES ($1, $2, 'K-2', 3, 4)",
+        "INSERT INTO license_keys (item_id, owner_id, key_code, key_hash, max_activations, activation_count)"
+        " VALUES ($1, $2, 'K-2', sha256('K-2'), 3, 4)",
         "item",
         "bob",
     ),
@@ -1111,6 +1114,53 @@ CHECK_VIOLATIONS = [
             ("transactions_dispute_status_check", "dispute_status", "'pending'", "state"),
         ]
     ),
+    # licensing (0034)
+    *(
+        bad(
+            constraint,
+            f"INSERT INTO license_keys (item_id, owner_id, key_code, key_hash, {column})"
+            f" VALUES ($1, $2, 'K-3', sha256('K-3'), {value})",
+            "item",
+            "bob",
+        )
+        for constraint, column, value in [
+            ("license_keys_status_check", "status", "'lost'"),
+            ("license_keys_source_check", "source", "'gift'"),
+            ("license_keys_heartbeat_seconds_check", "heartbeat_seconds", "59"),
+        ]
+    ),
+    *(
+        bad(constraint, f"INSERT INTO license_policies (item_id, {columns}) VALUES ($1, {values})", "item", note=note)
+        for constraint, columns, values, note in [
+            ("license_policies_max_activations_check", "max_activations", "0", ""),
+            ("license_policies_expiry_check", "expiry, duration_days", "'none', 30", "none-with-days"),
+            ("license_policies_expiry_check", "expiry", "'fixed'", "fixed-without-date"),
+            ("license_policies_heartbeat_seconds_check", "heartbeat_seconds", "86401", ""),
+            ("license_policies_updates_days_check", "updates_days", "0", ""),
+        ]
+    ),
+    bad(
+        "license_signing_keys_public_key_length",
+        "INSERT INTO license_signing_keys (kid, public_key, private_key) VALUES ('k1', '\\x00', 'sealed')",
+    ),
+    # outbound mail (0030)
+    *(
+        bad(
+            constraint,
+            "INSERT INTO outbound_mails (stream, recipient, recipient_domain, message, state, finished_at, "
+            f"idempotency_key, last_error) VALUES ({values})",
+        )
+        for constraint, values in [
+            ("outbound_mails_state_check", "'list', 'a@x.org', 'x.org', '{}', 'lost', now(), NULL, NULL"),
+            ("outbound_mails_stream_check", "'List!', 'a@x.org', 'x.org', '{}', 'queued', NULL, NULL, NULL"),
+            ("outbound_mails_finished_check", "'list', 'a@x.org', 'x.org', '{}', 'sent', NULL, NULL, NULL"),
+            ("outbound_mails_idempotency_key_check", "'list', 'a@x.org', 'x.org', '{}', 'queued', NULL, '', NULL"),
+            (
+                "outbound_mails_last_error_length",
+                "'list', 'a@x.org', 'x.org', '{}', 'queued', NULL, NULL, repeat('e', 2001)",
+            ),
+        ]
+    ),
     # mailing (0032): how consent came, a broadcast's state and subject
     bad(
         "mailing_list_subscribers_consent_source_check",
@@ -1283,8 +1333,8 @@ async def test_a_transaction_survives_its_item_and_its_seller(tx_conn: asyncpg.C
     item = await add_item(tx_conn, await add_project(tx_conn, alice))
     purchase = await add_purchase(tx_conn, bob, alice, item)
     key = await tx_conn.fetchval(
-        "INSERT INTO license_keys (item_id, owner_id, transaction_id, key_code)"
-        " VALUES ($1, $2, $3, 'K-1') RETURNING id",
+        "INSERT INTO license_keys (item_id, owner_id, transaction_id, key_code, key_hash)"
+        " VALUES ($1, $2, $3, 'K-1', sha256('K-1')) RETURNING id",
         item,
         bob,
         purchase,

@@ -595,6 +595,9 @@ class FakeStripe:
 
     async def _create_refund(self, request: web.Request) -> web.Response:
         params, account = await self._params(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and f"idem:{key}" in self.objects:
+            return self._json(self.objects[f"idem:{key}"])
         intent = self._get(params.get("payment_intent", ""), account)
         if intent is None:
             return _error(400, "No such payment_intent")
@@ -615,6 +618,8 @@ class FakeStripe:
             },
             account,
         )
+        if key is not None:
+            self.objects[f"idem:{key}"] = refund
         self.send([self.event("charge.refunded", self._public(charge), account)])
         return self._json(refund)
 

@@ -14,6 +14,7 @@ from mnwd.services import Services
 from tests.git.repos_fixture import MakeGitRepo, make_git_repo
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 __all__ = ["make_git_repo"]
 
@@ -249,7 +250,7 @@ async def test_the_owner_is_mailed_about_a_new_issue_once(
     repo, _ = await make_git_repo(ada, "hello")
     await issues.open_issue(services, repo, ada["id"], title="By the owner", body="")
     await issues.open_issue(services, repo, bob["id"], title="Please fix", body="Details here")
-    assert await services.jobs.run_due() == 1
+    assert await run_jobs(services) == 1
     [mail] = read_outbox(config.data_dir / "outbox")
     assert mail["To"] == "ada@example.org"
     assert mail["Subject"] == "[ada/hello] Please fix (#2)"
@@ -257,7 +258,7 @@ async def test_the_owner_is_mailed_about_a_new_issue_once(
 
     await services.pool.execute("UPDATE users SET notify_issues = false WHERE id = $1", ada["id"])
     await issues.open_issue(services, repo, bob["id"], title="Another", body="")
-    assert await services.jobs.run_due() == 1
+    assert await run_jobs(services) == 1
     assert len(read_outbox(config.data_dir / "outbox")) == 1
 
 

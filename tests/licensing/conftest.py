@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mnwd.clock import Clock
@@ -18,6 +19,7 @@ from mnwd.services import Services
 from tests.support.accounts import MakeUser
 
 ISSUE_JOB = "licensing.issue_for_purchase"
+Client: TypeAlias = TestClient[web.Request, web.Application]
 
 
 class MovableClock(Clock):
@@ -125,7 +127,7 @@ async def buyer_id(make_user: MakeUser) -> uuid.UUID:
     return buyer["id"]  # type: ignore[no-any-return]
 
 
-async def api(client: TestClient, path: str, body: Any, **headers: str) -> tuple[int, Any]:  # type: ignore[type-arg]
+async def api(client: Client, path: str, body: Any, **headers: str) -> tuple[int, Any]:
     async with client.post(path, json=body, headers=headers) as response:
         doc = (
             await response.json(content_type=None) if response.content_type.endswith("json") else await response.text()

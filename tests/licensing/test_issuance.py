@@ -116,3 +116,32 @@ async def test_a_refund_revokes_and_a_won_dispute_restores(shop: Shop, buyer_id:
     await enqueue(services.pool, "licensing.restore_for_transaction", {"transaction_id": str(other)})
     await shop.run_jobs()
     assert await services.pool.fetchval("SELECT status FROM license_keys WHERE transaction_id = $1", other) == "active"
+
+
+async def test_a_purchase_refunded_before_the_job_ran_gets_no_key(
+    shop: Shop, buyer_id: uuid.UUID, services: Services
+) -> None:
+    transaction_id = await shop.purchase(buyer_id)
+    await services.pool.execute("UPDATE transactions SET status = 'refunded' WHERE id = $1", transaction_id)
+    await shop.run_jobs()
+    assert await services.pool.fetchval("SELECT count(*) FROM license_keys") == 0
+    assert await services.pool.fetchval("SELECT state FROM jobs WHERE kind = $1", ISSUE_JOB) == "done"
+
+
+async def test_a_key_reinstated_after_its_refund_stays_reinstated(
+    shop: Shop, buyer_id: uuid.UUID, services: Services
+) -> None:
+    from mnwd.licensing.issuance import revoke_refunded
+    from mnwd.licensing.manage import change_key
+
+    transaction_id = await shop.purchase(buyer_id)
+    await shop.run_jobs()
+    await services.pool.execute(
+        "UPDATE transactions SET status = 'refunded', refunded_at = now() WHERE id = $1", transaction_id
+    )
+    await services.pool.execute("UPDATE license_keys SET activation_count = 0")  # touched after the refund
+    assert await revoke_refunded(services) == 1
+    key_id = await services.pool.fetchval("SELECT id FROM license_keys")
+    await change_key(services, shop.creator_id, key_id, "reinstate")
+    assert await revoke_refunded(services) == 0
+    assert await services.pool.fetchval("SELECT status FROM license_keys") == "active"

@@ -15,6 +15,7 @@ from mnwd.mail import read_outbox
 from mnwd.services import Services
 from tests.support.accounts import MakeUser
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 
 async def _post_profile(alice: Browser, headers: dict[str, str]) -> int:
@@ -85,7 +86,7 @@ async def test_login_csrf_through_a_text_plain_post_of_a_sign_in_link_is_refused
     ``enctype="text/plain"``; the victim would then work (and save secrets) in mallory's account."""
     await make_user("mallory")
     await browser.submit("/login/link", "/login/link", {"email": "mallory@example.org"})
-    await services.jobs.run_due()
+    await run_jobs(services)
     body = read_outbox(config.data_dir / "outbox")[-1].get_body().get_content()
     path = next(line.strip() for line in body.splitlines() if "/login/link/" in line).removeprefix(config.base_url)
     assert await _text_plain_post(browser, path) == 403

@@ -167,7 +167,7 @@ async def get_issue_mail(conn: Conn, issue_id: uuid.UUID) -> asyncpg.Record | No
     """What the new-issue mail says, and to whom: the repo owner's address and ``notify_issues``."""
     return await conn.fetchrow(
         "SELECT i.number, i.title, i.body, a.username AS author, r.name AS repo, o.username AS owner, o.email, "
-        "o.notify_issues, i.author_user_id = r.user_id AS by_owner "
+        "o.notify_issues, i.author_user_id = r.user_id AS by_owner, r.user_id AS owner_id "
         "FROM issues i JOIN git_repos r ON r.id = i.repo_id JOIN users o ON o.id = r.user_id "
         "JOIN users a ON a.id = i.author_user_id WHERE i.id = $1",
         issue_id,

@@ -143,3 +143,30 @@ async def list_feed(
         limit,
     )
     return rows
+
+
+async def get_username(conn: Conn, user_id: uuid.UUID) -> str | None:
+    name: str | None = await conn.fetchval("SELECT username FROM users WHERE id = $1", user_id)
+    return name
+
+
+async def get_release(conn: Conn, version_id: uuid.UUID) -> asyncpg.Record | None:
+    """A version with its item, project and creator, for the release notification."""
+    return await conn.fetchrow(
+        "SELECT v.version_number, i.title AS item, i.slug AS item_slug, p.id AS project_id, p.slug AS project_slug, "
+        "p.is_public AND i.is_public AS public, u.id AS creator_id, u.username AS creator "
+        "FROM versions v JOIN items i ON i.id = v.item_id JOIN projects p ON p.id = i.project_id "
+        "JOIN users u ON u.id = p.user_id WHERE v.id = $1",
+        version_id,
+    )
+
+
+async def list_release_followers(conn: Conn, project_id: uuid.UUID, creator_id: uuid.UUID) -> list[uuid.UUID]:
+    """Users following the project or its creator, each once, the creator excluded."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT follower_id FROM follows WHERE ((target_type = 'project' AND target_id = $1) "
+        "OR (target_type = 'user' AND target_id = $2)) AND follower_id <> $2",
+        project_id,
+        creator_id,
+    )
+    return [row["follower_id"] for row in rows]
