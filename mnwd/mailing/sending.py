@@ -29,7 +29,7 @@ async def queue_mail(
     mail: Mail,
     *,
     key: str,
-    stream: str = "broadcast",
+    stream: str = "list",
     headers: Mapping[str, str] | None = None,
 ) -> uuid.UUID | None:
     return await enqueue_mail(conn, mail, stream=stream, key=key, headers=headers)
