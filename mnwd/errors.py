@@ -100,6 +100,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "promo-code-invalid": (422, "Promo code not valid"),
     "webhook-signature-invalid": (400, "Webhook signature invalid"),
     "license-refused": (403, "License refused"),
+    "list-limit": (409, "List limit reached"),
+    "invalid-csv": (422, "The file is not a CSV that can be imported"),
 }
 
 

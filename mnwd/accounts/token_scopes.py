@@ -26,6 +26,8 @@ TOKEN_SCOPES: dict[str, str] = {
     "purchases:read": "list what you bought and your subscriptions (GET /api/v1/purchases)",
     "purchases:write": "start a checkout for an item or a subscription tier (POST /api/v1/checkout)",
     "licenses:write": "issue license keys for your items (POST /api/v1/items/{id}/licenses)",
+    "lists:read": "list your projects' mailing lists and their counts (GET /api/v1/projects/{id}/lists)",
+    "lists:write": "create mailing lists in your projects (POST /api/v1/projects/{id}/lists)",
 }
 
 

@@ -199,6 +199,11 @@ ADDED_FOREIGN_KEYS = [
     ("import_jobs", "user_id", "users", CASCADE),
     ("import_jobs", "project_id", "projects", CASCADE),
     ("users", "avatar_media_id", "media_files", SET_NULL),
+    ("import_jobs", "list_id", "mailing_lists", CASCADE),
+    ("mailing_broadcasts", "list_id", "mailing_lists", CASCADE),
+    ("mailing_broadcasts", "author_id", "users", SET_NULL),
+    ("mailing_broadcast_recipients", "broadcast_id", "mailing_broadcasts", CASCADE),
+    ("mailing_list_subscribers", "unsubscribed_broadcast_id", "mailing_broadcasts", SET_NULL),
 ]
 
 # (index or constraint name, table, key columns as PostgreSQL prints them, predicate or None)

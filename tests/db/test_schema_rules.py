@@ -1161,6 +1161,22 @@ CHECK_VIOLATIONS = [
             ),
         ]
     ),
+    # mailing (0032): how consent came, a broadcast's state and subject
+    bad(
+        "mailing_list_subscribers_consent_source_check",
+        "INSERT INTO mailing_list_subscribers (list_id, email, consent_source) VALUES ($1, 'a@x.org', 'bought')",
+        "mailing_list",
+    ),
+    bad(
+        "mailing_broadcasts_status_check",
+        "INSERT INTO mailing_broadcasts (list_id, subject, status) VALUES ($1, 'Hi', 'lost')",
+        "mailing_list",
+    ),
+    bad(
+        "mailing_broadcasts_subject_check",
+        "INSERT INTO mailing_broadcasts (list_id, subject) VALUES ($1, '  ')",
+        "mailing_list",
+    ),
 ]
 
 
