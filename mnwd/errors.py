@@ -93,6 +93,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "purchase-required": (403, "Purchase required"),
     "project-limit": (403, "Project limit reached"),
     "signature-invalid": (422, "Signature invalid"),
+    "tier-limit": (403, "Tier limit reached"),
 }
 
 
