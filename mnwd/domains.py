@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from mnwd import accounts, apps, git, oauth, ota, store, sync
+from mnwd import accounts, apps, git, oauth, ota, platform, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
 from mnwd.domain import Domain, Listener, Periodic
@@ -36,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     git.DOMAIN,
     store.DOMAIN,
     ota.DOMAIN,
+    platform.DOMAIN,
 )
 
 
