@@ -7,7 +7,6 @@ the action itself, so an action and its record commit together or not at all.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,7 +47,7 @@ async def list_entries(pool: asyncpg.Pool, page: int) -> tuple[list[AuditEntry],
             r["action"],
             r["target_type"],
             r["target_id"],
-            json.loads(r["details"]),
+            dict(r["details"]),
             r["created_at"],
         )
         for r in rows[:PAGE_SIZE]

@@ -3,7 +3,6 @@ users and stats, custom domains. Only `mnwd.platform` imports this module."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -166,16 +165,134 @@ async def insert_audit(
         action,
         target_type,
         target_id,
-        json.dumps(details),
+        details,
     )
 
 
 async def list_audit(conn: Conn, limit: int, offset: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
-            "SELECT id, admin_username, action, target_type, target_id, details::text AS details, created_at "
+            "SELECT id, admin_username, action, target_type, target_id, details, created_at "
             "FROM admin_audit_log ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
             limit,
             offset,
+        )
+    )
+
+
+# --- admin: users and stats ---------------------------------------------------------------------------------
+
+USER_COLUMNS = """
+    id, username, email, display_name, is_admin, can_create_projects, creator_tier,
+    creator_effective_tier(creator_tier, grandfathered_until) AS effective_tier, max_file_override_bytes,
+    grandfathered_until, storage_used_bytes, suspended_at, suspension_reason, created_at, last_login_at
+"""
+
+
+async def search_users(conn: Conn, query: str, limit: int) -> list[asyncpg.Record]:
+    """Users whose username, email or display name contains ``query`` (LIKE wildcards taken literally)."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(
+        await conn.fetch(
+            f"SELECT {USER_COLUMNS} FROM users WHERE username ILIKE $1 OR email ILIKE $1 OR display_name ILIKE $1 "
+            "ORDER BY created_at DESC LIMIT $2",
+            pattern,
+            limit,
+        )
+    )
+
+
+async def get_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+
+
+async def get_user_id_by_username(conn: Conn, username: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval("SELECT id FROM users WHERE username = $1", username)
+    return found
+
+
+async def suspend_user(conn: Conn, user_id: uuid.UUID, reason: str) -> bool:
+    """False when there is no such user or they are suspended already (the first of two admins wins)."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE users SET suspended_at = now(), suspension_reason = $2 "
+            "WHERE id = $1 AND suspended_at IS NULL RETURNING true",
+            user_id,
+            reason,
+        )
+    )
+
+
+async def unsuspend_user(conn: Conn, user_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "UPDATE users SET suspended_at = NULL, suspension_reason = NULL "
+            "WHERE id = $1 AND suspended_at IS NOT NULL RETURNING true",
+            user_id,
+        )
+    )
+
+
+async def set_tier(
+    conn: Conn, user_id: uuid.UUID, tier: str | None, override: int | None, grandfathered_until: datetime | None
+) -> asyncpg.Record | None:
+    """The row before the change (for the audit log), or None when there is no such user."""
+    before = await conn.fetchrow(
+        "SELECT creator_tier, max_file_override_bytes, grandfathered_until FROM users WHERE id = $1 FOR UPDATE",
+        user_id,
+    )
+    if before is not None:
+        await conn.execute(
+            "UPDATE users SET creator_tier = $2, max_file_override_bytes = $3, grandfathered_until = $4 WHERE id = $1",
+            user_id,
+            tier,
+            override,
+            grandfathered_until,
+        )
+    return before
+
+
+async def get_totals(conn: Conn) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM users) AS users,
+          (SELECT count(*) FROM users WHERE can_create_projects) AS creators,
+          (SELECT count(*) FROM users WHERE suspended_at IS NOT NULL) AS suspended,
+          (SELECT coalesce(sum(amount_cents), 0) FROM transactions WHERE status = 'completed') AS sales_cents,
+          (SELECT count(*) FROM transactions WHERE status = 'completed') AS sales,
+          (SELECT coalesce(sum(storage_used_bytes), 0) FROM users) AS storage_bytes,
+          (SELECT count(*) FROM sync_apps) AS sync_apps,
+          (SELECT count(*) FROM sync_devices) AS sync_devices,
+          (SELECT coalesce(sum(size_bytes), 0) FROM sync_blobs) AS sync_blob_bytes,
+          (SELECT count(*) FROM git_repos) AS git_repos,
+          (SELECT count(*) FROM issues) AS git_issues,
+          (SELECT count(*) FROM custom_domains WHERE verified) AS verified_domains
+        """
+    )
+    return row
+
+
+async def list_daily(conn: Conn, days: int) -> list[asyncpg.Record]:
+    """Per UTC day of the last ``days``: sign-ups, sales volume (completed), sync changes; one pass a table."""
+    return list(
+        await conn.fetch(
+            """
+            WITH days AS (
+              SELECT d::date AS day FROM generate_series(
+                (now() AT TIME ZONE 'UTC')::date - ($1 - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day') d
+            ), since AS (SELECT (min(day)::timestamp AT TIME ZONE 'UTC') AS t FROM days),
+            s AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM users
+                  WHERE created_at >= (SELECT t FROM since) GROUP BY 1),
+            t AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(amount_cents) AS n FROM transactions
+                  WHERE status = 'completed' AND created_at >= (SELECT t FROM since) GROUP BY 1),
+            l AS (SELECT (server_time AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM sync_log
+                  WHERE server_time >= (SELECT t FROM since) GROUP BY 1)
+            SELECT days.day, coalesce(s.n, 0) AS signups, coalesce(t.n, 0) AS sales_cents,
+                   coalesce(l.n, 0) AS sync_changes
+            FROM days LEFT JOIN s USING (day) LEFT JOIN t USING (day) LEFT JOIN l USING (day)
+            ORDER BY days.day
+            """,
+            days,
         )
     )
