@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mnwd.accounts import SIGNUP_HOOKS
-from mnwd.domain import Domain, JobKind
-from mnwd.platform import invites, routes, waitlist
+from mnwd.domain import Domain, JobKind, Periodic
+from mnwd.platform import domains, invites, routes, waitlist
+from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
 
 __all__ = ["DOMAIN"]
@@ -27,5 +28,7 @@ DOMAIN = Domain(
     routes=routes.setup,
     templates=TEMPLATES,
     start=start,
+    settings=PlatformSettings,
+    periodic=(Periodic("platform.domains.recheck", 900.0, domains.recheck_verified),),
     jobs=(JobKind(waitlist.INVITATION_JOB, waitlist.send_invitation),),
 )

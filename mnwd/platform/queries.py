@@ -296,3 +296,98 @@ async def list_daily(conn: Conn, days: int) -> list[asyncpg.Record]:
             days,
         )
     )
+
+
+# --- custom domains -----------------------------------------------------------------------------------------
+
+DOMAIN_COLUMNS = """
+    d.id, d.user_id, u.username AS owner, d.domain, d.verified, d.verified_at, d.verification_token,
+    d.checked_at, d.last_seen, d.failing_since, d.created_at
+"""
+
+
+async def list_domains(conn: Conn, user_id: uuid.UUID | None) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {DOMAIN_COLUMNS} FROM custom_domains d JOIN users u ON u.id = d.user_id "
+            "WHERE $1::uuid IS NULL OR d.user_id = $1 ORDER BY d.domain LIMIT 500",
+            user_id,
+        )
+    )
+
+
+async def get_domain(conn: Conn, domain_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {DOMAIN_COLUMNS} FROM custom_domains d JOIN users u ON u.id = d.user_id WHERE d.id = $1", domain_id
+    )
+
+
+async def claim_domain(conn: Conn, user_id: uuid.UUID, domain: str, token: str) -> uuid.UUID | None:
+    """The new row's id; an unverified claim by someone else is replaced (whoever proves the DNS first wins),
+    a verified one is kept and None returned. The row's lock (ON CONFLICT) orders two claims racing."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "INSERT INTO custom_domains (user_id, domain, verification_token) VALUES ($1, $2, $3) "
+        "ON CONFLICT (domain) DO UPDATE SET user_id = EXCLUDED.user_id, "
+        "  verification_token = EXCLUDED.verification_token, checked_at = NULL, last_seen = '', failing_since = NULL "
+        "WHERE NOT custom_domains.verified AND custom_domains.user_id <> EXCLUDED.user_id RETURNING id",
+        user_id,
+        domain,
+        token,
+    )
+    return found
+
+
+async def record_check(
+    conn: Conn, domain_id: uuid.UUID, token: str, *, passed: bool, seen: str, grace_hours: float
+) -> asyncpg.Record | None:
+    """Writes a check's outcome, unless the claim changed meanwhile (another token): a pass verifies; a failure
+    of a verified domain starts (or continues) its grace period, and unverifies it once that is over."""
+    return await conn.fetchrow(
+        """
+        UPDATE custom_domains SET checked_at = now(), last_seen = $3,
+          verified = CASE WHEN $4 THEN true
+                          WHEN verified AND coalesce(failing_since, now()) > now() - make_interval(secs => $5 * 3600)
+                          THEN true ELSE false END,
+          failing_since = CASE WHEN $4 THEN NULL WHEN verified THEN coalesce(failing_since, now()) ELSE NULL END,
+          verified_at = CASE WHEN $4 THEN coalesce(verified_at, now())
+                             WHEN verified AND coalesce(failing_since, now()) > now() - make_interval(secs => $5 * 3600)
+                             THEN verified_at ELSE NULL END
+        WHERE id = $1 AND verification_token = $2
+        RETURNING verified, failing_since
+        """,
+        domain_id,
+        token,
+        seen,
+        passed,
+        grace_hours,
+    )
+
+
+async def delete_domain(conn: Conn, domain_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "DELETE FROM custom_domains WHERE id = $1 AND user_id = $2 RETURNING true", domain_id, user_id
+        )
+    )
+
+
+async def list_domains_to_recheck(conn: Conn, recheck_hours: float, limit: int) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT id, domain, verification_token FROM custom_domains WHERE verified "
+            "AND (checked_at IS NULL OR checked_at < now() - make_interval(secs => $1 * 3600)) "
+            "ORDER BY checked_at NULLS FIRST LIMIT $2",
+            recheck_hours,
+            limit,
+        )
+    )
+
+
+async def get_verified_domain_owner(conn: Conn, domain: str) -> str | None:
+    """The username a verified domain serves (its owner neither suspended nor gone), or None."""
+    found: str | None = await conn.fetchval(
+        "SELECT u.username FROM custom_domains d JOIN users u ON u.id = d.user_id "
+        "WHERE d.domain = $1 AND d.verified AND u.suspended_at IS NULL",
+        domain,
+    )
+    return found
