@@ -12,7 +12,7 @@ from aiohttp import web
 
 from mnwd.app import create_app
 from mnwd.services import Services
-from tests.store.conftest import Api
+from tests.platform.clients import Api
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 

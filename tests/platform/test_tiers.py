@@ -14,8 +14,7 @@ from aiohttp.test_utils import TestClient
 from mnwd.apps.registry import create_app
 from mnwd.errors import PayloadTooLarge
 from mnwd.tiers import GB, TIER_LIMITS, TierLimitReached, check_stored
-from tests.ota.test_ota import Ota
-from tests.store.conftest import Api
+from tests.platform.clients import Api
 from tests.support.accounts import MakeUser
 from tests.support.oauth import register_app
 
@@ -119,22 +118,30 @@ async def test_ota_artifacts_count_against_the_tiers_ota_storage(
     pool: asyncpg.Pool,  # type: ignore[type-arg]
 ) -> None:
     maker = await make_user("maker", can_create_projects=True)
-    ota = Ota(client, await register_app(pool, maker["id"], slug="notes"), "notes")
-    await ota.create("1.0.0")
-    await ota.upload("1.0.0", b"a" * 1000, target="windows")
+    app = await register_app(pool, maker["id"], slug="notes")
+    auth = {"Authorization": f"Bearer {app.api_key}"}
+    response = await client.post("/ota/v1/notes/releases", json={"version": "1.0.0"}, headers=auth)
+    assert response.status == 201
+
+    async def upload(data: bytes, *, target: str = "linux", status: int = 201) -> dict[str, Any]:
+        path = f"/ota/v1/notes/releases/1.0.0/artifacts/{target}/x86_64"
+        async with client.put(path, data=data, headers=auth) as answer:
+            assert answer.status == status, await answer.text()
+            body: dict[str, Any] = await answer.json()
+            return body
+
+    await upload(b"a" * 1000, target="windows")
     room = TIER_LIMITS["basic"].ota_storage_bytes
     # An old release's artifact takes all but 1000 + 50 bytes of the room.
-    old = await pool.fetchval(
-        "INSERT INTO ota_releases (app_id, version) VALUES ($1, '0.1.0') RETURNING id", ota.app.id
-    )
+    old = await pool.fetchval("INSERT INTO ota_releases (app_id, version) VALUES ($1, '0.1.0') RETURNING id", app.id)
     await pool.execute(
         "INSERT INTO ota_artifacts (release_id, target, arch, s3_key, file_size, sha256) "
         "VALUES ($1, 'linux', 'x86_64', 'k', $2, repeat('0', 64))",
         old,
         room - 1000 - 50,
     )
-    problem = await ota.upload("1.0.0", b"b" * 51, status=413)
+    problem = await upload(b"b" * 51, status=413)
     assert (problem["limit"], problem["tier"], problem["lifting_tier"]) == (room, "basic", "small_files")
-    await ota.upload("1.0.0", b"b" * 50)
+    await upload(b"b" * 50)
     # Replacing the windows artifact by one as large fits: its own bytes are given back.
-    await ota.upload("1.0.0", b"c" * 1000, target="windows")
+    await upload(b"c" * 1000, target="windows")
