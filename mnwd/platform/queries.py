@@ -348,7 +348,9 @@ async def record_check(
           verified = CASE WHEN $4 THEN true
                           WHEN verified AND coalesce(failing_since, now()) > now() - make_interval(secs => $5 * 3600)
                           THEN true ELSE false END,
-          failing_since = CASE WHEN $4 THEN NULL WHEN verified THEN coalesce(failing_since, now()) ELSE NULL END,
+          failing_since = CASE WHEN $4 THEN NULL
+                 WHEN verified AND coalesce(failing_since, now()) > now() - make_interval(secs => $5 * 3600)
+                 THEN coalesce(failing_since, now()) ELSE NULL END,
           verified_at = CASE WHEN $4 THEN coalesce(verified_at, now())
                              WHEN verified AND coalesce(failing_since, now()) > now() - make_interval(secs => $5 * 3600)
                              THEN verified_at ELSE NULL END

@@ -147,7 +147,8 @@ async def test_verification_routing_and_claims(
         "UPDATE custom_domains SET checked_at = now() - interval '2 days', failing_since = now() - interval '4 days'"
     )
     await domains.recheck_verified(services)
-    assert not await pool.fetchval("SELECT verified FROM custom_domains")
+    row = await pool.fetchrow("SELECT verified, verified_at, failing_since FROM custom_domains")
+    assert (row["verified"], row["verified_at"], row["failing_since"]) == (False, None, None)
     async with client.get("/", headers={"Host": "shop.example.com", "Accept": "text/html"}) as response:
         assert response.status == 404
     async with client.get("/tls-ask?domain=shop.example.com") as response:
