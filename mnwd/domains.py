@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from mnwd import accounts, apps, commerce, git, licensing, mailing, oauth, ota, outbound, store, sync
+from mnwd import accounts, apps, commerce, git, licensing, mailing, oauth, ota, outbound, platform, store, sync
 from mnwd.config import SETTINGS as CORE_SETTINGS
 from mnwd.config import Config, Setting
 from mnwd.domain import Domain, Listener, Periodic
@@ -40,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     commerce.DOMAIN,
     licensing.DOMAIN,
     mailing.DOMAIN,
+    platform.DOMAIN,
 )
 
 

@@ -102,6 +102,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "license-refused": (403, "License refused"),
     "list-limit": (409, "List limit reached"),
     "invalid-csv": (422, "The file is not a CSV that can be imported"),
+    "tier-limit": (403, "Tier limit reached"),
 }
 
 

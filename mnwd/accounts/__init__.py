@@ -9,6 +9,9 @@ last ``MNWD_REAUTH_MINUTES``; anyone else is asked to confirm and brought back, 
 Personal access tokens (`mnwd.accounts.personal_tokens`): `is_personal_token(token)` (by its prefix),
 `check_token(services, token)` → `TokenCaller` or `TokenRefused`, `note_token_used(services, caller)`,
 `on_personal_token_revoked(services, hook)`; `TOKEN_SCOPES`, the catalog of their scopes.
+
+`SIGNUP_HOOKS`: the list of ``hook(tx, user_id, extras)`` run inside the sign-up transaction (the platform
+redeems invite codes there).
 """
 
 from mnwd.accounts.domain import DOMAIN
@@ -23,9 +26,11 @@ from mnwd.accounts.personal_tokens import (
 from mnwd.accounts.reauth import is_recently_authenticated, require_recent_auth
 from mnwd.accounts.sessions import Viewer, get_viewer, require_viewer
 from mnwd.accounts.token_scopes import TOKEN_SCOPES
+from mnwd.accounts.users import SIGNUP_HOOKS
 
 __all__ = [
     "DOMAIN",
+    "SIGNUP_HOOKS",
     "TOKEN_SCOPES",
     "TokenCaller",
     "TokenRefused",

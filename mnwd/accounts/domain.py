@@ -15,6 +15,7 @@ from mnwd.accounts.personal_tokens import REVOKE_HOOKS, TOKEN_USE, TokenUse
 from mnwd.accounts.routes import TEMPLATES, setup_routes
 from mnwd.accounts.sessions import page_context, sweep_expired_sessions
 from mnwd.accounts.settings import AccountsSettings
+from mnwd.accounts.users import SIGNUP_HOOKS
 from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.services import Services
 
@@ -25,6 +26,7 @@ __all__ = ["DOMAIN"]
 async def start(services: Services) -> AsyncIterator[None]:
     services[PASSWORDS] = Passwords()
     services[REVOKE_HOOKS] = []
+    services[SIGNUP_HOOKS] = []
     services[TOKEN_USE] = TokenUse()
     yield
 

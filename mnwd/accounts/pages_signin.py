@@ -33,7 +33,9 @@ def _password_rules() -> dict[str, int]:
 async def signup_page(request: web.Request) -> web.Response:
     if await get_viewer(request) is not None:
         return redirect(DEFAULT_AFTER_SIGN_IN)
-    return await render(request, "accounts/signup.html", {"username": "", "email": "", **_password_rules()})
+    invite = request.query.get("invite", "")[:100]
+    context = {"username": "", "email": "", "invite": invite, **_password_rules()}
+    return await render(request, "accounts/signup.html", context)
 
 
 async def signup(request: web.Request) -> web.Response:
@@ -41,7 +43,12 @@ async def signup(request: web.Request) -> web.Response:
     form = await read_form(request)
     username, email = field(form, "username", max_chars=100), field(form, "email", max_chars=300)
     password = field(form, "password", max_chars=MAX_PASSWORD_CHARS)
-    context = {"username": username, "email": email, **_password_rules()}
+    context = {
+        "username": username,
+        "email": email,
+        "invite": field(form, "invite", max_chars=100),
+        **_password_rules(),
+    }
     try:
         await services.limiter.hit(SIGNUP_PER_IP, request.remote or "")
         user_id = await sign_up(
@@ -50,6 +57,7 @@ async def signup(request: web.Request) -> web.Response:
             email=email,
             password=password,
             password_confirm=field(form, "password_confirm", max_chars=MAX_PASSWORD_CHARS),
+            extras={"invite": field(form, "invite", max_chars=100)},
         )
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/signup.html", problem, context)

@@ -1,9 +1,15 @@
-"""Creating accounts: what a username and an email may be, and the checks before the row is written."""
+"""Creating accounts: what a username and an email may be, and the checks before the row is written.
+
+``SIGNUP_HOOKS`` (a list in `Services`, filled by higher domains in their ``start``): each
+``hook(tx, user_id, extras)`` runs inside the sign-up transaction with the form's other fields (the platform
+redeems an invite code there); a hook that raises `ValidationFailed` undoes the whole sign-up.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parseaddr
 
 import asyncpg
@@ -13,9 +19,12 @@ from mnwd.accounts.links import mail_signup_notice, queue_email_verification
 from mnwd.accounts.passwords import PASSWORDS, Passwords, password_problem
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import ValidationFailed
-from mnwd.services import Services
+from mnwd.services import ServiceKey, Services
 
-__all__ = ["RESERVED_USERNAMES", "create_user", "normalize_email", "sign_up", "username_problem"]
+__all__ = ["RESERVED_USERNAMES", "SIGNUP_HOOKS", "create_user", "normalize_email", "sign_up", "username_problem"]
+
+SignUpHook = Callable[[Tx, uuid.UUID, Mapping[str, str]], Awaitable[None]]
+SIGNUP_HOOKS = ServiceKey("accounts.signup_hooks", list[SignUpHook])
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}$")
 MAX_EMAIL_CHARS = 254
@@ -170,7 +179,13 @@ async def _taken(
 
 
 async def sign_up(
-    services: Services, *, username: str, email: str, password: str, password_confirm: str | None = None
+    services: Services,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    password_confirm: str | None = None,
+    extras: Mapping[str, str] | None = None,
 ) -> uuid.UUID | None:
     """A new account from the sign-up page, and its verification mail queued in the same transaction.
 
@@ -191,6 +206,8 @@ async def sign_up(
         await queue_email_verification(tx.conn, user["id"])
         tx.after_commit(services.jobs.wake)
         user_id: uuid.UUID = user["id"]
+        for hook in services[SIGNUP_HOOKS]:
+            await hook(tx, user_id, extras or {})
         return user_id
 
     try:

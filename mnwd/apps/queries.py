@@ -91,6 +91,16 @@ async def slug_taken(conn: Conn, slug: str) -> bool:
     return taken
 
 
+async def lock_creator_app_count(conn: Conn, creator_id: uuid.UUID) -> asyncpg.Record | None:
+    """The creator's effective tier and how many apps they have; the user row stays locked until the
+    transaction ends, so two registrations racing count one after the other."""
+    return await conn.fetchrow(
+        "SELECT creator_effective_tier(creator_tier, grandfathered_until) AS tier, "
+        "(SELECT count(*) FROM sync_apps WHERE creator_id = $1) AS apps FROM users WHERE id = $1 FOR UPDATE",
+        creator_id,
+    )
+
+
 async def lock_owned_project(conn: Conn, owner_id: uuid.UUID, project_id: uuid.UUID) -> bool:
     """True when the project is the owner's; it then stays until the transaction ends."""
     found: bool | None = await conn.fetchval(

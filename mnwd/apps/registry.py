@@ -34,6 +34,7 @@ from mnwd.apps.redirect_uris import parse_redirect_uris
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.services import ServiceKey, Services
+from mnwd.tiers import check_count
 from mnwd.tokens import hash_token, new_token
 
 __all__ = [
@@ -246,6 +247,9 @@ async def create_app(
                 found.append({"field": "item_id", "message": "This item is not in that project."})
         if found:
             raise ValidationFailed("The app was not registered.", errors=found)
+        quota = await queries.lock_creator_app_count(tx.conn, creator_id)
+        if quota is not None:
+            check_count(quota["tier"], "max_sync_apps", quota["apps"], "SyncKit apps")
         return await queries.insert_app(
             tx.conn,
             creator_id=creator_id,

@@ -179,6 +179,18 @@ async def upsert_artifact(
     return row, (old if old != sha256 else None)
 
 
+async def lock_owner_ota_usage(conn: Conn, creator_id: uuid.UUID) -> asyncpg.Record | None:
+    """The app owner's effective tier, largest-file override and the bytes of all their apps' artifacts; the
+    user row stays locked until the transaction ends, so concurrent uploads are counted one after the other."""
+    return await conn.fetchrow(
+        "SELECT creator_effective_tier(u.creator_tier, u.grandfathered_until) AS tier, u.max_file_override_bytes, "
+        "(SELECT coalesce(sum(a.file_size), 0) FROM ota_artifacts a JOIN ota_releases r ON r.id = a.release_id "
+        " JOIN sync_apps s ON s.id = r.app_id WHERE s.creator_id = u.id) AS used "
+        "FROM users u WHERE u.id = $1 FOR UPDATE",
+        creator_id,
+    )
+
+
 async def list_artifacts(conn: Conn, release_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(

@@ -44,6 +44,7 @@ from mnwd.ota.cache import CACHE, ServedRelease
 from mnwd.ota.model import BUNDLE_TYPES, Artifact, Release, Slot, rfc3339
 from mnwd.ota.versions import Version, parse_version
 from mnwd.services import Services
+from mnwd.tiers import check_stored
 from mnwd.web.uploads import IncompleteBody, exactly
 
 __all__ = [
@@ -277,6 +278,26 @@ def check_file_name(file_name: str | None) -> str | None:
     return file_name
 
 
+async def _slot_size(conn: asyncpg.Pool | asyncpg.Connection, release_id: uuid.UUID, slot: Slot) -> int:
+    for artifact in await queries.list_artifacts(conn, [release_id]):
+        if (artifact["target"], artifact["arch"], artifact["bundle_type"]) == (
+            slot.target,
+            slot.arch,
+            slot.bundle_type,
+        ):
+            return int(artifact["file_size"])
+    return 0
+
+
+async def _check_ota_room(conn: asyncpg.Pool | asyncpg.Connection, app: App, size: int, *, replacing: int) -> None:
+    """The owner's tier limits: the largest file and the OTA storage of all their apps (an artifact that
+    replaces another in its slot gives that one's bytes back)."""
+    usage = await queries.lock_owner_ota_usage(conn, app.creator_id)
+    if usage is not None:
+        used = int(usage["used"]) - replacing
+        check_stored(usage["tier"], usage["max_file_override_bytes"], used, size, "ota_storage_bytes", "OTA storage")
+
+
 async def store_artifact(
     services: Services,
     app: App,
@@ -293,6 +314,7 @@ async def store_artifact(
         raise Conflict("This release is published; its artifacts can no longer change. Create a new version.")
     if size > MAX_ARTIFACT_BYTES:
         raise PayloadTooLarge(f"An artifact is at most {MAX_ARTIFACT_BYTES:,} bytes.", limit=MAX_ARTIFACT_BYTES)
+    await _check_ota_room(services.pool, app, size, replacing=await _slot_size(services.pool, release.id, slot))
     hasher = minisign.new_prehasher()
     try:
         info = await services.blobs.put(exactly(chunks, size, UPLOAD_IDLE_SECONDS, hasher.update), max_size=size)
@@ -310,6 +332,7 @@ async def store_artifact(
             row = await _locked_release(tx, app, release.version)
             if row["is_published"]:
                 raise Conflict("This release was published while the file was uploading.")
+            await _check_ota_room(tx.conn, app, info.size, replacing=await _slot_size(tx.conn, row["id"], slot))
             artifact, replaced = await queries.upsert_artifact(
                 tx.conn,
                 row["id"],

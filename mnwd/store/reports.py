@@ -11,6 +11,8 @@ The interface:
   ``reports_one_open_per_reporter_target`` decides it inside the INSERT, so two submissions racing make one.
 - ``get_open_report(pool, reporter_id, target)`` — the reporter's open report of it, if any.
 - ``list_queue(pool, status, page)`` → reports of a status (open: oldest first), ``count_by_status(pool)``.
+- ``unpublish(pool, report_id)`` → the report, after its target was made private (items, projects, collections)
+  or unpublished (blog posts); `NotFound` for an unknown report or a target that is gone. Admin pages only.
 - ``decide(pool, admin, report_id, outcome, note)`` — ``resolved`` or ``dismissed``, with a note; only admins
   (`Forbidden`); a report decided already is `Conflict` (an UPDATE ... WHERE status = 'open' decides which
   of two admins racing wins).
@@ -40,9 +42,11 @@ __all__ = [
     "decide",
     "file_report",
     "get_open_report",
+    "get_report",
     "get_target",
     "list_queue",
     "parse_target",
+    "unpublish",
 ]
 
 TARGET_TYPES = ("item", "project", "blog_post", "collection")
@@ -189,3 +193,17 @@ async def decide(
     decided = await queries.get_report(pool, report_id)
     assert decided is not None
     return Report.from_row(decided)
+
+
+async def unpublish(pool: asyncpg.Pool, report_id: uuid.UUID) -> Report:
+    row = await queries.get_report(pool, report_id)
+    if row is None:
+        raise NotFound("There is no such report.")
+    if not await queries.unpublish_target(pool, row["target_type"], row["target_id"]):
+        raise NotFound(f"The reported {TARGET_LABELS.get(row['target_type'], 'thing')} is gone.")
+    return Report.from_row(row)
+
+
+async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> Report | None:
+    row = await queries.get_report(pool, report_id)
+    return None if row is None else Report.from_row(row)

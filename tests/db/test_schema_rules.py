@@ -1177,6 +1177,21 @@ CHECK_VIOLATIONS = [
         "INSERT INTO mailing_broadcasts (list_id, subject) VALUES ($1, '  ')",
         "mailing_list",
     ),
+    # platform (0036): invite codes' uses, the admin audit log's action names
+    bad(
+        "invite_codes_max_uses_check",
+        "INSERT INTO invite_codes (creator_id, code, max_uses) VALUES ($1, 'abcdef', 0)",
+        "alice",
+    ),
+    bad(
+        "invite_codes_uses_check",
+        "INSERT INTO invite_codes (creator_id, code, max_uses, uses) VALUES ($1, 'abcdef', 2, 3)",
+        "alice",
+    ),
+    bad(
+        "admin_audit_log_action_format",
+        "INSERT INTO admin_audit_log (admin_username, action, target_type, target_id) VALUES ('a', 'Bad!', 'u', 'x')",
+    ),
 ]
 
 

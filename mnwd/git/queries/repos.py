@@ -99,6 +99,8 @@ async def update_after_push(
 async def get_owner_quota(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
     """The owner's tier, largest-file override and storage used (for the push quota)."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT creator_tier, max_file_override_bytes, storage_used_bytes FROM users WHERE id = $1", user_id
+        "SELECT creator_effective_tier(creator_tier, grandfathered_until) AS creator_tier, max_file_override_bytes, "
+        "storage_used_bytes FROM users WHERE id = $1",
+        user_id,
     )
     return row

@@ -18,7 +18,8 @@ Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 CREATOR_COLUMNS = """
     u.id, u.username, u.display_name, u.bio, u.avatar_media_id, m.filename AS avatar_filename, u.avatar_url,
-    u.can_create_projects, u.creator_tier, u.max_file_override_bytes, u.storage_used_bytes, u.suspended_at,
+    u.can_create_projects, creator_effective_tier(u.creator_tier, u.grandfathered_until) AS creator_tier,
+    u.max_file_override_bytes, u.storage_used_bytes, u.suspended_at,
     u.updated_at
 """
 CREATOR_FROM = "users u LEFT JOIN media_files m ON m.id = u.avatar_media_id"

@@ -22,7 +22,8 @@ MEDIA_COLUMNS = """
 async def get_uploader(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
     """What decides a creator's upload limits: tier, override, storage used, whether they may create."""
     return await conn.fetchrow(
-        "SELECT id, creator_tier, max_file_override_bytes, storage_used_bytes, can_create_projects "
+        "SELECT id, creator_effective_tier(creator_tier, grandfathered_until) AS creator_tier, "
+        "max_file_override_bytes, storage_used_bytes, can_create_projects "
         "FROM users WHERE id = $1",
         user_id,
     )

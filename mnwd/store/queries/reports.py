@@ -135,3 +135,16 @@ async def decide_report(conn: Conn, report_id: uuid.UUID, admin_id: uuid.UUID, s
         note,
     )
     return bool(value)
+
+
+UNPUBLISH_SQL = {
+    "item": "UPDATE items SET is_public = false WHERE id = $1 RETURNING true",
+    "project": "UPDATE projects SET is_public = false WHERE id = $1 RETURNING true",
+    "collection": "UPDATE collections SET is_public = false WHERE id = $1 RETURNING true",
+    "blog_post": "UPDATE blog_posts SET published_at = NULL WHERE id = $1 RETURNING true",
+}
+
+
+async def unpublish_target(conn: Conn, target_type: str, target_id: uuid.UUID) -> bool:
+    """Hides a reported thing from everyone but its owner; False when it is gone."""
+    return bool(await conn.fetchval(UNPUBLISH_SQL[target_type], target_id))

@@ -1,0 +1,54 @@
+"""Looking up a custom domain's challenge: the TXT records of ``_mnwd-challenge.<host>``, through dnspython's
+asyncio resolver, asking the system's nameservers or the one of ``MNWD_PLATFORM_DNS_NAMESERVER``.
+
+- ``lookup_txt(name, nameserver, seconds)`` → the TXT values, each record's character-strings joined (a long
+  value is split into strings of at most 255 bytes by DNS; we join them as RFC 7208 does for SPF). A name
+  that does not exist or has no TXT records gives ``[]``; a resolver failure (timeout, SERVFAIL) raises
+  `DnsUnavailable` with what went wrong.
+"""
+
+from __future__ import annotations
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+__all__ = ["DnsUnavailable", "lookup_txt"]
+
+
+class DnsUnavailable(Exception):
+    pass
+
+
+def _resolver(nameserver: str, timeout: float) -> dns.asyncresolver.Resolver:
+    if not nameserver:
+        resolver = dns.asyncresolver.Resolver()
+    else:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        address, port = nameserver, 53
+        if nameserver.startswith("["):
+            address, _, rest = nameserver[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else 53
+        elif nameserver.count(":") == 1:
+            address, raw_port = nameserver.split(":")
+            port = int(raw_port)
+        resolver.nameservers = [address]
+        resolver.port = port
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    resolver.cache = None
+    return resolver
+
+
+async def lookup_txt(name: str, nameserver: str, seconds: float) -> list[str]:
+    try:
+        answer = await _resolver(nameserver, seconds).resolve(name, "TXT", raise_on_no_answer=False)
+    except dns.resolver.NXDOMAIN:
+        return []
+    except dns.exception.Timeout:
+        raise DnsUnavailable(f"No answer from DNS within {seconds:g} s.") from None
+    except dns.exception.DNSException as error:
+        raise DnsUnavailable(f"DNS lookup failed: {error}") from None
+    if answer.rrset is None:
+        return []
+    return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer.rrset]

@@ -1,0 +1,58 @@
+"""Serving creators' verified domains by the ``Host`` header (a middleware, the innermost).
+
+A request for this site's own host (``MNWD_PUBLIC_URL``), a single-label name (``localhost``) or an IP address
+goes on as usual (so does any request when ``MNWD_PLATFORM_HOST_ROUTING`` is off).
+For any other host: a verified custom domain serves its owner's pages, ``/`` as ``/@owner`` and ``/x`` as
+``/@owner/x`` (``/static/`` as is), resolved again on the router; an unknown host is a 404 page. A path
+naming another creator (``/@other``) becomes ``/@owner/@other``, which no route serves: one domain never
+shows another creator's content. ``/tls-ask`` stays the proxy's question on every host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from yarl import URL
+
+from mnwd.errors import NotFound
+from mnwd.platform import domains
+from mnwd.platform.settings import PlatformSettings
+from mnwd.web.keys import SERVICES
+
+__all__ = ["host_middleware"]
+
+PASS_THROUGH = ("/static/", "/tls-ask", "/healthz", "/readyz")
+
+
+def _is_own_host(host: str, public: str | None) -> bool:
+    # A custom domain always has a dot: single-label names (localhost, an internal name) are this site's.
+    if host == public or "." not in host or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    if not services.config.section(PlatformSettings).host_routing:
+        return await handler(request)
+    host = (request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host).lower().rstrip(".")
+    if _is_own_host(host, urlsplit(services.config.base_url).hostname) or request.path.startswith(PASS_THROUGH):
+        return await handler(request)
+    owner = await domains.owner_of_host(services.pool, host)
+    if owner is None:
+        raise NotFound(f"{host} is not a site here.")
+    path = f"/@{owner}" if request.path == "/" else f"/@{owner}{request.path}"
+    routed = request.clone(rel_url=URL.build(path=path, query_string=request.query_string, encoded=False))
+    match = await request.app.router.resolve(routed)
+    match.add_app(request.app)
+    match.freeze()
+    routed._match_info = match  # what aiohttp's own dispatch sets
+    return await match.handler(routed)
