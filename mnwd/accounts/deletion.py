@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from mnwd.accounts import queries
+from mnwd.accounts.personal_tokens import REVOKE_HOOKS
 from mnwd.accounts.sessions import Viewer
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, ValidationFailed
@@ -74,6 +75,10 @@ async def delete_account(services: Services, viewer: Viewer, *, confirm_username
             raise AccountHasDependents(reasons)
         if await queries.delete_user(tx.conn, viewer.user_id) is None:
             raise AccountHasDependents(["Something of yours is still referenced by someone else's data."])
+        # Its tokens (personal and apps') went with it: this daemon forgets remembered checks at commit,
+        # not when the trigger's notification comes back (other daemons do that).
+        for hook in services[REVOKE_HOOKS]:
+            tx.after_commit(hook)
 
     await run_tx(services.pool, "accounts.delete_account", body, metrics=services.metrics)
     log.info("account deleted by its owner", extra={"user_id": str(viewer.user_id)})

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.mailing import pages_lists, routes
+from mnwd.mailing import pages_lists, pages_public, routes
 from mnwd.mailing.broadcasts import BROADCAST_JOB, run_broadcast_job
 from mnwd.mailing.imports import IMPORT_JOB, expire_stale_imports, run_import_job
 
@@ -18,6 +18,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def setup_routes(app: web.Application) -> None:
     routes.setup(app)
+    pages_public.setup(app)
     pages_lists.setup(app)
 
 
