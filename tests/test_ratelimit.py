@@ -10,7 +10,7 @@ from mnwd.accounts.domain import sweep_sessions
 from mnwd.clock import Clock
 from mnwd.errors import TooManyRequests
 from mnwd.maintenance import sweep_browser_states, sweep_rate_limit_windows
-from mnwd.ratelimit import Limit, RateLimiter
+from mnwd.ratelimit import Limit, RateLimiter, queries
 from mnwd.services import Services
 
 
@@ -133,3 +133,24 @@ async def test_hit_all_counts_every_limit_in_one_statement(pool: asyncpg.Pool) -
     assert int(caught.value.headers["Retry-After"]) > 0
     with pytest.raises(ValueError, match="once"):
         await limiter.hit_all([(wide, "a"), (wide, "b")])
+
+
+async def test_a_hit_skips_the_wal_flush_for_its_own_transaction_only(db_url: str) -> None:
+    """Counting does not wait for the disk, and the connection it ran on keeps its durable setting for the
+    next user of the pool (a payment or a sync push must still wait for the flush)."""
+    # The test cluster runs with synchronous_commit off; production connections have it on.
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=1, server_settings={"synchronous_commit": "on"})
+    try:
+        limiter = RateLimiter(pool)
+        await limiter.hit(Limit("test", 10, 60), "k")
+        await limiter.hit_all([(Limit("a", 10, 60), "k"), (Limit("b", 10, 60), "k")])
+        assert await pool.fetchval("SHOW synchronous_commit") == "on"
+        now = datetime.now(UTC)
+        async with pool.acquire() as conn, conn.transaction():
+            await queries.upsert_hit(conn, "inside", now, now)
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+            await queries.upsert_hits(conn, [("inside-2", now, now)])
+        assert await pool.fetchval("SHOW synchronous_commit") == "on"
+        assert await pool.fetchval("SELECT count(*) FROM rate_limits WHERE hits = 1") == 5
+    finally:
+        await pool.close()

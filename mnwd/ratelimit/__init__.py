@@ -15,6 +15,11 @@ several daemons are each judged against an exact count. A `Limit` with ``fixed_w
 meaning (the count restarts at each window start), for a lockout that must end at a known time.
 
 Windows may last at most a day; `sweep` keeps the previous window of every limit alive.
+
+**Counts are not fsynced.** A hit commits with ``synchronous_commit`` off (for its own transaction only): it
+does not wait for the disk, which on a hot path such as license validation or sign-in is most of its cost.
+A database crash can forget the hits of its last fraction of a second (never corrupt a count); a limit is
+then judged a few hits too kindly once, which no attacker can arrange at will.
 """
 
 from __future__ import annotations

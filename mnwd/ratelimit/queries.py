@@ -8,11 +8,15 @@ import asyncpg
 async def upsert_hit(
     conn: asyncpg.Pool | asyncpg.Connection, bucket: str, window_start: datetime, previous_start: datetime
 ) -> tuple[int, int]:
-    """Count one hit in the current window; (hits of the previous window, hits of this one with this hit)."""
+    """Count one hit in the current window; (hits of the previous window, hits of this one with this hit).
+
+    Its transaction commits without waiting for the WAL flush: ``synchronous_commit`` is turned off by
+    ``set_config(…, true)`` for that transaction alone, so the pooled connection keeps its own setting."""
     row = await conn.fetchrow(
         """
-        WITH hit AS (
-            INSERT INTO rate_limits (bucket, window_start) VALUES ($1, $2)
+        WITH quick AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+        hit AS (
+            INSERT INTO rate_limits (bucket, window_start) SELECT $1, $2 FROM quick
             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
             RETURNING hits
         )
@@ -58,11 +62,12 @@ async def upsert_hits(
     ordered = sorted(windows)
     rows = await conn.fetch(
         """
-        WITH input AS (
+        WITH quick AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+        input AS (
             SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
                 AS t(bucket, window_start, previous_start)
         ), hit AS (
-            INSERT INTO rate_limits (bucket, window_start) SELECT bucket, window_start FROM input ORDER BY bucket
+            INSERT INTO rate_limits (bucket, window_start) SELECT bucket, window_start FROM input, quick ORDER BY bucket
             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
             RETURNING bucket, hits
         )
