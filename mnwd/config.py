@@ -201,6 +201,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds to keep trying to reach DATABASE_URL at start (refused, unknown host) before giving up.",
         seconds,
     ),
+    Setting(
+        "job_concurrency",
+        "MNWD_JOB_CONCURRENCY",
+        "4",
+        "Jobs (queued mail, builds, imports) one daemon runs at once.",
+        positive_int,
+    ),
     Setting("db_pool_min", "MNWD_DB_POOL_MIN", "2", "Connections the pool keeps open.", positive_int),
     Setting("db_pool_max", "MNWD_DB_POOL_MAX", "20", "Most connections the pool opens.", positive_int),
     Setting(
@@ -348,6 +355,7 @@ class Config:
     public_url: str | None
     database_url: str | None
     db_start_wait: float
+    job_concurrency: int
     db_pool_min: int
     db_pool_max: int
     db_statement_timeout: float

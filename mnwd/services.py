@@ -207,7 +207,7 @@ async def open_services(
                 mailer=mailer,
                 limiter=RateLimiter(pool, clock),
                 listen=listen,
-                jobs=JobQueue(pool, metrics=metrics),
+                jobs=JobQueue(pool, metrics=metrics, concurrency=config.job_concurrency),
                 clock=clock,
                 blob_references=tuple(d.blob_references for d in domains if d.blob_references is not None),
             )

@@ -28,7 +28,7 @@ from tests.support.accounts import MakeUser
 from tests.support.daemon import RunningDaemon, start_daemon
 
 SUBSCRIBERS = 5000
-JOB_CONCURRENCY = 4  # mnwd.db.jobs.JobQueue's default: the mails one daemon can have in flight
+JOB_CONCURRENCY = 16  # MNWD_JOB_CONCURRENCY of the daemons here: the mails one daemon can have in flight
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ def _serve(tmp_path: Path, db_url: str, smtp: SmtpSink, name: str) -> RunningDae
             "MNWD_SMTP_URL": smtp.url,
             "MNWD_MAIL_FROM": "mnwd <no-reply@mnwd.test>",
             "MNWD_LOG_LEVEL": "warning",
+            "MNWD_JOB_CONCURRENCY": str(JOB_CONCURRENCY),
             # Daemons of one deployment share the secret key: the unsubscribe links one signs, another checks.
             "MNWD_SECRET_KEY": "broadcast-test-secret-key-0123456789",
         },
