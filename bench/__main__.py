@@ -30,6 +30,7 @@ MODULES = [
     "store_item_page",
     "store_search",
     "ota_check",
+    "mail_queue",
 ]
 
 

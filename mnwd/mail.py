@@ -49,6 +49,7 @@ __all__ = [
     "Signer",
     "SmtpMailer",
     "build_message",
+    "check_mail",
     "check_mailbox",
     "create_mailer",
     "parse_address",
@@ -151,6 +152,16 @@ def _parse_mailbox(what: str, value: str) -> Address:
 def parse_address(value: str) -> Address:
     """The one address of a `Mail.to` value, its domain in ASCII (IDNA); ValueError saying why if it is not one."""
     return _parse_mailbox("to", value)
+
+
+def check_mail(mail: Mail) -> Address:
+    """ValueError if `build_message` would refuse ``mail`` (its sender aside), without building it; else the
+    recipient's address as `parse_address` gives it. For queues that accept a mail now and build it later."""
+    address = _parse_mailbox("to", mail.to)
+    _check_line("subject", mail.subject)
+    for name, value in mail.headers.items():
+        _check_extra_header(name, value)
+    return address
 
 
 def check_mailbox(value: str) -> str:

@@ -25,6 +25,7 @@ ROWS = [
     "GET item page",
     "search 2,000 items, 20 queries, p95",
     "OTA update check, 50 clients",
+    "mail queue to SMTP sink",
 ]
 
 

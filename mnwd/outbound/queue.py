@@ -46,7 +46,7 @@ import orjson
 
 from mnwd.db.jobs import Job, PermanentJobError, enqueue
 from mnwd.errors import TooManyRequests
-from mnwd.mail import Mail, MailError, build_message, parse_address
+from mnwd.mail import Mail, MailError, check_mail
 from mnwd.outbound import queries
 from mnwd.outbound.settings import OutboundSettings
 from mnwd.ratelimit import Limit
@@ -83,8 +83,7 @@ async def enqueue_mail(
         raise ValueError(f"mail key must be 1 to {MAX_KEY_LENGTH} characters, without NUL")
     all_headers = {**mail.headers, **(headers or {})}
     mail = Mail(to=mail.to, subject=mail.subject, text=mail.text, html=mail.html, headers=all_headers)
-    build_message(mail, sender="mnwd@localhost")  # ValueError now, not in the worker
-    address = parse_address(mail.to)
+    address = check_mail(mail)  # ValueError now, not in the worker
     message = {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html, "headers": all_headers}
     text = orjson.dumps(message).decode()
     if "\\u0000" in text:
