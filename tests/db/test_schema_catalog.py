@@ -336,7 +336,7 @@ ENUMERATIONS = [
     ("creator_subscriptions", "status", {"incomplete", "active", "past_due", "canceled", "expired"}),
     ("fan_plus_subscriptions", "status", {"incomplete", "active", "past_due", "canceled", "expired"}),
     ("mailing_lists", "list_type", {"content", "devlog", "patches"}),
-    ("email_suppressions", "reason", {"HardBounce", "SpamComplaint"}),
+    ("email_suppressions", "reason", {"HardBounce", "SpamComplaint", "Manual"}),
     ("follows", "target_type", {"user", "project", "tag"}),
     ("sync_log", "operation", {"INSERT", "UPDATE", "DELETE"}),
     ("issues", "status", {"open", "closed"}),

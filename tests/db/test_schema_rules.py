@@ -1094,6 +1094,24 @@ CHECK_VIOLATIONS = [
         )
         for percent in (-1, 101)
     ),
+    # outbound mail queue (0030)
+    *(
+        bad(
+            constraint,
+            "INSERT INTO outbound_mails (stream, recipient, recipient_domain, message, state, finished_at,"
+            f" idempotency_key, last_error) VALUES ({values})",
+        )
+        for constraint, values in [
+            ("outbound_mails_state_check", "'transactional', 'a@b.org', 'b.org', '{}', 'lost', now(), NULL, NULL"),
+            ("outbound_mails_stream_check", "'Bad Stream', 'a@b.org', 'b.org', '{}', 'queued', NULL, NULL, NULL"),
+            ("outbound_mails_finished_check", "'transactional', 'a@b.org', 'b.org', '{}', 'sent', NULL, NULL, NULL"),
+            ("outbound_mails_idempotency_key_check", "'list', 'a@b.org', 'b.org', '{}', 'queued', NULL, '', NULL"),
+            (
+                "outbound_mails_last_error_length",
+                "'list', 'a@b.org', 'b.org', '{}', 'queued', NULL, NULL, repeat('x', 2001)",
+            ),
+        ]
+    ),
 ]
 
 
