@@ -31,6 +31,7 @@ MODULES = [
     "store_search",
     "ota_check",
     "license_validate",
+    "mail_queue",
 ]
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "Signer",
     "SmtpMailer",
     "build_message",
+    "check_mail",
     "check_mailbox",
     "create_mailer",
     "parse_address",
@@ -96,6 +97,9 @@ class Mail:
     text: str
     html: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # ``<id@domain>``; None: a new one per message. A queue gives a mail its own, so that a copy sent twice
+    # (a crash between the server's reply and the queue's record of it) can be recognised as one.
+    message_id: str | None = None
 
 
 # Given the message as it will be sent (CRLF line endings), the header lines to put on top (a DKIM-Signature).
@@ -153,6 +157,17 @@ def parse_address(value: str) -> Address:
     return _parse_mailbox("to", value)
 
 
+def check_mail(mail: Mail) -> Address:
+    """ValueError if `build_message` would refuse ``mail`` (its sender aside), without building it; else the
+    recipient's address as `parse_address` gives it. For queues that accept a mail now and build it later."""
+    address = _parse_mailbox("to", mail.to)
+    _check_line("subject", mail.subject)
+    _check_message_id(mail.message_id)
+    for name, value in mail.headers.items():
+        _check_extra_header(name, value)
+    return address
+
+
 def check_mailbox(value: str) -> str:
     """``value`` if it is one address as `Mail.to` and the sender accept it, else ValueError saying why.
 
@@ -160,6 +175,17 @@ def check_mailbox(value: str) -> str:
     """
     _mailbox(value)
     return value
+
+
+def _check_message_id(value: str | None) -> None:
+    if value is not None and (
+        not value.startswith("<")
+        or not value.endswith(">")
+        or "@" not in value
+        or len(value) > 250
+        or not all(33 <= ord(c) <= 126 for c in value)
+    ):
+        raise ValueError("message_id must look like <id@domain>")
 
 
 def _check_extra_header(name: str, value: str) -> None:
@@ -193,6 +219,7 @@ def build_message(mail: Mail, *, sender: str, date: datetime | None = None, eigh
     from_address = _parse_mailbox("sender", sender)
     to_address = _parse_mailbox("to", mail.to)
     _check_line("subject", mail.subject)
+    _check_message_id(mail.message_id)
     for name, value in mail.headers.items():
         _check_extra_header(name, value)
     message = EmailMessage()
@@ -200,7 +227,7 @@ def build_message(mail: Mail, *, sender: str, date: datetime | None = None, eigh
     message["To"] = to_address
     message["Subject"] = mail.subject
     message["Date"] = date if date is not None else datetime.now(UTC)
-    message["Message-ID"] = email.utils.make_msgid(domain=from_address.domain)
+    message["Message-ID"] = mail.message_id or email.utils.make_msgid(domain=from_address.domain)
     for name, value in mail.headers.items():
         message[name] = value
     message.set_content(mail.text, cte=_body_encoding(mail.text, eight_bit=eight_bit))

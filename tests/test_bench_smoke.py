@@ -26,6 +26,7 @@ ROWS = [
     "search 2,000 items, 20 queries, p95",
     "OTA update check, 50 clients",
     "license validate, 50 clients",
+    "mail queue to SMTP sink",
 ]
 
 

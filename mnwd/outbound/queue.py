@@ -17,7 +17,8 @@ mail's own (``List-Unsubscribe``...). A malformed mail raises ValueError before 
 - **Nothing is lost.** The row stays ``queued`` until the server accepted the message; a daemon killed
   before that leaves the job's lease to run out, and another daemon sends the mail.
 - **A duplicate at most once per crash.** A daemon killed after the server accepted the message but before
-  the row was marked ``sent`` (one UPDATE later) leaves it ``queued``: the mail is sent once more. Nothing
+  the row was marked ``sent`` (one UPDATE later) leaves it ``queued``: the mail is sent once more, with the
+  same ``Message-ID`` (``<mail id@sender's domain>``), by which mail clients can tell it is a copy. Nothing
   else sends a mail twice: a job that finds its mail finished does nothing, and two daemons never run one
   job at once (the job queue's lease).
 - **Temporary failures** (a 4xx reply, no connection, a time-out) are retried with the job queue's
@@ -46,7 +47,7 @@ import orjson
 
 from mnwd.db.jobs import Job, PermanentJobError, enqueue
 from mnwd.errors import TooManyRequests
-from mnwd.mail import Mail, MailError, build_message, parse_address
+from mnwd.mail import Mail, MailError, check_mail, parse_address
 from mnwd.outbound import queries
 from mnwd.outbound.settings import OutboundSettings
 from mnwd.ratelimit import Limit
@@ -82,9 +83,9 @@ async def enqueue_mail(
     if key is not None and (not 1 <= len(key) <= MAX_KEY_LENGTH or "\x00" in key):
         raise ValueError(f"mail key must be 1 to {MAX_KEY_LENGTH} characters, without NUL")
     all_headers = {**mail.headers, **(headers or {})}
+    # A caller's message_id is not kept: the queue gives each mail its own (see send_queued_mail).
     mail = Mail(to=mail.to, subject=mail.subject, text=mail.text, html=mail.html, headers=all_headers)
-    build_message(mail, sender="mnwd@localhost")  # ValueError now, not in the worker
-    address = parse_address(mail.to)
+    address = check_mail(mail)  # ValueError now, not in the worker
     message = {"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html, "headers": all_headers}
     text = orjson.dumps(message).decode()
     if "\\u0000" in text:
@@ -105,13 +106,15 @@ async def mail_state(conn: asyncpg.Connection | asyncpg.Pool, mail_id: uuid.UUID
     return await queries.get_mail_state(conn, mail_id)
 
 
-def _mail_from_row(message: dict[str, Any]) -> Mail:
+def _mail_from_row(message: dict[str, Any], mail_id: uuid.UUID, sender: str) -> Mail:
+    """The queued mail, its Message-ID made of its id: every copy of it sent carries the same one."""
     return Mail(
         to=message["to"],
         subject=message["subject"],
         text=message["text"],
         html=message.get("html"),
         headers=message.get("headers") or {},
+        message_id=f"<{mail_id}@{parse_address(sender).domain}>",
     )
 
 
@@ -162,7 +165,7 @@ async def send_queued_mail(services: Services, job: Job) -> None:
             max_attempts=MAX_ATTEMPTS,
         )
         return
-    mail = _mail_from_row(orjson.loads(row["message"]))
+    mail = _mail_from_row(orjson.loads(row["message"]), mail_id, services.config.mail_from)
     try:
         await services.mailer.send(mail)
     except ValueError as exc:

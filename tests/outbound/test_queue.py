@@ -11,7 +11,7 @@ import pytest
 
 from mnwd.db.jobs import JobQueue
 from mnwd.db.tx import Tx, run_tx
-from mnwd.mail import Mail
+from mnwd.mail import Mail, build_message, check_mail
 from mnwd.outbound import enqueue_mail, is_suppressed, mail_state
 from mnwd.outbound.queue import SEND_KIND, send_queued_mail
 from mnwd.services import Services
@@ -214,7 +214,24 @@ async def test_a_daemon_killed_after_the_server_took_the_mail_sends_it_once_more
     assert len(smtp.sink.envelopes) == 1
     assert await short_lease_queue(services).run_due() == 1
     assert len(smtp.sink.envelopes) == 2, "the documented duplicate: one per crash"
+    first, second = smtp.sink.messages()
+    assert first["Message-ID"] == second["Message-ID"] == f"<{mail_id}@mnwd.test>", "the copy says it is one"
     assert await mail_state(services.pool, mail_id) == "sent"
     await asyncio.sleep(0.6)
     assert await short_lease_queue(services).run_due() == 0
     assert len(smtp.sink.envelopes) == 2
+
+
+@pytest.mark.parametrize("message_id", ["plain", "<no-at>", "<a b@c>", "<x@y>\r\nBcc: z@w", "<" + "x" * 250 + "@y>"])
+def test_a_malformed_message_id_is_refused(message_id: str) -> None:
+    mail = Mail(to="a@x.org", subject="s", text="t", message_id=message_id)
+    with pytest.raises(ValueError, match="message_id"):
+        check_mail(mail)
+    with pytest.raises(ValueError, match="message_id"):
+        build_message(mail, sender="a@mnwd.test")
+    assert (
+        build_message(Mail(to="a@x.org", subject="s", text="t", message_id="<1@mnwd.test>"), sender="a@mnwd.test")[
+            "Message-ID"
+        ]
+        == "<1@mnwd.test>"
+    )
