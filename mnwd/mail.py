@@ -21,6 +21,7 @@ recipient's domain and the subject's length.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.policy
 import email.utils
 import logging
@@ -358,23 +359,31 @@ class SmtpMailer:
         if self.signer is not None:
             raw = message.as_bytes(policy=email.policy.SMTP)
             data = self.signer(raw) + raw
+        client = aiosmtplib.SMTP(
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            password=server.password,
+            use_tls=server.use_tls,
+            start_tls=False if server.use_tls else None,
+            timeout=self.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                data,
-                sender=self._envelope_from,
-                recipients=[recipient.addr_spec],
-                hostname=server.host,
-                port=server.port,
-                username=server.username,
-                password=server.password,
-                use_tls=server.use_tls,
-                start_tls=False if server.use_tls else None,
-                timeout=self.timeout,
-            )
+            await client.connect()
+            if isinstance(data, bytes):
+                await client.sendmail(self._envelope_from, [recipient.addr_spec], data)
+            else:
+                await client.send_message(data, sender=self._envelope_from, recipients=[recipient.addr_spec])
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
         except (aiosmtplib.SMTPException, OSError) as exc:
             code = _reply_code(exc)
             # Suppress the cause: it is the library's own wording, which we cannot vouch for.
             raise MailError(self._describe(exc, recipient), code=code) from None
+        finally:
+            # No QUIT on the way out of a failure or a cancellation (aiosmtplib's own context manager sends
+            # one): a server that holds its reply would keep a stopping daemon waiting the whole timeout.
+            client.close()
         _log_sent(recipient, mail.subject, "smtp")
 
     def _describe(self, exc: BaseException, recipient: Address) -> str:

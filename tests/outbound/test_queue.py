@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import uuid
 
 import pytest
 
 from mnwd.db.jobs import JobQueue
 from mnwd.db.tx import Tx, run_tx
-from mnwd.mail import Mail, build_message, check_mail
+from mnwd.mail import Mail, SmtpMailer, build_message, check_mail
 from mnwd.outbound import enqueue_mail, is_suppressed, mail_state
 from mnwd.outbound.queue import SEND_KIND, send_queued_mail
 from mnwd.services import Services
@@ -235,3 +236,18 @@ def test_a_malformed_message_id_is_refused(message_id: str) -> None:
         ]
         == "<1@mnwd.test>"
     )
+
+
+async def test_a_cancelled_send_lets_go_of_a_server_that_holds_its_reply_at_once(smtp: SmtpSink) -> None:
+    """A daemon stopping cuts its sends short: it must not wait out the 30 s timeout on a polite QUIT to a
+    server that has not answered DATA (aiosmtplib's context manager does; the kill tests took 31 s)."""
+    smtp.sink.stall_before_receiving = True
+    mailer = SmtpMailer(smtp.url, sender="mnwd <no-reply@mnwd.test>")
+    sending = asyncio.ensure_future(mailer.send(Mail(to="bob@example.org", subject="Hello", text="Hi")))
+    await asyncio.sleep(0.5)
+    assert not sending.done()
+    started = time.monotonic()
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert time.monotonic() - started < 5
