@@ -226,8 +226,9 @@ async def run_broadcast_job(services: Services, job: Job) -> None:
         raise PermanentJobError("broadcast job without a broadcast id") from None
     key = job.key or ""
     scheduled_at = key.partition(":")[2] or None
-    while await _fan_out_batch(services, broadcast_id, scheduled_at):
-        pass
+    more = True
+    while more:
+        more = await _fan_out_batch(services, broadcast_id, scheduled_at)
 
 
 async def broadcast_stats(services: Services, broadcast: Any) -> dict[str, int]:

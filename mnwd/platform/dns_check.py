@@ -17,7 +17,7 @@ __all__ = ["DnsUnavailable", "lookup_txt"]
 
 
 class DnsUnavailable(Exception):
-    pass
+    """The resolver could not be asked (timeout, no nameserver answered): not an answer about the record."""
 
 
 def _resolver(nameserver: str, timeout: float) -> dns.asyncresolver.Resolver:

@@ -17,6 +17,7 @@ from mnwd.clock import Clock
 from mnwd.db.jobs import enqueue
 from mnwd.services import Services
 from tests.support.accounts import MakeUser
+from tests.support.outbound import run_jobs
 
 ISSUE_JOB = "licensing.issue_for_purchase"
 Client: TypeAlias = TestClient[web.Request, web.Application]
@@ -69,8 +70,7 @@ class Shop:
         return transaction_id
 
     async def run_jobs(self) -> None:
-        while await self.services.jobs.run_due():
-            pass
+        await run_jobs(self.services)
 
     async def key_of(self, transaction_id: uuid.UUID) -> str:
         """The clear text of the purchase's key (as its buyer's page shows it)."""

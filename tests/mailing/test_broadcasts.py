@@ -17,11 +17,11 @@ from mnwd.services import Services
 from tests.mailing.conftest import Creator, body_text, outbox
 from tests.support.accounts import MakeUser
 from tests.support.browser import Browser
+from tests.support.outbound import run_jobs
 
 
 async def _run_jobs(services: Services) -> None:
-    while await services.jobs.run_due():
-        pass
+    await run_jobs(services)
 
 
 async def _add(

@@ -64,7 +64,7 @@ async def test_a_queued_mail_arrives_once_with_its_extra_headers(services: Servi
 
 async def test_a_rolled_back_transaction_queues_nothing(services: Services, smtp: SmtpSink) -> None:
     class Boom(Exception):
-        pass
+        """The caller's own failure, after the mail was queued in its transaction."""
 
     async def body(tx: Tx) -> None:
         await enqueue_mail(tx.conn, hello())

@@ -11,6 +11,7 @@ __all__ = ["run_jobs"]
 async def run_jobs(services: Services, limit: int = 100) -> int:
     """Run the due jobs once, then the mail jobs they queued; the number of the first pass (as ``run_due``)."""
     ran = await services.jobs.run_due(limit)
-    while await services.jobs.run_due(limit):
-        pass
+    more = ran
+    while more:
+        more = await services.jobs.run_due(limit)
     return ran
