@@ -20,6 +20,11 @@ Delivery is best effort: a send that fails counts as a lost connection (subscrib
 a daemon that dies between a commit and the send never sends it, so subscribers must not depend on every
 notification arriving (the sync notifier re-checks stream heads).
 
+A subscriber that must know where the notifications it will hear start from registers a query with
+`ListenBus.on_connect`: it runs on the LISTEN connection each time that connects, after its ``LISTEN``s, and
+its answer is handed over after ``listening(True)``. Whatever it reads was committed either before the
+``LISTEN`` or ahead of the answer, whose notifications are delivered first.
+
 A connection can also stall without closing (a frozen backend, a half-open TCP connection): nothing is
 delivered and nothing says so. So every ``probe_interval`` seconds the bus sends itself a ``NOTIFY`` with a
 unique payload on a private channel (`PROBE_CHANNEL`), through the LISTEN connection itself, and expects it
@@ -32,7 +37,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -78,6 +84,7 @@ class ListenBus:
         # The connection runs one statement at a time: the probe and the sender take turns.
         self._busy = asyncio.Lock()
         self._outbox: list[tuple[str, str, int]] = []  # (channel, payload, failed sends)
+        self._on_connect: list[tuple[str, Callable[[Any], None]]] = []
         self._sender: asyncio.Task[None] | None = None
         self.sends_failed = 0
         self.notifications_dropped = 0
@@ -90,6 +97,12 @@ class ListenBus:
         if self._started:
             raise RuntimeError("subscribe before the LISTEN connection starts")
         self._subscribers.setdefault(channel, []).append(subscriber)
+
+    def on_connect(self, query: str, receive: Callable[[Any], None]) -> None:
+        """At every connection: ``receive(<the first value of query's answer>)``, after ``listening(True)``."""
+        if self._started:
+            raise RuntimeError("register before the LISTEN connection starts")
+        self._on_connect.append((query, receive))
 
     def deliver_here(self, channel: str, payload: str = "") -> None:
         """Hand ``payload`` to this daemon's subscribers now, as if it had been notified (the others hear
@@ -159,6 +172,7 @@ class ListenBus:
                 await conn.add_listener(channel, self._on_notify)
             if self._probe_interval > 0:
                 await conn.add_listener(PROBE_CHANNEL, self._on_probe)
+            answers = [await conn.fetchval(query) for query, _ in self._on_connect]
         except BaseException:
             conn.terminate()
             raise
@@ -167,6 +181,8 @@ class ListenBus:
         if self._probe_interval > 0:
             self._probe = asyncio.get_running_loop().create_task(self._probe_loop(conn))
         self._tell_all(True)
+        for (_, receive), answer in zip(self._on_connect, answers, strict=True):
+            receive(answer)
         self._wake_sender()
 
     async def close(self) -> None:

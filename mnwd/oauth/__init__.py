@@ -5,7 +5,9 @@ and returns the `Bearer` (user, app, grant, device); `bearer_still_valid(request
 long-lived responses, `recheck_bearer(request)` raises the 401 it would get now, and
 `on_bearers_forgotten(services, listener)` tells them when to check again (something may have been
 revoked); `bind_device(...)` binds a token's grant to the device it registers;
-`forget_cached_bearers(services)` after a change that revokes access. For the JSON API (``/api/v1``):
+`forget_cached_bearers(services)` after a change that revokes access;
+`has_heard_of_bearer_epoch(services, epoch)` whether every such change up to a bearer epoch read in a
+transaction (migration 0040) has reached this daemon. For the JSON API (``/api/v1``):
 `require_api_caller(request, scope=…)` (an app's token or a personal access token holding the scope) and
 `require_api_user(request, scope=…)` (either token, or the signed-in browser session with its CSRF check),
 → `ApiUser`.
@@ -20,7 +22,7 @@ from mnwd.oauth.bearer import (
     require_bearer,
 )
 from mnwd.oauth.callers import Bearer
-from mnwd.oauth.domain import DOMAIN, forget_cached_bearers, on_bearers_forgotten
+from mnwd.oauth.domain import DOMAIN, forget_cached_bearers, has_heard_of_bearer_epoch, on_bearers_forgotten
 from mnwd.oauth.grants import bind_device
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "bearer_still_valid",
     "bind_device",
     "forget_cached_bearers",
+    "has_heard_of_bearer_epoch",
     "on_bearers_forgotten",
     "recheck_bearer",
     "require_api_caller",

@@ -11,6 +11,14 @@ well (`BearerCache.forget_all`), without waiting for its own notification. Entri
 Whoever holds a check for longer than a request (an event stream, a long poll) registers with
 `BearerCache.on_forget` and is told at each forget, so it checks again at once.
 
+Each such change also counts one **bearer epoch** (a counter in the database, given in commit order, carried
+by the notification). `BearerCache.epoch` is the newest epoch this daemon has applied: read on its LISTEN
+connection each time it connects (`read_epoch`, after the ``LISTEN``: every older change was either committed
+before it, so forgotten at the connection, or notified ahead of the read's answer), then raised by each
+notification. ``None`` while it is not known. `BearerCache.has_heard_of` tells whether a change counted in a
+given epoch (read in some transaction) has been applied here, so nothing cached can still say otherwise: the
+sync notifier pokes this daemon's own event streams at once only then.
+
 An entry lives between half the cache's lifetime and all of it, by its token hash: thousands of event
 streams opened together (after a restart, say) then check their tokens again spread over that half rather
 than all at once when their entries would have aged out together, and stay spread afterwards.
@@ -39,6 +47,7 @@ class BearerCache:
         # A check that read the database before a forget must not store what it read after it.
         self.generation = 0
         self._forget_listeners: list[Callable[[], None]] = []
+        self.epoch: int | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -86,9 +95,23 @@ class BearerCache:
         """The ``LISTEN`` connection came up or went down: either way, what we hold may have missed a change."""
         self.forget_all()
         self._listening = up
+        self.epoch = None
 
     def on_notify(self, payload: str) -> None:
         self.forget_all()
+        if self.epoch is not None and payload.isdigit():
+            self.epoch = max(self.epoch, int(payload))
+
+    def read_epoch(self, epoch: int) -> None:
+        """The epoch read on the LISTEN connection right after it (re)connected."""
+        self.epoch = max(self.epoch or 0, epoch)
+
+    def has_heard_of(self, epoch: int) -> bool:
+        """Every change counted up to ``epoch`` has been applied here (or nothing is cached at all, so every
+        check reads the database)."""
+        if not self.enabled:
+            return True
+        return self.epoch is not None and epoch <= self.epoch
 
 
 BEARERS = ServiceKey("oauth.bearers", BearerCache)

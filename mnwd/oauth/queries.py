@@ -9,6 +9,9 @@ import asyncpg
 
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
+# Read on the LISTEN connection at each connection (`mnwd.oauth.bearer_cache`, migration 0040).
+BEARER_EPOCH = "SELECT epoch FROM bearer_epoch"
+
 
 async def get_consent_scope(conn: Conn, user_id: uuid.UUID, app_id: uuid.UUID) -> str | None:
     scope: str | None = await conn.fetchval(

@@ -249,7 +249,7 @@ async def _push(
         (poke_prefix(bearer.app_id, bearer.user_id), _fits_a_poke(valid), POKE_CHANGES_MAX_BYTES),
     )
     if written["poke"] is not None:
-        notifier.announce(written["poke"])
+        notifier.announce(written["poke"], written["bearer_epoch"])
     outcome, last = written["outcome"], written["device_last"]
     if outcome == "no-device":
         raise NotFound("There is no such device; register it first.")

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from mnwd.apps import App, add_app_panel
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.oauth import on_bearers_forgotten
+from mnwd.oauth import has_heard_of_bearer_epoch, on_bearers_forgotten
 from mnwd.services import Services
 from mnwd.sync import dashboard, queries
 from mnwd.sync.blobs import COLLECT_JOB, UPLOADS, UploadReservations, collect_blob_job
@@ -43,6 +43,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     notifier = ChangeNotifier(
         send=functools.partial(services.listen.notify, CHANNEL),
         read_heads=functools.partial(queries.list_stream_heads, services.pool),
+        has_heard_of=functools.partial(has_heard_of_bearer_epoch, services),
     )
     services[NOTIFIER] = notifier
     services.listen.subscribe(CHANNEL, notifier)

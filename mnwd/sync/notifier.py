@@ -5,9 +5,16 @@ its changes (``{"seq", "after", "changes"}``), which event streams pass on as th
 up to date needs no pull. The push's database function returns the poke and the daemon sends it after the
 commit (`ChangeNotifier.announce` → `ListenBus.notify`, coalesced with others into one NOTIFY transaction),
 never from inside the push: a transaction that sends a NOTIFY holds a database-wide lock through its commit,
-which would serialise every push of every stream. The poke comes back to this daemon's own streams through
-its LISTEN connection like everyone else's, after any notification committed before it (a revocation, for
-one), so a stream re-checks its token before it passes on a change pushed after a revocation.
+which would serialise every push of every stream.
+
+The daemon that committed a push also pokes its own streams at once, without waiting for the NOTIFY to come
+back, when nothing can be out of order: the race is a revocation committed (on any daemon) before the push
+began, whose notification has not yet made this daemon forget the token checks it remembers; a stream poked
+before that would pass the change on to the revoked token. The push reads the bearer epoch (migration 0040)
+in its statement, and the poke goes out at once only if this daemon has applied every change up to that
+epoch (``has_heard_of``); otherwise it is delivered when it comes back through LISTEN, after the revocation
+(notifications arrive in commit order), as every other daemon receives it. A poke heard twice (at once and
+back through LISTEN), or one older than what a watch was already told, is dropped by the watch.
 
 Waiters register *before* they look at the database (`ChangeNotifier.watch`), so a change committed between
 the look and the wait still wakes them.
@@ -64,7 +71,10 @@ class Watch:
         self.newest = max(self.newest, seq)
 
     def poke(self, seq: int, changes: str | None = None) -> None:
-        """``seq`` 0 only wakes the waiter (shutdown, reconnection, a closed client)."""
+        """``seq`` 0 only wakes the waiter (shutdown, reconnection, a closed client). A seq the watch already
+        knew of (the same poke heard twice, an older one overtaken) changes nothing."""
+        if seq and seq <= self.newest:
+            return
         self.newest = max(self.newest, seq)
         if self._pokes is not None and seq:
             if len(self._pokes) >= MAX_PENDING_POKES:
@@ -95,14 +105,22 @@ class ChangeNotifier:
     """Subscribed to `CHANNEL` on the LISTEN bus: wakes the watches of the stream each poke names.
 
     ``send`` hands a poke to the bus (after the push's commit); ``read_heads`` reads the newest seq of
-    streams for `recheck`. Without them (in unit tests) pokes are delivered here only and never re-checked.
+    streams for `recheck`; ``has_heard_of(epoch)`` says whether a poke can be delivered here at once. Without
+    them (in unit tests) pokes are delivered here only and never re-checked.
     """
 
-    def __init__(self, send: Callable[[str], None] | None = None, read_heads: ReadHeads | None = None) -> None:
+    def __init__(
+        self,
+        send: Callable[[str], None] | None = None,
+        read_heads: ReadHeads | None = None,
+        has_heard_of: Callable[[int], bool] | None = None,
+    ) -> None:
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
         self.streams_ending = False
         self._send = send or self.on_notify
         self._read_heads = read_heads
+        self._has_heard_of = has_heard_of
+        self.delivered_at_once = 0
         self._rechecking: asyncio.Task[None] | None = None
         self._recheck_again = False
         self.rechecks = 0
@@ -130,8 +148,12 @@ class ChangeNotifier:
                 if not watchers:
                     del self._watches[key]
 
-    def announce(self, poke: str) -> None:
-        """A committed push's poke (from the ``sync_push`` function): to every daemon, this one included."""
+    def announce(self, poke: str, bearer_epoch: int | None = None) -> None:
+        """A committed push's poke (from the ``sync_push`` function): to every daemon, this one included;
+        here at once when every revocation up to ``bearer_epoch`` (read by the push) was applied here."""
+        if bearer_epoch is not None and self._has_heard_of is not None and self._has_heard_of(bearer_epoch):
+            self.delivered_at_once += 1
+            self.on_notify(poke)
         self._send(poke)
 
     def on_notify(self, payload: str) -> None:

@@ -124,8 +124,9 @@ async def push_changes(
 
 
 # Named notation: a parameter reordered in mnwd/sync/sql/sync_push.sql cannot take another one's value.
+# bearer_epoch (migration 0040) as of the statement's start: every revocation committed before the push began.
 SYNC_PUSH = """
-SELECT outcome, device_last, seqs, mutation_ids, poke
+SELECT outcome, device_last, seqs, mutation_ids, poke, (SELECT epoch FROM bearer_epoch) AS bearer_epoch
 FROM sync_push(
     p_app => $1, p_user => $2, p_device => $3, p_stream_lock => $4, p_first => $5, p_last => $6,
     p_ids => $7, p_tables => $8, p_ops => $9, p_row_ids => $10, p_data => $11, p_stamps => $12,
@@ -154,8 +155,8 @@ async def sync_push(
     poke_max_bytes: int,
 ) -> asyncpg.Record:
     """The ``sync_push`` database function (mnwd/sync/sql/sync_push.sql), one round trip: returns outcome
-    ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids, and the poke to send
-    after the commit (null when nothing was written)."""
+    ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids, the poke to send
+    after the commit (null when nothing was written), and the bearer epoch it started at."""
     row: asyncpg.Record = await conn.fetchrow(
         SYNC_PUSH,
         app,

@@ -1192,6 +1192,7 @@ CHECK_VIOLATIONS = [
         "admin_audit_log_action_format",
         "INSERT INTO admin_audit_log (admin_username, action, target_type, target_id) VALUES ('a', 'Bad!', 'u', 'x')",
     ),
+    bad("bearer_epoch_one_row", "INSERT INTO bearer_epoch (only_row, epoch) VALUES (false, 0)"),
 ]
 
 

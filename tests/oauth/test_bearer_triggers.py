@@ -154,7 +154,16 @@ async def test_changing_a_column_a_cached_check_read_notifies(
         # A key the token's rows point at cannot change while they do, so no cached check can go stale.
         assert column == "id"
         return
-    assert await asyncio.wait_for(heard.get(), 5) == ""
+    assert await _epoch_heard(conn, heard) > 0
+
+
+async def _epoch_heard(conn: asyncpg.Connection, heard: asyncio.Queue[str]) -> int:
+    """The one notification a change sends carries the bearer epoch it counted, the newest one."""
+    epoch = int(await asyncio.wait_for(heard.get(), 5))
+    assert epoch == await conn.fetchval("SELECT epoch FROM bearer_epoch")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(heard.get(), 0.05)
+    return epoch
 
 
 @pytest.mark.parametrize("table", sorted(set(ALIASES.values())))
@@ -162,7 +171,54 @@ async def test_deleting_a_row_a_cached_check_read_notifies(
     conn: asyncpg.Connection, rows: Rows, heard: asyncio.Queue[str], table: str
 ) -> None:
     assert await conn.execute(f"DELETE FROM {table} WHERE id = $1", rows.ids[table]) == "DELETE 1"
-    assert await asyncio.wait_for(heard.get(), 5) == ""
+    assert await _epoch_heard(conn, heard) > 0
+
+
+async def test_a_transaction_counts_one_epoch_however_many_rows_it_changes(
+    conn: asyncpg.Connection, rows: Rows, heard: asyncio.Queue[str]
+) -> None:
+    before = await conn.fetchval("SELECT epoch FROM bearer_epoch")
+    async with conn.transaction():
+        await conn.execute("UPDATE oauth_grants SET scope = 'sync profile'")
+        await conn.execute("DELETE FROM users WHERE id = $1", rows.others["users"])
+    assert await _epoch_heard(conn, heard) == before + 1
+
+
+async def test_a_rolled_back_change_counts_nothing(
+    conn: asyncpg.Connection, rows: Rows, heard: asyncio.Queue[str]
+) -> None:
+    before = await conn.fetchval("SELECT epoch FROM bearer_epoch")
+    changing = conn.transaction()
+    await changing.start()
+    await conn.execute("UPDATE users SET suspended_at = now() WHERE id = $1", rows.ids["users"])
+    await changing.rollback()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(heard.get(), 0.3)
+    await conn.execute("UPDATE users SET suspended_at = now() WHERE id = $1", rows.ids["users"])
+    assert await _epoch_heard(conn, heard) == before + 1
+
+
+async def test_epochs_follow_commit_order(
+    db_url: str, conn: asyncpg.Connection, rows: Rows, heard: asyncio.Queue[str]
+) -> None:
+    """Counted at commit, not at the change: the transaction that changed first but commits last gets the
+    newer epoch, so a daemon hearing notifications in commit order hears epochs in increasing order."""
+    first, second = await asyncpg.connect(db_url), await asyncpg.connect(db_url)
+    try:
+        slow = first.transaction()
+        await slow.start()
+        await first.execute("UPDATE users SET display_name = 'first' WHERE id = $1", rows.ids["users"])
+        # Not blocked by the open transaction: the count is taken at commit.
+        await asyncio.wait_for(
+            second.execute("UPDATE users SET display_name = 'second' WHERE id = $1", rows.others["users"]), 5
+        )
+        await slow.commit()
+    finally:
+        await first.close()
+        await second.close()
+    epochs = [int(await asyncio.wait_for(heard.get(), 5)) for _ in range(2)]
+    assert epochs[1] == epochs[0] + 1
+    assert await conn.fetchval("SELECT display_name FROM users WHERE id = $1", rows.ids["users"]) == "first"
 
 
 def sql_texts() -> dict[str, str]:

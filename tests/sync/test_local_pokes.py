@@ -1,0 +1,139 @@
+"""The daemon that commits a push pokes its own event streams at once, without the NOTIFY round trip, unless
+a revocation committed before the push may not have reached it yet (migration 0040, `mnwd.sync.notifier`).
+
+The LISTEN connection is held up here (a slow network, a busy database): what it hears is kept back and handed
+over later, in the order it came, as PostgreSQL would deliver it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mnwd.oauth.bearer_cache import BEARERS
+from mnwd.services import Services
+from mnwd.sync.notifier import NOTIFIER
+from tests.sync.streams import SyncApi, token_for
+
+pytestmark = pytest.mark.usefixtures("notes_app")
+
+SECRET = "after-revocation"
+
+
+class HeldListen:
+    """Notifications heard on the daemon's LISTEN connection, kept back until `release`."""
+
+    def __init__(self, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.held: list[tuple[str, str]] = []
+        self._deliver = services.listen.deliver_here
+        monkeypatch.setattr(services.listen, "deliver_here", self._hold)
+
+    def _hold(self, channel: str, payload: str = "") -> None:
+        self.held.append((channel, payload))
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for channel, payload in held:
+            self._deliver(channel, payload)
+
+
+@pytest.fixture
+def held(services: Services, monkeypatch: pytest.MonkeyPatch) -> HeldListen:
+    return HeldListen(services, monkeypatch)
+
+
+@pytest.fixture
+async def phone(alice_api: SyncApi, client: TestClient, aiohttp_client: object, notes_app: object) -> SyncApi:  # type: ignore[type-arg]
+    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))  # type: ignore[arg-type]
+    await api.register("phone")
+    return api
+
+
+async def _open_stream(api: SyncApi) -> aiohttp.ClientResponse:
+    response = await api.client.get("/sync/v1/events", headers=api.headers)
+    assert response.status == 200
+    assert b"event: ready" in await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
+    return response
+
+
+async def _until(condition: Callable[[], bool], within: float = 10) -> None:
+    """Poll what the daemon holds (set by its LISTEN connection's callbacks, nothing to await)."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def _bearer_epoch_known(services: Services) -> None:
+    await _until(lambda: services[BEARERS].epoch is not None)
+
+
+async def test_a_push_reaches_this_daemons_stream_without_the_notify_round_trip(
+    alice_api: SyncApi, phone: SyncApi, services: Services, held: HeldListen
+) -> None:
+    await _bearer_epoch_known(services)
+    stream = await _open_stream(alice_api)
+    pushed = await phone.push([phone.mutation("n1", {"text": "at once"})])
+    assert pushed.status == 200
+    event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
+    assert event.startswith(b"event: poke")
+    poke = orjson.loads(event.split(b"data: ", 1)[1])
+    assert poke["changes"][0]["data"] == {"text": "at once"}
+    assert services[NOTIFIER].delivered_at_once == 1
+    # The same poke comes back through LISTEN later: the stream does not send it twice.
+    held.release()
+    assert (await phone.push([phone.mutation("n2", {"text": "next"})])).status == 200
+    following = orjson.loads((await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)).split(b"data: ", 1)[1])
+    assert following["changes"][0]["data"] == {"text": "next"}
+    assert following["after"] == poke["seq"]
+    stream.close()
+
+
+async def test_a_revocation_not_yet_heard_holds_back_the_local_poke(
+    alice_api: SyncApi, phone: SyncApi, services: Services, held: HeldListen, db_url: str
+) -> None:
+    """Attack: the laptop is revoked through another daemon (here: straight in the database) and the phone
+    writes at once through this one, whose LISTEN connection has not yet brought the revocation. Poked at
+    once, the laptop's stream would re-check its token against what this daemon remembers (still valid) and
+    carry the new row to the revoked device."""
+    await _bearer_epoch_known(services)
+    stream = await _open_stream(alice_api)
+    other_daemon = await asyncpg.connect(db_url)
+    try:
+        revoked = await other_daemon.execute(
+            "UPDATE sync_devices SET revoked_at = now() WHERE id = $1", alice_api.device_id
+        )
+        assert revoked == "UPDATE 1"
+    finally:
+        await other_daemon.close()
+    assert (await phone.push([phone.mutation("r", {"text": SECRET})])).status == 200
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 0.5)
+    assert services[NOTIFIER].delivered_at_once == 0
+    held.release()  # the revocation, then the poke, in commit order
+    rest = await asyncio.wait_for(stream.content.read(), 5)
+    assert SECRET.encode() not in rest
+    assert stream.content.at_eof()
+
+
+async def test_the_epoch_is_known_at_connection_and_follows_each_change(
+    alice_api: SyncApi, services: Services, pool: asyncpg.Pool
+) -> None:
+    await _bearer_epoch_known(services)
+    cache = services[BEARERS]
+    assert cache.epoch == await pool.fetchval("SELECT epoch FROM bearer_epoch")
+    before = cache.epoch
+    assert before is not None
+    await pool.execute("UPDATE users SET display_name = 'Alice A.' WHERE username = 'alice'")
+    await _until(lambda: cache.epoch != before)
+    assert cache.epoch == before + 1 == await pool.fetchval("SELECT epoch FROM bearer_epoch")
+    # Lost and back: read again by the new connection, which missed a change made while it was down.
+    old_pid = services.listen.backend_pid
+    assert await pool.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+    await pool.execute("UPDATE users SET display_name = 'Alice B.' WHERE username = 'alice'")
+    await _until(lambda: services.listen.backend_pid not in (None, old_pid) and cache.epoch is not None)
+    assert cache.epoch == before + 2
