@@ -10,6 +10,7 @@ shows another creator's content. ``/tls-ask`` stays the proxy's question on ever
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ __all__ = ["host_middleware"]
 PASS_THROUGH = ("/static/", "/tls-ask", "/healthz", "/readyz")
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_own_host(host: str, public: str | None) -> bool:
     # A custom domain always has a dot: single-label names (localhost, an internal name) are this site's.
     if host == public or "." not in host or host.endswith(".localhost"):
@@ -38,13 +40,18 @@ def _is_own_host(host: str, public: str | None) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=16)
+def _hostname(url: str) -> str | None:
+    return urlsplit(url).hostname
+
+
 @web.middleware
 async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     services = request.app[SERVICES]
     if not services.config.section(PlatformSettings).host_routing:
         return await handler(request)
     host = (request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host).lower().rstrip(".")
-    if _is_own_host(host, urlsplit(services.config.base_url).hostname) or request.path.startswith(PASS_THROUGH):
+    if _is_own_host(host, _hostname(services.config.base_url)) or request.path.startswith(PASS_THROUGH):
         return await handler(request)
     owner = await domains.owner_of_host(services.pool, host)
     if owner is None:

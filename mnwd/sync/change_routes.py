@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from mnwd.web.params import uuid_param
 __all__ = ["setup"]
 
 HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SPREAD = 0.8
 JSON = "application/json"
 
 
@@ -168,9 +170,11 @@ async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bea
 
 
 def _wait_seconds(request: web.Request, bearer: Bearer) -> float:
-    """Until the next heartbeat, or until the token expires, whichever comes first."""
+    """Until the next heartbeat, or until the token expires, whichever comes first. Heartbeats come every
+    80 to 100 % of `HEARTBEAT_SECONDS`, drawn each time: thousands of streams opened together (a restart, a
+    reconnect storm) drift apart instead of waking, re-checking and writing in the same instant forever."""
     left = (bearer.expires_at - request.app[SERVICES].clock.now()).total_seconds()
-    return max(0.0, min(HEARTBEAT_SECONDS, left))
+    return max(0.0, min(HEARTBEAT_SECONDS * random.uniform(HEARTBEAT_SPREAD, 1.0), left))
 
 
 async def _still_valid(request: web.Request, bearer: Bearer) -> bool:

@@ -116,6 +116,8 @@ class ChangeNotifier:
         has_heard_of: Callable[[int], bool] | None = None,
     ) -> None:
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
+        # "<app>:<user>" as in a poke → the stream's key: a poke is routed without parsing its UUIDs.
+        self._by_text: dict[str, StreamKey] = {}
         self.streams_ending = False
         self._send = send or self.on_notify
         self._read_heads = read_heads
@@ -139,6 +141,7 @@ class ChangeNotifier:
         key = (app_id, user_id)
         watch = Watch(keep_pokes=keep_pokes)
         self._watches[key].add(watch)
+        self._by_text[poke_prefix(app_id, user_id)[:-1]] = key
         try:
             yield watch
         finally:
@@ -147,6 +150,7 @@ class ChangeNotifier:
                 watchers.discard(watch)
                 if not watchers:
                     del self._watches[key]
+                    self._by_text.pop(poke_prefix(app_id, user_id)[:-1], None)
 
     def announce(self, poke: str, bearer_epoch: int | None = None) -> None:
         """A committed push's poke (from the ``sync_push`` function): to every daemon, this one included;
@@ -157,9 +161,11 @@ class ChangeNotifier:
         self._send(poke)
 
     def on_notify(self, payload: str) -> None:
+        app, user, seq, *changes = payload.split(":", 3) if payload.count(":") >= 2 else ("", "", "")
+        key = self._by_text.get(f"{app}:{user}")
+        if key is None:
+            return  # no watch here (or not a poke at all)
         try:
-            app, user, seq, *changes = payload.split(":", 3)
-            key = (uuid.UUID(app), uuid.UUID(user))
             newest = int(seq)
         except ValueError:
             log.warning("ignored a malformed sync poke")

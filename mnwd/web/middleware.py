@@ -147,20 +147,21 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics = request.app[SERVICES].metrics
         metrics.http_requests.labels(route, request.method, str(status)).inc()
         metrics.http_latency.labels(route).observe(elapsed)
-        path = _loggable_path(request)
-        access_log.info(
-            "%s %s %d",
-            request.method,
-            path,
-            status,
-            extra={
-                "method": request.method,
-                "path": path,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "remote": request.remote,
-            },
-        )
+        if access_log.isEnabledFor(logging.INFO):
+            path = _loggable_path(request)
+            access_log.info(
+                "%s %s %d",
+                request.method,
+                path,
+                status,
+                extra={
+                    "method": request.method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "remote": request.remote,
+                },
+            )
         request_id_var.reset(token)
 
 

@@ -45,3 +45,29 @@ async def test_payloads_reach_the_watches_of_their_stream_only() -> None:
         assert mine.take_pokes() == [(9, body), (10, None)]
         assert theirs.take_pokes() == []
     assert notifier.watchers == 0
+
+
+def test_a_poke_heard_twice_or_overtaken_is_dropped() -> None:
+    watch = Watch(keep_pokes=True)
+    watch.poke(5, '{"seq":5}')
+    watch.poke(5, '{"seq":5}')  # at once, then back through LISTEN
+    watch.poke(4, '{"seq":4}')  # another daemon's, overtaken by ours
+    watch.poke(0)
+    assert watch.take_pokes() == [(5, '{"seq":5}')]
+    assert watch.newest == 5
+
+
+async def test_a_push_is_delivered_here_at_once_only_when_its_bearer_epoch_was_heard() -> None:
+    sent: list[str] = []
+    heard_up_to = 3
+    notifier = ChangeNotifier(send=sent.append, has_heard_of=lambda epoch: epoch <= heard_up_to)
+    app, alice = uuid.uuid4(), uuid.uuid4()
+    async with notifier.watch(app, alice, keep_pokes=True) as watch:
+        notifier.announce(f"{app}:{alice}:7", 4)  # a revocation counted in epoch 4 is not heard yet
+        assert watch.take_pokes() == []
+        notifier.announce(f"{app}:{alice}:8", 3)
+        assert watch.take_pokes() == [(8, None)]
+        notifier.on_notify(f"{app}:{alice}:x")  # a bad seq on a watched stream
+        assert watch.take_pokes() == []
+    assert sent == [f"{app}:{alice}:7", f"{app}:{alice}:8"]
+    assert notifier.delivered_at_once == 1
