@@ -25,9 +25,10 @@ from mnwd.clock import Clock
 from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres, running_url
 from mnwd.db.jobs import Job, JobQueue
+from mnwd.db.lane import Lane
 from mnwd.db.listen import ListenBus
 from mnwd.db.migrations import Migration, SqlFunction, apply_migrations, load_functions, load_migrations
-from mnwd.db.pool import create_pool, pool_stats, wait_for_database
+from mnwd.db.pool import create_pool, pool_stats, session_settings, wait_for_database
 from mnwd.keyring import Keyring, load_secret_key
 from mnwd.mail import Mailer, create_mailer
 from mnwd.metrics import Metrics
@@ -55,6 +56,8 @@ class ServiceKey(Generic[T]):
 class Services:
     config: Config
     pool: asyncpg.Pool
+    # Connections apart from the pool for hot single statements (`mnwd.db.lane`): a sync push.
+    lane: Lane
     blobs: BlobStore
     metrics: Metrics
     migrations: list[Migration]
@@ -178,6 +181,14 @@ async def open_services(
                 lock_timeout=config.db_lock_timeout,
             )
             stack.push_async_callback(pool.close)
+            lane = Lane(
+                url,
+                size=max(2, config.db_pool_max // 2),
+                server_settings=session_settings(
+                    statement_timeout=config.db_statement_timeout, lock_timeout=config.db_lock_timeout
+                ),
+            )
+            stack.push_async_callback(lane.close)
             blobs = create_blob_store(
                 data_dir=config.data_dir,
                 s3_bucket=config.s3_bucket,
@@ -199,6 +210,7 @@ async def open_services(
             services = Services(
                 config=config,
                 pool=pool,
+                lane=lane,
                 blobs=blobs,
                 metrics=metrics,
                 migrations=migrations,

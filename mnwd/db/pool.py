@@ -14,7 +14,7 @@ import orjson
 
 from mnwd.errors import MnwdError
 
-__all__ = ["DatabaseUnreachable", "Pool", "create_pool", "init_connection", "wait_for_database"]
+__all__ = ["DatabaseUnreachable", "Pool", "create_pool", "init_connection", "session_settings", "wait_for_database"]
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,15 @@ async def create_pool(
         max_size=max_size,
         init=init_connection,
         reset=_keep_session,
-        server_settings={
-            "application_name": "mnwd",
-            "statement_timeout": _ms(statement_timeout),
-            "lock_timeout": _ms(lock_timeout),
-        },
+        server_settings=session_settings(statement_timeout=statement_timeout, lock_timeout=lock_timeout),
     )
     assert pool is not None
     return pool
+
+
+def session_settings(*, statement_timeout: float, lock_timeout: float) -> dict[str, str]:
+    """The settings of every connection that runs mnwd's statements (the pool's and `mnwd.db.lane`'s)."""
+    return {"application_name": "mnwd", "statement_timeout": _ms(statement_timeout), "lock_timeout": _ms(lock_timeout)}
 
 
 def _ms(seconds: float) -> str:

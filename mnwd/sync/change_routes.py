@@ -73,7 +73,7 @@ async def push(request: web.Request) -> web.Response:
     bearer = await sync_caller(request)
     body = await read_json(request, changes.PushIn, max_bytes=services.config.section(SyncSettings).max_push_bytes)
     result = await changes.push(
-        services.pool,
+        services.lane,
         services[NOTIFIER],
         services.config.section(SyncSettings),
         bearer,

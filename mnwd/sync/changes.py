@@ -20,6 +20,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
+from mnwd.db.lane import Lane
 from mnwd.errors import (
     Conflict,
     Forbidden,
@@ -178,8 +179,8 @@ PUSH_RETRY_AFTER_SECONDS = 1
 
 class WaitingPushes:
     """Pushes running in this daemon, per stream (app, user). Pushes to one stream wait for each other on its
-    advisory lock, each holding a pool connection: past `SyncSettings.max_waiting_pushes` more are turned away,
-    so one blocked stream cannot take the whole pool."""
+    advisory lock, each holding a connection of the push lane (`mnwd.db.lane`): past
+    `SyncSettings.max_waiting_pushes` more are turned away, so one blocked stream cannot take the whole lane."""
 
     def __init__(self) -> None:
         self._running: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
@@ -208,7 +209,7 @@ WAITING_PUSHES = ServiceKey("sync.waiting_pushes", WaitingPushes)
 
 
 async def push(
-    pool: asyncpg.Pool,
+    db: asyncpg.Pool | Lane,
     notifier: ChangeNotifier,
     config: SyncSettings,
     bearer: Bearer,
@@ -220,7 +221,7 @@ async def push(
         raise Forbidden("This access token belongs to another device.")
     with waiting.admit((bearer.app_id, bearer.user_id), config.max_waiting_pushes):
         try:
-            return await _push(pool, notifier, config, bearer, body)
+            return await _push(db, notifier, config, bearer, body)
         except asyncpg.LockNotAvailableError:
             # lock_timeout (MNWD_DB_LOCK_TIMEOUT): the stream stayed locked too long.
             raise ServiceUnavailable(
@@ -229,13 +230,13 @@ async def push(
 
 
 async def _push(
-    pool: asyncpg.Pool, notifier: ChangeNotifier, config: SyncSettings, bearer: Bearer, body: PushIn
+    db: asyncpg.Pool | Lane, notifier: ChangeNotifier, config: SyncSettings, bearer: Bearer, body: PushIn
 ) -> PushOut:
     checked = [(m, _problem_with(m, config.max_mutation_bytes)) for m in body.mutations]
     valid = [c for _, c in checked if isinstance(c, _Checked)]
     first, last_in_batch = body.mutations[0].mutation_id, body.mutations[-1].mutation_id
     written = await queries.push_changes(
-        pool,
+        db,
         (bearer.app_id, bearer.user_id, body.device_id, stream_lock_key(bearer.app_id, bearer.user_id)),
         (first, last_in_batch),
         (

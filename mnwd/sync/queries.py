@@ -8,6 +8,8 @@ from typing import TypeAlias
 
 import asyncpg
 
+from mnwd.db.lane import Lane
+
 Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
 # Devices, push and pull
@@ -90,7 +92,7 @@ async def lock_stream(conn: asyncpg.Connection, key: int) -> None:
 
 
 async def push_changes(
-    conn: Conn,
+    conn: Conn | Lane,
     stream: tuple[uuid.UUID, uuid.UUID, uuid.UUID, int],
     batch: tuple[int, int],
     valid: tuple[list[int], list[str], list[str], list[str], list[str | None], list[object]],
@@ -136,7 +138,7 @@ FROM sync_push(
 
 
 async def sync_push(
-    conn: Conn,
+    conn: Conn | Lane,
     *,
     app: uuid.UUID,
     user: uuid.UUID,
@@ -157,7 +159,7 @@ async def sync_push(
     """The ``sync_push`` database function (mnwd/sync/sql/sync_push.sql), one round trip: returns outcome
     ('applied', 'no-device', 'revoked' or 'gap'), device_last, seqs, mutation_ids, the poke to send
     after the commit (null when nothing was written), and the bearer epoch it started at."""
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         SYNC_PUSH,
         app,
         user,
@@ -175,6 +177,7 @@ async def sync_push(
         poke_changes,
         poke_max_bytes,
     )
+    assert row is not None  # the function returns one row
     return row
 
 
