@@ -292,3 +292,55 @@ async def test_a_subscription_of_a_creators_tier_on_a_connected_account_is_not_t
     status = await fake_stripe.deliver(fake_stripe.event("customer.subscription.deleted", foreign, "acct_someone"))
     assert status == 200
     assert (await row(pool))["status"] == "active"
+
+
+async def fan_plus_row(pool: asyncpg.Pool, username: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT f.* FROM fan_plus_subscriptions f JOIN users u ON u.id = f.user_id WHERE u.username = $1", username
+    )
+
+
+async def test_fan_plus_says_what_it_grants_and_is_subscribed_and_cancelled(
+    client: TestClient,  # type: ignore[type-arg]
+    aiohttp_client: Any,
+    alice: Browser,
+    fake_stripe: FakeStripe,
+    pool: asyncpg.Pool,
+) -> None:
+    fake_stripe.webhook_url = str(client.make_url("/stripe/webhook"))
+    visitor = Browser(await aiohttp_client(client.server))
+    public = await visitor.get("/fan-plus")
+    assert public.status == 200
+    assert 'id="grants"' in public.text
+    assert "4.00 USD a month" in public.text
+    assert "/login?next=/fan-plus" in public.text
+    assert "Nobody yet." in public.text
+
+    page = await alice.get("/fan-plus")
+    assert 'id="subscribe-fan-plus"' in page.text
+    location = onward(await alice.submit("/fan-plus", "/fan-plus/subscribe", {}))
+    session = fake_stripe.objects[session_of(location)]
+    assert session["_account"] is None
+    assert session["metadata"]["mnwd_kind"] == "fan_plus"
+    assert fake_stripe.objects[session["_line_items"][0]["price"]]["unit_amount"] == 400
+    fake_stripe.pay(session["id"])
+    await fake_stripe.settle()
+    paid = await fan_plus_row(pool, "alice")
+    assert paid is not None
+    assert paid["status"] == "active"
+    assert await pool.fetchval("SELECT creator_tier FROM users WHERE username = 'alice'") is None
+    page = await alice.get("/fan-plus?checkout=done")
+    assert 'id="fan-plus-state"' in page.text
+    assert "You are a Fan+ supporter" in page.text
+    assert 'data-user="alice"' in (await visitor.get("/fan-plus")).text
+    assert (await alice.submit("/fan-plus", "/fan-plus/subscribe", {})).status == 409
+
+    portal = onward(await alice.submit("/fan-plus", "/fan-plus/portal", {}))
+    async with aiohttp.ClientSession() as stripe_site, stripe_site.post(portal, allow_redirects=False) as answer:
+        assert answer.status == 303
+    await fake_stripe.settle()
+    ended = await fan_plus_row(pool, "alice")
+    assert ended is not None
+    assert ended["status"] == "canceled"
+    assert 'data-user="alice"' not in (await visitor.get("/fan-plus")).text
+    assert 'id="subscribe-fan-plus"' in (await alice.get("/fan-plus")).text
