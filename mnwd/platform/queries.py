@@ -56,6 +56,20 @@ async def insert_redemption(conn: Conn, code_id: uuid.UUID, user_id: uuid.UUID) 
     await conn.execute("INSERT INTO invite_redemptions (code_id, user_id) VALUES ($1, $2)", code_id, user_id)
 
 
+async def lock_user_and_count_invites(conn: Conn, creator_id: uuid.UUID) -> int:
+    """The codes a creator has issued, their user row locked first: two requests of one creator count in turn."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", creator_id)
+    count: int = await conn.fetchval("SELECT count(*) FROM invite_codes WHERE creator_id = $1", creator_id)
+    return count
+
+
+async def accept_waitlist_place(conn: Conn, user_id: uuid.UUID) -> None:
+    """A person let in another way (an invite code) leaves the pending waitlist: no wave takes them later."""
+    await conn.execute(
+        "UPDATE creator_waitlist SET status = 'accepted' WHERE user_id = $1 AND status = 'pending'", user_id
+    )
+
+
 async def make_creator(conn: Conn, user_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE users SET can_create_projects = true, creator_tier = coalesce(creator_tier, 'basic') WHERE id = $1",
