@@ -172,9 +172,10 @@ async def count_waitlist(conn: Conn) -> dict[str, int]:
 async def insert_audit(
     conn: Conn, admin_id: uuid.UUID, action: str, target_type: str, target_id: str, details: dict[str, Any]
 ) -> None:
+    # clock_timestamp(), not now(): two rows of one transaction (a report's suspension) keep their order.
     await conn.execute(
-        "INSERT INTO admin_audit_log (admin_id, admin_username, action, target_type, target_id, details) "
-        "SELECT $1, username, $2, $3, $4, $5::jsonb FROM users WHERE id = $1",
+        "INSERT INTO admin_audit_log (admin_id, admin_username, action, target_type, target_id, details, created_at) "
+        "SELECT $1, username, $2, $3, $4, $5::jsonb, clock_timestamp() FROM users WHERE id = $1",
         admin_id,
         action,
         target_type,
