@@ -344,3 +344,24 @@ async def test_fan_plus_says_what_it_grants_and_is_subscribed_and_cancelled(
     assert ended["status"] == "canceled"
     assert 'data-user="alice"' not in (await visitor.get("/fan-plus")).text
     assert 'id="subscribe-fan-plus"' in (await alice.get("/fan-plus")).text
+
+
+async def test_the_admin_user_page_shows_the_subscriptions(
+    maker: Browser,
+    fake_stripe: FakeStripe,
+    pool: asyncpg.Pool,
+    make_user: MakeUser,
+    client: TestClient,  # type: ignore[type-arg]
+    aiohttp_client: Any,
+) -> None:
+    subscription = await subscribe(maker, fake_stripe, "big_files")
+    fake_stripe.fail_payment(subscription)
+    await fake_stripe.settle()
+    await make_user("boss", is_admin=True)
+    boss = Browser(await aiohttp_client(client.server))
+    await sign_in(boss, "boss")
+    page = await boss.get(f"/admin/users/{(await row(pool))['user_id']}")
+    assert page.status == 200
+    assert re.search(r'id="tier-subscription">big_files, past_due \(past due since', page.text)
+    assert 'id="fan-plus">none<' in page.text
+    assert "their next billing event sets the tier back" in page.text
