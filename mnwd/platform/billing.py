@@ -80,6 +80,7 @@ FAN_PLUS_PAGE = "/fan-plus"
 PAGES = {CREATOR_TIER: BILLING_PAGE, FAN_PLUS: FAN_PLUS_PAGE}
 LIVE = ("active", "past_due")
 INTERVAL = "month"
+TIER_LABELS = {"basic": "Basic", "small_files": "Small files", "big_files": "Big files", "everything": "Everything"}
 PRODUCT_NAMES = {
     "basic": "mnwd creator: Basic",
     "small_files": "mnwd creator: Small Files",
@@ -94,6 +95,10 @@ class Plan:
     tier: str
     amount_cents: int
     limits: TierLimits
+
+    @property
+    def label(self) -> str:
+        return TIER_LABELS[self.tier]
 
     @property
     def price(self) -> str:

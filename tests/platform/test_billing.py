@@ -110,7 +110,7 @@ async def test_a_creator_subscribes_through_checkout_on_the_platform_account(
     page = await maker.get("/settings/billing")
     assert page.status == 200
     assert 'data-tier="big_files"' in page.text
-    assert "36.00 USD" in page.text
+    assert "36.00 USD a month" in page.text
     assert 'id="effective-tier">basic<' in page.text
     location = onward(await choose(maker, "big_files"))
     assert location.startswith(fake_stripe.url + "/pay/")

@@ -14,7 +14,7 @@ async def test_billing_pages_without_payments(browser: Browser, make_user: MakeU
     await sign_in(browser, "maker")
     page = await browser.get("/settings/billing")
     assert page.status == 200
-    assert "payments are not configured" in page.text
+    assert "Payments are not configured on this site." in page.text
     assert 'action="/settings/billing/tier"' not in page.text
     refused = await browser.post("/settings/billing/tier", {"csrf_token": page.csrf, "tier": "big_files"})
     assert refused.status == 503
