@@ -189,6 +189,11 @@ async def test_a_failed_payment_keeps_the_tier_for_the_grace_period_then_basic_u
     failed = await row(pool)
     assert (failed["status"], failed["user_tier"]) == ("past_due", "big_files")
     assert failed["past_due_since"] is not None
+    # The invoice carries no metadata: the handlers are asked in turn and the creator tier's claims it.
+    invoice_outcomes = await pool.fetch(
+        "SELECT outcome FROM subscription_events WHERE event_type = 'invoice.payment_failed'"
+    )
+    assert [r["outcome"] for r in invoice_outcomes] == ["creator-tier-past_due"]
     assert failed["grace_enforced_at"] is None
     page = await maker.get("/settings/billing")
     assert 'id="past-due"' in page.text
