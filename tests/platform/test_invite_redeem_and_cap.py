@@ -137,3 +137,17 @@ async def test_two_requests_racing_for_the_last_code_make_one(
     admin = Viewer(**{**viewer.__dict__, "is_admin": True})
     await issue_code(services, admin, 1, 7, "")
     assert await pool.fetchval("SELECT count(*) FROM invite_codes") == CAP + 1
+
+
+async def test_the_settings_nav_leads_to_the_platforms_pages(browser: Browser, make_user: MakeUser) -> None:
+    await make_user("fan")
+    await sign_in(browser, "fan")
+    page = await browser.get("/settings")
+    assert 'href="/settings/invite"' in page.text
+    assert 'href="/settings/billing"' not in page.text
+    await make_user("maker", can_create_projects=True)
+    await sign_in(browser, "maker")
+    page = await browser.get("/settings")
+    assert 'href="/settings/billing"' in page.text
+    assert 'href="/settings/domains"' in page.text
+    assert 'href="/settings/invite"' not in page.text
