@@ -13,7 +13,8 @@ Checkout with ``account=None`` (the platform's account, never a connected one).
 - ``portal_url(services, viewer, kind)`` → the Stripe billing portal (cancel, change the card).
 - ``handle_event(kind)`` → the handler commerce's webhook calls (`mnwd.commerce.PLATFORM_SUBSCRIPTIONS`).
 - ``enforce_grace(services)`` (periodic) → creators past due for longer than ``MNWD_PLATFORM_BILLING_GRACE_DAYS``
-  fall back to basic limits (``grace_enforced_at``).
+  fall back to basic limits (``grace_enforced_at``) and are mailed so, through the outbound queue in the
+  same transaction (keyed by the row and the failure: never twice).
 
 Prices are made lazily on the platform account on first use and remembered in ``platform_prices`` (plan,
 amount, interval); the tier of a subscription is the plan of its item's Price, so an upgrade made anywhere
@@ -47,6 +48,8 @@ from mnwd.commerce import (
 )
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.platform import queries
 from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
@@ -354,9 +357,27 @@ def handle_event(kind: str) -> Callable[[Tx, StripeGateway, PlatformSubscription
 
 async def enforce_grace(services: Services) -> int:
     grace = _settings(services).billing_grace_days * 86400
+    base = services.config.base_url.rstrip("/")
 
-    async def body(tx: Tx) -> list[uuid.UUID]:
-        return await queries.enforce_billing_grace(tx.conn, grace)
+    async def body(tx: Tx) -> int:
+        lapsed = await queries.enforce_billing_grace(tx.conn, grace)
+        for row in lapsed:
+            # Keyed by the failure it is about: a retried run, or a second daemon's, mails no one twice.
+            key = f"platform.billing.grace:{row['id']}:{row['past_due_since'].isoformat()}"
+            mail = Mail(
+                to=row["email"],
+                subject="Your creator tier is basic now: a payment is still due",
+                text=(
+                    f"Hello {row['username']},\n\nThe payment for your {TIER_LABELS.get(row['tier'], row['tier'])} "
+                    "tier has failed since "
+                    f"{row['past_due_since'].strftime('%Y-%m-%d')}, and the grace period is over: your limits are "
+                    "basic's now. Nothing you stored is deleted; new uploads past basic's limits are refused.\n\n"
+                    f"Update your card in the billing portal and the tier comes back:\n\n{base}{BILLING_PAGE}\n"
+                ),
+            )
+            await enqueue_mail(tx.conn, mail, key=key[:200])
+        if lapsed:
+            tx.after_commit(services.jobs.wake)
+        return len(lapsed)
 
-    lapsed = await run_tx(services.pool, "platform.billing.grace", body, metrics=services.metrics)
-    return len(lapsed)
+    return await run_tx(services.pool, "platform.billing.grace", body, metrics=services.metrics)

@@ -531,18 +531,22 @@ async def set_creator_tier(conn: Conn, user_id: uuid.UUID, tier: str) -> None:
     await conn.execute("UPDATE users SET creator_tier = $2 WHERE id = $1", user_id, tier)
 
 
-async def enforce_billing_grace(conn: Conn, grace_seconds: float) -> list[uuid.UUID]:
+async def enforce_billing_grace(conn: Conn, grace_seconds: float) -> list[asyncpg.Record]:
     """Creators past due for longer than the grace period: their rows marked, their tier back to basic, in one
-    statement (a payment recovering meanwhile holds the row lock first and clears ``past_due_since``)."""
-    rows = await conn.fetch(
-        "WITH lapsed AS ("
-        " UPDATE creator_subscriptions SET grace_enforced_at = now() "
-        " WHERE status = 'past_due' AND grace_enforced_at IS NULL "
-        " AND past_due_since <= now() - make_interval(secs => $1) RETURNING user_id) "
-        "UPDATE users SET creator_tier = 'basic' FROM lapsed WHERE users.id = lapsed.user_id RETURNING users.id",
-        grace_seconds,
+    statement (a payment recovering meanwhile holds the row lock first and clears ``past_due_since``). Returns
+    ``(id, user_id, tier, past_due_since, email, username)`` of each."""
+    return list(
+        await conn.fetch(
+            "WITH lapsed AS ("
+            " UPDATE creator_subscriptions SET grace_enforced_at = now() "
+            " WHERE status = 'past_due' AND grace_enforced_at IS NULL "
+            " AND past_due_since <= now() - make_interval(secs => $1) "
+            " RETURNING id, user_id, tier, past_due_since) "
+            "UPDATE users SET creator_tier = 'basic' FROM lapsed WHERE users.id = lapsed.user_id "
+            "RETURNING lapsed.id, lapsed.user_id, lapsed.tier, lapsed.past_due_since, users.email, users.username",
+            grace_seconds,
+        )
     )
-    return [r["id"] for r in rows]
 
 
 async def list_fan_plus_supporters(conn: Conn, limit: int) -> list[asyncpg.Record]:

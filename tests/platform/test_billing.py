@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.config import Config
+from mnwd.mail import read_outbox
 from mnwd.platform.billing import enforce_grace
 from mnwd.services import Services
 from mnwd.tiers import GB
@@ -25,6 +26,7 @@ from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser, Page
 from tests.support.daemon import free_port
 from tests.support.db import MIGRATIONS_DIR
+from tests.support.outbound import run_jobs
 
 
 @pytest.fixture
@@ -206,6 +208,11 @@ async def test_a_failed_payment_keeps_the_tier_for_the_grace_period_then_basic_u
     assert (lapsed["status"], lapsed["user_tier"]) == ("past_due", "basic")
     assert lapsed["grace_enforced_at"] is not None
     assert 'id="grace-over"' in (await maker.get("/settings/billing")).text
+    assert await enforce_grace(services) == 0  # once
+    await run_jobs(services)
+    mails = [m for m in read_outbox(services.config.data_dir / "outbox") if "tier is basic now" in str(m["Subject"])]
+    assert len(mails) == 1
+    assert mails[0]["To"] == "maker@example.org"
     # Another event of the still-unpaid subscription does not give the tier back.
     fake_stripe.update_subscription(subscription)
     await fake_stripe.settle()
