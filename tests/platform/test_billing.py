@@ -4,6 +4,7 @@ the billing portal, events twice and out of order, two checkouts paid at once; a
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from pathlib import Path
@@ -377,3 +378,21 @@ async def test_the_admin_user_page_shows_the_subscriptions(
     assert re.search(r'id="tier-subscription">big_files, past_due \(past due since', page.text)
     assert 'id="fan-plus">none<' in page.text
     assert "their next billing event sets the tier back" in page.text
+
+
+async def test_two_first_checkouts_of_one_tier_at_once_share_one_remembered_price(
+    maker: Browser,
+    fake_stripe: FakeStripe,
+    pool: asyncpg.Pool,
+    make_user: MakeUser,
+    client: TestClient,  # type: ignore[type-arg]
+    aiohttp_client: Any,
+) -> None:
+    await make_user("other", can_create_projects=True)
+    other = Browser(await aiohttp_client(client.server))
+    await sign_in(other, "other")
+    pages = await asyncio.gather(choose(maker, "everything"), choose(other, "everything"))
+    sessions = [fake_stripe.objects[session_of(onward(page))] for page in pages]
+    remembered = await pool.fetch("SELECT stripe_price_id FROM platform_prices WHERE plan = 'everything'")
+    assert len(remembered) == 1
+    assert {s["_line_items"][0]["price"] for s in sessions} == {remembered[0]["stripe_price_id"]}
