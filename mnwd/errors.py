@@ -103,6 +103,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "list-limit": (409, "List limit reached"),
     "invalid-csv": (422, "The file is not a CSV that can be imported"),
     "tier-limit": (403, "Tier limit reached"),
+    "invite-code-limit": (403, "Invite code limit reached"),
 }
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from mnwd.commerce import api, library, mails, pages_buyer, pages_dashboard, refunds, webhook_routes
 from mnwd.commerce.fulfilment import RECEIPT_JOB, REFUND_DUPLICATE_JOB, SALE_JOB
 from mnwd.commerce.gateway import PAYMENTS, Payments, StripeGateway
+from mnwd.commerce.platform_subscriptions import PLATFORM_SUBSCRIPTIONS
 from mnwd.commerce.settings import CommerceSettings
 from mnwd.domain import Domain, JobKind
 from mnwd.services import Services
@@ -30,6 +31,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     settings = services.config.section(CommerceSettings)
     gateway = StripeGateway(settings) if settings.payments_configured else None
     services[PAYMENTS] = Payments(settings, gateway)
+    services[PLATFORM_SUBSCRIPTIONS] = {}
     try:
         yield
     finally:

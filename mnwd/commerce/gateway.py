@@ -1,7 +1,9 @@
 """`StripeGateway`: the calls mnwd makes to Stripe, through the ``stripe`` library's async client.
 
-Every call on a creator's behalf is a direct charge on their connected account (``stripe_account=``); no
-application fee is ever sent (the platform takes 0 %, and Stripe documents the fee as a positive integer).
+Every call on a creator's behalf is a direct charge on their connected account (``stripe_account=``); an
+``account`` of ``None`` is the platform's own account (the platform's own subscriptions: creator tiers, Fan+,
+see `mnwd.commerce.platform_subscriptions`). No application fee is ever sent (the platform takes 0 %, and
+Stripe documents the fee as a positive integer).
 Answers come back as plain dicts. A Stripe error becomes `PaymentProviderError` (502) with Stripe's message,
 a network failure `PaymentProviderError` too; nothing of ours has been written when either is raised.
 
@@ -52,8 +54,9 @@ class StripeGateway:
         return result.to_dict()  # type: ignore[no-any-return]
 
     @staticmethod
-    def _on(account: str) -> stripe.RequestOptions:
-        return {"stripe_account": account}
+    def _on(account: str | None) -> stripe.RequestOptions:
+        """``None``: the platform's own account (the platform's subscriptions, `platform_subscriptions`)."""
+        return {} if account is None else {"stripe_account": account}
 
     async def create_account(self, *, email: str, user_id: str) -> dict[str, Any]:
         """An account with the full Stripe Dashboard whose Stripe fees it pays itself (no Express/Custom)."""
@@ -86,7 +89,7 @@ class StripeGateway:
         return str(link["url"])
 
     async def create_recurring_price(
-        self, account: str, *, name: str, amount_cents: int, currency: str, interval: str
+        self, account: str | None, *, name: str, amount_cents: int, currency: str, interval: str
     ) -> tuple[str, str]:
         product = await self._call(
             "products.create", self._client.v1.products.create_async({"name": name}, self._on(account))
@@ -119,14 +122,14 @@ class StripeGateway:
         )
         return str(coupon["id"])
 
-    async def create_checkout_session(self, account: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def create_checkout_session(self, account: str | None, params: dict[str, Any]) -> dict[str, Any]:
         assert "application_fee_amount" not in str(params), "0 % platform: never send an application fee"
         return await self._call(
             "checkout.sessions.create",
             self._client.v1.checkout.sessions.create_async(params, self._on(account)),  # type: ignore[arg-type]
         )
 
-    async def retrieve_subscription(self, account: str, subscription: str) -> dict[str, Any]:
+    async def retrieve_subscription(self, account: str | None, subscription: str) -> dict[str, Any]:
         return await self._call(
             "subscriptions.retrieve",
             self._client.v1.subscriptions.retrieve_async(subscription, options=self._on(account)),
@@ -147,7 +150,7 @@ class StripeGateway:
             self._client.v1.refunds.create_async(params, options),  # type: ignore[arg-type]
         )
 
-    async def portal_url(self, account: str, *, customer: str, return_url: str) -> str:
+    async def portal_url(self, account: str | None, *, customer: str, return_url: str) -> str:
         portal = await self._call(
             "billing_portal.sessions.create",
             self._client.v1.billing_portal.sessions.create_async(
@@ -155,6 +158,24 @@ class StripeGateway:
             ),
         )
         return str(portal["url"])
+
+    async def update_subscription(
+        self, account: str | None, subscription: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._call(
+            "subscriptions.update",
+            self._client.v1.subscriptions.update_async(
+                subscription,
+                params,  # type: ignore[arg-type]
+                self._on(account),
+            ),
+        )
+
+    async def cancel_subscription(self, account: str | None, subscription: str) -> dict[str, Any]:
+        return await self._call(
+            "subscriptions.cancel",
+            self._client.v1.subscriptions.cancel_async(subscription, options=self._on(account)),
+        )
 
 
 @dataclass(frozen=True)

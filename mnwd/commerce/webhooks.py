@@ -28,6 +28,10 @@ What each event does (the outcome is kept in the ledger's ``outcome``):
   ``won`` restores it, ``lost`` ends it; a license key of the purchase follows (licensing's jobs
   ``licensing.revoke_for_transaction`` / ``licensing.restore_for_transaction``);
 - anything else is stored as ``ignored``.
+
+Subscription events of the platform's own account (no ``account``) are first offered to the handlers other
+domains registered in ``services[PLATFORM_SUBSCRIPTIONS]`` (`mnwd.commerce.platform_subscriptions`: the
+platform's creator tiers and Fan+); one that claims the event decides its outcome.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ import stripe
 
 from mnwd.commerce import fulfilment, queries
 from mnwd.commerce.gateway import PAYMENTS, StripeGateway
+from mnwd.commerce.platform_subscriptions import (
+    PLATFORM_SUBSCRIPTIONS,
+    PlatformSubscriptionEvent,
+    dispatch,
+)
 from mnwd.commerce.problems import PaymentsNotConfigured, WebhookSignatureInvalid
 from mnwd.commerce.subscriptions import apply_subscription_event
 from mnwd.db.tx import Tx, run_tx
@@ -84,11 +93,17 @@ async def receive(services: Services, raw: bytes, signature: str | None) -> str:
     if bool(event.get("livemode")) != settings.livemode:
         return "ignored-livemode"
     created = datetime.fromtimestamp(int(event["created"]), UTC) if event.get("created") else None
+    handlers = services[PLATFORM_SUBSCRIPTIONS]
 
     async def body(tx: Tx) -> str:
         ledger_id = await queries.claim_event(tx.conn, event, raw.decode(), created)
         if ledger_id is None:
             return "duplicate"
+        platform_event = _platform_event(event, created) if handlers else None
+        claimed = None if platform_event is None else await dispatch(handlers, tx, gateway, platform_event)
+        if claimed is not None:
+            await queries.finish_event(tx.conn, ledger_id, claimed, None)
+            return claimed
         subscription_id, outcome = await _handle(tx, gateway, event, created)
         await queries.finish_event(tx.conn, ledger_id, outcome, subscription_id)
         return outcome
@@ -104,6 +119,30 @@ def _subscription_of_invoice(invoice: dict[str, Any]) -> str | None:
         details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
         found = details.get("subscription")
     return None if found is None else str(found)
+
+
+def _platform_event(event: dict[str, Any], created: datetime | None) -> PlatformSubscriptionEvent | None:
+    """The subscription an event of the platform's own account is about, or ``None`` (not such an event)."""
+    if event.get("account"):
+        return None
+    kind = event["type"]
+    obj: dict[str, Any] = event["data"]["object"]
+    if kind.startswith("checkout.session.") and obj.get("mode") == "subscription":
+        subscription, session, metadata = obj.get("subscription"), obj.get("id"), obj.get("metadata")
+    elif kind in SUBSCRIPTION_EVENTS:
+        subscription, session, metadata = obj.get("id"), None, obj.get("metadata")
+    elif kind in {"invoice.paid", "invoice.payment_failed"}:
+        details = obj.get("subscription_details") or ((obj.get("parent") or {}).get("subscription_details")) or {}
+        subscription, session, metadata = _subscription_of_invoice(obj), None, details.get("metadata")
+    else:
+        return None
+    return PlatformSubscriptionEvent(
+        type=kind,
+        stripe_subscription_id=None if subscription is None else str(subscription),
+        session_id=None if session is None else str(session),
+        metadata={str(k): str(v) for k, v in (metadata or {}).items()},
+        event_at=created,
+    )
 
 
 async def _handle(

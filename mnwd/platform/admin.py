@@ -8,7 +8,8 @@ writes its `audit` row; user changes in the same transaction as the change.
 - ``set_tier(services, admin, user_id, tier, override_mb, grandfathered_until)``.
 - ``decide_report(services, admin, report_id, action, note)``: ``resolve`` / ``dismiss`` (the store's
   decision), ``unpublish`` (the target made private, then resolved) and ``suspend`` (the target's owner
-  suspended, then resolved). The store's calls run on their own; the audit row follows each success.
+  suspended, then resolved). The store's calls, the suspension and the audit row run in one transaction:
+  all of them commit, or none.
 - ``stats(pool, days)`` → totals and one value a day for the charts.
 """
 
@@ -80,8 +81,7 @@ async def get_user(pool: asyncpg.Pool | asyncpg.Connection, user_id: uuid.UUID) 
     return AdminUser(**dict(row))
 
 
-async def suspend(services: Services, admin: Viewer, user_id: uuid.UUID, reason: str) -> None:
-    _only_admins(admin)
+def _check_suspension(admin: Viewer, user_id: uuid.UUID, reason: str) -> str:
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_CHARS or "\x00" in reason:
         raise ValidationFailed(
@@ -90,12 +90,22 @@ async def suspend(services: Services, admin: Viewer, user_id: uuid.UUID, reason:
         )
     if user_id == admin.user_id:
         raise Conflict("You cannot suspend yourself.")
+    return reason
+
+
+async def _suspend_in(tx: Tx, admin: Viewer, user_id: uuid.UUID, reason: str) -> None:
+    await get_user(tx.conn, user_id)
+    if not await queries.suspend_user(tx.conn, user_id, reason):
+        raise Conflict("This user is suspended already.")
+    await audit.record(tx.conn, admin.user_id, "user.suspend", "user", user_id, reason=reason)
+
+
+async def suspend(services: Services, admin: Viewer, user_id: uuid.UUID, reason: str) -> None:
+    _only_admins(admin)
+    reason = _check_suspension(admin, user_id, reason)
 
     async def body(tx: Tx) -> None:
-        await get_user(tx.conn, user_id)
-        if not await queries.suspend_user(tx.conn, user_id, reason):
-            raise Conflict("This user is suspended already.")
-        await audit.record(tx.conn, admin.user_id, "user.suspend", "user", user_id, reason=reason)
+        await _suspend_in(tx, admin, user_id, reason)
 
     await run_tx(services.pool, "platform.admin.suspend", body, metrics=services.metrics)
 
@@ -173,28 +183,27 @@ async def decide_report(services: Services, admin: Viewer, report_id: uuid.UUID,
     _only_admins(admin)
     if action not in REPORT_ACTIONS:
         raise NotFound("There is no such action.")
-    report = await store.get_report(services.pool, report_id)
-    if report is None:
-        raise NotFound("There is no such report.")
-    details: dict[str, Any] = {
-        "note": note.strip(),
-        "reported": f"{report.target_type} {report.target_id}",
-    }
-    if action == "unpublish":
-        await store.unpublish_reported(services.pool, report_id)
-    elif action == "suspend":
-        owner = report.target_owner and await queries.get_user_id_by_username(services.pool, report.target_owner)
-        if not owner:
-            raise NotFound("The reported thing has no owner left to suspend.")
-        await suspend(services, admin, owner, note.strip() or f"Report {report_id}")
-        details["user_id"] = str(owner)
-    outcome = "dismissed" if action == "dismiss" else "resolved"
-    if report.status == "open":
-        await store.decide_report(services.pool, admin.user_id, admin.is_admin, report_id, outcome, note)
-    elif action in ("resolve", "dismiss"):
-        raise Conflict(f"This report was {report.status} already.")
 
     async def body(tx: Tx) -> None:
+        report = await store.get_report(tx.conn, report_id)
+        if report is None:
+            raise NotFound("There is no such report.")
+        details: dict[str, Any] = {"note": note.strip(), "reported": f"{report.target_type} {report.target_id}"}
+        if action == "unpublish":
+            await store.unpublish_reported(tx.conn, report_id)
+        elif action == "suspend":
+            owner = report.target_owner and await queries.get_user_id_by_username(tx.conn, report.target_owner)
+            if not owner:
+                raise NotFound("The reported thing has no owner left to suspend.")
+            await _suspend_in(tx, admin, owner, _check_suspension(admin, owner, note.strip() or f"Report {report_id}"))
+            details["user_id"] = str(owner)
+        outcome = "dismissed" if action == "dismiss" else "resolved"
+        if report.status == "open":
+            # Of two admins racing, the second's UPDATE waits for the first's commit, finds the report decided
+            # and raises Conflict: its unpublish or suspension rolls back with it.
+            await store.decide_report(tx.conn, admin.user_id, admin.is_admin, report_id, outcome, note)
+        elif action in ("resolve", "dismiss"):
+            raise Conflict(f"This report was {report.status} already.")
         await audit.record(tx.conn, admin.user_id, f"report.{action}", "report", report_id, **details)
 
     await run_tx(services.pool, "platform.admin.report", body, metrics=services.metrics)

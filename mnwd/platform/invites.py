@@ -2,7 +2,9 @@
 makes the new account a creator.
 
 - ``issue_code(services, issuer, max_uses, expires_days, note)`` → `Invite`. Creators may give up to
-  ``CREATOR_MAX_USES`` uses a code, admins up to ``ADMIN_MAX_USES``; anyone else is `Forbidden`.
+  ``CREATOR_MAX_USES`` uses a code, admins up to ``ADMIN_MAX_USES``; anyone else is `Forbidden`. A creator
+  issues at most ``MNWD_PLATFORM_CREATOR_INVITE_CODES`` codes in all (`InviteCodeLimit`, 403); their user row
+  is locked while counting, so two requests racing for the last one make one code.
 - ``list_codes(pool, issuer)`` — the issuer's codes (an admin sees every code).
 - ``redeem_at_sign_up(tx, user_id, extras)`` — the accounts `SIGNUP_HOOKS` hook: with a non-blank
   ``extras["invite"]`` it takes one use of the code in the sign-up transaction, or raises `ValidationFailed`
@@ -10,6 +12,10 @@ makes the new account a creator.
   ``UPDATE ... SET uses = uses + 1 WHERE uses < max_uses``; the row lock orders them and each re-checks the
   count after the previous commits, so a 10-use code makes exactly 10 creators however many try at once.
   A sign-up that fails later in its transaction gives its use back (the UPDATE rolls back with it).
+- ``redeem_for_user(services, viewer, code)`` — the same for an account made without a code (the settings
+  page ``/settings/invite``): one use taken, the redemption row, creator access, a pending waitlist place
+  ``accepted``, in one transaction. A creator already is `Conflict`; so is an account that redeemed a code
+  before (``invite_redemptions`` is unique per user: the use taken is rolled back with the transaction).
 """
 
 from __future__ import annotations
@@ -24,17 +30,20 @@ import asyncpg
 
 from mnwd.accounts import Viewer
 from mnwd.db.tx import Tx, run_tx
-from mnwd.errors import Forbidden, ValidationFailed
+from mnwd.errors import Conflict, Forbidden, ValidationFailed
 from mnwd.platform import audit, queries
+from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
 
 __all__ = [
     "ADMIN_MAX_USES",
     "CREATOR_MAX_USES",
     "Invite",
+    "InviteCodeLimit",
     "issue_code",
     "list_codes",
     "redeem_at_sign_up",
+    "redeem_for_user",
 ]
 
 CREATOR_MAX_USES = 25
@@ -42,6 +51,11 @@ ADMIN_MAX_USES = 10_000
 MAX_EXPIRY_DAYS = 365
 MAX_NOTE_CHARS = 200
 BAD_CODE = "This invite code is unknown, expired or used up. Leave it empty to sign up without it."
+BAD_CODE_LATER = "This invite code is unknown, expired or used up."
+
+
+class InviteCodeLimit(Forbidden):
+    slug = "invite-code-limit"
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,13 @@ async def issue_code(services: Services, issuer: Viewer, max_uses: int, expires_
     _check(issuer, max_uses, expires_days, note)
     expires_at = services.clock.now() + timedelta(days=expires_days)
 
+    cap = services.config.section(PlatformSettings).creator_invite_codes
+
     async def issue(tx: Tx) -> Invite:
+        if not issuer.is_admin and await queries.lock_user_and_count_invites(tx.conn, issuer.user_id) >= cap:
+            raise InviteCodeLimit(
+                f"You have issued {cap} invite codes, as many as a creator may. An admin can issue more.", limit=cap
+            )
         row = await queries.insert_invite(
             tx.conn, issuer.user_id, secrets.token_urlsafe(12), max_uses, expires_at, note
         )
@@ -104,3 +124,29 @@ async def redeem_at_sign_up(tx: Tx, user_id: uuid.UUID, extras: Mapping[str, str
         raise ValidationFailed("The account could not be created.", errors=[{"field": "invite", "message": BAD_CODE}])
     await queries.insert_redemption(tx.conn, code_id, user_id)
     await queries.make_creator(tx.conn, user_id)
+
+
+async def redeem_for_user(services: Services, viewer: Viewer, code: str) -> None:
+    if viewer.can_create_projects:
+        raise Conflict("You are a creator already.")
+    code = code.strip()
+    if not code:
+        raise ValidationFailed(
+            "Give the invite code.", errors=[{"field": "invite", "message": "Give the invite code."}]
+        )
+
+    async def redeem(tx: Tx) -> None:
+        code_id = await queries.take_invite_use(tx.conn, code) if len(code) <= 64 else None
+        if code_id is None:
+            raise ValidationFailed(
+                "The code was not redeemed.", errors=[{"field": "invite", "message": BAD_CODE_LATER}]
+            )
+        try:
+            async with tx.conn.transaction():
+                await queries.insert_redemption(tx.conn, code_id, viewer.user_id)
+        except asyncpg.UniqueViolationError:
+            raise Conflict("You have redeemed an invite code before.") from None
+        await queries.make_creator(tx.conn, viewer.user_id)
+        await queries.accept_waitlist_place(tx.conn, viewer.user_id)
+
+    await run_tx(services.pool, "platform.invites.redeem", redeem, metrics=services.metrics)

@@ -10,7 +10,7 @@ from aiohttp import web
 from mnwd import store
 from mnwd.accounts import Viewer, require_viewer
 from mnwd.errors import Conflict, Forbidden, ValidationFailed
-from mnwd.platform import admin, audit, waitlist
+from mnwd.platform import admin, audit, billing, waitlist
 from mnwd.platform.charts import bar_chart
 from mnwd.tiers import TIERS
 from mnwd.web.forms import field, read_form, render_problem
@@ -98,8 +98,16 @@ async def users_page(request: web.Request) -> web.Response:
 
 async def _user_context(request: web.Request) -> dict[str, object]:
     user_id = uuid_param(request, "user_id", "There is no such user.")
-    user = await admin.get_user(request.app[SERVICES].pool, user_id)
-    return {"user": user, "tiers": TIERS, "saved": request.query.get("saved", ""), "form": {}}
+    services = request.app[SERVICES]
+    user = await admin.get_user(services.pool, user_id)
+    return {
+        "user": user,
+        "tiers": TIERS,
+        "saved": request.query.get("saved", ""),
+        "form": {},
+        "subscription": await billing.creator_billing(services, user_id),
+        "fan_plus": await billing.fan_plus_of(services.pool, user_id),
+    }
 
 
 async def user_page(request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 """Pages for people who want to create: ``/creators/join`` (ask to become a creator: public, the form for
-anyone signed in) and ``/invites`` (a creator's or admin's invite codes)."""
+anyone signed in), ``/settings/invite`` (redeem an invite code with an account made without one) and
+``/invites`` (a creator's or admin's invite codes)."""
 
 from __future__ import annotations
 
@@ -62,10 +63,26 @@ async def invites_form(request: web.Request) -> web.Response:
         await invites.issue_code(
             services, viewer, _int(values["max_uses"], 0), _int(values["expires_days"], 0), values["note"]
         )
-    except ValidationFailed as problem:
+    except (ValidationFailed, invites.InviteCodeLimit) as problem:
         context = {"codes": await invites.list_codes(services.pool, viewer), "form": values}
         return await render_problem(request, "platform/invites.html", problem, context)
     return redirect("/invites")
+
+
+async def redeem_page(request: web.Request) -> web.Response:
+    await require_viewer(request)
+    return await render(request, "platform/redeem.html", {"form": {}, "done": request.query.get("done") == "1"})
+
+
+async def redeem_form(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    form = await read_form(request)
+    code = field(form, "invite", max_chars=200)
+    try:
+        await invites.redeem_for_user(request.app[SERVICES], viewer, code)
+    except (ValidationFailed, Conflict) as problem:
+        return await render_problem(request, "platform/redeem.html", problem, {"form": {"invite": code}, "done": False})
+    return redirect("/settings/invite?done=1")
 
 
 def setup(app: web.Application) -> None:
@@ -73,3 +90,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/creators/join", join_form)
     app.router.add_get("/invites", invites_page)
     app.router.add_post("/invites", invites_form)
+    app.router.add_get("/settings/invite", redeem_page)
+    app.router.add_post("/settings/invite", redeem_form)

@@ -56,6 +56,20 @@ async def insert_redemption(conn: Conn, code_id: uuid.UUID, user_id: uuid.UUID) 
     await conn.execute("INSERT INTO invite_redemptions (code_id, user_id) VALUES ($1, $2)", code_id, user_id)
 
 
+async def lock_user_and_count_invites(conn: Conn, creator_id: uuid.UUID) -> int:
+    """The codes a creator has issued, their user row locked first: two requests of one creator count in turn."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", creator_id)
+    count: int = await conn.fetchval("SELECT count(*) FROM invite_codes WHERE creator_id = $1", creator_id)
+    return count
+
+
+async def accept_waitlist_place(conn: Conn, user_id: uuid.UUID) -> None:
+    """A person let in another way (an invite code) leaves the pending waitlist: no wave takes them later."""
+    await conn.execute(
+        "UPDATE creator_waitlist SET status = 'accepted' WHERE user_id = $1 AND status = 'pending'", user_id
+    )
+
+
 async def make_creator(conn: Conn, user_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE users SET can_create_projects = true, creator_tier = coalesce(creator_tier, 'basic') WHERE id = $1",
@@ -158,9 +172,10 @@ async def count_waitlist(conn: Conn) -> dict[str, int]:
 async def insert_audit(
     conn: Conn, admin_id: uuid.UUID, action: str, target_type: str, target_id: str, details: dict[str, Any]
 ) -> None:
+    # clock_timestamp(), not now(): two rows of one transaction (a report's suspension) keep their order.
     await conn.execute(
-        "INSERT INTO admin_audit_log (admin_id, admin_username, action, target_type, target_id, details) "
-        "SELECT $1, username, $2, $3, $4, $5::jsonb FROM users WHERE id = $1",
+        "INSERT INTO admin_audit_log (admin_id, admin_username, action, target_type, target_id, details, created_at) "
+        "SELECT $1, username, $2, $3, $4, $5::jsonb, clock_timestamp() FROM users WHERE id = $1",
         admin_id,
         action,
         target_type,
@@ -393,3 +408,164 @@ async def get_verified_domain_owner(conn: Conn, domain: str) -> str | None:
         domain,
     )
     return found
+
+
+# --- billing: creator tiers and Fan+ on the platform's Stripe account -------------------------------------------
+
+# The two tables of the platform's subscriptions; a name in SQL only ever comes from this mapping.
+SUBSCRIPTION_TABLES = {"creator_tier": "creator_subscriptions", "fan_plus": "fan_plus_subscriptions"}
+
+
+async def get_platform_price(conn: Conn, plan: str, amount_cents: int, interval: str) -> str | None:
+    price: str | None = await conn.fetchval(
+        "SELECT stripe_price_id FROM platform_prices "
+        "WHERE plan = $1 AND amount_cents = $2 AND currency = 'usd' AND billing_interval = $3",
+        plan,
+        amount_cents,
+        interval,
+    )
+    return price
+
+
+async def insert_platform_price(
+    conn: Conn, price_id: str, product_id: str, plan: str, amount_cents: int, interval: str
+) -> None:
+    """A Price made by a concurrent request for the same plan and amount wins; this one goes unused."""
+    await conn.execute(
+        "INSERT INTO platform_prices (stripe_price_id, stripe_product_id, plan, amount_cents, billing_interval) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT ON CONSTRAINT platform_prices_one_per_amount DO NOTHING",
+        price_id,
+        product_id,
+        plan,
+        amount_cents,
+        interval,
+    )
+
+
+async def get_plan_of_price(conn: Conn, price_id: str) -> str | None:
+    plan: str | None = await conn.fetchval("SELECT plan FROM platform_prices WHERE stripe_price_id = $1", price_id)
+    return plan
+
+
+async def get_platform_subscription(conn: Conn, kind: str, user_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT * FROM {SUBSCRIPTION_TABLES[kind]} WHERE user_id = $1",
+        user_id,
+    )
+    return row
+
+
+async def start_platform_subscription(conn: Conn, kind: str, user_id: uuid.UUID, tier: str | None) -> uuid.UUID | None:
+    """The row a new checkout fills: made, or taken over from one that never started or ended; ``None`` while the
+    user has a live subscription (``active`` or ``past_due``)."""
+    table = SUBSCRIPTION_TABLES[kind]
+    tier_column, tier_value = (", tier", ", $2") if kind == "creator_tier" else ("", "")
+    tier_update = ", tier = EXCLUDED.tier" if kind == "creator_tier" else ""
+    grace = ", past_due_since = NULL, grace_enforced_at = NULL" if kind == "creator_tier" else ""
+    args: list[Any] = [user_id, tier] if kind == "creator_tier" else [user_id]
+    found: uuid.UUID | None = await conn.fetchval(
+        f"INSERT INTO {table} (user_id{tier_column}) VALUES ($1{tier_value}) "
+        f"ON CONFLICT ON CONSTRAINT {table}_user_id_key DO UPDATE SET status = 'incomplete', "
+        f"stripe_subscription_id = NULL, current_period_end = NULL, cancel_at_period_end = false{tier_update}{grace} "
+        f"WHERE {table}.status IN ('incomplete', 'canceled', 'expired') RETURNING id",
+        *args,
+    )
+    return found
+
+
+async def set_platform_checkout_session(conn: Conn, kind: str, row_id: uuid.UUID, session_id: str) -> None:
+    await conn.execute(
+        f"UPDATE {SUBSCRIPTION_TABLES[kind]} SET stripe_checkout_session_id = $2 WHERE id = $1",
+        row_id,
+        session_id,
+    )
+
+
+async def lock_platform_subscription(
+    conn: Conn, kind: str, *, row_id: uuid.UUID | None, stripe_subscription_id: str | None, session_id: str | None
+) -> asyncpg.Record | None:
+    """The row an event is about, locked (``FOR UPDATE``) until the event's transaction ends: by our id (the
+    metadata), else the Stripe subscription, else the Checkout Session."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT * FROM {SUBSCRIPTION_TABLES[kind]} "
+        "WHERE id = $1 OR stripe_subscription_id = $2 OR stripe_checkout_session_id = $3 "
+        "ORDER BY (id = $1) DESC NULLS LAST, (stripe_subscription_id = $2) DESC NULLS LAST LIMIT 1 FOR UPDATE",
+        row_id,
+        stripe_subscription_id,
+        session_id,
+    )
+    return row
+
+
+async def update_platform_subscription(
+    conn: Conn, kind: str, row_id: uuid.UUID, state: dict[str, Any]
+) -> asyncpg.Record:
+    """Stripe's state of the subscription onto its row. A creator's ``past_due_since`` starts at the first
+    ``past_due`` and is cleared, with ``grace_enforced_at``, by any other status."""
+    table = SUBSCRIPTION_TABLES[kind]
+    extra = ""
+    args: list[Any] = [
+        row_id,
+        state["status"],
+        state["stripe_subscription_id"],
+        state["stripe_customer_id"],
+        state["current_period_end"],
+        state["cancel_at_period_end"],
+    ]
+    if kind == "creator_tier":
+        extra = (
+            ", tier = $7, past_due_since = CASE WHEN $2 = 'past_due' THEN coalesce(past_due_since, now()) END, "
+            "grace_enforced_at = CASE WHEN $2 = 'past_due' THEN grace_enforced_at END"
+        )
+        args.append(state["tier"])
+    row: asyncpg.Record = await conn.fetchrow(
+        f"UPDATE {table} SET status = $2, stripe_subscription_id = $3, "
+        f"stripe_customer_id = coalesce($4, stripe_customer_id), current_period_end = $5, "
+        f"cancel_at_period_end = $6{extra} WHERE id = $1 RETURNING *",
+        *args,
+    )
+    return row
+
+
+async def set_creator_tier(conn: Conn, user_id: uuid.UUID, tier: str) -> None:
+    await conn.execute("UPDATE users SET creator_tier = $2 WHERE id = $1", user_id, tier)
+
+
+async def enforce_billing_grace(conn: Conn, grace_seconds: float) -> list[asyncpg.Record]:
+    """Creators past due for longer than the grace period: their rows marked, their tier back to basic, in one
+    statement (a payment recovering meanwhile holds the row lock first and clears ``past_due_since``). Returns
+    ``(id, user_id, tier, past_due_since, email, username)`` of each."""
+    return list(
+        await conn.fetch(
+            "WITH lapsed AS ("
+            " UPDATE creator_subscriptions SET grace_enforced_at = now() "
+            " WHERE status = 'past_due' AND grace_enforced_at IS NULL "
+            " AND past_due_since <= now() - make_interval(secs => $1) "
+            " RETURNING id, user_id, tier, past_due_since) "
+            "UPDATE users SET creator_tier = 'basic' FROM lapsed WHERE users.id = lapsed.user_id "
+            "RETURNING lapsed.id, lapsed.user_id, lapsed.tier, lapsed.past_due_since, users.email, users.username",
+            grace_seconds,
+        )
+    )
+
+
+async def list_fan_plus_supporters(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT u.username, coalesce(u.display_name, u.username) AS name, f.created_at "
+            "FROM fan_plus_subscriptions f JOIN users u ON u.id = f.user_id "
+            "WHERE f.status IN ('active', 'past_due') AND u.suspended_at IS NULL "
+            "ORDER BY f.created_at LIMIT $1",
+            limit,
+        )
+    )
+
+
+async def get_tier_of(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """A user's own tier and the one their limits come from (grandfathering counted)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT coalesce(creator_tier, 'basic') AS tier, grandfathered_until, "
+        "creator_effective_tier(creator_tier, grandfathered_until) AS effective_tier FROM users WHERE id = $1",
+        user_id,
+    )
+    return row

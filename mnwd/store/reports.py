@@ -13,6 +13,8 @@ The interface:
 - ``list_queue(pool, status, page)`` → reports of a status (open: oldest first), ``count_by_status(pool)``.
 - ``unpublish(pool, report_id)`` → the report, after its target was made private (items, projects, collections)
   or unpublished (blog posts); `NotFound` for an unknown report or a target that is gone. Admin pages only.
+- ``unpublish``, ``decide`` and ``get_report`` take a pool or a connection: the platform's admin pages run them
+  in the transaction that writes their audit row.
 - ``decide(pool, admin, report_id, outcome, note)`` — ``resolved`` or ``dismissed``, with a note; only admins
   (`Forbidden`); a report decided already is `Conflict` (an UPDATE ... WHERE status = 'open' decides which
   of two admins racing wins).
@@ -173,7 +175,12 @@ async def count_by_status(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def decide(
-    pool: asyncpg.Pool, admin_id: uuid.UUID, is_admin: bool, report_id: uuid.UUID, outcome: str, note: str
+    pool: asyncpg.Pool | asyncpg.Connection,
+    admin_id: uuid.UUID,
+    is_admin: bool,
+    report_id: uuid.UUID,
+    outcome: str,
+    note: str,
 ) -> Report:
     if not is_admin:
         raise Forbidden("Only admins handle reports.")
@@ -195,7 +202,7 @@ async def decide(
     return Report.from_row(decided)
 
 
-async def unpublish(pool: asyncpg.Pool, report_id: uuid.UUID) -> Report:
+async def unpublish(pool: asyncpg.Pool | asyncpg.Connection, report_id: uuid.UUID) -> Report:
     row = await queries.get_report(pool, report_id)
     if row is None:
         raise NotFound("There is no such report.")
@@ -204,6 +211,6 @@ async def unpublish(pool: asyncpg.Pool, report_id: uuid.UUID) -> Report:
     return Report.from_row(row)
 
 
-async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> Report | None:
+async def get_report(pool: asyncpg.Pool | asyncpg.Connection, report_id: uuid.UUID) -> Report | None:
     row = await queries.get_report(pool, report_id)
     return None if row is None else Report.from_row(row)

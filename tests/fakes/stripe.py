@@ -341,7 +341,8 @@ class FakeStripe:
         params, account = await self._params(request)
         if "application_fee_amount" in str(params):
             return _error(400, "0 % platform: no application fee expected")
-        if account is None or self.objects.get(account, {}).get("charges_enabled") is not True:
+        # No Stripe-Account: the platform's own account (its own subscriptions), which can always take charges.
+        if account is not None and self.objects.get(account, {}).get("charges_enabled") is not True:
             return _error(400, "the connected account cannot take charges")
         total = 0
         recurring = None
@@ -532,6 +533,10 @@ class FakeStripe:
             return _error(404, "No such subscription")
         if "cancel_at_period_end" in params:
             subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+        if "items" in params:
+            error = self._switch_items(subscription, params["items"], account)
+            if error is not None:
+                return error
         self.send([self.event("customer.subscription.updated", self._public(subscription), account)])
         return self._json(subscription)
 
@@ -641,3 +646,32 @@ class FakeStripe:
         dispute = self.objects[dispute_id]
         dispute["status"] = "won" if won else "lost"
         self.send([self.event("charge.dispute.closed", self._public(dispute), dispute["_account"])])
+
+    # -- the platform's own subscriptions (appended by the platform) -----------------------------------------
+
+    def _switch_items(
+        self, subscription: dict[str, Any], items: list[dict[str, Any]], account: str | None
+    ) -> web.Response | None:
+        """``items[0][id]=si_…&items[0][price]=price_…``: the item moves to another Price (an upgrade or a
+        downgrade; the fake keeps the period and leaves proration to Stripe)."""
+        for change in items:
+            item = next((i for i in subscription["items"]["data"] if i["id"] == change.get("id")), None)
+            price = self._get(change.get("price", ""), account)
+            if item is None or price is None:
+                return _error(400, "No such subscription item or price")
+            item["price"] = self._public(price)
+        return None
+
+    def fail_payment(self, subscription_id: str) -> None:
+        """A renewal's card is declined: the subscription goes ``past_due`` and ``invoice.payment_failed`` goes out."""
+        subscription = self.objects[subscription_id]
+        subscription["status"] = "past_due"
+        invoice = self._invoice(subscription)
+        invoice.update(status="open", amount_paid=0)
+        account = subscription["_account"]
+        self.send(
+            [
+                self.event("invoice.payment_failed", self._public(invoice), account),
+                self.event("customer.subscription.updated", self._public(subscription), account),
+            ]
+        )

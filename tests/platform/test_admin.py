@@ -156,3 +156,38 @@ async def test_stats_show_sign_ups_creators_and_charts(browser: Browser, make_us
     assert re.search(r'id="stat-creators">1<', page.text)
     assert page.text.count('<svg class="chart"') == 3
     assert page.has("Sign-ups (2)")
+
+
+async def test_a_report_action_and_its_audit_row_commit_together(
+    browser: Browser, make_user: MakeUser, maker_api: Api, pool: asyncpg.Pool
+) -> None:
+    """When the audit row cannot be written, the unpublishing and the decision roll back with it: no action is
+    ever taken without its record (the audit row used to be written after the store's own transaction)."""
+    project = await maker_api.project("tools")
+    item = await maker_api.item(project["id"], "one", visibility="public")
+    reporter = await make_user("reporter")
+    report_id = await pool.fetchval(
+        "INSERT INTO reports (reporter_id, target_type, target_id, reason) "
+        "VALUES ($1, 'item', $2, 'spam') RETURNING id",
+        reporter["id"],
+        uuid.UUID(item["id"]),
+    )
+    await pool.execute(
+        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$"
+    )
+    await pool.execute(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON admin_audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+    )
+    await _admin(browser, make_user)
+    for action in ("unpublish", "suspend"):
+        failed = await browser.submit("/admin/moderation", f"/admin/moderation/{report_id}/{action}", {"note": "x"})
+        assert failed.status == 500
+        assert await pool.fetchval("SELECT is_public FROM items WHERE id = $1", uuid.UUID(item["id"])) is True
+        assert await pool.fetchval("SELECT status FROM reports WHERE id = $1", report_id) == "open"
+        assert await pool.fetchval("SELECT suspended_at FROM users WHERE username = 'maker'") is None
+    await pool.execute("DROP TRIGGER refuse_audit ON admin_audit_log")
+    done = await browser.submit("/admin/moderation", f"/admin/moderation/{report_id}/unpublish", {"note": "x"})
+    assert done.status == 303
+    assert await pool.fetchval("SELECT is_public FROM items WHERE id = $1", uuid.UUID(item["id"])) is False
+    assert await pool.fetchval("SELECT count(*) FROM admin_audit_log WHERE action = 'report.unpublish'") == 1
