@@ -1193,6 +1193,24 @@ CHECK_VIOLATIONS = [
         "INSERT INTO admin_audit_log (admin_username, action, target_type, target_id) VALUES ('a', 'Bad!', 'u', 'x')",
     ),
     bad("bearer_epoch_one_row", "INSERT INTO bearer_epoch (only_row, epoch) VALUES (false, 0)"),
+    bad(
+        "platform_prices_plan_check",
+        "INSERT INTO platform_prices (plan, amount_cents, currency, billing_interval, stripe_price_id, "
+        "stripe_product_id) "
+        "VALUES ('gold', 100, 'usd', 'month', 'price_x', 'prod_x')",
+    ),
+    bad(
+        "platform_prices_amount_cents_check",
+        "INSERT INTO platform_prices (plan, amount_cents, currency, billing_interval, stripe_price_id, "
+        "stripe_product_id) "
+        "VALUES ('basic', 0, 'usd', 'month', 'price_x', 'prod_x')",
+    ),
+    bad(
+        "platform_prices_billing_interval_check",
+        "INSERT INTO platform_prices (plan, amount_cents, currency, billing_interval, stripe_price_id, "
+        "stripe_product_id) "
+        "VALUES ('basic', 100, 'usd', 'week', 'price_x', 'prod_x')",
+    ),
 ]
 
 
