@@ -25,6 +25,13 @@ A subscriber that must know where the notifications it will hear start from regi
 its answer is handed over after ``listening(True)``. Whatever it reads was committed either before the
 ``LISTEN`` or ahead of the answer, whose notifications are delivered first.
 
+The bus knows whether other daemons listen on the same database (`ListenBus.alone`): their LISTEN connections
+carry the application name ``mnwd-listen``; they are counted when the connection is made and at each probe,
+and a daemon that connects says hello on `HELLO_CHANNEL`, so the others know at once. A sender with nothing
+to tell but other daemons (the sync notifier, which pokes its own streams itself) may skip the ``NOTIFY``
+while the bus is alone; what a newly started daemon may miss in the instant before its hello arrives is
+caught up by its subscribers' own re-checks.
+
 A connection can also stall without closing (a frozen backend, a half-open TCP connection): nothing is
 delivered and nothing says so. So every ``probe_interval`` seconds the bus sends itself a ``NOTIFY`` with a
 unique payload on a private channel (`PROBE_CHANNEL`), through the LISTEN connection itself, and expects it
@@ -49,6 +56,13 @@ log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 PROBE_CHANNEL = "mnwd_listen_probe"
+HELLO_CHANNEL = "mnwd_listen_hello"
+APPLICATION_NAME = "mnwd-listen"
+# The LISTEN connections of other daemons on this database.
+PEERS = (
+    "SELECT count(*) FROM pg_stat_activity "
+    f"WHERE application_name = '{APPLICATION_NAME}' AND datname = current_database() AND pid <> pg_backend_pid()"
+)
 # Server-side TCP keepalives: the server notices a vanished daemon (ignored on a Unix socket).
 KEEPALIVE_SETTINGS = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
 # Notifications waiting to be sent (while the connection is down, say): past this the oldest are dropped.
@@ -85,9 +99,16 @@ class ListenBus:
         self._busy = asyncio.Lock()
         self._outbox: list[tuple[str, str, int]] = []  # (channel, payload, failed sends)
         self._on_connect: list[tuple[str, Callable[[Any], None]]] = []
+        self._peers: int | None = None  # other daemons' LISTEN connections, None while not known
+        self._hellos = 0
         self._sender: asyncio.Task[None] | None = None
         self.sends_failed = 0
         self.notifications_dropped = 0
+
+    @property
+    def alone(self) -> bool:
+        """Connected, and no other daemon listens on this database (as of the last count or hello)."""
+        return not self._closing and self._conn is not None and self._peers == 0
 
     @property
     def channels(self) -> list[str]:
@@ -162,22 +183,27 @@ class ListenBus:
     async def start(self) -> None:
         self._started = True
         self._closing = False
+        self._peers = None
         conn = await asyncpg.connect(
             self._url,
             timeout=CONNECT_TIMEOUT_SECONDS,
-            server_settings={"application_name": "mnwd-listen", "synchronous_commit": "off", **KEEPALIVE_SETTINGS},
+            server_settings={"application_name": APPLICATION_NAME, "synchronous_commit": "off", **KEEPALIVE_SETTINGS},
         )
         try:
             for channel in self._subscribers:
                 await conn.add_listener(channel, self._on_notify)
             if self._probe_interval > 0:
                 await conn.add_listener(PROBE_CHANNEL, self._on_probe)
+            await conn.add_listener(HELLO_CHANNEL, self._on_hello)
             answers = [await conn.fetchval(query) for query, _ in self._on_connect]
+            peers = await conn.fetchval(PEERS)
+            await conn.execute("SELECT pg_notify($1, $2)", HELLO_CHANNEL, str(conn.get_server_pid()))
         except BaseException:
             conn.terminate()
             raise
         conn.add_termination_listener(self._on_lost)
         self._conn = conn
+        self._peers = max(peers, self._peers or 0)  # a hello heard meanwhile counts
         if self._probe_interval > 0:
             self._probe = asyncio.get_running_loop().create_task(self._probe_loop(conn))
         self._tell_all(True)
@@ -201,6 +227,11 @@ class ListenBus:
     def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
         self.deliver_here(channel, payload)
 
+    def _on_hello(self, conn: asyncpg.Connection, pid: int, channel: str, payload: str) -> None:
+        if payload != str(conn.get_server_pid()):
+            self._hellos += 1
+            self._peers = max(1, self._peers or 0)
+
     def _on_probe(self, conn: object, pid: int, channel: str, payload: str) -> None:
         waiting = self._probe_waiting
         if waiting is not None and waiting[0] == payload and not waiting[1].done():
@@ -214,13 +245,15 @@ class ListenBus:
             if not self._current(conn):
                 return
             payload = uuid.uuid4().hex
+            hellos = self._hellos
             back: asyncio.Future[None] = loop.create_future()
             self._probe_waiting = (payload, back)
             try:
                 async with asyncio.timeout(self._probe_timeout):
                     async with self._busy:
-                        await conn.execute("SELECT pg_notify($1, $2)", PROBE_CHANNEL, payload)
+                        peers = await conn.fetchval(f"SELECT ({PEERS}) FROM pg_notify($1, $2)", PROBE_CHANNEL, payload)
                     await back
+                self._peers = peers if self._hellos == hellos else max(peers, 1)
             except SEND_ERRORS as exc:
                 if self._closing or conn is not self._conn:
                     return

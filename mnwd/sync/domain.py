@@ -44,6 +44,7 @@ async def start(services: Services) -> AsyncIterator[None]:
         send=functools.partial(services.listen.notify, CHANNEL),
         read_heads=functools.partial(queries.list_stream_heads, services.pool),
         has_heard_of=functools.partial(has_heard_of_bearer_epoch, services),
+        alone=lambda: services.listen.alone,
     )
     services[NOTIFIER] = notifier
     services.listen.subscribe(CHANNEL, notifier)

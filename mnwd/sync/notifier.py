@@ -14,7 +14,9 @@ before that would pass the change on to the revoked token. The push reads the be
 in its statement, and the poke goes out at once only if this daemon has applied every change up to that
 epoch (``has_heard_of``); otherwise it is delivered when it comes back through LISTEN, after the revocation
 (notifications arrive in commit order), as every other daemon receives it. A poke heard twice (at once and
-back through LISTEN), or one older than what a watch was already told, is dropped by the watch.
+back through LISTEN), or one older than what a watch was already told, is dropped by the watch. A poke
+delivered here at once is not sent at all while no other daemon listens (`ListenBus.alone`): the one-daemon
+deployment then pokes without touching the database.
 
 Waiters register *before* they look at the database (`ChangeNotifier.watch`), so a change committed between
 the look and the wait still wakes them.
@@ -105,8 +107,9 @@ class ChangeNotifier:
     """Subscribed to `CHANNEL` on the LISTEN bus: wakes the watches of the stream each poke names.
 
     ``send`` hands a poke to the bus (after the push's commit); ``read_heads`` reads the newest seq of
-    streams for `recheck`; ``has_heard_of(epoch)`` says whether a poke can be delivered here at once. Without
-    them (in unit tests) pokes are delivered here only and never re-checked.
+    streams for `recheck`; ``has_heard_of(epoch)`` says whether a poke can be delivered here at once, and
+    ``alone()`` whether no other daemon needs it. Without them (in unit tests) pokes are delivered here only
+    and never re-checked.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class ChangeNotifier:
         send: Callable[[str], None] | None = None,
         read_heads: ReadHeads | None = None,
         has_heard_of: Callable[[int], bool] | None = None,
+        alone: Callable[[], bool] | None = None,
     ) -> None:
         self._watches: dict[StreamKey, set[Watch]] = defaultdict(set)
         # "<app>:<user>" as in a poke → the stream's key: a poke is routed without parsing its UUIDs.
@@ -122,7 +126,9 @@ class ChangeNotifier:
         self._send = send or self.on_notify
         self._read_heads = read_heads
         self._has_heard_of = has_heard_of
+        self._alone = alone
         self.delivered_at_once = 0
+        self.sent = 0
         self._rechecking: asyncio.Task[None] | None = None
         self._recheck_again = False
         self.rechecks = 0
@@ -158,6 +164,9 @@ class ChangeNotifier:
         if bearer_epoch is not None and self._has_heard_of is not None and self._has_heard_of(bearer_epoch):
             self.delivered_at_once += 1
             self.on_notify(poke)
+            if self._alone is not None and self._alone():
+                return
+        self.sent += 1
         self._send(poke)
 
     def on_notify(self, payload: str) -> None:

@@ -100,3 +100,27 @@ async def test_the_probe_can_be_turned_off(db_url: str) -> None:
         assert bus.probes_failed == 0
     finally:
         await bus.close()
+
+
+async def test_a_bus_knows_whether_another_daemon_listens(db_url: str) -> None:
+    """Counted at connection and at each probe, and told at once by a hello: a sender may skip what only other
+    daemons would hear while it is alone, and must not once a second daemon starts."""
+    first, second = ListenBus(db_url, probe_interval=0.2), ListenBus(db_url, probe_interval=0.2)
+    first.subscribe("test_channel", Recorder())
+    second.subscribe("test_channel", Recorder())
+    assert not first.alone, "not known before it connects"
+    await first.start()
+    try:
+        assert first.alone
+        await second.start()
+        try:
+            assert not second.alone, "counted the first at connection"
+            assert await _until(lambda: not first.alone, 1), "the second's hello reached the first"
+            await asyncio.sleep(0.5)  # probes go on counting the second
+            assert not first.alone
+        finally:
+            await second.close()
+        assert await _until(lambda: first.alone, 3), "the next probe finds the second gone"
+    finally:
+        await first.close()
+    assert not first.alone

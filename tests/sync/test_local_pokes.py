@@ -15,9 +15,10 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mnwd.db.listen import ListenBus
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.services import Services
-from mnwd.sync.notifier import NOTIFIER
+from mnwd.sync.notifier import CHANNEL, NOTIFIER
 from tests.sync.streams import SyncApi, token_for
 
 pytestmark = pytest.mark.usefixtures("notes_app")
@@ -137,3 +138,38 @@ async def test_the_epoch_is_known_at_connection_and_follows_each_change(
     await pool.execute("UPDATE users SET display_name = 'Alice B.' WHERE username = 'alice'")
     await _until(lambda: services.listen.backend_pid not in (None, old_pid) and cache.epoch is not None)
     assert cache.epoch == before + 2
+
+
+async def test_a_lone_daemon_pokes_without_notify_until_another_starts(
+    alice_api: SyncApi, phone: SyncApi, services: Services, db_url: str
+) -> None:
+    """One daemon: a poke delivered at once needs no NOTIFY. A second daemon on the same database must hear
+    this one's pokes from the moment it has started (its hello)."""
+    await _bearer_epoch_known(services)
+    await _until(lambda: services.listen.alone)
+    stream = await _open_stream(alice_api)
+    notifier = services[NOTIFIER]
+    assert (await phone.push([phone.mutation("n1", {"text": "alone"})])).status == 200
+    assert b"alone" in await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
+    assert notifier.sent == 0
+    heard: list[str] = []
+
+    class OtherDaemon:
+        def on_notify(self, payload: str) -> None:
+            heard.append(payload)
+
+        def listening(self, up: bool) -> None:
+            """Nothing to forget."""
+
+    other = ListenBus(db_url, probe_interval=0)
+    other.subscribe(CHANNEL, OtherDaemon())
+    await other.start()
+    try:
+        await _until(lambda: not services.listen.alone)
+        assert (await phone.push([phone.mutation("n2", {"text": "two daemons"})])).status == 200
+        assert b"two daemons" in await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
+        await _until(lambda: any("two daemons" in p for p in heard))
+        assert notifier.sent == 1
+    finally:
+        await other.close()
+    stream.close()
