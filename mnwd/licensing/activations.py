@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, NotFound, TooManyRequests
 from mnwd.licensing import keys, queries
@@ -45,8 +47,10 @@ __all__ = [
     "deactivate",
     "find_license",
     "heartbeat",
+    "key_digest",
     "sweep_dead_leases",
     "validate",
+    "validate_digest",
 ]
 
 SEEN_EVERY = timedelta(seconds=60)
@@ -86,8 +90,13 @@ class Validation:
             doc["missing_entitlements"] = list(self.missing)
         return doc
 
+    def encode(self, now: datetime) -> bytes:
+        """`body` as JSON bytes."""
+        return msgspec.json.encode(self.body(now))
 
-def _digest(key: str) -> bytes | None:
+
+def key_digest(key: str) -> bytes | None:
+    """The lookup hash of a key as typed; None when the text cannot be a key."""
     normalized = keys.normalize_key(key)
     return None if normalized is None else keys.key_hash(normalized)
 
@@ -104,7 +113,7 @@ def _lease(license: License, now: datetime) -> datetime | None:
 
 
 async def find_license(services: Services, key: str) -> License | None:
-    digest = _digest(key)
+    digest = key_digest(key)
     return None if digest is None else await queries.get_key_by_hash(services.pool, digest)
 
 
@@ -118,7 +127,7 @@ async def activate(
     app_version: str | None = None,
     address: str | None = None,
 ) -> tuple[bool, License, Activation]:
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
     now = services.clock.now()
@@ -155,27 +164,40 @@ async def activate(
 async def validate(
     services: Services, key: str, fingerprint: str | None = None, entitlements: Sequence[str] = ()
 ) -> Validation:
-    license = await find_license(services, key)
-    if license is None:
+    return await validate_digest(services, key_digest(key), fingerprint, entitlements)
+
+
+async def validate_digest(
+    services: Services,
+    digest: bytes | None,
+    fingerprint: str | None = None,
+    entitlements: Sequence[str] = (),
+    *,
+    now: datetime | None = None,
+) -> Validation:
+    """`validate` of a key already hashed (`key_digest`; None: not a key at all). One statement: the key, the
+    device's seat, and its "last seen" (at most once a minute) together."""
+    if digest is None:
         return Validation(False, "NOT_FOUND", None)
-    now = services.clock.now()
+    now = now or services.clock.now()
+    found = await queries.validate_lookup(services.pool, digest, fingerprint, now, now - SEEN_EVERY)
+    if found is None:
+        return Validation(False, "NOT_FOUND", None)
+    license, activation = found
     status = license.effective_status(now)
     if status != "active":
         return Validation(False, status.upper(), license)
-    activation = None
     if fingerprint is not None:
-        activation = await queries.get_activation(services.pool, license.id, fingerprint)
         if activation is None:
             full = license.max_activations is not None and license.activation_count >= license.max_activations
             return Validation(False, "TOO_MANY_ACTIVATIONS" if full else "FINGERPRINT_NOT_ACTIVATED", license)
         if activation.lease_dead(now):
             return Validation(False, "HEARTBEAT_DEAD", license, activation)
-        if activation.last_seen_at < now - SEEN_EVERY:
-            await queries.touch_seen_if_stale(services.pool, activation.id, now, now - SEEN_EVERY)
-    granted = set(license.all_entitlements())
-    missing = tuple(e for e in entitlements if e not in granted)
-    if missing:
-        return Validation(False, "ENTITLEMENTS_MISSING", license, activation, missing)
+    if entitlements:
+        granted = set(license.all_entitlements())
+        missing = tuple(e for e in entitlements if e not in granted)
+        if missing:
+            return Validation(False, "ENTITLEMENTS_MISSING", license, activation, missing)
     return Validation(True, "VALID", license, activation)
 
 
@@ -183,7 +205,7 @@ async def deactivate(
     services: Services, key: str, *, activation_id: uuid.UUID | None = None, fingerprint: str | None = None
 ) -> License:
     """Free one seat, found by its id or its fingerprint. A revoked or expired key may still free seats."""
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
 
@@ -207,7 +229,7 @@ async def deactivate(
 async def heartbeat(services: Services, key: str, activation_id: uuid.UUID) -> tuple[License, Activation]:
     """Renew a seat's lease (floating keys; for node-locked ones it only records "last seen"). A lease that
     already ran out is gone: the seat is freed and the app must activate again (HEARTBEAT_DEAD)."""
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
     now = services.clock.now()
