@@ -76,6 +76,11 @@ async def get_user_by_email(conn: Conn, email: str) -> uuid.UUID | None:
     return user_id
 
 
+async def get_user_email(conn: Conn, user_id: uuid.UUID) -> str | None:
+    email: str | None = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    return email
+
+
 # Policies.
 
 
