@@ -36,6 +36,7 @@ from mnwd.errors import Conflict, NotFound, TooManyRequests
 from mnwd.licensing import keys, queries
 from mnwd.licensing.errors import LicenseNotFound, LicenseRefused
 from mnwd.licensing.model import Activation, License
+from mnwd.licensing.validations import VALIDATIONS, forget_on_commit
 from mnwd.services import Services
 
 __all__ = [
@@ -133,6 +134,7 @@ async def activate(
     now = services.clock.now()
 
     async def body(tx: Tx) -> tuple[bool, License, Activation]:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -175,14 +177,30 @@ async def validate_digest(
     *,
     now: datetime | None = None,
 ) -> Validation:
-    """`validate` of a key already hashed (`key_digest`; None: not a key at all). One statement: the key, the
-    device's seat, and its "last seen" (at most once a minute) together."""
+    """`validate` of a key already hashed (`key_digest`; None: not a key at all): from this daemon's memory
+    (`mnwd.licensing.validations`), else one statement (the key, the device's seat, and its "last seen",
+    recorded at most once a minute) whose result is kept."""
     if digest is None:
         return Validation(False, "NOT_FOUND", None)
     now = now or services.clock.now()
-    found = await queries.validate_lookup(services.pool, digest, fingerprint, now, now - SEEN_EVERY)
+    cache = services[VALIDATIONS]
+    entry = (digest, fingerprint)
+    moment = services.clock.monotonic()
+    found = cache.get(entry, moment)
+    if (
+        found is not None
+        and found[1] is not None
+        and found[1].last_seen_at < now - SEEN_EVERY
+        and found[0].effective_status(now) == "active"
+        and not found[1].lease_dead(now)
+    ):
+        found = None  # read again, which records this sighting
     if found is None:
-        return Validation(False, "NOT_FOUND", None)
+        generation = cache.generation
+        found = await queries.validate_lookup(services.pool, digest, fingerprint, now, now - SEEN_EVERY)
+        if found is None:
+            return Validation(False, "NOT_FOUND", None)
+        cache.put(entry, found, generation, moment)
     license, activation = found
     status = license.effective_status(now)
     if status != "active":
@@ -210,6 +228,7 @@ async def deactivate(
         raise LicenseNotFound()
 
     async def body(tx: Tx) -> License:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -235,6 +254,7 @@ async def heartbeat(services: Services, key: str, activation_id: uuid.UUID) -> t
     now = services.clock.now()
 
     async def body(tx: Tx) -> tuple[License, Activation] | None:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -268,6 +288,7 @@ async def buyer_deactivate(
     services: Services, owner_id: uuid.UUID, key_id: uuid.UUID, activation_id: uuid.UUID
 ) -> None:
     async def body(tx: Tx) -> None:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, owner_id, key_id)
         if not await queries.delete_activation(tx.conn, license.id, activation_id):
             raise NotFound(NO_SUCH_ACTIVATION)
@@ -281,6 +302,7 @@ async def buyer_swap(services: Services, owner_id: uuid.UUID, key_id: uuid.UUID,
     now = services.clock.now()
 
     async def body(tx: Tx) -> Activation:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, owner_id, key_id)
         activations = await queries.list_activations(tx.conn, license.id)
         if not activations:
@@ -314,6 +336,7 @@ async def sweep_dead_leases(services: Services) -> int:
     for key_id in await queries.list_keys_with_dead_leases(services.pool, now, 500):
 
         async def body(tx: Tx, key_id: uuid.UUID = key_id) -> int:
+            forget_on_commit(services, tx)
             if await queries.lock_key(tx.conn, key_id) is None:
                 return 0
             gone = await queries.delete_dead_leases(tx.conn, key_id, now)

@@ -13,6 +13,7 @@ from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.licensing import activations, issuance, library, pages_dashboard, pages_library, routes
 from mnwd.licensing.commands import add_commands
 from mnwd.licensing.settings import LicensingSettings
+from mnwd.licensing.validations import CHANNEL, VALIDATIONS, ValidationCache
 from mnwd.services import Services
 
 __all__ = ["DOMAIN"]
@@ -24,6 +25,9 @@ SWEEP_EVERY_SECONDS = 60.0
 @contextlib.asynccontextmanager
 async def start(services: Services) -> AsyncIterator[None]:
     services[SIGNUP_HOOKS].append(library.claim_at_sign_up)
+    cache = ValidationCache()
+    services[VALIDATIONS] = cache
+    services.listen.subscribe(CHANNEL, cache)
     yield
 
 

@@ -34,6 +34,7 @@ from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.licensing import keys, queries
 from mnwd.licensing.model import License, Policy
+from mnwd.licensing.validations import forget_here
 from mnwd.mail import Mail
 from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
@@ -178,15 +179,20 @@ async def run_revoke_for_transaction(services: Services, job: Job) -> None:
     """A refund or a lost dispute: the purchase's key is revoked (restored if the dispute is won)."""
     reason = str(job.payload.get("reason") or "refund")[:100]
     await queries.revoke_keys_of_transaction(services.pool, _transaction_id(job), reason)
+    forget_here(services)
 
 
 async def run_restore_for_transaction(services: Services, job: Job) -> None:
     await queries.restore_keys_of_transaction(services.pool, _transaction_id(job))
+    forget_here(services)
 
 
 async def revoke_refunded(services: Services) -> int:
     """Keys of purchases now ``refunded`` are revoked (whatever told commerce: a webhook, the dashboard)."""
-    return await queries.revoke_keys_of_refunded_transactions(services.pool)
+    revoked = await queries.revoke_keys_of_refunded_transactions(services.pool)
+    if revoked:
+        forget_here(services)
+    return revoked
 
 
 async def _owned_item(

@@ -153,8 +153,7 @@ async def validate_lookup(
 ) -> tuple[License, Activation | None] | None:
     """``validate`` in one statement: the key by its hash, the fingerprint's activation if any, and "last
     seen" recorded for that device when it is older than ``stale_before`` and the seat is in use (an active,
-    unexpired key; a lease still running). The activation answered is as it was before that write. None: no
-    such key."""
+    unexpired key; a lease still running); the seat answered carries that sighting. None: no such key."""
     row = await conn.fetchrow(
         f"""
         WITH found AS (
@@ -168,8 +167,9 @@ async def validate_lookup(
             WHERE license_activations.id = f.a_id AND license_activations.last_seen_at < $4
               AND f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > $3)
               AND (license_activations.lease_expires_at IS NULL OR license_activations.lease_expires_at > $3)
+            RETURNING license_activations.last_seen_at
         )
-        SELECT * FROM found
+        SELECT found.*, (SELECT last_seen_at FROM seen) AS a_seen_now FROM found
         """,
         digest,
         fingerprint,
@@ -188,7 +188,7 @@ async def validate_lookup(
         machine_name=row["a_machine_name"],
         platform=row["a_platform"],
         app_version=row["a_app_version"],
-        last_seen_at=row["a_last_seen_at"],
+        last_seen_at=row["a_seen_now"] or row["a_last_seen_at"],
         lease_expires_at=row["a_lease_expires_at"],
         created_at=row["a_created_at"],
     )
