@@ -11,8 +11,11 @@
 - ``POST /api/v1/items/{item_id}/licenses`` ``{email?, max_activations?, expires_at?, floating?}`` -> 201
   ``{key, license, owner, issued_to_email}``: a comp by the item's creator (token scope ``licenses:write``).
 
-Every call counts against a limit per address and one per key (429 with ``Retry-After``); refusals an app can
-act on are 403 ``license-refused`` / 404 ``not-found`` with a ``code``.
+Every call counts against a limit per address and one per key (429 with ``Retry-After``): in this daemon's
+memory (`mnwd.licensing.local_limits`), and for every call but ``validate`` in PostgreSQL too, so that those
+hold across daemons. Refusals an app can act on are 403 ``license-refused`` / 404 ``not-found`` with a
+``code``. ``validate`` is the hot path: the key is hashed once (the hash keys the limit and the lookup), the
+answer usually comes from memory (`mnwd.licensing.validations`) and is encoded straight to bytes.
 """
 
 from __future__ import annotations

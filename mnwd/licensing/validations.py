@@ -51,7 +51,7 @@ __all__ = [
 
 CHANNEL = "license_changes"
 MAX_AGE = 60.0
-MAX_ENTRIES = 100_000
+MAX_ENTRIES = 20_000  # about 1.6 KB each: some 30 MB at most
 
 EntryKey: TypeAlias = tuple[bytes, str | None]
 Found: TypeAlias = tuple[License, Activation | None]

@@ -5,8 +5,10 @@ other way (SQL by hand here; another daemon in production)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
-from mnwd.licensing.validations import CHANNEL, VALIDATIONS
+from mnwd.licensing.model import License
+from mnwd.licensing.validations import CHANNEL, VALIDATIONS, ValidationCache
 from mnwd.services import Services
 from tests.licensing.conftest import Client, MovableClock, Shop, api, eventually, validate
 
@@ -87,3 +89,49 @@ async def test_the_last_sighting_is_still_recorded_once_a_minute(
     assert seen == clock.now()
     assert later["activation"]["last_seen_at"] == seen.isoformat()
     assert (await validate(client, key, fingerprint="pc"))["activation"]["last_seen_at"] == seen.isoformat()
+
+
+def test_the_cache_is_bounded_and_a_read_from_before_a_forget_is_not_kept() -> None:
+    cache = ValidationCache(max_entries=2, max_age=10)
+    cache.listening(True)
+    found = {n: (_license(), None) for n in range(3)}
+    for n in range(3):
+        cache.put((bytes([n]), None), found[n], cache.generation, 0.0)
+    assert len(cache) <= 2
+    assert cache.get((bytes([2]), None), 1.0) == found[2]
+    assert cache.get((bytes([2]), None), 10.0) is None, "aged out"
+    read_at = cache.generation
+    cache.forget(uuid.uuid4())
+    cache.put((b"late", None), found[0], read_at, 0.0)
+    assert cache.get((b"late", None), 1.0) is None
+    cache.put((b"k", "fp"), found[1], cache.generation, 0.0)
+    cache.forget(found[1][0].id)
+    assert cache.get((b"k", "fp"), 1.0) is None
+
+
+def _license() -> License:
+    now = datetime.now(UTC)
+    return License(
+        id=uuid.uuid4(),
+        item_id=uuid.uuid4(),
+        item_title="App",
+        creator_id=uuid.uuid4(),
+        owner_id=None,
+        owner_username=None,
+        transaction_id=None,
+        key_code="",
+        key_last=None,
+        status="active",
+        source="comp",
+        issued_to_email=None,
+        max_activations=None,
+        activation_count=0,
+        expires_at=None,
+        floating=False,
+        heartbeat_seconds=600,
+        entitlements=[],
+        updates_until=None,
+        last_swap_at=None,
+        revoked_reason=None,
+        created_at=now,
+    )
