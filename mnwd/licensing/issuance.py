@@ -251,8 +251,9 @@ async def issue_comp(
     expires_at: datetime | None = UNSET,
     floating: bool | None = None,
 ) -> tuple[str, License]:
-    """A key the creator gives away; owned by the account of ``email`` when there is one (it then shows in
-    that account's library), else only ``issued_to_email`` remembers whom it was for."""
+    """A key the creator gives away; owned by the account whose verified e-mail ``email`` is (it then shows
+    in that account's library), else only ``issued_to_email`` remembers whom it was for until such an account
+    claims it (`mnwd.licensing.library`)."""
     now = services.clock.now()
     _check_override(
         None if max_activations is UNSET else max_activations, None if expires_at is UNSET else expires_at, now
@@ -271,7 +272,7 @@ async def issue_comp(
             terms["expires_at"] = expires_at
         if floating is not None:
             terms["floating"] = floating
-        owner = None if email is None else await queries.get_user_by_email(tx.conn, email)
+        owner = None if email is None else await queries.get_verified_user_by_email(tx.conn, email)
         text, key_id = await _insert(
             services, tx.conn, item_id, terms, owner_id=owner, source="comp", issued_to_email=email
         )

@@ -71,8 +71,11 @@ async def get_transaction(conn: Conn, transaction_id: uuid.UUID) -> asyncpg.Reco
     )
 
 
-async def get_user_by_email(conn: Conn, email: str) -> uuid.UUID | None:
-    user_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
+async def get_verified_user_by_email(conn: Conn, email: str) -> uuid.UUID | None:
+    """The account whose verified e-mail this is (an unverified address proves nothing about its mailbox)."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM users WHERE lower(email) = lower($1) AND email_verified", email
+    )
     return user_id
 
 
