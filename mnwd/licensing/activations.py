@@ -6,6 +6,7 @@ Interface::
     await activate(services, key, fingerprint, name=, platform=, app_version=, address=)
         -> (created, License, Activation)        # LicenseNotFound 404 / LicenseRefused 403 with a code
     await validate(services, key, fingerprint=None, entitlements=()) -> Validation   # never raises for a bad key
+    await validate_digest(services, key_digest(key), fingerprint, entitlements, now=) -> Validation
     await deactivate(services, key, activation_id=None, fingerprint=None) -> License
     await heartbeat(services, key, activation_id) -> (License, Activation)
     await buyer_deactivate(services, owner_id, key_id, activation_id) -> None
@@ -18,6 +19,10 @@ exact count (20 at once against a limit of 3 make 3), and the same fingerprint t
 and answers it (never counted twice). ``activation_count`` is recounted from the rows inside that lock; a
 CHECK keeps it within ``max_activations`` even if a bug slipped past. Floating seats whose lease ran out
 are deleted under the same lock before a new seat is judged, so a dead seat never blocks a live device.
+
+Validation reads the key and the seat in one statement and keeps what it read in memory
+(`mnwd.licensing.validations`); every change here tells that cache on commit (``forget_on_commit``), and the
+database's trigger tells every daemon.
 """
 
 from __future__ import annotations
