@@ -12,6 +12,7 @@ from mnwd.db.tx import Tx
 from mnwd.licensing import issuance, keys, library
 from mnwd.mail import read_outbox
 from mnwd.services import Services
+from tests.accounts.test_links import last_link
 from tests.licensing.conftest import Client, MovableClock, Shop, api
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.browser import Browser
@@ -176,3 +177,21 @@ async def test_a_verified_account_signing_up_gets_its_comps_at_once(services: Se
             await hook(Tx(conn), user_id, {})
     assert await services.pool.fetchval("SELECT owner_id FROM license_keys") == user_id
     assert [k.text for k in await library.list_owned_keys(services, user_id)] == [text]
+
+
+async def test_a_comp_becomes_theirs_when_they_change_to_its_address(
+    browser: Browser, make_user: MakeUser, shop: Shop, services: Services, config: Config
+) -> None:
+    await make_user("carol", email_verified=True)
+    text, _ = await issuance.issue_comp(services, shop.creator_id, shop.item_id, email="Carol@New.example")
+    await sign_in(browser, "carol")
+    assert not (await browser.get("/library/keys")).has(text)
+    page = await browser.submit("/settings/email", "/settings/email", {"email": "carol@new.example"})
+    assert page.status == 200, page.text
+    path = await last_link(services, config, "/settings/email/confirm/")
+    confirm = await browser.get(path)
+    assert (await browser.post(path, {"csrf_token": confirm.csrf})).status == 200
+    library = await browser.get("/library/keys")
+    assert library.has(text)
+    carol = await services.pool.fetchval("SELECT id FROM users WHERE username = 'carol'")
+    assert await services.pool.fetchval("SELECT owner_id FROM license_keys") == carol
