@@ -1,8 +1,12 @@
 """License validations per second at 50 concurrent clients (``POST /api/v1/licenses/validate`` with a key and
-an activated fingerprint: two rate-limit counts and the key's lookup in PostgreSQL, each answered VALID)
-against a bare aiohttp handler that reads the JSON body and returns a constant JSON answer, served the same
-way in the same process. Each client validates its own key, as apps do (the per-key limit is raised so the
-run measures validation, not refusals)."""
+an activated fingerprint, each answered VALID) against a bare aiohttp handler that reads the JSON body and
+returns a constant JSON answer, served the same way in the same process. Each client validates its own key,
+as apps do (the per-key limit is raised so the run measures validation, not refusals).
+
+Two rows: the hot path (the daemon keeps each key's validation in memory, `mnwd.licensing.validations`, and
+counts the rate limits in memory: no query), the target's; and the same calls with nothing kept, so that
+each reads PostgreSQL once (one statement: the key, the device's seat, its last sighting), for what a
+validation costs the first time or after a change."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from mnwd.config import Config
 from mnwd.db.embedded import EmbeddedPostgres
 from mnwd.domains import open_all_services
 from mnwd.keyring import Keyring
+from mnwd.licensing.validations import VALIDATIONS
 from mnwd.services import Services
 
 CONCURRENCY = 50
@@ -107,12 +112,22 @@ async def run(options: Options) -> list[Result]:
                 bare.router.add_post(PATH, _constant)
                 bare_runner, bare_base = await serve(bare)
                 mnwd_runner, mnwd_base = await serve(create_app(services))
+                cache = services[VALIDATIONS]
+
+                async def cold() -> float:
+                    cache.listening(False)  # keeps nothing, as while LISTEN is down
+                    try:
+                        return await post_rate(mnwd_base, bodies, requests)
+                    finally:
+                        cache.listening(True)
+
                 try:
-                    measured, baseline = await alternate(
+                    measured, baseline, uncached = await alternate(
                         options,
                         [
                             lambda: post_rate(mnwd_base, bodies, requests),
                             lambda: post_rate(bare_base, bodies, requests),
+                            cold,
                         ],
                     )
                 finally:
@@ -120,7 +135,10 @@ async def run(options: Options) -> list[Result]:
                     await bare_runner.cleanup()
         finally:
             await cluster.stop()
-    return [Result("license validate, 50 clients", "req/s", measured, "bare aiohttp JSON", baseline, target=0.5)]
+    return [
+        Result("license validate, 50 clients", "req/s", measured, "bare aiohttp JSON", baseline, target=0.5),
+        Result("license validate, nothing kept", "req/s", uncached, "bare aiohttp JSON", baseline),
+    ]
 
 
 async def _constant(request: web.Request) -> web.Response:

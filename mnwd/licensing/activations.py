@@ -6,6 +6,7 @@ Interface::
     await activate(services, key, fingerprint, name=, platform=, app_version=, address=)
         -> (created, License, Activation)        # LicenseNotFound 404 / LicenseRefused 403 with a code
     await validate(services, key, fingerprint=None, entitlements=()) -> Validation   # never raises for a bad key
+    await validate_digest(services, key_digest(key), fingerprint, entitlements, now=) -> Validation
     await deactivate(services, key, activation_id=None, fingerprint=None) -> License
     await heartbeat(services, key, activation_id) -> (License, Activation)
     await buyer_deactivate(services, owner_id, key_id, activation_id) -> None
@@ -18,6 +19,10 @@ exact count (20 at once against a limit of 3 make 3), and the same fingerprint t
 and answers it (never counted twice). ``activation_count`` is recounted from the rows inside that lock; a
 CHECK keeps it within ``max_activations`` even if a bug slipped past. Floating seats whose lease ran out
 are deleted under the same lock before a new seat is judged, so a dead seat never blocks a live device.
+
+Validation reads the key and the seat in one statement and keeps what it read in memory
+(`mnwd.licensing.validations`); every change here tells that cache on commit (``forget_on_commit``), and the
+database's trigger tells every daemon.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import Conflict, NotFound, TooManyRequests
 from mnwd.licensing import keys, queries
 from mnwd.licensing.errors import LicenseNotFound, LicenseRefused
 from mnwd.licensing.model import Activation, License
+from mnwd.licensing.validations import VALIDATIONS, forget_on_commit
 from mnwd.services import Services
 
 __all__ = [
@@ -45,8 +53,10 @@ __all__ = [
     "deactivate",
     "find_license",
     "heartbeat",
+    "key_digest",
     "sweep_dead_leases",
     "validate",
+    "validate_digest",
 ]
 
 SEEN_EVERY = timedelta(seconds=60)
@@ -86,8 +96,13 @@ class Validation:
             doc["missing_entitlements"] = list(self.missing)
         return doc
 
+    def encode(self, now: datetime) -> bytes:
+        """`body` as JSON bytes."""
+        return msgspec.json.encode(self.body(now))
 
-def _digest(key: str) -> bytes | None:
+
+def key_digest(key: str) -> bytes | None:
+    """The lookup hash of a key as typed; None when the text cannot be a key."""
     normalized = keys.normalize_key(key)
     return None if normalized is None else keys.key_hash(normalized)
 
@@ -104,7 +119,7 @@ def _lease(license: License, now: datetime) -> datetime | None:
 
 
 async def find_license(services: Services, key: str) -> License | None:
-    digest = _digest(key)
+    digest = key_digest(key)
     return None if digest is None else await queries.get_key_by_hash(services.pool, digest)
 
 
@@ -118,12 +133,13 @@ async def activate(
     app_version: str | None = None,
     address: str | None = None,
 ) -> tuple[bool, License, Activation]:
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
     now = services.clock.now()
 
     async def body(tx: Tx) -> tuple[bool, License, Activation]:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -155,27 +171,56 @@ async def activate(
 async def validate(
     services: Services, key: str, fingerprint: str | None = None, entitlements: Sequence[str] = ()
 ) -> Validation:
-    license = await find_license(services, key)
-    if license is None:
+    return await validate_digest(services, key_digest(key), fingerprint, entitlements)
+
+
+async def validate_digest(
+    services: Services,
+    digest: bytes | None,
+    fingerprint: str | None = None,
+    entitlements: Sequence[str] = (),
+    *,
+    now: datetime | None = None,
+) -> Validation:
+    """`validate` of a key already hashed (`key_digest`; None: not a key at all): from this daemon's memory
+    (`mnwd.licensing.validations`), else one statement (the key, the device's seat, and its "last seen",
+    recorded at most once a minute) whose result is kept."""
+    if digest is None:
         return Validation(False, "NOT_FOUND", None)
-    now = services.clock.now()
+    now = now or services.clock.now()
+    cache = services[VALIDATIONS]
+    entry = (digest, fingerprint)
+    moment = services.clock.monotonic()
+    found = cache.get(entry, moment)
+    if (
+        found is not None
+        and found[1] is not None
+        and found[1].last_seen_at < now - SEEN_EVERY
+        and found[0].effective_status(now) == "active"
+        and not found[1].lease_dead(now)
+    ):
+        found = None  # read again, which records this sighting
+    if found is None:
+        generation = cache.generation
+        found = await queries.validate_lookup(services.pool, digest, fingerprint, now, now - SEEN_EVERY)
+        if found is None:
+            return Validation(False, "NOT_FOUND", None)
+        cache.put(entry, found, generation, moment)
+    license, activation = found
     status = license.effective_status(now)
     if status != "active":
         return Validation(False, status.upper(), license)
-    activation = None
     if fingerprint is not None:
-        activation = await queries.get_activation(services.pool, license.id, fingerprint)
         if activation is None:
             full = license.max_activations is not None and license.activation_count >= license.max_activations
             return Validation(False, "TOO_MANY_ACTIVATIONS" if full else "FINGERPRINT_NOT_ACTIVATED", license)
         if activation.lease_dead(now):
             return Validation(False, "HEARTBEAT_DEAD", license, activation)
-        if activation.last_seen_at < now - SEEN_EVERY:
-            await queries.touch_seen_if_stale(services.pool, activation.id, now, now - SEEN_EVERY)
-    granted = set(license.all_entitlements())
-    missing = tuple(e for e in entitlements if e not in granted)
-    if missing:
-        return Validation(False, "ENTITLEMENTS_MISSING", license, activation, missing)
+    if entitlements:
+        granted = set(license.all_entitlements())
+        missing = tuple(e for e in entitlements if e not in granted)
+        if missing:
+            return Validation(False, "ENTITLEMENTS_MISSING", license, activation, missing)
     return Validation(True, "VALID", license, activation)
 
 
@@ -183,11 +228,12 @@ async def deactivate(
     services: Services, key: str, *, activation_id: uuid.UUID | None = None, fingerprint: str | None = None
 ) -> License:
     """Free one seat, found by its id or its fingerprint. A revoked or expired key may still free seats."""
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
 
     async def body(tx: Tx) -> License:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -207,12 +253,13 @@ async def deactivate(
 async def heartbeat(services: Services, key: str, activation_id: uuid.UUID) -> tuple[License, Activation]:
     """Renew a seat's lease (floating keys; for node-locked ones it only records "last seen"). A lease that
     already ran out is gone: the seat is freed and the app must activate again (HEARTBEAT_DEAD)."""
-    digest = _digest(key)
+    digest = key_digest(key)
     if digest is None:
         raise LicenseNotFound()
     now = services.clock.now()
 
     async def body(tx: Tx) -> tuple[License, Activation] | None:
+        forget_on_commit(services, tx)
         license = await queries.lock_key_by_hash(tx.conn, digest)
         if license is None:
             raise LicenseNotFound()
@@ -246,6 +293,7 @@ async def buyer_deactivate(
     services: Services, owner_id: uuid.UUID, key_id: uuid.UUID, activation_id: uuid.UUID
 ) -> None:
     async def body(tx: Tx) -> None:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, owner_id, key_id)
         if not await queries.delete_activation(tx.conn, license.id, activation_id):
             raise NotFound(NO_SUCH_ACTIVATION)
@@ -259,6 +307,7 @@ async def buyer_swap(services: Services, owner_id: uuid.UUID, key_id: uuid.UUID,
     now = services.clock.now()
 
     async def body(tx: Tx) -> Activation:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, owner_id, key_id)
         activations = await queries.list_activations(tx.conn, license.id)
         if not activations:
@@ -292,6 +341,7 @@ async def sweep_dead_leases(services: Services) -> int:
     for key_id in await queries.list_keys_with_dead_leases(services.pool, now, 500):
 
         async def body(tx: Tx, key_id: uuid.UUID = key_id) -> int:
+            forget_on_commit(services, tx)
             if await queries.lock_key(tx.conn, key_id) is None:
                 return 0
             gone = await queries.delete_dead_leases(tx.conn, key_id, now)

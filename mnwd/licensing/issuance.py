@@ -3,7 +3,8 @@ policy; revocation on refunds and disputes.
 
 Interface::
 
-    await run_issue_for_purchase(services, job)     # job kind licensing.issue_for_purchase {"transaction_id"}
+    await run_issue_for_purchase(services, job)     # job kind licensing.issue_for_purchase {"transaction_id"}:
+                                                    # the key, and the buyer's mail with it (same transaction)
     await get_item_policy(services, creator_id, item_id) -> (item, Policy)
     await set_item_policy(services, creator_id, item_id, enabled, Policy)
     await issue_comp(services, creator_id, item_id, email=, max_activations=, expires_at=, floating=)
@@ -33,6 +34,9 @@ from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.licensing import keys, queries
 from mnwd.licensing.model import License, Policy
+from mnwd.licensing.validations import forget_here
+from mnwd.mail import Mail
+from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
 
 __all__ = [
@@ -139,26 +143,56 @@ async def run_issue_for_purchase(services: Services, job: Job) -> None:
             raise PermanentJobError(f"transaction {transaction_id} has no item any more")
         start = purchase["completed_at"] or services.clock.now()
         terms = _terms(await _purchase_policy(tx.conn, item), start)
-        await _insert(
+        text, key_id = await _insert(
             services, tx.conn, item["id"], terms, owner_id=purchase["buyer_id"], transaction_id=transaction_id
         )
+        if key_id is not None and purchase["buyer_id"] is not None:
+            await _mail_key(services, tx, purchase["buyer_id"], key_id, text, item["title"])
 
     await run_tx(services.pool, ISSUE_JOB, body, metrics=services.metrics)
+
+
+async def _mail_key(
+    services: Services, tx: Tx, buyer_id: uuid.UUID, key_id: uuid.UUID, text: str, item_title: str
+) -> None:
+    """The buyer's mail with their new key, queued in the issuing transaction under a key per license key (a
+    job run again queues nothing more). The key is in the queued message only until it is sent."""
+    email = await queries.get_user_email(tx.conn, buyer_id)
+    if email is None:
+        return
+    base = services.config.base_url.rstrip("/")
+    mail = Mail(
+        to=email,
+        subject=f"Your license key for {item_title}",
+        text=(
+            f"Thank you for buying {item_title}. Your license key:\n\n"
+            f"    {text}\n\n"
+            "Enter it in the app to activate it. Your keys and the devices using them, where you can free a "
+            f"device: {base}/library/keys\n"
+        ),
+    )
+    if await enqueue_mail(tx.conn, mail, key=f"license-key:{key_id}") is not None:
+        tx.after_commit(services.jobs.wake)
 
 
 async def run_revoke_for_transaction(services: Services, job: Job) -> None:
     """A refund or a lost dispute: the purchase's key is revoked (restored if the dispute is won)."""
     reason = str(job.payload.get("reason") or "refund")[:100]
     await queries.revoke_keys_of_transaction(services.pool, _transaction_id(job), reason)
+    forget_here(services)
 
 
 async def run_restore_for_transaction(services: Services, job: Job) -> None:
     await queries.restore_keys_of_transaction(services.pool, _transaction_id(job))
+    forget_here(services)
 
 
 async def revoke_refunded(services: Services) -> int:
     """Keys of purchases now ``refunded`` are revoked (whatever told commerce: a webhook, the dashboard)."""
-    return await queries.revoke_keys_of_refunded_transactions(services.pool)
+    revoked = await queries.revoke_keys_of_refunded_transactions(services.pool)
+    if revoked:
+        forget_here(services)
+    return revoked
 
 
 async def _owned_item(
@@ -217,8 +251,9 @@ async def issue_comp(
     expires_at: datetime | None = UNSET,
     floating: bool | None = None,
 ) -> tuple[str, License]:
-    """A key the creator gives away; owned by the account of ``email`` when there is one (it then shows in
-    that account's library), else only ``issued_to_email`` remembers whom it was for."""
+    """A key the creator gives away; owned by the account whose verified e-mail ``email`` is (it then shows
+    in that account's library), else only ``issued_to_email`` remembers whom it was for until such an account
+    claims it (`mnwd.licensing.library`)."""
     now = services.clock.now()
     _check_override(
         None if max_activations is UNSET else max_activations, None if expires_at is UNSET else expires_at, now
@@ -237,7 +272,7 @@ async def issue_comp(
             terms["expires_at"] = expires_at
         if floating is not None:
             terms["floating"] = floating
-        owner = None if email is None else await queries.get_user_by_email(tx.conn, email)
+        owner = None if email is None else await queries.get_verified_user_by_email(tx.conn, email)
         text, key_id = await _insert(
             services, tx.conn, item_id, terms, owner_id=owner, source="comp", issued_to_email=email
         )

@@ -26,6 +26,7 @@ from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.licensing import issuance, queries
 from mnwd.licensing.model import EXPIRY_KINDS, License, Policy
+from mnwd.licensing.validations import forget_on_commit
 from mnwd.services import Services
 
 __all__ = [
@@ -121,6 +122,7 @@ async def change_key(services: Services, creator_id: uuid.UUID, key_id: uuid.UUI
         raise NotFound("There is no such action.")
 
     async def body(tx: Tx) -> License:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, creator_id, key_id)
         if action == "suspend":
             await queries.update_key_status(tx.conn, key_id, "suspended", "suspended by the creator")
@@ -146,6 +148,7 @@ async def extend_key(
     """New terms for one key: its expiry (None: never) and its seats (None: unlimited)."""
 
     async def body(tx: Tx) -> None:
+        forget_on_commit(services, tx)
         license = await _owned_locked(tx, creator_id, key_id)
         if max_activations is not None and max_activations < license.activation_count:
             raise ValidationFailed(

@@ -37,7 +37,7 @@ async def keys_page(request: web.Request) -> web.Response:
         {
             "keys": owned,
             "saved": SAVED.get(request.query.get("saved", "")),
-            "cooldown_hours": round(cooldown / 3600, 1),
+            "cooldown": _every(cooldown),
         },
     )
 
@@ -65,3 +65,11 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/library/keys", keys_page)
     app.router.add_post("/library/keys/{key_id}/activations/{activation_id}/deactivate", deactivate)
     app.router.add_post("/library/keys/{key_id}/swap", swap)
+
+
+def _every(seconds: float) -> str:
+    """A cooldown as a person says it: "24 hours", "90 minutes", "1.5 hours"."""
+    hours = seconds / 3600
+    if hours < 2:
+        return f"{round(seconds / 60)} minutes"
+    return f"{hours:g} hours" if hours == round(hours, 1) else f"{round(hours, 1)} hours"

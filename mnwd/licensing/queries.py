@@ -71,9 +71,17 @@ async def get_transaction(conn: Conn, transaction_id: uuid.UUID) -> asyncpg.Reco
     )
 
 
-async def get_user_by_email(conn: Conn, email: str) -> uuid.UUID | None:
-    user_id: uuid.UUID | None = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
+async def get_verified_user_by_email(conn: Conn, email: str) -> uuid.UUID | None:
+    """The account whose verified e-mail this is (an unverified address proves nothing about its mailbox)."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM users WHERE lower(email) = lower($1) AND email_verified", email
+    )
     return user_id
+
+
+async def get_user_email(conn: Conn, user_id: uuid.UUID) -> str | None:
+    email: str | None = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    return email
 
 
 # Policies.
@@ -136,6 +144,60 @@ async def get_key_by_hash(conn: Conn, digest: bytes) -> License | None:
     return None if row is None else License.from_row(row)
 
 
+VALIDATE_ACTIVATION_COLUMNS = """
+    a.id AS a_id, a.machine_id AS a_machine_id, a.machine_name AS a_machine_name, a.platform AS a_platform,
+    a.app_version AS a_app_version, a.last_seen_at AS a_last_seen_at, a.lease_expires_at AS a_lease_expires_at,
+    a.created_at AS a_created_at
+"""
+
+
+async def validate_lookup(
+    conn: Conn, digest: bytes, fingerprint: str | None, now: datetime, stale_before: datetime
+) -> tuple[License, Activation | None] | None:
+    """``validate`` in one statement: the key by its hash, the fingerprint's activation if any, and "last
+    seen" recorded for that device when it is older than ``stale_before`` and the seat is in use (an active,
+    unexpired key; a lease still running); the seat answered carries that sighting. None: no such key."""
+    row = await conn.fetchrow(
+        f"""
+        WITH found AS (
+            SELECT {KEY_COLUMNS}, {VALIDATE_ACTIVATION_COLUMNS}
+            {KEY_FROM}
+            LEFT JOIN license_activations a ON a.license_key_id = k.id AND a.machine_id = $2
+            WHERE k.key_hash = $1
+        ), seen AS (
+            UPDATE license_activations SET last_seen_at = $3
+            FROM found f
+            WHERE license_activations.id = f.a_id AND license_activations.last_seen_at < $4
+              AND f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > $3)
+              AND (license_activations.lease_expires_at IS NULL OR license_activations.lease_expires_at > $3)
+            RETURNING license_activations.last_seen_at
+        )
+        SELECT found.*, (SELECT last_seen_at FROM seen) AS a_seen_now FROM found
+        """,
+        digest,
+        fingerprint,
+        now,
+        stale_before,
+    )
+    if row is None:
+        return None
+    license = License.from_row(row)
+    if row["a_id"] is None:
+        return license, None
+    activation = Activation(
+        id=row["a_id"],
+        license_key_id=license.id,
+        machine_id=row["a_machine_id"],
+        machine_name=row["a_machine_name"],
+        platform=row["a_platform"],
+        app_version=row["a_app_version"],
+        last_seen_at=row["a_seen_now"] or row["a_last_seen_at"],
+        lease_expires_at=row["a_lease_expires_at"],
+        created_at=row["a_created_at"],
+    )
+    return license, activation
+
+
 async def lock_key_by_hash(conn: asyncpg.Connection, digest: bytes) -> License | None:
     """The key, its row locked until the transaction ends: activations of one key happen one at a time."""
     row = await conn.fetchrow(f"SELECT {KEY_COLUMNS} {KEY_FROM} WHERE k.key_hash = $1 FOR UPDATE OF k", digest)
@@ -167,6 +229,21 @@ async def list_keys_of_owner(conn: Conn, owner_id: uuid.UUID) -> list[License]:
         f"SELECT {KEY_COLUMNS} {KEY_FROM} WHERE k.owner_id = $1 ORDER BY k.created_at DESC", owner_id
     )
     return [License.from_row(r) for r in rows]
+
+
+async def claim_comps(conn: Conn, user_id: uuid.UUID) -> int:
+    """Give the account the comps issued to its e-mail address while nobody owned them, once that address is
+    verified. Concurrent claims: the row lock makes the second re-check ``owner_id IS NULL`` and skip."""
+    status: str = await conn.execute(
+        """
+        UPDATE license_keys k SET owner_id = u.id
+        FROM users u
+        WHERE u.id = $1 AND u.email_verified AND k.owner_id IS NULL AND k.issued_to_email IS NOT NULL
+          AND lower(k.issued_to_email) = lower(u.email)
+        """,
+        user_id,
+    )
+    return int(status.split()[-1])
 
 
 async def list_keys_of_item(conn: Conn, item_id: uuid.UUID, search: str, limit: int) -> list[License]:

@@ -11,8 +11,11 @@
 - ``POST /api/v1/items/{item_id}/licenses`` ``{email?, max_activations?, expires_at?, floating?}`` -> 201
   ``{key, license, owner, issued_to_email}``: a comp by the item's creator (token scope ``licenses:write``).
 
-Every call counts against a limit per address and one per key (429 with ``Retry-After``); refusals an app can
-act on are 403 ``license-refused`` / 404 ``not-found`` with a ``code``.
+Every call counts against a limit per address and one per key (429 with ``Retry-After``): in this daemon's
+memory (`mnwd.licensing.local_limits`), and for every call but ``validate`` in PostgreSQL too, so that those
+hold across daemons. Refusals an app can act on are 403 ``license-refused`` / 404 ``not-found`` with a
+``code``. ``validate`` is the hot path: the key is hashed once (the hash keys the limit and the lookup), the
+answer usually comes from memory (`mnwd.licensing.validations`) and is encoded straight to bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aiohttp import web
 
 from mnwd.errors import BadRequest, NotFound, ValidationFailed
 from mnwd.licensing import activations, files, issuance, keys
+from mnwd.licensing.local_limits import LocalLimiter
 from mnwd.licensing.settings import LicensingSettings
 from mnwd.oauth import require_api_user
 from mnwd.ratelimit import Limit
@@ -39,6 +43,7 @@ __all__ = ["setup"]
 
 BASE = "/api/v1/licenses"
 MAX_BODY_BYTES = 16 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
 RATE_MESSAGE = "Too many license requests. Wait and try again; stay in the grace period meanwhile."
 
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -85,14 +90,48 @@ def _address(request: web.Request) -> str | None:
         return None
 
 
+class _Limits:
+    """The two limits of the license API (from the settings) and this application's in-memory counts."""
+
+    def __init__(self) -> None:
+        self.local = LocalLimiter()
+        self._settings: LicensingSettings | None = None
+        self.per_address = self.per_key = Limit("licensing:unset", 1, 60)
+
+    def of(self, services: Services) -> _Limits:
+        settings = services.config.section(LicensingSettings)
+        if settings is not self._settings:
+            self.per_address = Limit("licensing:address", settings.per_address_per_minute, 60, RATE_MESSAGE)
+            self.per_key = Limit("licensing:key", settings.per_key_per_minute, 60, RATE_MESSAGE)
+            self._settings = settings
+        return self
+
+
+LIMITS = web.AppKey("licensing.limits", _Limits)
+
+
+def _key_bucket(key: str, digest: bytes | None) -> bytes | str:
+    """What the key's in-memory count is kept under: its lookup hash, or (not a key at all) the text sent."""
+    return key if digest is None else digest
+
+
+def _limit_here(request: web.Request, services: Services, key: str, digest: bytes | None) -> _Limits:
+    """Count the call in this daemon's memory (429 beyond a limit): all ``validate`` pays (docs/licensing.md)."""
+    limits = request.app[LIMITS].of(services)
+    limits.local.hit_all(
+        [(limits.per_address, request.remote or ""), (limits.per_key, _key_bucket(key, digest))],
+        services.clock.time(),
+    )
+    return limits
+
+
 async def _limit(request: web.Request, key: str) -> None:
+    """The calls that change or hand out something count in memory and in PostgreSQL, whose counts every
+    daemon shares."""
     services = request.app[SERVICES]
-    settings = services.config.section(LicensingSettings)
+    limits = _limit_here(request, services, key, activations.key_digest(key))
     await services.limiter.hit_all(
-        [
-            (Limit("licensing:address", settings.per_address_per_minute, 60, RATE_MESSAGE), request.remote or ""),
-            (Limit("licensing:key", settings.per_key_per_minute, 60, RATE_MESSAGE), keys.normalize_key(key) or key),
-        ]
+        [(limits.per_address, request.remote or ""), (limits.per_key, keys.normalize_key(key) or key)]
     )
 
 
@@ -127,10 +166,12 @@ async def activate(request: web.Request) -> web.Response:
 @csrf_exempt
 async def validate(request: web.Request) -> web.Response:
     body = await read_json(request, ValidateIn, max_bytes=MAX_BODY_BYTES)
-    await _limit(request, body.key)
     services = _services(request)
-    outcome = await activations.validate(services, body.key, body.fingerprint, body.entitlements)
-    return json_response(outcome.body(services.clock.now()), headers={"Cache-Control": "no-store"})
+    digest = activations.key_digest(body.key)
+    _limit_here(request, services, body.key, digest)
+    now = services.clock.now()
+    outcome = await activations.validate_digest(services, digest, body.fingerprint, body.entitlements, now=now)
+    return web.Response(body=outcome.encode(now), content_type="application/json", headers=NO_STORE)
 
 
 @csrf_exempt
@@ -218,6 +259,7 @@ async def public_keys(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[LIMITS] = _Limits()
     app.router.add_post(f"{BASE}/activate", activate)
     app.router.add_post(f"{BASE}/validate", validate)
     app.router.add_post(f"{BASE}/deactivate", deactivate)

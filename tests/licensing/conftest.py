@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -133,3 +134,19 @@ async def api(client: Client, path: str, body: Any, **headers: str) -> tuple[int
             await response.json(content_type=None) if response.content_type.endswith("json") else await response.text()
         )
         return response.status, doc
+
+
+async def validate(client: Client, key: str, **more: object) -> Any:
+    status, doc = await api(client, "/api/v1/licenses/validate", {"key": key, **more})
+    assert status == 200, doc
+    return doc
+
+
+async def eventually(client: Client, key: str, code: str, **more: object) -> None:
+    """Validate until the answer is ``code``: a change made in SQL by hand reaches the daemon's kept
+    validations by the NOTIFY of a trigger, a moment after its commit (mnwd/licensing/validations.py)."""
+    for _ in range(50):
+        if (await validate(client, key, **more))["code"] == code:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"validate never answered {code}")

@@ -61,7 +61,7 @@ async def test_the_policy_form_saves_and_shows_mistakes(browser: Browser, shop: 
 async def test_comps_bulk_search_and_key_actions(
     browser: Browser, client: Client, shop: Shop, services: Services, make_user: MakeUser
 ) -> None:
-    await make_user("friend")
+    await make_user("friend", email_verified=True)
     await sign_in(browser, "maker")
     page = await browser.submit(
         page_of(shop), f"{page_of(shop)}/comps", {"email": "FRIEND@example.org", "max_activations": "2"}

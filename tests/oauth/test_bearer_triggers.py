@@ -18,6 +18,7 @@ import pytest
 
 import mnwd.oauth.bearer
 from mnwd.domains import sql_dirs
+from mnwd.licensing import validations as license_validations
 from mnwd.oauth import bearer_cache
 from mnwd.oauth.queries import ACCESS_TOKEN_QUERY
 from mnwd.sync import notifier
@@ -232,7 +233,10 @@ def test_channels_in_sql_are_the_python_constants() -> None:
     channels = {path: set(literal.findall(text)) for path, text in sql_texts().items()}
     bearers_file = next(str(p) for d in sql_dirs() for p in d.glob("mnwd_bearers_changed.sql"))
     assert channels[bearers_file] == {bearer_cache.CHANNEL}
-    assert set().union(*channels.values()) <= {bearer_cache.CHANNEL, notifier.CHANNEL}
+    assert set().union(*channels.values()) <= {bearer_cache.CHANNEL, notifier.CHANNEL, license_validations.CHANNEL}
+    # Kept license validations (mnwd/licensing/validations.py) hear their trigger of migration 0037.
+    licensing_file = next(path for path in channels if path.endswith("0037_license_comp_claims.sql"))
+    assert channels[licensing_file] == {license_validations.CHANNEL}
     # Sync pokes are sent by the daemon after the push's commit, on notifier.CHANNEL (bound in
     # mnwd/sync/domain.py), never from the push's SQL.
     sync_push = next(text for path, text in sql_texts().items() if path.endswith("sync/sql/sync_push.sql"))
