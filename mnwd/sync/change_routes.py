@@ -80,7 +80,7 @@ async def push(request: web.Request) -> web.Response:
         body,
         services[changes.WAITING_PUSHES],
     )
-    services[SYNC_METRICS].changes.labels("push").inc(len(body.mutations))
+    services[SYNC_METRICS].pushed.inc(len(body.mutations))
     return _encoded(result)
 
 
@@ -92,7 +92,7 @@ async def pull(request: web.Request) -> web.Response:
     if query.wait > 0:
         # The token may have been revoked while the pull waited: a row pushed since must not reach it.
         await recheck_bearer(request)
-    services[SYNC_METRICS].changes.labels("pull").inc(result.count)
+    services[SYNC_METRICS].pulled.inc(result.count)
     return web.Response(body=result.to_json(), content_type=JSON)
 
 

@@ -12,6 +12,8 @@ __all__ = ["SYNC_METRICS", "SyncMetrics"]
 class SyncMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.changes = Counter("mnwd_sync_changes", "Sync changes pushed and pulled", ["direction"], registry=registry)
+        self.pushed = self.changes.labels("push")
+        self.pulled = self.changes.labels("pull")
 
 
 SYNC_METRICS = ServiceKey("sync.metrics", SyncMetrics)

@@ -144,9 +144,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        metrics = request.app[SERVICES].metrics
-        metrics.http_requests.labels(route, request.method, str(status)).inc()
-        metrics.http_latency.labels(route).observe(elapsed)
+        request.app[SERVICES].metrics.request_answered(route, request.method, status, elapsed)
         if access_log.isEnabledFor(logging.INFO):
             path = _loggable_path(request)
             access_log.info(
