@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -25,14 +25,28 @@ class UnsupportedMediaType(Problem):
     slug = "unsupported-media-type"
 
 
+# A decoder per body type (a handful, fixed by the code): made once, not on every request.
+_DECODERS: dict[object, msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(raw: bytes, type_: type[T]) -> T:
+    decoder = _DECODERS.get(type_)
+    if decoder is None:
+        decoder = _DECODERS[type_] = msgspec.json.Decoder(type_)
+    value: T = decoder.decode(raw)
+    return value
+
+
 def _field(path: str) -> str:
     return path.lstrip(".") or "$"
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The body, up to ``limit`` bytes (413 beyond), whatever the app-wide ``client_max_size``."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", limit=limit)
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", limit=limit)
+        return await request.content.read()  # the parser stops at Content-Length: no more than that comes
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(256 * 1024):
@@ -49,10 +63,10 @@ async def read_json(request: web.Request, type_: type[T], *, max_bytes: int | No
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f"Send the body as application/json (got {content_type or 'no Content-Type'}).")
     raw = await (read_limited(request, max_bytes) if max_bytes is not None else request.read())
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise BadRequest("The request body is empty; a JSON document was expected.", slug="malformed-json")
     try:
-        return msgspec.json.decode(raw, type=type_)
+        return _decode(raw, type_)
     except msgspec.ValidationError as exc:
         match = _AT_PATH.match(str(exc))
         assert match is not None
