@@ -37,6 +37,7 @@ __all__ = [
     "insert_tier",
     "insert_transaction",
     "item_needs_license",
+    "list_billing_subscriptions_of_user",
     "list_library",
     "list_library_parts",
     "list_promos",
@@ -450,6 +451,24 @@ async def get_owned_subscription(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM subscriptions WHERE id = $1 AND subscriber_id = $2", subscription_id, subscriber_id
+    )
+
+
+async def list_billing_subscriptions_of_user(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The subscriptions that may still charge someone, the user's own and those to the user's projects, with
+    the account they are billed on (the creator's connected account) and what a mail to the subscriber needs."""
+    return await _fetch(
+        conn,
+        "SELECT s.id, s.status, s.subscriber_id, s.stripe_subscription_id, s.stripe_checkout_session_id,"
+        " COALESCE(s.stripe_account_id, c.stripe_account_id) AS stripe_account_id, p.user_id AS creator_id,"
+        " p.title AS project_title, t.name AS tier_name, c.username AS creator_username,"
+        " b.email AS subscriber_email, b.username AS subscriber_username"
+        " FROM subscriptions s JOIN projects p ON p.id = s.project_id JOIN subscription_tiers t ON t.id = s.tier_id"
+        " JOIN users c ON c.id = p.user_id JOIN users b ON b.id = s.subscriber_id"
+        " WHERE (s.subscriber_id = $1 OR p.user_id = $1) AND s.status IN ('incomplete', 'active', 'past_due')"
+        " AND (s.stripe_subscription_id IS NOT NULL OR s.stripe_checkout_session_id IS NOT NULL)"
+        " ORDER BY s.created_at",
+        user_id,
     )
 
 

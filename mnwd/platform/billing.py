@@ -12,6 +12,9 @@ Checkout with ``account=None`` (the platform's account, never a connected one).
 - ``subscribe_fan_plus(services, viewer)`` → the Checkout page; `Conflict` while Fan+ is live.
 - ``portal_url(services, viewer, kind)`` → the Stripe billing portal (cancel, change the card).
 - ``handle_event(kind)`` → the handler commerce's webhook calls (`mnwd.commerce.PLATFORM_SUBSCRIPTIONS`).
+- ``cancel_on_account_deletion(services)`` → the platform's `mnwd.accounts.DELETION_HOOKS` hook: a deleted
+  user's creator tier and Fan+ (live, or a checkout still open) are cancelled at Stripe by commerce's durable
+  job (`mnwd.commerce.enqueue_cancellation`), queued in the deletion's transaction.
 - ``enforce_grace(services)`` (periodic) → creators past due for longer than ``MNWD_PLATFORM_BILLING_GRACE_DAYS``
   fall back to basic limits (``grace_enforced_at``) and are mailed so, through the outbound queue in the
   same transaction (keyed by the row and the failure: never twice).
@@ -44,6 +47,7 @@ from mnwd.commerce import (
     STATUS_FROM_STRIPE,
     PlatformSubscriptionEvent,
     StripeGateway,
+    enqueue_cancellation,
     require_gateway,
 )
 from mnwd.db.tx import Tx, run_tx
@@ -62,6 +66,7 @@ __all__ = [
     "FAN_PLUS_PAGE",
     "Billing",
     "Plan",
+    "cancel_on_account_deletion",
     "choose_tier",
     "creator_billing",
     "enforce_grace",
@@ -353,6 +358,20 @@ def handle_event(kind: str) -> Callable[[Tx, StripeGateway, PlatformSubscription
         return await _apply(tx, gateway, kind, event)
 
     return handle
+
+
+def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:
+    async def hook(tx: Tx, user_id: uuid.UUID) -> None:
+        for row in await queries.list_billing_subscriptions_of_user(tx.conn, user_id):
+            await enqueue_cancellation(
+                tx,
+                services,
+                account=None,
+                subscription=row["stripe_subscription_id"],
+                checkout_session=row["stripe_checkout_session_id"],
+            )
+
+    return hook
 
 
 async def enforce_grace(services: Services) -> int:
