@@ -10,6 +10,8 @@ Checkout with ``account=None`` (the platform's account, never a connected one).
   tier's Price at Stripe (prorated) and the row brought to Stripe's state at once (`sync`); ``past_due``:
   `Conflict` (settle the payment in the billing portal first).
 - ``subscribe_fan_plus(services, viewer)`` → the Checkout page; `Conflict` while Fan+ is live.
+- ``is_fan_plus(pool, user_id)`` → whether the user is a Fan+ supporter now (``active`` or ``past_due``, as the
+  supporters' list counts), for the badge on their profile (`fan_plus_badge_global`).
 - ``portal_url(services, viewer, kind)`` → the Stripe billing portal (cancel, change the card).
 - ``handle_event(kind)`` → the handler commerce's webhook calls (`mnwd.commerce.PLATFORM_SUBSCRIPTIONS`).
 - ``cancel_on_account_deletion(services)`` → the platform's `mnwd.accounts.DELETION_HOOKS` hook: a deleted
@@ -73,6 +75,7 @@ __all__ = [
     "fan_plus_of",
     "fan_plus_price_cents",
     "handle_event",
+    "is_fan_plus",
     "portal_url",
     "subscribe_fan_plus",
     "supporters",
@@ -184,6 +187,10 @@ async def tier_of(pool: asyncpg.Pool, user_id: uuid.UUID) -> tuple[str, str, dat
 
 async def fan_plus_of(pool: asyncpg.Pool, user_id: uuid.UUID) -> Billing:
     return _billing(await queries.get_platform_subscription(pool, FAN_PLUS, user_id))
+
+
+async def is_fan_plus(pool: asyncpg.Pool, user_id: uuid.UUID) -> bool:
+    return await queries.is_fan_plus_supporter(pool, user_id)
 
 
 async def supporters(pool: asyncpg.Pool, limit: int = 500) -> list[asyncpg.Record]:

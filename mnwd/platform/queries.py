@@ -561,6 +561,15 @@ async def enforce_billing_grace(conn: Conn, grace_seconds: float) -> list[asyncp
     )
 
 
+async def is_fan_plus_supporter(conn: Conn, user_id: uuid.UUID) -> bool:
+    """The same rule as the supporters' list: a live Fan+ subscription (``active`` or ``past_due``)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM fan_plus_subscriptions WHERE user_id = $1 AND status IN ('active', 'past_due'))",
+        user_id,
+    )
+    return found
+
+
 async def list_fan_plus_supporters(conn: Conn, limit: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
