@@ -21,6 +21,12 @@ such row that may still charge someone becomes a durable job:
   times, also twice at once. Stripe unreachable or refusing: the job raises and the queue retries it with
   backoff (``MAX_ATTEMPTS`` attempts, about a day), then it is ``dead`` for an operator (docs/jobs.md).
 
+A backstop for what no deletion saw (a checkout started in another tab while the account was being deleted,
+a project deleted with its subscribers): an event about a subscription whose metadata names a row of ours
+that no longer exists queues the same job (`mnwd.commerce.subscriptions.apply_subscription_event`, and the
+platform's handler for its own). Rows go only with their account or project, so such a subscription bills
+for nothing.
+
 No refund is made for the period already paid: cancelling "now" stops the next charge, and the subscription's
 current period was bought before the account went.
 """
@@ -49,14 +55,15 @@ LIVE = ("active", "past_due")
 
 async def enqueue_cancellation(
     tx: Tx,
-    services: Services,
     *,
     account: str | None,
     subscription: str | None,
     checkout_session: str | None,
+    wake: Callable[[], None] | None = None,
 ) -> None:
     """Have ``subscription`` (and what ``checkout_session`` may still make) cancelled at Stripe once ``tx``
-    commits. Nothing to stop (neither given): nothing queued."""
+    commits (``wake``: the job queue's, to run it now rather than at the next poll). Nothing to stop (neither
+    given): nothing queued."""
     target = subscription or checkout_session
     if target is None:
         return
@@ -67,7 +74,8 @@ async def enqueue_cancellation(
         key=f"cancel:{account or 'platform'}:{target}"[:200],
         max_attempts=MAX_ATTEMPTS,
     )
-    tx.after_commit(services.jobs.wake)
+    if wake is not None:
+        tx.after_commit(wake)
 
 
 def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:
@@ -78,10 +86,10 @@ def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], 
         for row in await queries.list_billing_subscriptions_of_user(tx.conn, user_id):
             await enqueue_cancellation(
                 tx,
-                services,
                 account=row["stripe_account_id"],
                 subscription=row["stripe_subscription_id"],
                 checkout_session=row["stripe_checkout_session_id"],
+                wake=services.jobs.wake,
             )
             if row["creator_id"] == user_id and row["subscriber_id"] != user_id and row["status"] in LIVE:
                 await enqueue_mail(

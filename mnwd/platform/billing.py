@@ -327,7 +327,16 @@ async def _apply(tx: Tx, gateway: StripeGateway, kind: str, event: PlatformSubsc
         session_id=event.session_id,
     )
     if row is None:
-        return f"{label}-unknown-subscription" if mine else None
+        if not mine:
+            return None
+        if _uuid(event.metadata.get("mnwd_row_id")) is not None and event.stripe_subscription_id:
+            # Our metadata names a row made before the checkout, and it is gone: its user was deleted (a checkout
+            # paid in another tab meanwhile). Nothing may bill for them.
+            await enqueue_cancellation(
+                tx, account=None, subscription=event.stripe_subscription_id, checkout_session=None
+            )
+            return f"{label}-orphan-canceled"
+        return f"{label}-unknown-subscription"
     if event.type == "checkout.session.expired":
         return f"{label}-checkout-expired"
     stripe_id = event.stripe_subscription_id or row["stripe_subscription_id"]
@@ -372,10 +381,10 @@ def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], 
         for row in await queries.list_billing_subscriptions_of_user(tx.conn, user_id):
             await enqueue_cancellation(
                 tx,
-                services,
                 account=None,
                 subscription=row["stripe_subscription_id"],
                 checkout_session=row["stripe_checkout_session_id"],
+                wake=services.jobs.wake,
             )
 
     return hook

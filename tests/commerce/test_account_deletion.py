@@ -198,3 +198,26 @@ async def test_when_a_creator_is_closed_with_live_subscribers_each_is_cancelled_
     assert len(mails) == 1
     assert mails[0]["To"] == "buyer@example.org"
     assert "you will not be charged for it again" in mails[0].get_content()
+
+
+async def test_a_subscription_whose_row_went_with_its_project_is_cancelled_at_its_next_event(shop: Shop) -> None:
+    """The backstop: a creator deletes a project that has a live subscriber (the store does not ask commerce). The
+    subscription's next event names a row of ours that is gone: it is cancelled, once, and bills nothing more."""
+    session = await _checkout(shop, await _tier(shop, "Patron"))
+    shop.fake.pay(session)
+    await shop.fake.settle()
+    subscription = str(shop.fake.objects[session]["subscription"])
+    status, _ = await shop.maker_api.call("DELETE", f"/api/v1/projects/{shop.project_id}")
+    assert status in (200, 204)
+    assert await shop.pool.fetchval("SELECT count(*) FROM subscriptions") == 0
+
+    shop.fake.renew(subscription)
+    await shop.fake.settle()
+    outcomes = {r["outcome"] for r in await shop.pool.fetch("SELECT outcome FROM subscription_events")}
+    assert "orphan-canceled" in outcomes
+    (job,) = await _cancel_jobs(shop)
+    assert job["payload"] == {"account": shop.account, "subscription": subscription, "checkout_session": None}
+    await run_jobs(shop.services)
+    await shop.fake.settle()
+    assert shop.fake.live_subscriptions(shop.account) == []
+    assert len(await _cancel_jobs(shop)) == 1  # the cancellation's own event queues nothing more

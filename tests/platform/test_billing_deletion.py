@@ -71,3 +71,21 @@ async def test_an_abandoned_checkout_of_a_tier_is_expired_when_the_creator_leave
 async def test_a_user_without_subscriptions_queues_nothing(alice: Browser, pool: asyncpg.Pool) -> None:
     assert (await _delete(alice, "alice")).status == 200
     assert await _cancel_jobs(pool) == []
+
+
+async def test_a_platform_subscription_paid_for_a_user_already_gone_is_cancelled(
+    maker: Browser, fake_stripe: FakeStripe, pool: asyncpg.Pool, services: Services
+) -> None:
+    """The backstop: the user's row went without the deletion's hooks (an operator's SQL, or a checkout paid in
+    another tab while the deletion committed); the subscription's events name a row that is gone."""
+    session = session_of(onward(await maker.submit("/fan-plus", "/fan-plus/subscribe", {})))
+    await pool.execute("DELETE FROM users WHERE username = 'maker'")
+    fake_stripe.pay(session)
+    await fake_stripe.settle()
+    made = str(fake_stripe.objects[session]["subscription"])
+    outcomes = {r["outcome"] for r in await pool.fetch("SELECT outcome FROM subscription_events")}
+    assert "fan-plus-orphan-canceled" in outcomes
+    (job,) = await _cancel_jobs(pool)
+    assert job["payload"] == {"account": None, "subscription": made, "checkout_session": None}
+    await run_jobs(services)
+    assert fake_stripe.live_subscriptions(None) == []
