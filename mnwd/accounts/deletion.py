@@ -1,9 +1,10 @@
 """Deleting one's own account (after re-authentication, see `reauth`).
 
 - ``describe_deletion(services, viewer)``: what the account holds (projects, repos, apps, sales, purchases,
-  devices, synced changes and files, app grants, passkeys), counted, so the confirmation page can say what
-  goes. Sales to others stay as the buyers' receipts, without the seller (``transactions.seller_id`` is SET
-  NULL); everything else listed is removed.
+  devices, synced changes and files, app grants, passkeys, live subscriptions it pays), counted, so the
+  confirmation page can say what goes. Sales to others stay as the buyers' receipts, without the seller
+  (``transactions.seller_id`` is SET NULL); subscriptions are cancelled at Stripe (`DELETION_HOOKS`); everything
+  else listed is removed.
 - ``dependents(services, viewer)``: why the account cannot go yet: other people's devices in its apps (their
   synced data would go with the app), active subscriptions to its projects, others' completed purchases of its
   items (their license keys would go), posts it wrote in other people's projects (``blog_posts.author_id`` has

@@ -59,6 +59,8 @@ async def test_a_buyers_deletion_cancels_their_subscription_and_expires_their_op
     subscription = str(shop.fake.objects[paid]["subscription"])
     assert shop.fake.live_subscriptions(shop.account) == [subscription]
 
+    page = await shop.buyer.get("/settings/delete")
+    assert page.has("Cancelled at Stripe, so nothing is charged again: 1 subscription you pay")
     done = await _delete(shop.buyer, "buyer")
     assert done.status == 200, done.text
     assert done.has("Your account is deleted")
