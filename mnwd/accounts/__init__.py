@@ -12,8 +12,12 @@ Personal access tokens (`mnwd.accounts.personal_tokens`): `is_personal_token(tok
 
 `SIGNUP_HOOKS`: the list of ``hook(tx, user_id, extras)`` run inside the sign-up transaction (the platform
 redeems invite codes there).
+
+`DELETION_HOOKS`: the list of ``hook(tx, user_id)`` run inside an account deletion's transaction before the row
+goes (commerce and the platform enqueue the cancellation of the subscriptions it leaves at Stripe).
 """
 
+from mnwd.accounts.deletion import DELETION_HOOKS
 from mnwd.accounts.domain import DOMAIN
 from mnwd.accounts.personal_tokens import (
     TokenCaller,
@@ -29,6 +33,7 @@ from mnwd.accounts.token_scopes import TOKEN_SCOPES
 from mnwd.accounts.users import SIGNUP_HOOKS
 
 __all__ = [
+    "DELETION_HOOKS",
     "DOMAIN",
     "SIGNUP_HOOKS",
     "TOKEN_SCOPES",

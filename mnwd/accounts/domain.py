@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from mnwd.accounts.commands import add_commands
+from mnwd.accounts.deletion import DELETION_HOOKS
 from mnwd.accounts.email_change import CHANGE_MAIL, CHANGED_NOTICE, send_changed_notice, send_queued_change
 from mnwd.accounts.links import LOGIN_LINK_MAIL, VERIFICATION_MAIL, send_queued_login_link, send_queued_verification
 from mnwd.accounts.passkeys import PASSKEY_ADDED_MAIL, send_passkey_added_mail
@@ -25,6 +26,7 @@ __all__ = ["DOMAIN"]
 @contextlib.asynccontextmanager
 async def start(services: Services) -> AsyncIterator[None]:
     services[PASSWORDS] = Passwords()
+    services[DELETION_HOOKS] = []
     services[REVOKE_HOOKS] = []
     services[SIGNUP_HOOKS] = []
     services[TOKEN_USE] = TokenUse()

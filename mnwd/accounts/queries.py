@@ -562,7 +562,11 @@ SELECT
     (SELECT count(*) FROM sync_log WHERE user_id = $1) AS sync_changes,
     (SELECT count(*) FROM sync_blobs WHERE user_id = $1) AS sync_blobs,
     (SELECT count(*) FROM oauth_grants WHERE user_id = $1 AND revoked_at IS NULL) AS grants,
-    (SELECT count(*) FROM user_passkeys WHERE user_id = $1) AS passkeys
+    (SELECT count(*) FROM user_passkeys WHERE user_id = $1) AS passkeys,
+    (SELECT count(*) FROM subscriptions WHERE subscriber_id = $1 AND status IN ('active', 'past_due'))
+    + (SELECT count(*) FROM creator_subscriptions WHERE user_id = $1 AND status IN ('active', 'past_due'))
+    + (SELECT count(*) FROM fan_plus_subscriptions WHERE user_id = $1 AND status IN ('active', 'past_due'))
+    AS subscriptions
 """
 
 DEPENDENTS_SQL = """

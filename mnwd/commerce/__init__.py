@@ -10,8 +10,13 @@ Fan+): `PLATFORM_SUBSCRIPTIONS` (register a handler by ``mnwd_kind``, see
 `mnwd.commerce.platform_subscriptions`), `PlatformSubscriptionEvent`, `StripeGateway` and `require_gateway`
 (calls with ``account=None`` go to the platform's account), `STATUS_FROM_STRIPE` (Stripe's subscription status
 → ours), `leave_for` (answer a form by sending the browser on to Stripe).
+
+`enqueue_cancellation(tx, services, account=, subscription=, checkout_session=)`: in the caller's transaction,
+a durable job that cancels a subscription at Stripe (and expires the Checkout Session that may still make one);
+the platform uses it for its own subscriptions when their account is deleted (`mnwd.commerce.cancellations`).
 """
 
+from mnwd.commerce.cancellations import enqueue_cancellation
 from mnwd.commerce.domain import DOMAIN
 from mnwd.commerce.gateway import StripeGateway, require_gateway
 from mnwd.commerce.leaving import leave_for
@@ -24,6 +29,7 @@ __all__ = [
     "STATUS_FROM_STRIPE",
     "PlatformSubscriptionEvent",
     "StripeGateway",
+    "enqueue_cancellation",
     "leave_for",
     "require_gateway",
 ]

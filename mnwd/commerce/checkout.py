@@ -200,8 +200,14 @@ async def checkout_tier(
     promo = await check_promo(
         pool, seller_id=tier["seller_id"], raw_code=promo_code, tier_id=tier_id, project_id=tier["project_id"]
     )
+    # What each period bills: the tier's price less a discount code's coupon (Stripe's ``duration=forever``).
+    billed = discounted(tier["price_cents"], promo) if promo is not None and promo.purpose == "discount" else None
     row = await queries.insert_subscription(
-        pool, subscriber_id=buyer.user_id, tier=tier, promo_code_id=promo.id if promo else None
+        pool,
+        subscriber_id=buyer.user_id,
+        tier=tier,
+        promo_code_id=promo.id if promo else None,
+        amount_cents=tier["price_cents"] if billed is None else billed,
     )
     base = services.config.base_url.rstrip("/")
     subscription_data: dict[str, Any] = {"metadata": {"mnwd_subscription_id": str(row["id"])}}

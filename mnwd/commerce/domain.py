@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mnwd.commerce import api, library, mails, pages_buyer, pages_dashboard, refunds, webhook_routes
+from mnwd.accounts import DELETION_HOOKS
+from mnwd.commerce import api, cancellations, library, mails, pages_buyer, pages_dashboard, refunds, webhook_routes
 from mnwd.commerce.fulfilment import RECEIPT_JOB, REFUND_DUPLICATE_JOB, SALE_JOB
 from mnwd.commerce.gateway import PAYMENTS, Payments, StripeGateway
 from mnwd.commerce.platform_subscriptions import PLATFORM_SUBSCRIPTIONS
@@ -32,6 +33,7 @@ async def start(services: Services) -> AsyncIterator[None]:
     gateway = StripeGateway(settings) if settings.payments_configured else None
     services[PAYMENTS] = Payments(settings, gateway)
     services[PLATFORM_SUBSCRIPTIONS] = {}
+    services[DELETION_HOOKS].append(cancellations.cancel_on_account_deletion(services))
     try:
         yield
     finally:
@@ -68,5 +70,6 @@ DOMAIN = Domain(
         JobKind(RECEIPT_JOB, mails.send_receipt),
         JobKind(SALE_JOB, mails.notify_sale),
         JobKind(REFUND_DUPLICATE_JOB, refunds.refund_duplicate),
+        JobKind(cancellations.CANCEL_JOB, cancellations.cancel_at_stripe, max_attempts=cancellations.MAX_ATTEMPTS),
     ),
 )

@@ -12,7 +12,8 @@ Races handled: the same ``checkout.session.completed`` delivered many times at o
 ``async_payment_succeeded``: the row lock of the ``UPDATE`` lets one win, the others find it completed. The
 buyer's return to the success page never fulfils (it only reads). A second paid session of an item the buyer
 already owns (two tabs) violates ``transactions_one_completed_per_buyer_item``: that row is marked ``failed``
-and job ``commerce.refund_duplicate`` refunds the payment.
+with its payment intent, job ``commerce.refund_duplicate`` refunds the payment, and the refund's
+``charge.refunded`` makes the row ``refunded`` (a refunded sale in the seller's figures, never access).
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ async def complete_session(tx: Tx, session: dict[str, Any], account: str | None)
                 conn, session_id=session["id"], transaction_id=_metadata_id(session), payment_intent=payment_intent
             )
     except asyncpg.UniqueViolationError:
-        await queries.fail_transaction(conn, session_id=session["id"], transaction_id=_metadata_id(session))
+        await queries.fail_transaction(
+            conn, session_id=session["id"], transaction_id=_metadata_id(session), payment_intent=payment_intent
+        )
         await jobs.enqueue(
             conn,
             REFUND_DUPLICATE_JOB,

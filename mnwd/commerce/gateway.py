@@ -177,6 +177,58 @@ class StripeGateway:
             self._client.v1.subscriptions.cancel_async(subscription, options=self._on(account)),
         )
 
+    async def _unless_missing(self, what: str, call: Any) -> dict[str, Any] | None:
+        """Like `_call`, but Stripe's 404 (no such object, or a subscription already cancelled: Stripe answers a
+        second cancellation so) is ``None`` instead of an error."""
+        try:
+            result = await call
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            log.warning("stripe call failed", extra={"call": what, "error": str(exc.user_message or exc)})
+            raise PaymentProviderError(f"Stripe refused: {exc.user_message or 'unknown error'}") from None
+        except stripe.StripeError as exc:
+            log.warning("stripe call failed", extra={"call": what, "error": str(exc.user_message or exc)})
+            raise PaymentProviderError(f"Stripe refused: {exc.user_message or 'unknown error'}") from None
+        return result.to_dict()  # type: ignore[no-any-return]
+
+    async def end_subscription(self, account: str | None, subscription: str) -> str:
+        """Cancel at once unless it has ended: ``canceled`` (by this call), ``ended`` (cancelled or expired before,
+        or unknown to Stripe). Safe to repeat and to run twice at once: the second cancellation is Stripe's 404."""
+        current = await self._unless_missing(
+            "subscriptions.retrieve",
+            self._client.v1.subscriptions.retrieve_async(subscription, options=self._on(account)),
+        )
+        if current is None or current.get("status") in ("canceled", "incomplete_expired"):
+            return "ended"
+        done = await self._unless_missing(
+            "subscriptions.cancel",
+            self._client.v1.subscriptions.cancel_async(subscription, options=self._on(account)),
+        )
+        return "ended" if done is None else "canceled"
+
+    async def close_checkout_session(self, account: str | None, session: str) -> str | None:
+        """Expire a Checkout Session still open, so it can no longer be paid; the subscription it made if it was
+        paid already (or meanwhile), else ``None``."""
+        options = self._on(account)
+        found = await self._unless_missing(
+            "checkout.sessions.retrieve", self._client.v1.checkout.sessions.retrieve_async(session, options=options)
+        )
+        if found is None:
+            return None
+        if found.get("status") == "open":
+            try:
+                expired = await self._client.v1.checkout.sessions.expire_async(session, options=options)
+                found = expired.to_dict()
+            except stripe.StripeError:
+                # Paid between our two calls: read it again and take its subscription.
+                found = await self._call(
+                    "checkout.sessions.retrieve",
+                    self._client.v1.checkout.sessions.retrieve_async(session, options=options),
+                )
+        subscription = found.get("subscription")
+        return str(subscription) if subscription else None
+
 
 @dataclass(frozen=True)
 class Payments:

@@ -37,6 +37,7 @@ __all__ = [
     "insert_tier",
     "insert_transaction",
     "item_needs_license",
+    "list_billing_subscriptions_of_user",
     "list_library",
     "list_library_parts",
     "list_promos",
@@ -221,12 +222,18 @@ async def complete_transaction(
     )
 
 
-async def fail_transaction(conn: Conn, *, session_id: str | None, transaction_id: uuid.UUID | None) -> bool:
+async def fail_transaction(
+    conn: Conn, *, session_id: str | None, transaction_id: uuid.UUID | None, payment_intent: str | None = None
+) -> bool:
+    """``payment_intent``: a payment that was made but is not kept (a second payment of an owned item), so the
+    refund's ``charge.refunded`` finds the row (`apply_refund`)."""
     status = await conn.execute(
-        "UPDATE transactions SET status = 'failed', failed_at = now()"
+        "UPDATE transactions SET status = 'failed', failed_at = now(),"
+        " stripe_payment_intent_id = COALESCE($3, stripe_payment_intent_id)"
         " WHERE status = 'pending' AND (stripe_checkout_session_id = $1 OR id = $2)",
         session_id,
         transaction_id,
+        payment_intent,
     )
     return str(status) != "UPDATE 0"
 
@@ -234,12 +241,15 @@ async def fail_transaction(conn: Conn, *, session_id: str | None, transaction_id
 async def apply_refund(
     conn: Conn, payment_intent: str, account: str | None, amount_refunded: int, full: bool
 ) -> asyncpg.Record | None:
-    """Record Stripe's refunded total (never lower than what we know); a full refund ends access."""
+    """Record Stripe's refunded total (never lower than what we know); a full refund ends access. A ``failed``
+    row with a payment (a duplicate payment, refunded by job) becomes ``refunded`` too, dated by its payment."""
     return await conn.fetchrow(
         "UPDATE transactions SET refunded_cents = GREATEST(refunded_cents, LEAST($2, amount_cents)),"
-        " status = CASE WHEN $3 AND status = 'completed' THEN 'refunded' ELSE status END,"
+        " status = CASE WHEN $3 AND status IN ('completed', 'failed') THEN 'refunded' ELSE status END,"
+        " completed_at = CASE WHEN $3 AND status = 'failed' THEN COALESCE(completed_at, failed_at)"
+        " ELSE completed_at END,"
         " refunded_at = CASE WHEN $3 THEN COALESCE(refunded_at, now()) ELSE refunded_at END"
-        " WHERE stripe_payment_intent_id = $1 AND status IN ('completed', 'refunded')"
+        " WHERE stripe_payment_intent_id = $1 AND status IN ('completed', 'refunded', 'failed')"
         " AND ($4::text IS NULL OR stripe_account_id = $4) RETURNING *",
         payment_intent,
         amount_refunded,
@@ -389,8 +399,9 @@ async def get_tier_for_sale(conn: Conn, tier_id: uuid.UUID) -> asyncpg.Record | 
 
 
 async def insert_subscription(
-    conn: Conn, *, subscriber_id: uuid.UUID, tier: asyncpg.Record, promo_code_id: uuid.UUID | None
+    conn: Conn, *, subscriber_id: uuid.UUID, tier: asyncpg.Record, promo_code_id: uuid.UUID | None, amount_cents: int
 ) -> asyncpg.Record:
+    """``amount_cents``: what each period bills (the tier's price, less a discount code's)."""
     row = await conn.fetchrow(
         "INSERT INTO subscriptions (subscriber_id, tier_id, project_id, promo_code_id, stripe_account_id, amount_cents)"
         " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
@@ -399,7 +410,7 @@ async def insert_subscription(
         tier["project_id"],
         promo_code_id,
         tier["stripe_account_id"],
-        tier["price_cents"],
+        amount_cents,
     )
     assert row is not None
     return row
@@ -450,6 +461,24 @@ async def get_owned_subscription(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM subscriptions WHERE id = $1 AND subscriber_id = $2", subscription_id, subscriber_id
+    )
+
+
+async def list_billing_subscriptions_of_user(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The subscriptions that may still charge someone, the user's own and those to the user's projects, with
+    the account they are billed on (the creator's connected account) and what a mail to the subscriber needs."""
+    return await _fetch(
+        conn,
+        "SELECT s.id, s.status, s.subscriber_id, s.stripe_subscription_id, s.stripe_checkout_session_id,"
+        " COALESCE(s.stripe_account_id, c.stripe_account_id) AS stripe_account_id, p.user_id AS creator_id,"
+        " p.title AS project_title, t.name AS tier_name, c.username AS creator_username,"
+        " b.email AS subscriber_email, b.username AS subscriber_username"
+        " FROM subscriptions s JOIN projects p ON p.id = s.project_id JOIN subscription_tiers t ON t.id = s.tier_id"
+        " JOIN users c ON c.id = p.user_id JOIN users b ON b.id = s.subscriber_id"
+        " WHERE (s.subscriber_id = $1 OR p.user_id = $1) AND s.status IN ('incomplete', 'active', 'past_due')"
+        " AND (s.stripe_subscription_id IS NOT NULL OR s.stripe_checkout_session_id IS NOT NULL)"
+        " ORDER BY s.created_at",
+        user_id,
     )
 
 
@@ -529,11 +558,14 @@ async def sales_by_day(conn: Conn, seller_id: uuid.UUID, days: int) -> list[asyn
 
 
 async def seller_mrr(conn: Conn, seller_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Active subscribers and what they are billed a month: each subscription's own amount (a discount code's
+    price, not the tier's), nothing while in a free trial, a twelfth of a yearly amount."""
     return await _fetch(
         conn,
         "SELECT t.currency, count(*) AS subscribers,"
-        " sum(CASE t.billing_interval WHEN 'year' THEN t.price_cents / 12.0 ELSE t.price_cents END)::bigint"
-        " AS mrr_cents"
+        " sum(CASE WHEN s.trial_ends_at > now() THEN 0"
+        " WHEN t.billing_interval = 'year' THEN COALESCE(s.amount_cents, t.price_cents) / 12.0"
+        " ELSE COALESCE(s.amount_cents, t.price_cents) END)::bigint AS mrr_cents"
         " FROM subscriptions s JOIN subscription_tiers t ON t.id = s.tier_id JOIN projects p ON p.id = s.project_id"
         " WHERE p.user_id = $1 AND s.status = 'active' GROUP BY t.currency",
         seller_id,

@@ -1,7 +1,8 @@
 """The creator's sales figures (``/dashboard/commerce/sales``) and their CSV export.
 
 `sales_summary(services, seller_id)`: revenue per item (gross, refunded, disputes), net revenue per day over
-`DAYS`, the MRR of active subscriptions per currency (yearly tiers count a twelfth), the latest sales.
+`DAYS`, the MRR of active subscriptions per currency (what each is billed:
+a discount code's price, nothing in a free trial, a twelfth of a yearly one), the latest sales.
 `sales_csv(services, seller_id)`: every completed or refunded sale, one row each, columns `CSV_COLUMNS`;
 cells that a spreadsheet would run as a formula (``= + - @``) are prefixed with ``'``.
 """

@@ -8,7 +8,9 @@ account (subscriptions with direct charges need them there); Stripe is called fi
 ``created``), and a snapshot in an old event must never overwrite newer state: so the event only says *which*
 subscription changed; its state is fetched from Stripe again while the row is locked (``SELECT … FOR
 UPDATE``), and a later fetch always wins because fetches of one subscription run one after the other.
-``subscription_events`` (the ledger) keeps each event with the subscription it concerned.
+``subscription_events`` (the ledger) keeps each event with the subscription it concerned. An event whose
+metadata names a row of ours that is gone (its account or project deleted) queues the subscription's
+cancellation at Stripe (``orphan-canceled``, `mnwd.commerce.cancellations`).
 
 `portal_url`: the Stripe billing portal on the creator's account for the buyer's customer there, where the
 buyer cancels; the cancellation comes back as ``customer.subscription.updated|deleted``.
@@ -23,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from mnwd.commerce import queries
+from mnwd.commerce.cancellations import enqueue_cancellation
 from mnwd.commerce.gateway import StripeGateway, require_gateway
 from mnwd.commerce.problems import SellerNotConnected
 from mnwd.db.tx import Tx
@@ -87,6 +90,11 @@ async def apply_subscription_event(
         tx.conn, subscription_id=_uuid(our_id), stripe_subscription_id=stripe_subscription_id, session_id=session_id
     )
     if row is None:
+        if _uuid(our_id) is not None and stripe_subscription_id:
+            # Our metadata names a row made before the checkout, and it is gone: its account or project was
+            # deleted. Nothing may bill for it (`mnwd.commerce.cancellations`).
+            await enqueue_cancellation(tx, account=account, subscription=stripe_subscription_id, checkout_session=None)
+            return None, "orphan-canceled"
         return None, "unknown-subscription"
     stripe_id = stripe_subscription_id or row["stripe_subscription_id"]
     if stripe_id is None:

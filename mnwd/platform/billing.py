@@ -10,8 +10,13 @@ Checkout with ``account=None`` (the platform's account, never a connected one).
   tier's Price at Stripe (prorated) and the row brought to Stripe's state at once (`sync`); ``past_due``:
   `Conflict` (settle the payment in the billing portal first).
 - ``subscribe_fan_plus(services, viewer)`` → the Checkout page; `Conflict` while Fan+ is live.
+- ``is_fan_plus(pool, user_id)`` → whether the user is a Fan+ supporter now (``active`` or ``past_due``, as the
+  supporters' list counts), for the badge on their profile (`fan_plus_badge_global`).
 - ``portal_url(services, viewer, kind)`` → the Stripe billing portal (cancel, change the card).
 - ``handle_event(kind)`` → the handler commerce's webhook calls (`mnwd.commerce.PLATFORM_SUBSCRIPTIONS`).
+- ``cancel_on_account_deletion(services)`` → the platform's `mnwd.accounts.DELETION_HOOKS` hook: a deleted
+  user's creator tier and Fan+ (live, or a checkout still open) are cancelled at Stripe by commerce's durable
+  job (`mnwd.commerce.enqueue_cancellation`), queued in the deletion's transaction.
 - ``enforce_grace(services)`` (periodic) → creators past due for longer than ``MNWD_PLATFORM_BILLING_GRACE_DAYS``
   fall back to basic limits (``grace_enforced_at``) and are mailed so, through the outbound queue in the
   same transaction (keyed by the row and the failure: never twice).
@@ -44,6 +49,7 @@ from mnwd.commerce import (
     STATUS_FROM_STRIPE,
     PlatformSubscriptionEvent,
     StripeGateway,
+    enqueue_cancellation,
     require_gateway,
 )
 from mnwd.db.tx import Tx, run_tx
@@ -62,12 +68,14 @@ __all__ = [
     "FAN_PLUS_PAGE",
     "Billing",
     "Plan",
+    "cancel_on_account_deletion",
     "choose_tier",
     "creator_billing",
     "enforce_grace",
     "fan_plus_of",
     "fan_plus_price_cents",
     "handle_event",
+    "is_fan_plus",
     "portal_url",
     "subscribe_fan_plus",
     "supporters",
@@ -179,6 +187,10 @@ async def tier_of(pool: asyncpg.Pool, user_id: uuid.UUID) -> tuple[str, str, dat
 
 async def fan_plus_of(pool: asyncpg.Pool, user_id: uuid.UUID) -> Billing:
     return _billing(await queries.get_platform_subscription(pool, FAN_PLUS, user_id))
+
+
+async def is_fan_plus(pool: asyncpg.Pool, user_id: uuid.UUID) -> bool:
+    return await queries.is_fan_plus_supporter(pool, user_id)
 
 
 async def supporters(pool: asyncpg.Pool, limit: int = 500) -> list[asyncpg.Record]:
@@ -315,7 +327,16 @@ async def _apply(tx: Tx, gateway: StripeGateway, kind: str, event: PlatformSubsc
         session_id=event.session_id,
     )
     if row is None:
-        return f"{label}-unknown-subscription" if mine else None
+        if not mine:
+            return None
+        if _uuid(event.metadata.get("mnwd_row_id")) is not None and event.stripe_subscription_id:
+            # Our metadata names a row made before the checkout, and it is gone: its user was deleted (a checkout
+            # paid in another tab meanwhile). Nothing may bill for them.
+            await enqueue_cancellation(
+                tx, account=None, subscription=event.stripe_subscription_id, checkout_session=None
+            )
+            return f"{label}-orphan-canceled"
+        return f"{label}-unknown-subscription"
     if event.type == "checkout.session.expired":
         return f"{label}-checkout-expired"
     stripe_id = event.stripe_subscription_id or row["stripe_subscription_id"]
@@ -353,6 +374,20 @@ def handle_event(kind: str) -> Callable[[Tx, StripeGateway, PlatformSubscription
         return await _apply(tx, gateway, kind, event)
 
     return handle
+
+
+def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:
+    async def hook(tx: Tx, user_id: uuid.UUID) -> None:
+        for row in await queries.list_billing_subscriptions_of_user(tx.conn, user_id):
+            await enqueue_cancellation(
+                tx,
+                account=None,
+                subscription=row["stripe_subscription_id"],
+                checkout_session=row["stripe_checkout_session_id"],
+                wake=services.jobs.wake,
+            )
+
+    return hook
 
 
 async def enforce_grace(services: Services) -> int:

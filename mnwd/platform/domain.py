@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from mnwd.accounts import SIGNUP_HOOKS
+from mnwd.accounts import DELETION_HOOKS, SIGNUP_HOOKS
 from mnwd.commerce import PLATFORM_SUBSCRIPTIONS
 from mnwd.domain import Domain, JobKind, Periodic
 from mnwd.platform import billing, domains, invites, routes, waitlist
@@ -21,6 +21,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 @contextlib.asynccontextmanager
 async def start(services: Services) -> AsyncIterator[None]:
     services[SIGNUP_HOOKS].append(invites.redeem_at_sign_up)
+    services[DELETION_HOOKS].append(billing.cancel_on_account_deletion(services))
     # Commerce's webhook hands the platform's own subscriptions to these (`mnwd.commerce.platform_subscriptions`).
     services[PLATFORM_SUBSCRIPTIONS][billing.CREATOR_TIER] = billing.handle_event(billing.CREATOR_TIER)
     services[PLATFORM_SUBSCRIPTIONS][billing.FAN_PLUS] = billing.handle_event(billing.FAN_PLUS)

@@ -455,6 +455,18 @@ async def get_platform_subscription(conn: Conn, kind: str, user_id: uuid.UUID) -
     return row
 
 
+async def list_billing_subscriptions_of_user(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The user's platform subscriptions that may still charge them (a live one, or a checkout under way)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT 'creator_tier' AS kind, stripe_subscription_id, stripe_checkout_session_id FROM creator_subscriptions"
+        " WHERE user_id = $1 AND status IN ('incomplete', 'active', 'past_due')"
+        " UNION ALL SELECT 'fan_plus', stripe_subscription_id, stripe_checkout_session_id FROM fan_plus_subscriptions"
+        " WHERE user_id = $1 AND status IN ('incomplete', 'active', 'past_due')",
+        user_id,
+    )
+    return rows
+
+
 async def start_platform_subscription(conn: Conn, kind: str, user_id: uuid.UUID, tier: str | None) -> uuid.UUID | None:
     """The row a new checkout fills: made, or taken over from one that never started or ended; ``None`` while the
     user has a live subscription (``active`` or ``past_due``)."""
@@ -547,6 +559,15 @@ async def enforce_billing_grace(conn: Conn, grace_seconds: float) -> list[asyncp
             grace_seconds,
         )
     )
+
+
+async def is_fan_plus_supporter(conn: Conn, user_id: uuid.UUID) -> bool:
+    """The same rule as the supporters' list: a live Fan+ subscription (``active`` or ``past_due``)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM fan_plus_subscriptions WHERE user_id = $1 AND status IN ('active', 'past_due'))",
+        user_id,
+    )
+    return found
 
 
 async def list_fan_plus_supporters(conn: Conn, limit: int) -> list[asyncpg.Record]:

@@ -209,3 +209,42 @@ async def test_subscribing_through_the_json_api(shop: Shop) -> None:
         (doc["subscription_id"], "Patron", "active")
     ]
     assert listed["purchases"] == []
+
+
+async def test_mrr_counts_what_each_subscription_is_billed(shop: Shop) -> None:
+    """A discount code's subscription counts at its discounted price, a yearly one a twelfth, a free trial 0."""
+
+    async def tier_in(slug: str, name: str, price: str, interval: str) -> asyncpg.Record:
+        project = await shop.maker_api.project(slug)
+        page = await shop.maker.submit(
+            "/dashboard/commerce/tiers",
+            "/dashboard/commerce/tiers",
+            {"project_id": project["id"], "name": name, "price": price, "billing_interval": interval},
+        )
+        assert page.status == 303, page.text
+        row = await shop.pool.fetchrow("SELECT * FROM subscription_tiers WHERE name = $1", name)
+        assert row is not None
+        return row
+
+    half = await tier_in("zine", "Half off", "10.00", "month")
+    yearly = await tier_in("annual", "Yearly", "120.00", "year")
+    trial = await tier_in("club", "Club", "8.00", "month")
+    await shop.pool.execute(
+        "INSERT INTO promo_codes (creator_id, code, code_purpose, discount_type, discount_value, tier_id)"
+        " SELECT id, 'HALF', 'discount', 'percent', 50, $1 FROM users WHERE username = 'maker'",
+        half["id"],
+    )
+    await shop.pool.execute(
+        "INSERT INTO promo_codes (creator_id, code, code_purpose, trial_days, tier_id)"
+        " SELECT id, 'TRY7', 'free_trial', 7, $1 FROM users WHERE username = 'maker'",
+        trial["id"],
+    )
+    for tier, code in ((half, "half"), (yearly, ""), (trial, "try7")):
+        session_id, subscription_id = await _subscribe(shop, tier, **({"promo_code": code} if code else {}))
+        shop.fake.pay(session_id)
+        await shop.fake.settle()
+        if tier is half:
+            assert shop.fake.objects[session_id]["amount_total"] == 500  # what Stripe bills
+            assert (await _subscription(shop, subscription_id))["amount_cents"] == 500
+    sales = await shop.maker.get("/dashboard/commerce/sales")
+    assert sales.has("3 active · MRR 15.00 USD"), sales.text

@@ -178,6 +178,22 @@ async def test_a_second_payment_for_an_owned_item_is_refunded(shop: Shop) -> Non
     refunds = [r for r in shop.fake.requests if r[1] == "/v1/refunds"]
     assert len(refunds) == 1
     assert refunds[0][3]["payment_intent"] == shop.fake.objects[second]["payment_intent"]
+    # The refund's charge.refunded makes the second row what it is now: a refunded payment (no access).
+    await shop.fake.settle()
+    rows = await shop.pool.fetch(
+        "SELECT status, refunded_cents, completed_at, grants_access FROM transactions WHERE item_id = $1"
+        " ORDER BY status",
+        item["id"],
+    )
+    assert [(r["status"], r["refunded_cents"], r["grants_access"]) for r in rows] == [
+        ("completed", 0, True),
+        ("refunded", 700, False),
+    ]
+    assert rows[1]["completed_at"] is not None
+    sales = await shop.maker.get("/dashboard/commerce/sales")
+    assert sales.has("(refunded 7.00)")
+    async with shop.buyer.client.get("/@maker/shop/twice/download") as response:
+        assert response.status == 200
     # The job runs at least once: run again, it is answered with the same refund and nothing more is refunded.
     from mnwd.commerce.refunds import refund_duplicate
     from mnwd.db.jobs import Job

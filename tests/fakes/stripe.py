@@ -3,8 +3,8 @@ aiohttp on a loopback port, for the real ``stripe`` library pointed at it (``MNW
 
 API (form-encoded like Stripe's, ``Stripe-Account`` selects the connected account, ``Authorization: Bearer``
 must carry the fake's secret key): ``/v1/accounts``, ``/v1/account_links``, ``/v1/products``, ``/v1/prices``,
-``/v1/checkout/sessions`` (create, retrieve), ``/v1/refunds``, ``/v1/subscriptions/{id}`` (retrieve, update,
-cancel), ``/v1/billing_portal/sessions``.
+``/v1/checkout/sessions`` (create, retrieve, ``/expire``), ``/v1/refunds``, ``/v1/subscriptions/{id}`` (retrieve,
+update, cancel: a cancelled one answers 404 like Stripe), ``/v1/billing_portal/sessions``.
 
 Pages a browser can use (what Stripe hosts): ``/connect/onboard/{acct}`` (a "Finish onboarding" button),
 ``/pay/{session}`` (the hosted Checkout page: a "Pay" button), ``/portal/{id}`` (the billing portal: "Cancel
@@ -13,7 +13,9 @@ subscription").
 Events are signed with ``stripe.WebhookSignature.generate_signature_header`` and POSTed to ``webhook_url``
 in background tasks (``await fake.settle()`` waits for them). Switches: ``duplicate`` (each event sent that
 many times, concurrently), ``reorder`` (events of one action sent last first), ``delay`` (seconds before each
-delivery), ``hold`` (keep events until ``await fake.release()``). Test helpers stand in for what happens at
+delivery), ``hold`` (keep events until ``await fake.release()``), ``failures`` (``{"DELETE /v1/subscriptions": 2}``:
+the next 2 requests whose method and path start so answer 500 ``api_error``, marked not to be retried by the
+library, after being recorded in ``requests``). Test helpers stand in for what happens at
 Stripe outside our calls: ``pay`` (what the Pay button does), ``renew``, ``dispute``, ``close_dispute``.
 """
 
@@ -94,6 +96,7 @@ class FakeStripe:
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[tuple[str, str, int]] = []
         self.requests: list[tuple[str, str, str | None, dict[str, Any]]] = []
+        self.failures: dict[str, int] = {}
         self._held: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -111,6 +114,7 @@ class FakeStripe:
         app.router.add_post("/v1/coupons", self._create_coupon)
         app.router.add_post("/v1/checkout/sessions", self._create_session)
         app.router.add_get("/v1/checkout/sessions/{id}", self._retrieve)
+        app.router.add_post("/v1/checkout/sessions/{id}/expire", self._expire_session)
         app.router.add_post("/v1/refunds", self._create_refund)
         app.router.add_get("/v1/subscriptions/{id}", self._retrieve)
         app.router.add_post("/v1/subscriptions/{id}", self._update_subscription)
@@ -214,6 +218,16 @@ class FakeStripe:
         params = decode_form([(k, str(v)) for k, v in pairs])
         account = request.headers.get("Stripe-Account")
         self.requests.append((request.method, request.path, account, params))
+        for prefix, left in self.failures.items():
+            if left > 0 and f"{request.method} {request.path}".startswith(prefix):
+                self.failures[prefix] = left - 1
+                raise web.HTTPInternalServerError(
+                    text=orjson.dumps(
+                        {"error": {"type": "api_error", "message": "Stripe is having a bad day"}}
+                    ).decode(),
+                    content_type="application/json",
+                    headers={"Stripe-Should-Retry": "false"},
+                )
         return params, account
 
     def _store(self, obj: dict[str, Any], account: str | None) -> dict[str, Any]:
@@ -543,8 +557,9 @@ class FakeStripe:
     async def _cancel_subscription(self, request: web.Request) -> web.Response:
         _, account = await self._params(request)
         subscription = self._get(request.match_info["id"], account)
-        if subscription is None:
-            return _error(404, "No such subscription")
+        if subscription is None or subscription["status"] == "canceled":
+            # Stripe answers a second cancellation as if the subscription did not exist.
+            return _error(404, f"No such subscription: '{request.match_info['id']}'")
         self.cancel(subscription["id"])
         return self._json(subscription)
 
@@ -675,3 +690,24 @@ class FakeStripe:
                 self.event("customer.subscription.updated", self._public(subscription), account),
             ]
         )
+
+    # -- stopping what a deleted account leaves (appended by plat2) ------------------------------------------
+
+    async def _expire_session(self, request: web.Request) -> web.Response:
+        _, account = await self._params(request)
+        session = self._get(request.match_info["id"], account)
+        if session is None:
+            return _error(404, f"No such checkout.session: '{request.match_info['id']}'")
+        if session["status"] != "open":
+            return _error(400, 'Only Checkout Sessions with a status in ["open"] can be expired.')
+        session["status"] = "expired"
+        self.send([self.event("checkout.session.expired", self._public(session), account)])
+        return self._json(session)
+
+    def live_subscriptions(self, account: str | None = None) -> list[str]:
+        """The ids of subscriptions that still bill someone (not cancelled), on ``account``."""
+        return [
+            o["id"]
+            for o in self.objects.values()
+            if o["object"] == "subscription" and o["_account"] == account and o["status"] != "canceled"
+        ]
