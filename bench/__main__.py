@@ -32,6 +32,7 @@ MODULES = [
     "ota_check",
     "license_validate",
     "mail_queue",
+    "sync_blobs",
 ]
 
 

@@ -29,6 +29,7 @@ ROWS = [
     "OTA update check, 50 clients",
     "license validate, 50 clients",
     "mail queue to SMTP sink",
+    "blob upload",
 ]
 
 
