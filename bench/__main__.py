@@ -33,6 +33,7 @@ MODULES = [
     "license_validate",
     "mail_queue",
     "sync_blobs",
+    "cold_start",
 ]
 
 

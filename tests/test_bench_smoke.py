@@ -30,6 +30,7 @@ ROWS = [
     "license validate, 50 clients",
     "mail queue to SMTP sink",
     "blob upload",
+    "cold start to first 200 on /readyz",
 ]
 
 
