@@ -34,6 +34,7 @@ MODULES = [
     "mail_queue",
     "sync_blobs",
     "cold_start",
+    "auth_rates",
 ]
 
 

@@ -31,6 +31,7 @@ ROWS = [
     "mail queue to SMTP sink",
     "blob upload",
     "cold start to first 200 on /readyz",
+    "token endpoint, refresh grant",
 ]
 
 
