@@ -35,6 +35,7 @@ MODULES = [
     "sync_blobs",
     "cold_start",
     "auth_rates",
+    "sync_growth",
 ]
 
 

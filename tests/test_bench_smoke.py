@@ -32,6 +32,7 @@ ROWS = [
     "blob upload",
     "cold start to first 200 on /readyz",
     "token endpoint, refresh grant",
+    "growth: pull, full page",
 ]
 
 
