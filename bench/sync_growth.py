@@ -24,6 +24,7 @@ import time
 import uuid
 
 import aiohttp
+import asyncpg
 import orjson
 
 from bench.fixtures import NO_TIMEOUT, Device, HttpPusher, SyncStack, batches, sync_stack
@@ -98,22 +99,22 @@ class Growth:
         """New compaction streams for this size's rounds, then filler up to ``size`` rows; the fill's seconds."""
         started = time.perf_counter()
         users = await self.stack.create_users(self.options.rounds + 1, prefix=f"c{size}x")
-        for user in users:
-            await self.stack.pool.execute(FILL_STREAM, self.app_id, user, self.page, None)
-        self.compactable = users
-        rows = await self.stack.pool.fetchval("SELECT count(*) FROM sync_log")
-        missing = max(0, size - rows)
-        if missing:
-            streams = await self.stack.create_users(max(1, missing // STREAM_ROWS), prefix=f"f{size}x")
-            first = self.filled + 1
-            self.filled += missing
-            await self.stack.pool.execute(FILL, self.app_id, first, self.filled, RUN, streams)
-        conn = await self.stack.pool.acquire()
+        # A connection of its own: the pool's statement timeout would end a big fill.
+        conn = await asyncpg.connect(self.stack.db_url)
         try:
+            for user in users:
+                await conn.execute(FILL_STREAM, self.app_id, user, self.page, None)
+            self.compactable = users
+            missing = max(0, size - await conn.fetchval("SELECT count(*) FROM sync_log"))
+            if missing:
+                streams = await self.stack.create_users(max(1, missing // STREAM_ROWS), prefix=f"f{size}x")
+                first = self.filled + 1
+                self.filled += missing
+                await conn.execute(FILL, self.app_id, first, self.filled, RUN, streams)
             await conn.execute("VACUUM ANALYZE sync_log")
             await conn.execute("CHECKPOINT")
         finally:
-            await self.stack.pool.release(conn)
+            await conn.close()
         return time.perf_counter() - started
 
     async def _pull(self, cursor: int, expected: int) -> None:
