@@ -32,6 +32,10 @@ MODULES = [
     "ota_check",
     "license_validate",
     "mail_queue",
+    "sync_blobs",
+    "cold_start",
+    "auth_rates",
+    "sync_growth",
 ]
 
 

@@ -17,6 +17,8 @@ class Options:
     # runs with fsync off too: see `parse`).
     quick: bool = False
     rounds: int = 5
+    # The growth benchmark's 10M-row size too (bench/sync_growth.py): minutes of filling and gigabytes of disk.
+    big: bool = False
 
     def size(self, full: int, quick: int) -> int:
         return quick if self.quick else full
@@ -32,12 +34,13 @@ def parse(argv: Sequence[str]) -> tuple[Options, list[str]]:
     parser.add_argument("--fast-unsafe", action="store_true", help="PostgreSQL with fsync and synchronous_commit off")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds, no fsync: checks every bench runs")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per comparison (default 5, quick 2)")
+    parser.add_argument("--big", action="store_true", help="sync_growth also at 10M log rows (minutes, GBs of disk)")
     parser.add_argument("modules", nargs="*", help="e.g. sync_push sync_live (default: all)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 5)
     # --quick measures nothing: waiting for fsync there only makes the smoke test (tests/test_bench_smoke.py) slow.
     fast_unsafe = args.fast_unsafe or args.quick
-    return Options(fast_unsafe=fast_unsafe, quick=args.quick, rounds=rounds), args.modules
+    return Options(fast_unsafe=fast_unsafe, quick=args.quick, rounds=rounds, big=args.big), args.modules
 
 
 Side = Callable[[], Awaitable[float]]

@@ -30,6 +30,10 @@ ROWS = [
     "license validate, 50 clients",
     "mail queue to SMTP sink",
     "license validate, nothing kept",
+    "blob upload",
+    "cold start to first 200 on /readyz",
+    "token endpoint, refresh grant",
+    "growth: pull, full page",
 ]
 
 
