@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import email.policy
 import email.utils
+import functools
 import logging
 import os
 import unicodedata
@@ -124,6 +125,9 @@ def _check_line(what: str, value: str) -> None:
         raise ValueError(f"{what} contains a line break or control character")
 
 
+# A queued mail's addresses are parsed when it is queued, built and sent, and the sender for every mail: the
+# email package's header parser is the costliest step of a send, so each distinct value is parsed once.
+@functools.lru_cache(maxsize=4096)
 def _mailbox(value: str) -> Address:
     if not _is_one_line(value):
         raise ValueError("contains a line break or control character")
