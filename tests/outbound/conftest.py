@@ -7,7 +7,7 @@ import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,11 @@ class Sink:
 
     def messages(self) -> list[EmailMessage]:
         parser = BytesParser(policy=email.policy.default)
+        return [parser.parsebytes(e.content) for e in self.envelopes if isinstance(e.content, bytes)]
+
+    def headers(self) -> list[EmailMessage]:
+        """The messages' headers only (no body parsed): cheap for thousands of messages."""
+        parser = BytesHeaderParser(policy=email.policy.default)
         return [parser.parsebytes(e.content) for e in self.envelopes if isinstance(e.content, bytes)]
 
     def raw(self) -> list[bytes]:
