@@ -2,7 +2,8 @@
 
 `OutboxMailer` writes each message as an ``.eml`` file into a directory (the default without an SMTP
 server: a developer reads login links there, `read_outbox` parses them back); `SmtpMailer` hands each
-message to an SMTP server over its own connection. `create_mailer` picks one from the configuration.
+message to an SMTP server, over its own connection or (``keep_connections``, as the outbound queue's mailer
+does) one an earlier message left open. `create_mailer` picks one from the configuration.
 
 Exception tree::
 
