@@ -347,12 +347,12 @@ class SmtpMailer:
     connection is closed with QUIT after ``idle_seconds`` unused or ``mails_per_connection`` mails, and by
     `close`. One mail uses one connection at a time, so concurrent sends open as many as they need.
 
-    Races handled: a server may drop a kept connection at any time (its own idle timeout, a restart). A
-    connection found closed is not used; one that fails to carry its mail (the server disconnects or answers
-    421) is dropped and the mail tried once more on a new connection, as the caller's retry would: if the
-    server had taken the message just before it disconnected, that is one copy more, as after any lost reply.
-    A failed or cancelled send closes its connection at once, without QUIT: a server that holds its reply must
-    not keep a stopping daemon waiting the whole timeout, and a connection in an unknown state is never reused.
+    Races handled: a server may drop a kept connection at any time (its own idle timeout, a restart). A kept
+    connection found closed, or that does not answer NOOP with 250 (a 421 says the server is closing it), is
+    dropped before any of the mail is sent, and the mail goes over another or a new one; a failure after that
+    is the send's own, as on a new connection, so a kept connection never makes a mail go out twice. A failed
+    or cancelled send closes its connection at once, without QUIT: a server that holds its reply must not keep
+    a stopping daemon waiting the whole timeout, and a connection in an unknown state is never reused.
     """
 
     def __init__(
@@ -398,6 +398,12 @@ class SmtpMailer:
             if connection is None:
                 connection = _KeptConnection(self._new_client())
             client = connection.client
+            if reused:
+                try:
+                    await client.noop()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()  # the server dropped it, or says it is closing (421): take another
+                    continue
             try:
                 if not reused:
                     await client.connect()
@@ -407,8 +413,6 @@ class SmtpMailer:
                     await client.send_message(data, sender=self._envelope_from, recipients=[recipient.addr_spec])
             except (aiosmtplib.SMTPException, OSError) as exc:
                 client.close()
-                if reused and _is_connection_lost(exc):
-                    continue
                 # Suppress the cause: it is the library's own wording, which we cannot vouch for.
                 raise MailError(self._describe(exc, recipient), code=_reply_code(exc)) from None
             except BaseException:
@@ -499,13 +503,6 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
             await client.quit(timeout=QUIT_SECONDS)
     finally:
         client.close()
-
-
-def _is_connection_lost(exc: BaseException) -> bool:
-    """The server went away (or says it is going, 421) rather than refused this mail."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return exc.code == 421
-    return isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionError)
 
 
 def _reply_code(exc: BaseException) -> int | None:

@@ -35,9 +35,9 @@ are deleted after 30 days by `sweep_mails`.
 
 Throughput: the mailer (`mnwd.mail.SmtpMailer`, built by this domain's start with one kept connection per
 job the loop runs at once) sends each mail over a connection an earlier mail left open, so a mail costs one
-SMTP transaction, not a connection, greeting and goodbye. A kept connection the server dropped is replaced
-inside the send (no attempt used); it changes none of the guarantees above, since a job still sends one mail
-and marks it before it ends.
+SMTP transaction and a NOOP, not a connection, greeting and goodbye. A kept connection the server dropped
+fails its NOOP and is replaced inside the send, before any of the mail went out (no attempt used); this
+changes none of the guarantees above: a job still sends one mail and marks it before it ends.
 """
 
 from __future__ import annotations

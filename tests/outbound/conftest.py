@@ -23,12 +23,14 @@ from tests.support.db import MIGRATIONS_DIR
 @dataclass
 class Sink:
     """aiosmtpd handler keeping what it received. ``replies`` are answered to DATA first, one each (a code and
-    text such as ``"451 4.3.0 try later"``), ``mail_replies`` likewise to MAIL FROM; ``stall`` makes DATA keep
+    text such as ``"451 4.3.0 try later"``), ``mail_replies`` and ``noop_replies`` likewise to MAIL FROM and
+    NOOP; ``stall`` makes DATA keep
     the message and never answer. ``peers`` holds the client's address and port of each message received
     (one port per connection), ``quits`` counts the QUIT commands."""
 
     replies: list[str] = field(default_factory=list)
     mail_replies: list[str] = field(default_factory=list)
+    noop_replies: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     stall_after_receiving: bool = False
     stall_before_receiving: bool = False
@@ -44,6 +46,9 @@ class Sink:
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
+
+    async def handle_NOOP(self, server: SMTP, session: Session, envelope: Envelope, arg: str) -> str:
+        return self.noop_replies.pop(0) if self.noop_replies else "250 OK"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.quits += 1

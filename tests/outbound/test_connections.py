@@ -82,15 +82,31 @@ async def test_a_kept_connection_is_closed_after_its_idle_time(smtp: SmtpSink) -
     assert smtp.sink.quits == 2
 
 
-async def test_a_connection_the_server_dropped_or_ends_with_421_is_replaced_and_the_mail_sent(
+async def test_a_kept_connection_the_server_is_closing_is_replaced_before_the_mail_starts(
     mailer: SmtpMailer, smtp: SmtpSink
 ) -> None:
     await mailer.send(hello(1))
-    smtp.sink.mail_replies.append("421 4.3.2 Service shutting down, closing channel")
+    smtp.sink.noop_replies.append("421 4.3.2 Service shutting down, closing channel")
     await mailer.send(hello(2))
     assert [str(m["To"]) for m in smtp.sink.messages()] == ["reader1@example.org", "reader2@example.org"]
     first, second = smtp.sink.peers
     assert first != second, "the second mail went over a new connection"
+
+
+async def test_a_failure_on_a_kept_connection_is_the_mails_own_and_not_retried_at_once(
+    mailer: SmtpMailer, smtp: SmtpSink
+) -> None:
+    """Once the mail has started on a kept connection, a failure is a temporary one for the queue to retry
+    (with its backoff), as on a new connection: retrying at once could send a message the server took twice."""
+    await mailer.send(hello(1))
+    smtp.sink.mail_replies.append("421 4.3.2 Service shutting down, closing channel")
+    with pytest.raises(MailError) as failure:
+        await mailer.send(hello(2))
+    assert failure.value.code == 421
+    await mailer.send(hello(3))
+    assert [str(m["To"]) for m in smtp.sink.messages()] == ["reader1@example.org", "reader3@example.org"]
+    first, third = smtp.sink.peers
+    assert first != third, "the connection that failed is not used again"
 
 
 async def test_a_connection_the_server_closed_for_idleness_is_not_used() -> None:
