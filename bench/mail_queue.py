@@ -1,8 +1,10 @@
 """Outbound queue throughput: mails per second from `enqueue_mail` (all in one transaction) until the last one
 reached a local aiosmtpd sink, sent by the daemon's own job loop (4 at a time, rate limits off), against
-aiosmtplib sending the same messages straight to the same sink, 4 at a time, one connection per message as
-the queue's mailer does. Each side builds the MIME messages from the `Mail`s inside its timed part. The
-queue's extra work is durability: a row and a job per mail, claimed, then marked sent and done."""
+aiosmtplib sending the same messages straight to the same sink, 4 at a time, each of the 4 over one connection
+kept open, as the queue's mailer keeps its connections. Each side builds the MIME messages from the `Mail`s
+inside its timed part. The queue's extra work is durability: a row and a job per mail, claimed, then marked
+sent and done (three commits per mail).
+"""
 
 from __future__ import annotations
 
@@ -92,17 +94,16 @@ async def _direct(port: int, counter: Counter, n: int, round_: int) -> float:
         queue.put_nowait(mail)
 
     async def worker() -> None:
-        while not queue.empty():
-            message = build_message(queue.get_nowait(), sender=SENDER)
-            await aiosmtplib.send(
-                message,
-                sender="no-reply@bench.invalid",
-                recipients=[message["To"].addresses[0].addr_spec],
-                hostname="127.0.0.1",
-                port=port,
-                start_tls=None,
-                timeout=30,
-            )
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=30)
+        await client.connect()
+        try:
+            while not queue.empty():
+                message = build_message(queue.get_nowait(), sender=SENDER)
+                await client.send_message(
+                    message, sender="no-reply@bench.invalid", recipients=[message["To"].addresses[0].addr_spec]
+                )
+        finally:
+            await client.quit()
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     await _wait_for(counter, start_count + n)

@@ -2,7 +2,8 @@
 
 `OutboxMailer` writes each message as an ``.eml`` file into a directory (the default without an SMTP
 server: a developer reads login links there, `read_outbox` parses them back); `SmtpMailer` hands each
-message to an SMTP server over its own connection. `create_mailer` picks one from the configuration.
+message to an SMTP server, over its own connection or (``keep_connections``, as the outbound queue's mailer
+does) one an earlier message left open. `create_mailer` picks one from the configuration.
 
 Exception tree::
 
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import email.policy
 import email.utils
+import functools
 import logging
 import os
 import unicodedata
@@ -124,6 +126,9 @@ def _check_line(what: str, value: str) -> None:
         raise ValueError(f"{what} contains a line break or control character")
 
 
+# A queued mail's addresses are parsed when it is queued, built and sent, and the sender for every mail: the
+# email package's header parser is the costliest step of a send, so each distinct value is parsed once.
+@functools.lru_cache(maxsize=4096)
 def _mailbox(value: str) -> Address:
     if not _is_one_line(value):
         raise ValueError("contains a line break or control character")
@@ -329,21 +334,50 @@ def _parse_smtp_url(url: str) -> _SmtpServer:
 
 
 class SmtpMailer:
-    """Sends each mail over a new connection to the server of ``url``.
+    """Sends mail to the server of ``url``, over connections it keeps open for the next mails.
 
     ``smtp://host[:port]`` (port 25 by default) connects in plain text and upgrades with STARTTLS whenever the
     server offers it; ``smtps://host[:port]`` (port 465 by default) speaks TLS from the start. Server certificates
     are verified. ``user:password@`` logs in; both are percent-decoded. ``timeout`` bounds each network step
     (connect, each command), not the whole exchange. ``signer`` (a DKIM signer, `mnwd.outbound`) gets each
     message's bytes as sent and returns the header lines put on top of them.
+
+    Connection reuse: after a mail went through, its connection is kept for the next one (up to
+    ``keep_connections`` idle connections; 0, the default, closes each after its mail with QUIT). A kept
+    connection is closed with QUIT after ``idle_seconds`` unused or ``mails_per_connection`` mails, and by
+    `close`. One mail uses one connection at a time, so concurrent sends open as many as they need.
+
+    Races handled: a server may drop a kept connection at any time (its own idle timeout, a restart). A kept
+    connection found closed, or that does not answer NOOP with 250 (a 421 says the server is closing it), is
+    dropped before any of the mail is sent, and the mail goes over another or a new one; a failure after that
+    is the send's own, as on a new connection, so a kept connection never makes a mail go out twice. A failed
+    or cancelled send closes its connection at once, without QUIT: a server that holds its reply must not keep
+    a stopping daemon waiting the whole timeout, and a connection in an unknown state is never reused.
     """
 
-    def __init__(self, url: str, *, sender: str, timeout: float = 30, signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sender: str,
+        timeout: float = 30,
+        signer: Signer | None = None,
+        keep_connections: int = 0,
+        idle_seconds: float = 10.0,
+        mails_per_connection: int = 100,
+    ) -> None:
+        if keep_connections < 0 or idle_seconds <= 0 or mails_per_connection < 1:
+            raise ValueError("keep_connections must be 0 or more, idle_seconds and mails_per_connection positive")
         self._server = _parse_smtp_url(url)
         self._envelope_from = _parse_mailbox("sender", sender).addr_spec
         self.sender = sender
         self.timeout = timeout
         self.signer = signer
+        self.keep_connections = keep_connections
+        self.idle_seconds = idle_seconds
+        self.mails_per_connection = mails_per_connection
+        self._idle: list[_KeptConnection] = []
+        self._quitting: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         server = self._server
@@ -354,12 +388,48 @@ class SmtpMailer:
     async def send(self, mail: Mail) -> None:
         message = build_message(mail, sender=self.sender)
         recipient = _parse_mailbox("to", mail.to)
-        server = self._server
         data: EmailMessage | bytes = message
         if self.signer is not None:
             raw = message.as_bytes(policy=email.policy.SMTP)
             data = self.signer(raw) + raw
-        client = aiosmtplib.SMTP(
+        while True:
+            connection = self._take_idle()
+            reused = connection is not None
+            if connection is None:
+                connection = _KeptConnection(self._new_client())
+            client = connection.client
+            if reused:
+                try:
+                    await client.noop()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()  # the server dropped it, or says it is closing (421): take another
+                    continue
+            try:
+                if not reused:
+                    await client.connect()
+                if isinstance(data, bytes):
+                    await client.sendmail(self._envelope_from, [recipient.addr_spec], data)
+                else:
+                    await client.send_message(data, sender=self._envelope_from, recipients=[recipient.addr_spec])
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                client.close()
+                # Suppress the cause: it is the library's own wording, which we cannot vouch for.
+                raise MailError(self._describe(exc, recipient), code=_reply_code(exc)) from None
+            except BaseException:
+                client.close()
+                raise
+            break
+        connection.mails += 1
+        if len(self._idle) < self.keep_connections and connection.mails < self.mails_per_connection:
+            connection.expiry = asyncio.get_running_loop().call_later(self.idle_seconds, self._expire, connection)
+            self._idle.append(connection)
+        else:
+            await _quit(client)
+        _log_sent(recipient, mail.subject, "smtp")
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        server = self._server
+        return aiosmtplib.SMTP(
             hostname=server.host,
             port=server.port,
             username=server.username,
@@ -368,23 +438,28 @@ class SmtpMailer:
             start_tls=False if server.use_tls else None,
             timeout=self.timeout,
         )
-        try:
-            await client.connect()
-            if isinstance(data, bytes):
-                await client.sendmail(self._envelope_from, [recipient.addr_spec], data)
-            else:
-                await client.send_message(data, sender=self._envelope_from, recipients=[recipient.addr_spec])
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            code = _reply_code(exc)
-            # Suppress the cause: it is the library's own wording, which we cannot vouch for.
-            raise MailError(self._describe(exc, recipient), code=code) from None
-        finally:
-            # No QUIT on the way out of a failure or a cancellation (aiosmtplib's own context manager sends
-            # one): a server that holds its reply would keep a stopping daemon waiting the whole timeout.
-            client.close()
-        _log_sent(recipient, mail.subject, "smtp")
+
+    def _take_idle(self) -> _KeptConnection | None:
+        """The most recently used kept connection still open (the least likely to have timed out), or None."""
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.expiry is not None:
+                connection.expiry.cancel()
+            if connection.client.is_connected:
+                return connection
+            connection.client.close()
+        return None
+
+    def _expire(self, connection: _KeptConnection) -> None:
+        if connection in self._idle:
+            self._idle.remove(connection)
+            self._quit_later(connection.client)
+
+    def _quit_later(self, client: aiosmtplib.SMTP) -> None:
+        """QUIT from a timer, in a task that `close` waits for."""
+        task = asyncio.get_running_loop().create_task(_quit(client))
+        self._quitting.add(task)
+        task.add_done_callback(self._quitting.discard)
 
     def _describe(self, exc: BaseException, recipient: Address) -> str:
         """The failure in words, with the password hidden and the recipient reduced to its domain."""
@@ -402,7 +477,32 @@ class SmtpMailer:
         return message
 
     async def close(self) -> None:
-        return None
+        """QUIT the kept connections (and wait for those already quitting); the mailer can still send after."""
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.expiry is not None:
+                connection.expiry.cancel()
+            self._quit_later(connection.client)
+        if self._quitting:
+            await asyncio.wait(set(self._quitting))
+
+
+@dataclass(eq=False)
+class _KeptConnection:
+    client: aiosmtplib.SMTP
+    mails: int = 0
+    expiry: asyncio.TimerHandle | None = None
+
+
+QUIT_SECONDS = 5.0
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await client.quit(timeout=QUIT_SECONDS)
+    finally:
+        client.close()
 
 
 def _reply_code(exc: BaseException) -> int | None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.mail import create_mailer
+from mnwd.mail import SmtpMailer
 from mnwd.outbound import commands, routes, suppressions
 from mnwd.outbound.dkim import load_signer
 from mnwd.outbound.notifications import KINDS as NOTIFICATION_KINDS
@@ -52,13 +52,20 @@ __all__ = [
 async def _start(services: Services) -> AsyncIterator[None]:
     config = services.config
     signer = load_signer(config.section(OutboundSettings), config.mail_from)
-    if signer is not None and config.smtp_url is not None:
-        # The base mailer cannot know the outbound settings; with a DKIM key, this one signs.
-        await services.mailer.close()
-        services.mailer = create_mailer(
-            smtp_url=config.smtp_url, outbox_dir=config.data_dir / "outbox", sender=config.mail_from, signer=signer
-        )
-    yield
+    if config.smtp_url is None:
+        yield
+        return
+    # The base mailer knows neither the DKIM key nor how many mails the job loop sends at once: this one signs,
+    # and keeps a connection open for each of the loop's concurrent sends (mnwd.outbound.queue).
+    await services.mailer.close()
+    mailer = SmtpMailer(
+        config.smtp_url, sender=config.mail_from, signer=signer, keep_connections=config.job_concurrency
+    )
+    services.mailer = mailer
+    try:
+        yield
+    finally:
+        await mailer.close()
 
 
 DOMAIN = Domain(

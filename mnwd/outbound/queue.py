@@ -32,6 +32,12 @@ mail's own (``List-Unsubscribe``...). A malformed mail raises ValueError before 
 
 The message (which may hold a sign-in link) is removed from the row when the mail finishes; finished rows
 are deleted after 30 days by `sweep_mails`.
+
+Throughput: the mailer (`mnwd.mail.SmtpMailer`, built by this domain's start with one kept connection per
+job the loop runs at once) sends each mail over a connection an earlier mail left open, so a mail costs one
+SMTP transaction and a NOOP, not a connection, greeting and goodbye. A kept connection the server dropped
+fails its NOOP and is replaced inside the send, before any of the mail went out (no attempt used); this
+changes none of the guarantees above: a job still sends one mail and marks it before it ends.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.support.accounts import MakeUser
 from tests.support.daemon import RunningDaemon, daemon_env, mnwd
+from tests.support.mnwd_command import mnwd_on_path
 
 TOKEN_LINE = re.compile(r"^token=(mnwd_pat_[A-Za-z0-9_-]{43})$")
 
@@ -92,7 +93,8 @@ async def test_the_example_in_the_docs_runs(daemon: RunningDaemon, make_user: Ma
     blocks = re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S)
     assert len(blocks) == 1
     script = blocks[0].replace("http://127.0.0.1:8080", daemon.base_url)
-    env = {**daemon.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # `mnwd` forked from the warm fork server, not a fresh interpreter per command (seconds each).
+    env = {**daemon.env, "PATH": f"{mnwd_on_path(tmp_path)}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
     command = ["bash", "-euo", "pipefail", "-c", script]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -34,10 +34,26 @@ time.sleep(120)
 STARTUP_TIMEOUT = 60.0
 
 
+@pytest.fixture(scope="module")
+def initialized_pgdata() -> Iterator[Path]:
+    """A data directory initdb made (its server stopped), copied for each test: initdb takes seconds (over 10 on
+    a busy machine), and these tests are about starting after a crash, which begins after initdb either way."""
+    root = Path(tempfile.mkdtemp(prefix="mnwd-test-crash-template-", dir="/tmp"))
+    try:
+        pg = EmbeddedPostgres(root / "pg")
+        pg.start_blocking()
+        pg.stop_blocking()
+        yield root / "pg"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
-def pgdata() -> Iterator[Path]:
+def pgdata(initialized_pgdata: Path) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="mnwd-test-crash-", dir="/tmp"))
     data = root / "pg"
+    # cp -a keeps the owner (the server's own user) and modes that PostgreSQL checks.
+    subprocess.run(["cp", "-a", str(initialized_pgdata), str(data)], check=True)
     try:
         yield data
     finally:

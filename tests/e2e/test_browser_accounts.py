@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.support.daemon import RunningDaemon
-from tests.support.e2e import BrowserRun
+from tests.support.e2e import BrowserRun, capture_full_page
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ STEP_SECONDS = 30
 
 async def screenshot(page: Page, directory: Path, name: str) -> Path:
     path = directory / f"{name}.png"
-    await page.screenshot(path=path, full_page=True)
+    await capture_full_page(page, path)
     data = path.read_bytes()
     assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
     assert len(data) > 1000, f"{path} is suspiciously small ({len(data)} bytes)"

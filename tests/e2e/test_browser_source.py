@@ -19,6 +19,7 @@ from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser
 from tests.support.daemon import RunningDaemon
 from tests.support.docs import ROOT
+from tests.support.e2e import capture_full_page
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +71,7 @@ async def shoot(page: Page, shots: Path, name: str) -> None:
     """A full-page screenshot at desktop width; at phone width the page must not scroll sideways (code and
     diffs scroll inside their own boxes)."""
     path = shots / f"{name}.png"
-    await page.screenshot(path=path, full_page=True)
+    await capture_full_page(page, path)
     assert path.stat().st_size > 1000
     await page.set_viewport_size(PHONE)
     widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

@@ -7,7 +7,7 @@ import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,36 @@ from tests.support.db import MIGRATIONS_DIR
 @dataclass
 class Sink:
     """aiosmtpd handler keeping what it received. ``replies`` are answered to DATA first, one each (a code and
-    text such as ``"451 4.3.0 try later"``); ``stall`` makes DATA keep the message and never answer."""
+    text such as ``"451 4.3.0 try later"``), ``mail_replies`` and ``noop_replies`` likewise to MAIL FROM and
+    NOOP; ``stall`` makes DATA keep
+    the message and never answer. ``peers`` holds the client's address and port of each message received
+    (one port per connection), ``quits`` counts the QUIT commands."""
 
     replies: list[str] = field(default_factory=list)
+    mail_replies: list[str] = field(default_factory=list)
+    noop_replies: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     stall_after_receiving: bool = False
     stall_before_receiving: bool = False
     envelopes: list[Envelope] = field(default_factory=list)
+    peers: list[object] = field(default_factory=list)
+    quits: int = 0
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_NOOP(self, server: SMTP, session: Session, envelope: Envelope, arg: str) -> str:
+        return self.noop_replies.pop(0) if self.noop_replies else "250 OK"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -45,12 +68,18 @@ class Sink:
         if self.replies:
             return self.replies.pop(0)
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         if self.stall_after_receiving:
             await asyncio.sleep(3600)
         return "250 2.0.0 Accepted"
 
     def messages(self) -> list[EmailMessage]:
         parser = BytesParser(policy=email.policy.default)
+        return [parser.parsebytes(e.content) for e in self.envelopes if isinstance(e.content, bytes)]
+
+    def headers(self) -> list[EmailMessage]:
+        """The messages' headers only (no body parsed): cheap for thousands of messages."""
+        parser = BytesHeaderParser(policy=email.policy.default)
         return [parser.parsebytes(e.content) for e in self.envelopes if isinstance(e.content, bytes)]
 
     def raw(self) -> list[bytes]:

@@ -171,3 +171,28 @@ async def shoot(page: Page, shots: Path, name: str) -> None:
             widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert widths[0] <= widths[1], f"{name} at {page.url} is {widths[0]} px wide on a 390 px screen"
     await page.set_viewport_size(DESKTOP)
+
+
+async def capture_full_page(page: Page, path: Path) -> None:
+    """A full-page PNG of ``page`` at ``path``, as ``page.screenshot(full_page=True)`` takes it but encoded by
+    Chromium's fast PNG encoder (CDP ``optimizeForSpeed``): the same pixels in a larger file, for about 40 %
+    less CPU, which is most of what a screenshot costs."""
+    import base64  # here, so that this helper stays an append to the shared module
+
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        width, height = await page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        )
+        shot = await cdp.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "optimizeForSpeed": True,
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+        )
+    finally:
+        await cdp.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
