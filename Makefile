@@ -19,7 +19,7 @@ lint: setup-test
 	$(BIN)/lint-imports --no-cache
 
 test: lint
-	$(BIN)/pytest -n auto --cov --cov-report=term -q
+	$(BIN)/pytest -n auto --dist worksteal --cov --cov-report=term -q
 
 bench: setup  # make bench ARGS="--fast-unsafe --rounds 7 sync_push"
 	$(BIN)/python -m bench $(ARGS)
