@@ -147,6 +147,8 @@ async def run(options: Options) -> list[Result]:
             "MNWD_DATA_DIR": str(stack.tmp / "serve"),
             "MNWD_LOG_LEVEL": "warning",
             "MNWD_SHUTDOWN_TIMEOUT": "2",
+            # Every idle client comes from 127.0.0.1, as from a reverse proxy: no cap per address.
+            "MNWD_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0",
         }
         stack.base_url = f"http://127.0.0.1:{port}"
         events = f"{stack.base_url}/sync/v1/events"
