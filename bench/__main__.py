@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 
 import asyncpg
@@ -39,12 +40,29 @@ MODULES = [
 ]
 
 
+# --quick runs a module in seconds: far past that, it hangs, and the smoke test should say where.
+QUICK_MODULE_SECONDS = 150
+
+
+async def _run_module(name: str, run: Callable[[Options], Awaitable[list[Result]]], options: Options) -> list[Result]:
+    if not options.quick:
+        return await run(options)
+    try:
+        async with asyncio.timeout(QUICK_MODULE_SECONDS):
+            return await run(options)
+    except TimeoutError:
+        print(f"\n{name} took over {QUICK_MODULE_SECONDS} s at --quick sizes; its tasks were at:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise
+
+
 async def main(options: Options, names: list[str]) -> list[Result]:
     results: list[Result] = []
     for name in names or MODULES:
         module = importlib.import_module(f"bench.{name}")
         started = time.perf_counter()
-        done = await module.run(options)
+        done = await _run_module(name, module.run, options)
         print(f"\n{name} ({time.perf_counter() - started:.0f} s):", file=sys.stderr)
         print(table(done), file=sys.stderr, flush=True)
         results.extend(done)
