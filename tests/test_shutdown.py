@@ -130,18 +130,22 @@ async def test_shutdown_keeps_its_timeout_with_a_push_stuck_on_a_lock(
         "SELECT app_id, user_id FROM sync_devices WHERE id = $1", uuid.UUID(alice_api.device_id)
     )
     body = orjson.dumps({"device_id": alice_api.device_id, "mutations": [alice_api.mutation("r1", {"n": 1})]})
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", stream_lock_key(app_id, user_id))
-        _, writer = await open_raw(served)
-        writer.write(
-            f"POST /sync/v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice_api.token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        await writer.drain()
-        await asyncio.sleep(0.5)  # the push now waits for the lock
-        served.process.send_signal(signal.SIGTERM)
-        took = await exited_within(served, SHUTDOWN_TIMEOUT)
-    assert took >= SHUTDOWN_TIMEOUT / 2  # it did wait for the push
-    assert await conn.fetchval("SELECT count(*) FROM sync_log") == 0
-    writer.close()
+    _, writer = await open_raw(served)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", stream_lock_key(app_id, user_id))
+            writer.write(
+                f"POST /sync/v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice_api.token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            await asyncio.sleep(0.5)  # the push now waits for the lock
+            served.process.send_signal(signal.SIGTERM)
+            took = await exited_within(served, SHUTDOWN_TIMEOUT)
+        assert took >= SHUTDOWN_TIMEOUT / 2  # it did wait for the push
+        # The push was cancelled in the server too: it did not commit once the lock came free.
+        await asyncio.sleep(0.5)
+        assert await conn.fetchval("SELECT count(*) FROM sync_log") == 0
+    finally:
+        writer.close()

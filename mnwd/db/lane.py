@@ -9,14 +9,19 @@ transaction leaves nothing behind). That is about 80 µs of CPU less per call on
 Connections are opened on demand, up to ``size``, with the pool's settings (`mnwd.db.pool.init_connection`,
 statement and lock timeouts); callers beyond ``size`` wait in order. A connection that fails in any way other
 than an error PostgreSQL reported for the statement (a broken socket, a cancelled call that may have left a
-query running, a closed connection) is terminated and replaced by the next caller, never reused. A failure
-to connect is raised to the caller as it would be from the pool (an outage answers 503).
+query running, a closed connection) is terminated and replaced by the next caller, never reused. A call
+cancelled mid-statement (a stopping daemon) first has the server cancel the statement (``pg_cancel_backend``
+from a connection of its own; closing the socket alone would leave the backend to run the statement to its
+end and commit it once, say, the lock it waited for came free), then its connection is terminated; `close`
+waits for those cancellations. A failure to connect is raised to the caller as it would be from the pool (an
+outage answers 503).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +30,11 @@ import asyncpg
 from mnwd.db import pool as db_pool
 
 __all__ = ["Lane"]
+
+log = logging.getLogger(__name__)
+
+# How long a cancelled call's statement may take to be cancelled by the server before its socket is closed.
+CANCEL_SECONDS = 5.0
 
 
 class Lane:
@@ -36,6 +46,7 @@ class Lane:
         self._open = 0  # connections open or being opened
         self._waiting: collections.deque[asyncio.Future[asyncpg.Connection | None]] = collections.deque()
         self._closed = False
+        self._cancelling: set[asyncio.Task[None]] = set()
 
     @property
     def size(self) -> int:
@@ -53,6 +64,12 @@ class Lane:
             row: asyncpg.Record | None = await conn.fetchrow(query, *args)
         except asyncpg.PostgresError:
             self._give_back(conn)  # the server refused the statement: the connection is as good as before
+            raise
+        except asyncio.CancelledError:
+            self._forget(conn)
+            cancelling = asyncio.get_running_loop().create_task(self._cancel_then_terminate(conn))
+            self._cancelling.add(cancelling)
+            cancelling.add_done_callback(self._cancelling.discard)
             raise
         except BaseException:
             self._drop(conn)
@@ -101,8 +118,25 @@ class Lane:
 
     def _drop(self, conn: asyncpg.Connection) -> None:
         conn.terminate()
+        self._forget(conn)
+
+    def _forget(self, conn: asyncpg.Connection) -> None:
+        """``conn`` no longer counts: its place goes to the first waiter."""
         self._open -= 1
         self._hand_on(None)
+
+    async def _cancel_then_terminate(self, conn: asyncpg.Connection) -> None:
+        try:
+            async with asyncio.timeout(CANCEL_SECONDS):
+                other = await asyncpg.connect(self._url, server_settings=self._settings)
+                try:
+                    await other.execute("SELECT pg_cancel_backend($1)", conn.get_server_pid())
+                finally:
+                    await other.close()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("could not cancel a statement of a cancelled call", exc_info=True)
+        finally:
+            conn.terminate()
 
     def _hand_on(self, conn: None) -> None:
         """A slot came free without a connection: the first waiter opens one."""
@@ -113,6 +147,8 @@ class Lane:
                 return
 
     async def close(self) -> None:
+        if self._cancelling:
+            await asyncio.gather(*self._cancelling, return_exceptions=True)
         self._closed = True
         idle, self._idle = self._idle, []
         for waiter in self._waiting:

@@ -94,3 +94,21 @@ async def test_closing_ends_the_waiting(db_url: str) -> None:
         await waiting
     await busy  # the call under way finishes; its connection is closed, not kept
     assert lane.size == 0
+
+
+async def test_a_call_cancelled_while_its_statement_waits_leaves_nothing_behind(lane: Lane, pool: asyncpg.Pool) -> None:
+    """A stopping daemon cancels a push that waits for its stream's lock: the statement must not run to its end
+    (and commit) once the lock comes free, as it would if the lane only closed its socket."""
+    await pool.execute("CREATE TABLE lane_probe (n integer)")
+    async with pool.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT pg_advisory_xact_lock(4242)")
+        call = asyncio.create_task(
+            lane.fetchrow("INSERT INTO lane_probe SELECT 1 FROM (SELECT pg_advisory_xact_lock(4242)) AS locked")
+        )
+        await asyncio.sleep(0.3)  # the statement now waits for the lock
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await lane.close()  # waits for the server to have cancelled it
+    await asyncio.sleep(0.3)
+    assert await pool.fetchval("SELECT count(*) FROM lane_probe") == 0

@@ -37,6 +37,14 @@ async def alice_api(client: TestClient, aiohttp_client: Any, make_user: MakeUser
     return api
 
 
+@pytest.fixture
+async def alice_phone(alice_api: SyncApi, client: TestClient, aiohttp_client: Any, notes_app: RegisteredApp) -> SyncApi:  # type: ignore[type-arg]
+    """alice's second device (her phone), with a grant of its own."""
+    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
+    await api.register("phone")
+    return api
+
+
 def app_form(**overrides: str) -> dict[str, str]:
     return {"name": "Notes", "slug": "notes", "redirect_uris": REDIRECT, "project_id": "", "item_id": ""} | overrides
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from tests.support.accounts import PASSWORD
@@ -80,3 +82,11 @@ class SyncApi:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+async def open_event_stream(api: SyncApi) -> aiohttp.ClientResponse:
+    """``GET /sync/v1/events`` for ``api``'s device, read up to its ``ready`` event."""
+    response = await api.client.get("/sync/v1/events", headers=api.headers)
+    assert response.status == 200
+    assert b"event: ready" in await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
+    return response

@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from mnwd.db.listen import ListenBus
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.services import Services
 from mnwd.sync.notifier import CHANNEL, NOTIFIER
-from tests.sync.streams import SyncApi, token_for
+from tests.sync.streams import SyncApi, open_event_stream
 
 pytestmark = pytest.mark.usefixtures("notes_app")
 
@@ -48,20 +46,6 @@ def held(services: Services, monkeypatch: pytest.MonkeyPatch) -> HeldListen:
     return HeldListen(services, monkeypatch)
 
 
-@pytest.fixture
-async def phone(alice_api: SyncApi, client: TestClient, aiohttp_client: object, notes_app: object) -> SyncApi:  # type: ignore[type-arg]
-    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))  # type: ignore[arg-type]
-    await api.register("phone")
-    return api
-
-
-async def _open_stream(api: SyncApi) -> aiohttp.ClientResponse:
-    response = await api.client.get("/sync/v1/events", headers=api.headers)
-    assert response.status == 200
-    assert b"event: ready" in await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
-    return response
-
-
 async def _until(condition: Callable[[], bool], within: float = 10) -> None:
     """Poll what the daemon holds (set by its LISTEN connection's callbacks, nothing to await)."""
     async with asyncio.timeout(within):
@@ -74,11 +58,11 @@ async def _bearer_epoch_known(services: Services) -> None:
 
 
 async def test_a_push_reaches_this_daemons_stream_without_the_notify_round_trip(
-    alice_api: SyncApi, phone: SyncApi, services: Services, held: HeldListen
+    alice_api: SyncApi, alice_phone: SyncApi, services: Services, held: HeldListen
 ) -> None:
     await _bearer_epoch_known(services)
-    stream = await _open_stream(alice_api)
-    pushed = await phone.push([phone.mutation("n1", {"text": "at once"})])
+    stream = await open_event_stream(alice_api)
+    pushed = await alice_phone.push([alice_phone.mutation("n1", {"text": "at once"})])
     assert pushed.status == 200
     event = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
     assert event.startswith(b"event: poke")
@@ -87,7 +71,7 @@ async def test_a_push_reaches_this_daemons_stream_without_the_notify_round_trip(
     assert services[NOTIFIER].delivered_at_once == 1
     # The same poke comes back through LISTEN later: the stream does not send it twice.
     held.release()
-    assert (await phone.push([phone.mutation("n2", {"text": "next"})])).status == 200
+    assert (await alice_phone.push([alice_phone.mutation("n2", {"text": "next"})])).status == 200
     following = orjson.loads((await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)).split(b"data: ", 1)[1])
     assert following["changes"][0]["data"] == {"text": "next"}
     assert following["after"] == poke["seq"]
@@ -95,14 +79,14 @@ async def test_a_push_reaches_this_daemons_stream_without_the_notify_round_trip(
 
 
 async def test_a_revocation_not_yet_heard_holds_back_the_local_poke(
-    alice_api: SyncApi, phone: SyncApi, services: Services, held: HeldListen, db_url: str
+    alice_api: SyncApi, alice_phone: SyncApi, services: Services, held: HeldListen, db_url: str
 ) -> None:
     """Attack: the laptop is revoked through another daemon (here: straight in the database) and the phone
     writes at once through this one, whose LISTEN connection has not yet brought the revocation. Poked at
     once, the laptop's stream would re-check its token against what this daemon remembers (still valid) and
     carry the new row to the revoked device."""
     await _bearer_epoch_known(services)
-    stream = await _open_stream(alice_api)
+    stream = await open_event_stream(alice_api)
     other_daemon = await asyncpg.connect(db_url)
     try:
         revoked = await other_daemon.execute(
@@ -111,7 +95,7 @@ async def test_a_revocation_not_yet_heard_holds_back_the_local_poke(
         assert revoked == "UPDATE 1"
     finally:
         await other_daemon.close()
-    assert (await phone.push([phone.mutation("r", {"text": SECRET})])).status == 200
+    assert (await alice_phone.push([alice_phone.mutation("r", {"text": SECRET})])).status == 200
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 0.5)
     assert services[NOTIFIER].delivered_at_once == 0
@@ -141,15 +125,15 @@ async def test_the_epoch_is_known_at_connection_and_follows_each_change(
 
 
 async def test_a_lone_daemon_pokes_without_notify_until_another_starts(
-    alice_api: SyncApi, phone: SyncApi, services: Services, db_url: str
+    alice_api: SyncApi, alice_phone: SyncApi, services: Services, db_url: str
 ) -> None:
     """One daemon: a poke delivered at once needs no NOTIFY. A second daemon on the same database must hear
     this one's pokes from the moment it has started (its hello)."""
     await _bearer_epoch_known(services)
     await _until(lambda: services.listen.alone)
-    stream = await _open_stream(alice_api)
+    stream = await open_event_stream(alice_api)
     notifier = services[NOTIFIER]
-    assert (await phone.push([phone.mutation("n1", {"text": "alone"})])).status == 200
+    assert (await alice_phone.push([alice_phone.mutation("n1", {"text": "alone"})])).status == 200
     assert b"alone" in await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
     assert notifier.sent == 0
     heard: list[str] = []
@@ -166,7 +150,7 @@ async def test_a_lone_daemon_pokes_without_notify_until_another_starts(
     await other.start()
     try:
         await _until(lambda: not services.listen.alone)
-        assert (await phone.push([phone.mutation("n2", {"text": "two daemons"})])).status == 200
+        assert (await alice_phone.push([alice_phone.mutation("n2", {"text": "two daemons"})])).status == 200
         assert b"two daemons" in await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 2)
         await _until(lambda: any("two daemons" in p for p in heard))
         assert notifier.sent == 1

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.services import Services
 from tests.support.oauth import RegisteredApp
-from tests.sync.streams import SyncApi, token_for, tokens_for_user
+from tests.sync.streams import SyncApi, open_event_stream, tokens_for_user
 
 pytestmark = pytest.mark.usefixtures("notes_app")
 
@@ -36,35 +36,22 @@ async def laptop(alice_api: SyncApi, client: TestClient, aiohttp_client: Any, no
     return Laptop(api, tokens["refresh_token"])
 
 
-@pytest.fixture
-async def phone(alice_api: SyncApi, client: TestClient, aiohttp_client: Any, notes_app: RegisteredApp) -> SyncApi:  # type: ignore[type-arg]
-    """alice's second device, with a grant of its own."""
-    api = SyncApi(client, await token_for(aiohttp_client, client, "alice", notes_app))
-    await api.register("phone")
-    return api
-
-
-async def _open_stream(api: SyncApi) -> aiohttp.ClientResponse:
-    response = await api.client.get("/sync/v1/events", headers=api.headers)
-    assert response.status == 200
-    assert b"event: ready" in await asyncio.wait_for(response.content.readuntil(b"\n\n"), 5)
-    return response
-
-
 REVOCATIONS = ["device", "access token", "grant"]
 
 
-async def _revoke(how: str, laptop: Laptop, phone: SyncApi, app: RegisteredApp) -> None:
+async def _revoke(how: str, laptop: Laptop, alice_phone: SyncApi, app: RegisteredApp) -> None:
     """Revoke the laptop: its device from the phone, or its access token or whole grant (refresh token) the
     way its app would, through RFC 7009."""
     if how == "device":
-        deleted = await phone.client.delete(f"/sync/v1/devices/{laptop.api.device_id}", headers=phone.headers)
+        deleted = await alice_phone.client.delete(
+            f"/sync/v1/devices/{laptop.api.device_id}", headers=alice_phone.headers
+        )
         assert deleted.status == 204
         return
     token, hint = (
         (laptop.api.token, "access_token") if how == "access token" else (laptop.refresh_token, "refresh_token")
     )
-    revoked = await phone.client.post(
+    revoked = await alice_phone.client.post(
         "/oauth/revoke", data={"token": token, "token_type_hint": hint, "client_id": str(app.id)}
     )
     assert revoked.status == 200
@@ -72,14 +59,14 @@ async def _revoke(how: str, laptop: Laptop, phone: SyncApi, app: RegisteredApp) 
 
 @pytest.mark.parametrize("revoke", REVOCATIONS)
 async def test_an_open_event_stream_gets_no_change_pushed_after_its_revocation(
-    laptop: Laptop, phone: SyncApi, notes_app: RegisteredApp, revoke: str
+    laptop: Laptop, alice_phone: SyncApi, notes_app: RegisteredApp, revoke: str
 ) -> None:
     """Attack: a stolen laptop keeps its SSE stream open; the user revokes the laptop (its device, or its
     grant) from the phone and goes on writing. Pokes arrive more often than the 15 s heartbeat, so the old
     stream re-checked its token never and carried every new row to the thief."""
-    stream = await _open_stream(laptop.api)
-    await _revoke(revoke, laptop, phone, notes_app)
-    assert (await phone.push([phone.mutation("r", {"text": SECRET.decode()})])).status == 200
+    stream = await open_event_stream(laptop.api)
+    await _revoke(revoke, laptop, alice_phone, notes_app)
+    assert (await alice_phone.push([alice_phone.mutation("r", {"text": SECRET.decode()})])).status == 200
     rest = await asyncio.wait_for(stream.content.read(), 5)
     assert SECRET not in rest
     assert stream.content.at_eof()
@@ -87,13 +74,13 @@ async def test_an_open_event_stream_gets_no_change_pushed_after_its_revocation(
 
 @pytest.mark.parametrize("revoke", REVOCATIONS)
 async def test_an_open_websocket_gets_no_change_pushed_after_its_revocation(
-    laptop: Laptop, phone: SyncApi, notes_app: RegisteredApp, revoke: str
+    laptop: Laptop, alice_phone: SyncApi, notes_app: RegisteredApp, revoke: str
 ) -> None:
     """Attack: as above, over the WebSocket form of the event stream."""
     async with laptop.api.client.ws_connect("/sync/v1/events", headers=laptop.api.headers) as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "ready"
-        await _revoke(revoke, laptop, phone, notes_app)
-        assert (await phone.push([phone.mutation("r", {"text": SECRET.decode()})])).status == 200
+        await _revoke(revoke, laptop, alice_phone, notes_app)
+        assert (await alice_phone.push([alice_phone.mutation("r", {"text": SECRET.decode()})])).status == 200
         while True:
             message = await ws.receive(timeout=5)
             if message.type != aiohttp.WSMsgType.TEXT:
@@ -104,14 +91,14 @@ async def test_an_open_websocket_gets_no_change_pushed_after_its_revocation(
 
 @pytest.mark.parametrize("revoke", REVOCATIONS)
 async def test_a_long_poll_started_before_a_revocation_answers_401(
-    laptop: Laptop, phone: SyncApi, notes_app: RegisteredApp, revoke: str
+    laptop: Laptop, alice_phone: SyncApi, notes_app: RegisteredApp, revoke: str
 ) -> None:
     """Attack: the laptop waits in a long poll; it is revoked, then the phone pushes. The wait woke on the
     push and returned the new row to the revoked token."""
     waiting = asyncio.create_task(laptop.api.pull(0, wait=30))
     await asyncio.sleep(0.3)
-    await _revoke(revoke, laptop, phone, notes_app)
-    assert (await phone.push([phone.mutation("r", {"text": SECRET.decode()})])).status == 200
+    await _revoke(revoke, laptop, alice_phone, notes_app)
+    assert (await alice_phone.push([alice_phone.mutation("r", {"text": SECRET.decode()})])).status == 200
     response = await asyncio.wait_for(waiting, 10)
     assert response.status == 401
     assert SECRET not in await response.read()
@@ -123,6 +110,6 @@ async def test_an_event_stream_ends_when_its_token_expires(
     """A stream must not outlive its access token (the heartbeat is 15 s; expiry comes first here)."""
     await pool.execute("UPDATE oauth_access_tokens SET expires_at = now() + interval '1 second'")
     services[BEARERS].forget_all()  # without waiting for the trigger's notification
-    stream = await _open_stream(alice_api)
+    stream = await open_event_stream(alice_api)
     assert await asyncio.wait_for(stream.content.read(), 5) == b""
     assert stream.content.at_eof()
