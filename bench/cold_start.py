@@ -9,20 +9,13 @@ directory's first-run files); with ``--quick`` only one timed start of each.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import os
-import signal
 import sys
-import time
 from pathlib import Path
 
-import aiohttp
-
-from bench.fixtures import free_port, mnwd_serve_argv, sync_stack
+from bench.fixtures import free_port, mnwd_serve_argv, subprocess_server, sync_stack
 from bench.report import Result
 from bench.rounds import Options, alternate
-from mnwd.config import PROJECT_ROOT
 
 POLL_SECONDS = 0.005
 START_TIMEOUT = 60.0
@@ -30,35 +23,11 @@ START_TIMEOUT = 60.0
 
 async def _start(argv: list[str], env: dict[str, str], port: int, log: Path) -> float:
     """Seconds from spawning ``argv`` to its first 200 on /readyz; the process is stopped before returning."""
-    url = f"http://127.0.0.1:{port}/readyz"
-    with log.open("ab") as out:
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            *argv, env={**os.environ, **env}, cwd=PROJECT_ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
-    try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
-            while True:
-                if process.returncode is not None:
-                    raise RuntimeError(f"{argv} exited with {process.returncode}: {log.read_text()[-2000:]}")
-                try:
-                    async with session.get(url) as response:
-                        await response.read()
-                        if response.status == 200:
-                            return time.perf_counter() - started
-                except aiohttp.ClientConnectionError:
-                    pass
-                if time.perf_counter() - started > START_TIMEOUT:
-                    raise RuntimeError(f"{argv} was not ready on port {port}: {log.read_text()[-2000:]}")
-                await asyncio.sleep(POLL_SECONDS)
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async with subprocess_server(argv, env, port, log, path="/readyz", poll=POLL_SECONDS, within=START_TIMEOUT) as (
+        _pid,
+        seconds,
+    ):
+        return seconds
 
 
 async def run(options: Options) -> list[Result]:

@@ -247,28 +247,33 @@ async def sync_stack(options: Options, *, serve_here: bool = True) -> AsyncItera
 
 
 @contextlib.asynccontextmanager
-async def subprocess_server(argv: Sequence[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[int]:
-    """Run a server process (its pid is yielded) until /healthz answers; SIGTERM it at the end."""
-    with log.open("wb") as out:
+async def subprocess_server(
+    argv: Sequence[str],
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    path: str = "/healthz",
+    poll: float = 0.1,
+    within: float = 60.0,
+) -> AsyncIterator[tuple[int, float]]:
+    """Run a server process until ``path`` answers 200 (polled every ``poll`` seconds, for up to ``within``):
+    yields its pid and the seconds from spawning it to that answer; SIGTERM (then SIGKILL) at the end."""
+    with log.open("ab") as out:
+        started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
             *argv, env={**os.environ, **env}, cwd=PROJECT_ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as session:
-            while True:
+        url = f"http://127.0.0.1:{port}{path}"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            while not await _answers(session, url):
                 if process.returncode is not None:
                     raise RuntimeError(f"{argv} exited with {process.returncode}: {log.read_text()[-2000:]}")
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                if time.monotonic() > deadline:
+                if time.perf_counter() - started > within:
                     raise RuntimeError(f"{argv} did not answer on port {port}: {log.read_text()[-2000:]}")
-                await asyncio.sleep(0.1)
-        yield process.pid
+                await asyncio.sleep(poll)
+        yield process.pid, time.perf_counter() - started
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -277,6 +282,16 @@ async def subprocess_server(argv: Sequence[str], env: dict[str, str], port: int,
             except TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
+    """200 from ``url``; False while nothing listens yet (or anything else answers)."""
+    try:
+        async with session.get(url) as response:
+            await response.read()
+            return response.status == 200
+    except aiohttp.ClientConnectionError:
+        return False
 
 
 def mnwd_serve_argv() -> list[str]:

@@ -153,7 +153,7 @@ async def run(options: Options) -> list[Result]:
         stack.base_url = f"http://127.0.0.1:{port}"
         events = f"{stack.base_url}/sync/v1/events"
         ours = await _backends(stack)  # this process's Services, not the daemon's
-        async with subprocess_server(mnwd_serve_argv(), env, port, stack.tmp / "serve.log") as pid:
+        async with subprocess_server(mnwd_serve_argv(), env, port, stack.tmp / "serve.log") as (pid, _started):
             async with aiohttp.ClientSession(timeout=NO_TIMEOUT) as session:
                 await stack.register(session, a, "phone")
                 await stack.register(session, b, "laptop")
@@ -181,7 +181,7 @@ async def run(options: Options) -> list[Result]:
 
         bare_port = free_port()
         argv = [sys.executable, "-m", "bench.sync_scale", "bare", str(bare_port)]
-        async with subprocess_server(argv, {}, bare_port, stack.tmp / "bare.log") as bare_pid:
+        async with subprocess_server(argv, {}, bare_port, stack.tmp / "bare.log") as (bare_pid, _started):
             bare_per_client = await _memory_per_client(
                 bare_pid, f"http://127.0.0.1:{bare_port}/sync/v1/events", idle, settle
             )
