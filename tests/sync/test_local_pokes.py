@@ -42,7 +42,11 @@ class HeldListen:
 
 
 @pytest.fixture
-def held(services: Services, monkeypatch: pytest.MonkeyPatch) -> HeldListen:
+async def held(alice_phone: SyncApi, services: Services, monkeypatch: pytest.MonkeyPatch) -> HeldListen:
+    """Held from the moment this daemon has heard of every change to access made so far (the devices bound
+    while alice's laptop and phone were set up): later pushes are then delivered here at once."""
+    current = await services.pool.fetchval("SELECT epoch FROM bearer_epoch")
+    await _until(lambda: (services[BEARERS].epoch or 0) >= current)
     return HeldListen(services, monkeypatch)
 
 

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from mnwd.oauth.bearer_cache import BEARERS
 from mnwd.services import Services
 from tests.support.oauth import RegisteredApp
+from tests.support.queries import notifications_heard
 from tests.sync.streams import SyncApi, open_event_stream, tokens_for_user
 
 pytestmark = pytest.mark.usefixtures("notes_app")
@@ -91,10 +92,13 @@ async def test_an_open_websocket_gets_no_change_pushed_after_its_revocation(
 
 @pytest.mark.parametrize("revoke", REVOCATIONS)
 async def test_a_long_poll_started_before_a_revocation_answers_401(
-    laptop: Laptop, alice_phone: SyncApi, notes_app: RegisteredApp, revoke: str
+    laptop: Laptop, alice_phone: SyncApi, notes_app: RegisteredApp, revoke: str, services: Services
 ) -> None:
     """Attack: the laptop waits in a long poll; it is revoked, then the phone pushes. The wait woke on the
     push and returned the new row to the revoked token."""
+    # Devices bound while the laptop and phone were set up make this daemon forget remembered token checks,
+    # which wakes waiting pulls: heard before the pull starts, such a wake cannot end it early (empty, 200).
+    await notifications_heard(services)
     waiting = asyncio.create_task(laptop.api.pull(0, wait=30))
     await asyncio.sleep(0.3)
     await _revoke(revoke, laptop, alice_phone, notes_app)
