@@ -56,7 +56,7 @@ class ServiceKey(Generic[T]):
 class Services:
     config: Config
     pool: asyncpg.Pool
-    # Connections apart from the pool for hot single statements (`mnwd.db.lane`): a sync push.
+    # Connections apart from the pool for hot single statements (`mnwd.db.lane`): a sync push, a pull's page.
     lane: Lane
     blobs: BlobStore
     metrics: Metrics

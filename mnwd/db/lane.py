@@ -1,4 +1,5 @@
-"""A fast lane: a few connections kept apart from the pool for one hot statement at a time (a sync push).
+"""A fast lane: a few connections kept apart from the pool for one hot statement at a time (a sync push, the
+page of a sync pull).
 
 `Lane.fetchrow(query, *args)` runs one statement on a connection of the lane, in autocommit, and gives the
 connection back. It does what the asyncpg pool does for ``pool.fetchrow`` minus what a single statement does

@@ -2,7 +2,8 @@
 
 What other domains may use: `require_bearer(request)` authenticates an API request by its access token
 and returns the `Bearer` (user, app, grant, device); `bearer_still_valid(request)` re-checks it for
-long-lived responses, `recheck_bearer(request)` raises the 401 it would get now, and
+long-lived responses (`bearer_remembered(request)`: the same without waiting, when a check is remembered),
+`recheck_bearer(request)` raises the 401 it would get now, and
 `on_bearers_forgotten(services, listener)` tells them when to check again (something may have been
 revoked); `bind_device(...)` binds a token's grant to the device it registers;
 `forget_cached_bearers(services)` after a change that revokes access;
@@ -15,6 +16,7 @@ transaction (migration 0040) has reached this daemon. For the JSON API (``/api/v
 
 from mnwd.oauth.bearer import (
     ApiUser,
+    bearer_remembered,
     bearer_still_valid,
     recheck_bearer,
     require_api_caller,
@@ -29,6 +31,7 @@ __all__ = [
     "DOMAIN",
     "ApiUser",
     "Bearer",
+    "bearer_remembered",
     "bearer_still_valid",
     "bind_device",
     "forget_cached_bearers",

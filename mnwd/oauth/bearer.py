@@ -33,6 +33,7 @@ __all__ = [
     "ApiUser",
     "Bearer",
     "InvalidToken",
+    "bearer_remembered",
     "bearer_still_valid",
     "recheck_bearer",
     "require_api_caller",
@@ -79,6 +80,15 @@ async def bearer_still_valid(request: web.Request) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+def bearer_remembered(request: web.Request) -> bool:
+    """Without waiting: True when a remembered check says the request's token is still good; False when nothing
+    is remembered (then ask `bearer_still_valid`). What is remembered is forgotten on every revocation."""
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer":
+        return False
+    return isinstance(request.app[SERVICES][BEARERS].get(hash_token(token.strip())), Bearer)
 
 
 async def recheck_bearer(request: web.Request) -> Bearer:

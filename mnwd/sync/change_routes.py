@@ -6,9 +6,9 @@ import asyncio
 import random
 import uuid
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
-from mnwd.oauth import Bearer, bearer_still_valid, forget_cached_bearers, recheck_bearer
+from mnwd.oauth import Bearer, bearer_remembered, bearer_still_valid, forget_cached_bearers, recheck_bearer
 from mnwd.sync import changes, devices
 from mnwd.sync.auth import sync_caller
 from mnwd.sync.notifier import NOTIFIER, Watch
@@ -17,7 +17,7 @@ from mnwd.sync.settings import SyncSettings
 from mnwd.sync.stats import SYNC_METRICS
 from mnwd.web.body import json_response, read_json
 from mnwd.web.csrf import csrf_exempt
-from mnwd.web.http import sse_event
+from mnwd.web.http import sse_event, write_now
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
 
@@ -88,7 +88,7 @@ async def pull(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     bearer = await sync_caller(request)
     query = changes.pull_query(request.query)
-    result = await changes.pull(services.pool, services[NOTIFIER], services[READAHEAD], bearer, query)
+    result = await changes.pull(services.pool, services.lane, services[NOTIFIER], services[READAHEAD], bearer, query)
     if query.wait > 0:
         # The token may have been revoked while the pull waited: a row pushed since must not reach it.
         await recheck_bearer(request)
@@ -103,6 +103,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     The stream ends when the client goes away, when its token stops being valid (checked before each batch of
     pokes, at each heartbeat, and at once when a revocation anywhere makes the bearer cache forget), when the
     token expires, and when the daemon shuts down (so a graceful stop does not wait for idle listeners).
+
+    While the stream waits with nothing unsent, a poke is written at once by whoever delivers it
+    (`_EventStream.write_at_once`): a push's poke then leaves before the push's own answer, with no task to
+    wake in between.
     """
     services = request.app[SERVICES]
     notifier = services[NOTIFIER]
@@ -113,29 +117,67 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+    if request.version == HttpVersion11:
+        response.enable_chunked_encoding()  # as aiohttp would anyway; said outright, `write_now` can use it
     await response.prepare(request)
     async with notifier.watch(bearer.app_id, bearer.user_id, keep_pokes=True) as watch:
         newest = await changes.newest_seq(services.pool, bearer)
         watch.known(newest)
         await response.write(b"retry: 2000\n" + _event("ready", newest))
+        stream = _EventStream(request, response, bearer, sent=newest)
         try:
-            sent = newest
             while not notifier.streams_ending:
-                poked = await watch.wait(_wait_seconds(request, bearer))
+                watch.at_once = stream.write_at_once
+                try:
+                    poked = await watch.wait(_wait_seconds(request, bearer))
+                finally:
+                    watch.at_once = None
                 if notifier.streams_ending or request.transport is None or request.transport.is_closing():
                     break
-                pokes = _take_pokes(watch, sent) if poked else []
+                pokes = _take_pokes(watch, stream.sent) if poked else []
                 if not await _still_valid(request, bearer):
                     # Revoked, expired or suspended since the stream opened: end it; a reconnect gets the 401.
                     break
                 if pokes:
                     await response.write(b"".join(_poke_event(seq, json) for seq, json in pokes))
-                    sent = max(sent, max(seq for seq, _ in pokes))
+                    stream.sent = max(stream.sent, max(seq for seq, _ in pokes))
                 elif not poked:
                     await response.write(b": heartbeat\n\n")
         except ConnectionResetError:
             pass
     return response
+
+
+class _EventStream:
+    """An event stream's ``sent`` seq, and the poke written without waiting while the stream is idle."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse, bearer: Bearer, *, sent: int) -> None:
+        self._request = request
+        self._response = response
+        self._bearer = bearer
+        self.sent = sent
+
+    def write_at_once(self, seq: int, changes_json: str | None) -> bool:
+        """`Watch.at_once`: the poke written now when the stream's waiting task would write it unchanged: the
+        daemon is not stopping, the token is unexpired and a remembered check still holds it good (every
+        revocation committed before the push has made this daemon forget its checks before the poke is
+        delivered, see `mnwd.sync.notifier`), and the connection takes the bytes without waiting. Otherwise
+        the poke is left to the task, which checks the token in the database first."""
+        request = self._request
+        services = request.app[SERVICES]
+        if services[NOTIFIER].streams_ending:
+            return False
+        if seq <= self.sent:
+            return True  # the task would drop it too
+        if self._bearer.expires_at <= services.clock.now() or not bearer_remembered(request):
+            return False
+        try:
+            written = write_now(request, self._response, _poke_event(seq, changes_json))
+        except (ConnectionError, RuntimeError):
+            return False
+        if written:
+            self.sent = seq
+        return written
 
 
 async def _websocket_events(request: web.Request, ws: web.WebSocketResponse, bearer: Bearer) -> web.WebSocketResponse:

@@ -316,14 +316,21 @@ class PullPage:
 
 
 async def pull(
-    pool: asyncpg.Pool, notifier: ChangeNotifier, readahead: ReadAhead, bearer: Bearer, query: PullQuery
+    pool: asyncpg.Pool,
+    lane: asyncpg.Pool | Lane,
+    notifier: ChangeNotifier,
+    readahead: ReadAhead,
+    bearer: Bearer,
+    query: PullQuery,
 ) -> PullPage:
+    """A page of the stream after ``query.cursor``, read by one statement on ``lane`` (the pool serves the rare
+    write); with ``query.wait``, waits that long for a change when there is none."""
     device_id = query.device_id or bearer.device_id
     own = device_id if query.exclude_own else None
 
     def reader(cursor: int) -> Callable[[], Awaitable[asyncpg.Record]]:
         async def read() -> asyncpg.Record:
-            return await queries.pull_page(pool, bearer.app_id, bearer.user_id, device_id, cursor, query.limit, own)
+            return await queries.pull_page(lane, bearer.app_id, bearer.user_id, device_id, cursor, query.limit, own)
 
         return read
 

@@ -16,7 +16,9 @@ epoch (``has_heard_of``); otherwise it is delivered when it comes back through L
 (notifications arrive in commit order), as every other daemon receives it. A poke heard twice (at once and
 back through LISTEN), or one older than what a watch was already told, is dropped by the watch. A poke
 delivered here at once is not sent at all while no other daemon listens (`ListenBus.alone`): the one-daemon
-deployment then pokes without touching the database.
+deployment then pokes without touching the database. An event stream that waits with nothing unsent is
+written in the deliverer's own call (`Watch.at_once`), so a push's poke is on the wire before the push's
+answer.
 
 Waiters register *before* they look at the database (`ChangeNotifier.watch`), so a change committed between
 the look and the wait still wakes them.
@@ -61,12 +63,18 @@ def poke_prefix(app_id: uuid.UUID, user_id: uuid.UUID) -> str:
 
 class Watch:
     """Notifications for one stream from the moment of registration; with ``keep_pokes``, each poke's JSON in
-    order (``take_pokes``), for event streams."""
+    order (``take_pokes``), for event streams.
+
+    An event stream that is idle (waiting, nothing taken and unsent) may set ``at_once``: a poke is then offered
+    to it first, in the poker's own call (a push's handler, the LISTEN callback), and is kept for ``wait`` only
+    if it answers False. It must not raise, and it says False unless it could send the poke exactly as the
+    waiting task would have (after the same checks)."""
 
     def __init__(self, *, keep_pokes: bool = False) -> None:
         self.newest = 0
         self._event = asyncio.Event()
         self._pokes: list[tuple[int, str | None]] | None = [] if keep_pokes else None
+        self.at_once: Callable[[int, str | None], bool] | None = None
 
     def known(self, seq: int) -> None:
         """The watcher has seen the stream up to ``seq``: a re-check pokes only for newer changes."""
@@ -78,6 +86,8 @@ class Watch:
         if seq and seq <= self.newest:
             return
         self.newest = max(self.newest, seq)
+        if seq and self.at_once is not None and not self._pokes and self.at_once(seq, changes):
+            return
         if self._pokes is not None and seq:
             if len(self._pokes) >= MAX_PENDING_POKES:
                 self._pokes = [(self.newest, None)]

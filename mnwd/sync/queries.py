@@ -558,7 +558,7 @@ async def update_refetch_horizon(
 
 
 async def pull_page(
-    conn: Conn,
+    conn: Conn | Lane,
     app_id: uuid.UUID,
     user_id: uuid.UUID,
     device_id: uuid.UUID | None,

@@ -1,15 +1,17 @@
 """HTTP details shared by every handler that serves bytes or streams: byte ranges (RFC 9110 §14), entity
-tags and conditional requests, and server-sent event framing."""
+tags and conditional requests, server-sent event framing, and writing to a stream from synchronous code
+(`write_now`)."""
 
 from __future__ import annotations
 
 import re
 
 import msgspec
+from aiohttp import web
 
 from mnwd.errors import Problem
 
-__all__ = ["RangeNotSatisfiable", "byte_range", "etag_matches", "sse_event", "strong_etag"]
+__all__ = ["RangeNotSatisfiable", "byte_range", "etag_matches", "sse_event", "strong_etag", "write_now"]
 
 
 class RangeNotSatisfiable(Problem):
@@ -72,3 +74,23 @@ def strong_etag(value: str) -> str:
 def sse_event(name: str, data: object) -> bytes:
     """One server-sent event: ``event: <name>``, its ``data`` as one line of JSON, a blank line."""
     return b"event: " + name.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
+
+
+def write_now(request: web.Request, response: web.StreamResponse, data: bytes) -> bool:
+    """Write ``data`` to a streaming response that has already written part of its body, at once and without
+    waiting, when that is exactly what ``await response.write(data)`` would send: one chunk of an HTTP/1.1
+    chunked body (how aiohttp sends a `web.StreamResponse` of no length), uncompressed, on a connection that
+    is open and has nothing queued (so there is no back-pressure to wait for and no earlier byte to
+    overtake). False when any of that does not hold: nothing was written, write it the usual way."""
+    transport = request.transport
+    if (
+        transport is None
+        or transport.is_closing()
+        or transport.get_write_buffer_size()
+        or not response.prepared
+        or not response.chunked
+        or response.compression
+    ):
+        return False
+    transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+    return True

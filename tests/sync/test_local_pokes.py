@@ -161,3 +161,51 @@ async def test_a_lone_daemon_pokes_without_notify_until_another_starts(
     finally:
         await other.close()
     stream.close()
+
+
+async def test_a_local_poke_is_written_before_the_pushs_own_answer(
+    alice_api: SyncApi, alice_phone: SyncApi, services: Services, held: HeldListen
+) -> None:
+    """An idle stream is written by the push's own call: its poke is on the wire before the push's answer is
+    built, with no task to wake in between."""
+    await _bearer_epoch_known(services)
+    stream = await open_event_stream(alice_api)
+    order: list[str] = []
+
+    async def read_poke() -> bytes:
+        event = await stream.content.readuntil(b"\n\n")
+        order.append("poke")
+        return event
+
+    reading = asyncio.create_task(read_poke())
+    await asyncio.sleep(0.05)  # the reader waits on the stream
+    pushed = await alice_phone.push([alice_phone.mutation("n1", {"text": "first on the wire"})])
+    order.append("answer")
+    assert pushed.status == 200
+    assert b"first on the wire" in await asyncio.wait_for(reading, 2)
+    assert order == ["poke", "answer"]
+    stream.close()
+
+
+async def test_an_http_1_0_stream_gets_its_pokes_unchunked(
+    alice_api: SyncApi, alice_phone: SyncApi, services: Services, held: HeldListen
+) -> None:
+    """HTTP/1.0 has no chunked bodies: such a stream is written by its own task, as plain bytes until close."""
+    await _bearer_epoch_known(services)
+    server = alice_api.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            b"GET /sync/v1/events HTTP/1.0\r\nHost: localhost\r\n"
+            + f"Authorization: Bearer {alice_api.token}\r\n\r\n".encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.0 200")
+        assert b"chunked" not in head.lower()
+        assert b"event: ready" in await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        assert (await alice_phone.push([alice_phone.mutation("n1", {"text": "old client"})])).status == 200
+        event = await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        assert event.startswith(b"event: poke\ndata: ")
+        assert b"old client" in event
+    finally:
+        writer.close()
