@@ -40,6 +40,7 @@ from mnwd.oauth import require_api_user
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
@@ -94,7 +95,7 @@ class HeartbeatIn(msgspec.Struct):
 
 def _address(request: web.Request) -> str | None:
     try:
-        return str(ipaddress.ip_address(request.remote or ""))
+        return str(ipaddress.ip_address(client_address(request) or ""))
     except ValueError:
         return None
 
@@ -128,7 +129,7 @@ def _limit_here(request: web.Request, services: Services, key: str, digest: byte
     """Count the call in this daemon's memory (429 beyond a limit): all ``validate`` pays (docs/licensing.md)."""
     limits = request.app[LIMITS].of(services)
     limits.local.hit_all(
-        [(limits.per_address, request.remote or ""), (limits.per_key, _key_bucket(key, digest))],
+        [(limits.per_address, client_address(request) or ""), (limits.per_key, _key_bucket(key, digest))],
         services.clock.time(),
     )
     return limits
@@ -140,7 +141,7 @@ async def _limit(request: web.Request, key: str) -> None:
     services = request.app[SERVICES]
     limits = _limit_here(request, services, key, activations.key_digest(key))
     await services.limiter.hit_all(
-        [(limits.per_address, request.remote or ""), (limits.per_key, keys.normalize_key(key) or key)]
+        [(limits.per_address, client_address(request) or ""), (limits.per_key, keys.normalize_key(key) or key)]
     )
 
 
