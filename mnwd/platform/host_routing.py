@@ -7,7 +7,10 @@ For any other host: a verified custom domain serves its owner's pages, ``/`` as 
 naming another creator (``/@other``) becomes ``/@owner/@other``, which no route serves: one domain never
 shows another creator's content. ``/tls-ask`` stays the proxy's question on every host. The owner's own
 long paths (``/@owner``, ``/@owner/x``: the links the store's pages write) are redirected (``308``) to their
-short form on the domain (``/``, ``/x``), so every link within a creator's pages works there.
+short form on the domain (``/``, ``/x``), so every link within a creator's pages works there. A ``GET`` of a
+path that is none of the creator's pages (their handler answers 404) but one of the site's routes
+(``/search?q=``, ``/tags/x``, ``/login?next=``; never ``/@other``) is redirected (``307``) to the main site's
+absolute URL: the creator's pages come first (a project named ``search`` is served).
 
 ``site_links(request)`` is the platform's ``page_context``: ``main_site``, the site's absolute base URL
 (``MNWD_PUBLIC_URL``) on a custom domain (or any host not this site's), else ``""``. The base template writes
@@ -94,4 +97,13 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
     match.add_app(request.app)
     match.freeze()
     routed._match_info = match  # what aiohttp's own dispatch sets
-    return await match.handler(routed)
+    try:
+        return await match.handler(routed)
+    except (NotFound, web.HTTPNotFound):
+        if request.method not in ("GET", "HEAD") or request.path.startswith("/@"):
+            raise
+        if request.match_info.http_exception is not None:
+            raise
+        # Not the creator's (/@name/x is none of their pages) but a page of the site (search, a tag, sign-in):
+        # the creator's own pages come first, then the main site.
+        raise web.HTTPTemporaryRedirect(services.config.base_url.rstrip("/") + request.path_qs) from None

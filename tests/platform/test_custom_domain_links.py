@@ -139,3 +139,19 @@ async def test_the_stores_own_links_work_on_the_domain(client: Client, site: Any
     for other in ("/@other", "/@other/tools", "/@makerx", "/@maker/../@other"):
         got, _, _ = await get(client, DOMAIN, other)
         assert got == 404, other
+
+
+async def test_the_sites_own_pages_asked_on_the_domain_lead_to_the_main_site(
+    client: Client, services: Services, site: Any
+) -> None:
+    """A tag link, a search typed on the domain, a sign-in redirect: not the creator's pages, so the main
+    site's; posts and other creators' paths are not redirected."""
+    main = services.config.base_url.rstrip("/")
+    for path in ("/search?q=hammer", "/login?next=/tools", "/source/"):
+        got, _, location = await get(client, DOMAIN, path, follow=False)
+        assert (got, location) == (307, main + path), path
+    for path in ("/@other", "/@other/tools", "/no-such-page"):
+        got, _, _ = await get(client, DOMAIN, path, follow=False)
+        assert got == 404, path
+    async with client.post("/login", data={}, headers={**HTML, "Host": DOMAIN}, allow_redirects=False) as response:
+        assert response.status in (403, 404)
