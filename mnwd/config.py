@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -21,7 +22,16 @@ from urllib.parse import urlsplit
 
 from mnwd.mail import check_mailbox
 
-__all__ = ["SETTINGS", "Config", "ConfigError", "Section", "Setting", "read_settings", "unknown_variables"]
+__all__ = [
+    "SETTINGS",
+    "AddressRanges",
+    "Config",
+    "ConfigError",
+    "Section",
+    "Setting",
+    "read_settings",
+    "unknown_variables",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # HTTP_HOST values that mean "this machine": the default public URL names it localhost.
@@ -133,6 +143,29 @@ def text(raw: str) -> str:
     return raw
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class AddressRanges(tuple[IPNetwork, ...]):
+    """IP networks read from a comma-separated list of addresses and CIDRs (``MNWD_TRUSTED_PROXIES``)."""
+
+    def __str__(self) -> str:
+        return ",".join(str(network) for network in self) or "(none)"
+
+
+def address_ranges(raw: str) -> AddressRanges:
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"has {part!r}, which is not an IP address or CIDR such as 10.0.0.0/8") from None
+    return AddressRanges(networks)
+
+
 @dataclass(frozen=True)
 class Setting:
     field: str
@@ -172,8 +205,9 @@ SETTINGS: tuple[Setting, ...] = (
         "http_max_connections_per_address",
         "MNWD_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
         "256",
-        "Most open HTTP connections from one client IP address; more are closed at once (0: no cap; raise it "
-        "behind a reverse proxy, whose connections all come from one address).",
+        "Most open HTTP connections from one client IP address; more are closed at once (0: no cap; a peer in "
+        "MNWD_TRUSTED_PROXIES is not capped; raise it behind an untrusted proxy, whose connections all come from "
+        "one address).",
         non_negative_int,
     ),
     Setting("ssh_host", "MNWD_SSH_HOST", "127.0.0.1", "Address the git SSH server listens on.", host),
@@ -301,6 +335,15 @@ SETTINGS: tuple[Setting, ...] = (
         smtp_url,
         secret=True,
     ),
+    Setting(
+        "trusted_proxies",
+        "MNWD_TRUSTED_PROXIES",
+        "",
+        "Comma-separated IP addresses and CIDRs of the reverse proxies in front of mnwd (empty: trust none). A "
+        "request from one of them is taken to come from the right-most address of X-Forwarded-For that is not "
+        "a trusted proxy, over the scheme X-Forwarded-Proto says; those headers from anyone else are ignored.",
+        address_ranges,
+    ),
 )
 
 
@@ -374,6 +417,7 @@ class Config:
     metrics_token: str | None
     mail_from: str
     smtp_url: str | None
+    trusted_proxies: AddressRanges = dataclasses.field(default_factory=AddressRanges)
     env: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     _sections: dict[type[Section], Section] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False

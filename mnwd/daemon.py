@@ -25,6 +25,7 @@ from mnwd.domains import check_settings, domain_listeners, domain_ports, open_al
 from mnwd.errors import MnwdError
 from mnwd.maintenance import run_maintenance
 from mnwd.services import Services
+from mnwd.web.client_address import trusts_peer
 from mnwd.web.connections import CONNECTIONS, AcceptErrorLog, ConnectionGuard, ConnectionLimits, GuardedSite
 
 __all__ = ["ListenError", "Listener", "check_ports", "serve"]
@@ -95,6 +96,7 @@ def connection_limits(config: Config) -> ConnectionLimits:
         max_per_address=config.http_max_connections_per_address,
         header_timeout=config.http_header_timeout,
         body_idle_timeout=config.http_body_idle_timeout,
+        uncapped=lambda address: trusts_peer(config, address),
     )
 
 

@@ -10,6 +10,7 @@ from mnwd.accounts.pages_signin import DEFAULT_AFTER_SIGN_IN, begin_second_facto
 from mnwd.accounts.sessions import require_viewer
 from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
+from mnwd.web.client_address import client_address
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render
@@ -30,7 +31,7 @@ async def request_link(request: web.Request) -> web.Response:
     form = await read_form(request)
     raw = field(form, "email", max_chars=300)
     try:
-        email = await address_for_mail(services, raw, request.remote or "", LINKS_PER_IP, LINKS_PER_ADDRESS)
+        email = await address_for_mail(services, raw, client_address(request) or "", LINKS_PER_IP, LINKS_PER_ADDRESS)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, "accounts/link_request.html", problem, {"email": raw})
     await links.queue_login_link(services, email)

@@ -18,6 +18,7 @@ from mnwd.errors import NotFound, Unauthorized, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.body import json_response, read_json
 from mnwd.web.browser import browser_state
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import CSRF_HEADER, CsrfFailed, csrf_valid
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
@@ -152,14 +153,14 @@ async def delete(request: web.Request) -> web.Response:
 async def sign_in_options(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     services = request.app[SERVICES]
-    await services.limiter.hit(PASSKEY_OPTIONS_PER_IP, request.remote or "")
+    await services.limiter.hit(PASSKEY_OPTIONS_PER_IP, client_address(request) or "")
     return _json(await passkeys.begin_authentication(browser_state(request), services))
 
 
 async def sign_in(request: web.Request) -> web.Response:
     _require_csrf_header(request)
     services = request.app[SERVICES]
-    await services.limiter.hit(PASSKEY_SIGN_IN_PER_IP, request.remote or "")
+    await services.limiter.hit(PASSKEY_SIGN_IN_PER_IP, client_address(request) or "")
     body = await read_json(request, PasskeySignIn)
     user_id = await passkeys.authenticate_passkey(browser_state(request), services, body.credential)
     # A passkey sign-in counts as both factors: no TOTP step follows it.

@@ -9,6 +9,7 @@ from mnwd.accounts.mail_requests import address_for_mail
 from mnwd.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from mnwd.errors import Gone, NotFound, TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
+from mnwd.web.client_address import client_address
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
@@ -30,7 +31,7 @@ async def request_reset(request: web.Request) -> web.Response:
     form = await read_form(request)
     raw = field(form, "email", max_chars=300)
     try:
-        email = await address_for_mail(services, raw, request.remote or "", RESETS_PER_IP, RESETS_PER_ADDRESS)
+        email = await address_for_mail(services, raw, client_address(request) or "", RESETS_PER_IP, RESETS_PER_ADDRESS)
     except (ValidationFailed, TooManyRequests) as problem:
         return await render_problem(request, REQUEST_PAGE, problem, {"email": raw, "sent": False})
     await password_reset.queue_reset(services, email)

@@ -15,6 +15,7 @@ from mnwd.accounts.users import sign_up
 from mnwd.errors import TooManyRequests, ValidationFailed
 from mnwd.ratelimit import Limit
 from mnwd.web.browser import load_state, save_state
+from mnwd.web.client_address import client_address
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import redirect, render, safe_next
@@ -50,7 +51,7 @@ async def signup(request: web.Request) -> web.Response:
         **_password_rules(),
     }
     try:
-        await services.limiter.hit(SIGNUP_PER_IP, request.remote or "")
+        await services.limiter.hit(SIGNUP_PER_IP, client_address(request) or "")
         user_id = await sign_up(
             services,
             username=username,
@@ -88,7 +89,7 @@ async def login(request: web.Request) -> web.Response:
     context = {"login": identifier, "next": next_url, **_passkey_context(request)}
     password = field(form, "password", max_chars=10 * 1024)
     try:
-        user = await check_password(services, identifier, password, request.remote or "")
+        user = await check_password(services, identifier, password, client_address(request) or "")
     except (InvalidCredentials, AccountLocked, AccountSuspended, TooManyRequests) as problem:
         return await render_problem(request, "accounts/login.html", problem, context)
     await rehash_if_outdated(services, user, password)

@@ -13,6 +13,7 @@ from aiohttp import web
 from mnwd.accounts import queries
 from mnwd.tokens import hash_token
 from mnwd.web.browser import browser_token, rotate_browser_token, save_state
+from mnwd.web.client_address import client_address
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import login_redirect
 
@@ -81,7 +82,7 @@ async def get_viewer(request: web.Request) -> Viewer | None:
         if row is not None:
             viewer = Viewer.from_record(row)
             if request.app[SERVICES].clock.now() - row["last_seen_at"] > TOUCH_EVERY:
-                await queries.touch_user_session(pool, viewer.session_id, request.remote)
+                await queries.touch_user_session(pool, viewer.session_id, client_address(request))
     request[VIEWER_KEY] = _Looked(viewer)
     return viewer
 
@@ -116,7 +117,7 @@ async def start_session(
         user_id=user_id,
         token_hash=hash_token(token),
         user_agent=request.headers.get("User-Agent", "")[:512] or None,
-        ip_address=request.remote,
+        ip_address=client_address(request),
         lifetime_days=SESSION_DAYS,
         signed_in_by=signed_in_by,
         reauthenticated=proven,

@@ -15,6 +15,15 @@ such row that may still charge someone becomes a durable job:
   to it is live (the deletion page refuses that today, see `mnwd.accounts.deletion`; operators closing an
   account are the case), the buyer is mailed that the membership ended and will not be charged again, in the
   same transaction (keyed by the subscription: once).
+- `cancel_on_project_deletion` (commerce's `mnwd.store.PROJECT_DELETION_HOOKS` hook): a creator deletes a
+  project (``DELETE /api/v1/projects/{id}``, the dashboard's delete form). Every subscription to its tiers that
+  may still charge someone (the rows the cascade removes) and every Checkout Session still open for its tiers
+  or items is queued as above, in the deletion's transaction. Each subscriber whose membership was live is
+  mailed that it ended because the project was deleted, and that it will not be charged again (keyed by the
+  subscription: once). No refund of the period already paid is made (the creator may refund from Stripe).
+- `cancel_on_item_deletion` (commerce's `mnwd.store.ITEM_DELETION_HOOKS` hook): the Checkout Sessions still
+  open for the item are expired, so nobody pays for an item that is gone. Items are one-off purchases (only
+  a project's tiers are subscriptions), and completed purchases stay as the buyers' receipts.
 - `cancel_at_stripe` (the job): a Checkout Session still open is expired, so it can no longer be paid (one
   paid already, or in between, gives its subscription); then the subscription is cancelled at once unless it
   has ended. Stripe answers a second cancellation with 404, taken as done, so the job may run any number of
@@ -22,10 +31,10 @@ such row that may still charge someone becomes a durable job:
   backoff (``MAX_ATTEMPTS`` attempts, about a day), then it is ``dead`` for an operator (docs/jobs.md).
 
 A backstop for what no deletion saw (a checkout started in another tab while the account was being deleted,
-a project deleted with its subscribers): an event about a subscription whose metadata names a row of ours
-that no longer exists queues the same job (`mnwd.commerce.subscriptions.apply_subscription_event`, and the
-platform's handler for its own). Rows go only with their account or project, so such a subscription bills
-for nothing.
+a session saved on its row after its project's deletion committed): an event about a subscription whose
+metadata names a row of ours that no longer exists queues the same job
+(`mnwd.commerce.subscriptions.apply_subscription_event`, and the platform's handler for its own). Rows go only
+with their account or project, so such a subscription bills for nothing.
 
 No refund is made for the period already paid: cancelling "now" stops the next charge, and the subscription's
 current period was bought before the account went.
@@ -35,6 +44,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mnwd.commerce import queries
 from mnwd.commerce.gateway import require_gateway
@@ -45,7 +55,15 @@ from mnwd.mail import Mail
 from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
 
-__all__ = ["CANCEL_JOB", "MAX_ATTEMPTS", "cancel_at_stripe", "cancel_on_account_deletion", "enqueue_cancellation"]
+__all__ = [
+    "CANCEL_JOB",
+    "MAX_ATTEMPTS",
+    "cancel_at_stripe",
+    "cancel_on_account_deletion",
+    "cancel_on_item_deletion",
+    "cancel_on_project_deletion",
+    "enqueue_cancellation",
+]
 
 CANCEL_JOB = "commerce.cancel_at_stripe"
 # Backoff doubles from 10 s up to an hour: 30 attempts keep trying for about a day.
@@ -92,23 +110,70 @@ def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], 
                 wake=services.jobs.wake,
             )
             if row["creator_id"] == user_id and row["subscriber_id"] != user_id and row["status"] in LIVE:
-                await enqueue_mail(
-                    tx.conn,
-                    Mail(
-                        to=row["subscriber_email"],
-                        subject=f"Your membership of {row['project_title']} has ended",
-                        text=(
-                            f"Hello {row['subscriber_username']},\n\n"
-                            f"{row['creator_username']} closed their account, so your {row['tier_name']} "
-                            f"membership of {row['project_title']} has ended. It is cancelled at Stripe: you "
-                            "will not be charged for it again.\n\n"
-                            f"Your other purchases and memberships: {base}/library\n"
-                        ),
-                    ),
-                    key=f"membership-ended:{row['id']}",
-                )
+                await _mail_membership_ended(tx, row, f"{row['creator_username']} closed their account", base)
 
     return hook
+
+
+def cancel_on_project_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:
+    """Commerce's `mnwd.store.PROJECT_DELETION_HOOKS` hook."""
+
+    async def hook(tx: Tx, project_id: uuid.UUID) -> None:
+        base = services.config.base_url.rstrip("/")
+        for row in await queries.list_billing_subscriptions_of_project(tx.conn, project_id):
+            await enqueue_cancellation(
+                tx,
+                account=row["stripe_account_id"],
+                subscription=row["stripe_subscription_id"],
+                checkout_session=row["stripe_checkout_session_id"],
+                wake=services.jobs.wake,
+            )
+            if row["subscriber_id"] != row["creator_id"] and row["status"] in LIVE:
+                await _mail_membership_ended(
+                    tx, row, f"{row['creator_username']} deleted the project {row['project_title']}", base
+                )
+        checkouts = await queries.list_open_item_checkouts(tx.conn, project_id=project_id)
+        await _expire_item_checkouts(services, tx, checkouts)
+
+    return hook
+
+
+def cancel_on_item_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:
+    """Commerce's `mnwd.store.ITEM_DELETION_HOOKS` hook."""
+
+    async def hook(tx: Tx, item_id: uuid.UUID) -> None:
+        await _expire_item_checkouts(services, tx, await queries.list_open_item_checkouts(tx.conn, item_id=item_id))
+
+    return hook
+
+
+async def _expire_item_checkouts(services: Services, tx: Tx, rows: list[Any]) -> None:
+    for row in rows:
+        await enqueue_cancellation(
+            tx,
+            account=row["stripe_account_id"],
+            subscription=None,
+            checkout_session=row["stripe_checkout_session_id"],
+            wake=services.jobs.wake,
+        )
+
+
+async def _mail_membership_ended(tx: Tx, row: Any, reason: str, base: str) -> None:
+    """Tell the subscriber once (keyed by the subscription) that their membership ended and bills no more."""
+    await enqueue_mail(
+        tx.conn,
+        Mail(
+            to=row["subscriber_email"],
+            subject=f"Your membership of {row['project_title']} has ended",
+            text=(
+                f"Hello {row['subscriber_username']},\n\n"
+                f"{reason}, so your {row['tier_name']} membership of {row['project_title']} has ended. "
+                "It is cancelled at Stripe: you will not be charged for it again.\n\n"
+                f"Your other purchases and memberships: {base}/library\n"
+            ),
+        ),
+        key=f"membership-ended:{row['id']}",
+    )
 
 
 async def cancel_at_stripe(services: Services, job: Job) -> None:

@@ -19,7 +19,7 @@ from mnwd.commerce.platform_subscriptions import PLATFORM_SUBSCRIPTIONS
 from mnwd.commerce.settings import CommerceSettings
 from mnwd.domain import Domain, JobKind
 from mnwd.services import Services
-from mnwd.store import add_download_grant
+from mnwd.store import ITEM_DELETION_HOOKS, PROJECT_DELETION_HOOKS, add_download_grant
 from mnwd.web.keys import SERVICES
 
 __all__ = ["DOMAIN"]
@@ -34,6 +34,8 @@ async def start(services: Services) -> AsyncIterator[None]:
     services[PAYMENTS] = Payments(settings, gateway)
     services[PLATFORM_SUBSCRIPTIONS] = {}
     services[DELETION_HOOKS].append(cancellations.cancel_on_account_deletion(services))
+    services[PROJECT_DELETION_HOOKS].append(cancellations.cancel_on_project_deletion(services))
+    services[ITEM_DELETION_HOOKS].append(cancellations.cancel_on_item_deletion(services))
     try:
         yield
     finally:

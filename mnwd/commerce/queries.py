@@ -37,9 +37,11 @@ __all__ = [
     "insert_tier",
     "insert_transaction",
     "item_needs_license",
+    "list_billing_subscriptions_of_project",
     "list_billing_subscriptions_of_user",
     "list_library",
     "list_library_parts",
+    "list_open_item_checkouts",
     "list_promos",
     "list_sales",
     "list_seller_items",
@@ -464,21 +466,49 @@ async def get_owned_subscription(
     )
 
 
+# Subscriptions that may still charge someone, with the account they are billed on (the creator's connected
+# account) and what a mail to the subscriber needs; the caller adds which ones (``AND …``).
+BILLING_SUBSCRIPTIONS_SQL = (
+    "SELECT s.id, s.status, s.subscriber_id, s.stripe_subscription_id, s.stripe_checkout_session_id,"
+    " COALESCE(s.stripe_account_id, c.stripe_account_id) AS stripe_account_id, p.user_id AS creator_id,"
+    " p.title AS project_title, t.name AS tier_name, c.username AS creator_username,"
+    " b.email AS subscriber_email, b.username AS subscriber_username"
+    " FROM subscriptions s JOIN projects p ON p.id = s.project_id JOIN subscription_tiers t ON t.id = s.tier_id"
+    " JOIN users c ON c.id = p.user_id JOIN users b ON b.id = s.subscriber_id"
+    " WHERE s.status IN ('incomplete', 'active', 'past_due')"
+    " AND (s.stripe_subscription_id IS NOT NULL OR s.stripe_checkout_session_id IS NOT NULL)"
+)
+
+
 async def list_billing_subscriptions_of_user(conn: Conn, user_id: uuid.UUID) -> list[asyncpg.Record]:
-    """The subscriptions that may still charge someone, the user's own and those to the user's projects, with
-    the account they are billed on (the creator's connected account) and what a mail to the subscriber needs."""
+    """The subscriptions that may still charge someone, the user's own and those to the user's projects."""
     return await _fetch(
         conn,
-        "SELECT s.id, s.status, s.subscriber_id, s.stripe_subscription_id, s.stripe_checkout_session_id,"
-        " COALESCE(s.stripe_account_id, c.stripe_account_id) AS stripe_account_id, p.user_id AS creator_id,"
-        " p.title AS project_title, t.name AS tier_name, c.username AS creator_username,"
-        " b.email AS subscriber_email, b.username AS subscriber_username"
-        " FROM subscriptions s JOIN projects p ON p.id = s.project_id JOIN subscription_tiers t ON t.id = s.tier_id"
-        " JOIN users c ON c.id = p.user_id JOIN users b ON b.id = s.subscriber_id"
-        " WHERE (s.subscriber_id = $1 OR p.user_id = $1) AND s.status IN ('incomplete', 'active', 'past_due')"
-        " AND (s.stripe_subscription_id IS NOT NULL OR s.stripe_checkout_session_id IS NOT NULL)"
-        " ORDER BY s.created_at",
+        BILLING_SUBSCRIPTIONS_SQL + " AND (s.subscriber_id = $1 OR p.user_id = $1) ORDER BY s.created_at",
         user_id,
+    )
+
+
+async def list_billing_subscriptions_of_project(conn: Conn, project_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The subscriptions to the project's tiers that may still charge someone."""
+    return await _fetch(conn, BILLING_SUBSCRIPTIONS_SQL + " AND s.project_id = $1 ORDER BY s.created_at", project_id)
+
+
+async def list_open_item_checkouts(
+    conn: Conn, *, item_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None
+) -> list[asyncpg.Record]:
+    """Purchases of the item (or of any item of the project) still ``pending`` on a Checkout Session: the
+    session and the account it was opened on."""
+    return await _fetch(
+        conn,
+        "SELECT t.id, t.stripe_checkout_session_id, COALESCE(t.stripe_account_id, u.stripe_account_id)"
+        " AS stripe_account_id FROM transactions t JOIN items i ON i.id = t.item_id"
+        " JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id"
+        " WHERE t.status = 'pending' AND t.stripe_checkout_session_id IS NOT NULL"
+        " AND ($1::uuid IS NULL OR t.item_id = $1) AND ($2::uuid IS NULL OR i.project_id = $2)"
+        " ORDER BY t.created_at",
+        item_id,
+        project_id,
     )
 
 

@@ -10,6 +10,7 @@ Interface::
     await issue_comp(services, creator_id, item_id, email=, max_activations=, expires_at=, floating=)
         -> (key text, License)
     await issue_bulk(services, creator_id, item_id, count) -> [key text, ...]
+    await issue_comps(services, creator_id, item_id, [(line, email), ...]) -> [CompIssued]   # a list of addresses
     await revoke_refunded(services)                   # periodic: keys of refunded purchases are revoked
     await run_revoke_for_transaction / run_restore_for_transaction  # jobs for disputes (lost / won)
 
@@ -17,6 +18,14 @@ Races handled: the purchase job runs at least once and possibly on two daemons a
 index on ``license_keys (transaction_id)`` lets exactly one INSERT win (the other's ``ON CONFLICT DO
 NOTHING`` waits for it, then inserts nothing), so a purchase has one key whatever the retries. A key
 copies its item's policy when it is issued: changing the policy later changes new keys only.
+
+A comp issued to an e-mail address is mailed to it in the issuing transaction, keyed by the key
+(`mnwd.licensing.comp_mail`): the key, and how to claim it when no account has verified the address yet.
+``issue_comps`` (the dashboard's list of addresses, the API's ``emails``) gives each distinct address (case
+aside) one comp, all or none, and an address that already has a comp of the item gets no new one (its
+existing key is answered again, ``already``): a list posted again (a retry after a lost answer, a double
+click) issues and mails nothing twice. Two such posts at once are ordered by a lock per item
+(`queries.lock_item_comps`).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from mnwd.db.jobs import Job, PermanentJobError
 from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.licensing import keys, queries
+from mnwd.licensing.comp_mail import check_comp_email, mail_comp
 from mnwd.licensing.model import License, Policy
 from mnwd.licensing.validations import forget_here
 from mnwd.mail import Mail
@@ -44,14 +54,17 @@ __all__ = [
     "MAX_BULK",
     "RESTORE_JOB",
     "REVOKE_JOB",
+    "CompIssued",
     "get_item_policy",
     "issue_bulk",
     "issue_comp",
+    "issue_comps",
     "revoke_refunded",
     "run_issue_for_purchase",
     "run_restore_for_transaction",
     "run_revoke_for_transaction",
     "set_item_policy",
+    "usernames_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -258,10 +271,12 @@ async def issue_comp(
     _check_override(
         None if max_activations is UNSET else max_activations, None if expires_at is UNSET else expires_at, now
     )
-    if email is not None and (len(email) > 254 or "@" not in email or any(c.isspace() for c in email)):
+    if email is not None and check_comp_email(email) is None:
         raise ValidationFailed(
             "The license cannot be issued like this.", [{"field": "email", "message": "Not an e-mail address."}]
         )
+    if email is not None:
+        email = email.strip()
 
     async def body(tx: Tx) -> tuple[str, License]:
         item = await _owned_item(tx.conn, creator_id, item_id)
@@ -277,11 +292,78 @@ async def issue_comp(
             services, tx.conn, item_id, terms, owner_id=owner, source="comp", issued_to_email=email
         )
         assert key_id is not None
+        if email is not None:
+            await mail_comp(services, tx, key_id=key_id, key=text, item=item, email=email, owned=owner is not None)
         issued = await queries.get_key(tx.conn, key_id)
         assert issued is not None
         return text, issued
 
     return await run_tx(services.pool, "licensing.issue_comp", body, metrics=services.metrics)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompIssued:
+    """One address of a list: its key (``None`` if the server's secret key changed since an earlier comp), and
+    whether it is ``issued`` now or ``already`` had a comp of the item (not mailed again)."""
+
+    email: str
+    key: str | None
+    status: str
+    owner_id: uuid.UUID | None = None
+
+
+MAX_LISTED_ERRORS = 20
+
+
+async def usernames_of(services: Services, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return await queries.list_usernames(services.pool, list(user_ids))
+
+
+async def issue_comps(
+    services: Services, creator_id: uuid.UUID, item_id: uuid.UUID, addresses: list[tuple[int, str]]
+) -> list[CompIssued]:
+    """One comp with the item's policy for each distinct address of ``addresses`` (``(line, email)``, the line
+    named in errors), each mailed; all or none. See the module's docstring for retries."""
+    errors = [
+        {"field": "emails", "message": f"Line {line}: {email[:60]!r} is not an e-mail address."}
+        for line, email in addresses
+        if check_comp_email(email) is None
+    ]
+    first_spelling: dict[str, str] = {}
+    for _, email in addresses:
+        first_spelling.setdefault(email.strip().lower(), email.strip())
+    distinct = list(first_spelling.values())
+    if not errors and not distinct:
+        errors.append({"field": "emails", "message": "Give at least one e-mail address."})
+    if len(distinct) > MAX_BULK:
+        errors.append({"field": "emails", "message": f"At most {MAX_BULK} addresses at once."})
+    if errors:
+        raise ValidationFailed("The licenses cannot be issued like this.", errors[:MAX_LISTED_ERRORS])
+    now = services.clock.now()
+
+    async def body(tx: Tx) -> list[CompIssued]:
+        item = await _owned_item(tx.conn, creator_id, item_id)
+        await queries.lock_item_comps(tx.conn, item_id)
+        terms = _terms(await _policy(tx.conn, item), now)
+        existing = await queries.list_comps_to(tx.conn, item_id, distinct)
+        owners = await queries.list_verified_users_by_email(tx.conn, distinct)
+        answer = []
+        for email in distinct:
+            owner = owners.get(email.lower())
+            earlier = existing.get(email.lower())
+            if earlier is not None:
+                text = keys.decrypt_key(services.keyring, earlier["key_code"])
+                answer.append(CompIssued(email, text, "already", owner))
+                continue
+            text, key_id = await _insert(
+                services, tx.conn, item_id, terms, owner_id=owner, source="comp", issued_to_email=email
+            )
+            assert key_id is not None
+            await mail_comp(services, tx, key_id=key_id, key=text, item=item, email=email, owned=owner is not None)
+            answer.append(CompIssued(email, text, "issued", owner))
+        return answer
+
+    return await run_tx(services.pool, "licensing.issue_comps", body, metrics=services.metrics)
 
 
 async def issue_bulk(services: Services, creator_id: uuid.UUID, item_id: uuid.UUID, count: int) -> list[str]:

@@ -4,6 +4,7 @@ one key (suspend, reinstate, revoke, reset its activations, extend it).
 Interface::
 
     check_policy(form) -> (enabled, Policy)          # ValidationFailed with the fields' errors
+    parse_address_list(text) -> [(line, email)]      # a pasted CSV (an "email" column, else the first) or lines
     await list_item_keys(services, creator_id, item_id, search) -> (item, [License])
     await change_key(services, creator_id, key_id, action)   # suspend / reinstate / revoke / reset
     await extend_key(services, creator_id, key_id, expires_at, max_activations)
@@ -15,6 +16,7 @@ resets them).
 
 from __future__ import annotations
 
+import csv
 import re
 import uuid
 from collections.abc import Mapping
@@ -36,6 +38,7 @@ __all__ = [
     "check_policy",
     "extend_key",
     "list_item_keys",
+    "parse_address_list",
     "parse_date",
 ]
 
@@ -43,6 +46,34 @@ NO_SUCH_KEY = "You have no such license key."
 ENTITLEMENT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ACTIONS = ("suspend", "reinstate", "revoke", "reset")
 MAX_LISTED = 200
+
+
+EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
+MAX_LIST_CHARS = 256 * 1024
+
+
+def parse_address_list(text: str) -> list[tuple[int, str]]:
+    """The addresses of a pasted CSV with their line numbers: the column headed ``email`` (or ``e-mail``...) if
+    the first row is such a header, else the first column; blank rows skipped. Too long: `ValidationFailed`."""
+    if len(text) > MAX_LIST_CHARS:
+        raise ValidationFailed(
+            "The licenses cannot be issued like this.",
+            [{"field": "emails", "message": f"At most {MAX_LIST_CHARS // 1024} KiB of addresses at once."}],
+        )
+    rows = list(csv.reader(text.replace("\x00", "").splitlines()))
+    column = 0
+    start = 0
+    if rows:
+        header = [cell.strip().lower() for cell in rows[0]]
+        named = [i for i, cell in enumerate(header) if cell in EMAIL_HEADERS]
+        if named:
+            column, start = named[0], 1
+    addresses = []
+    for number, row in enumerate(rows[start:], start=start + 1):
+        cell = row[column].strip() if len(row) > column else ""
+        if cell:
+            addresses.append((number, cell))
+    return addresses
 
 
 def _int(form: Mapping[str, str], name: str, low: int, high: int, errors: list[dict[str, str]]) -> int | None:

@@ -6,6 +6,9 @@
 - ``POST .../licenses/policy``: save the policy (shown again with its mistakes, 422, nothing written);
 - ``POST .../licenses/comps``: one key for free, shown once on the answer page;
 - ``POST .../licenses/bulk``: ``count`` keys, answered as a CSV download (the only time they are shown);
+- ``POST .../licenses/comps/list``: ``emails``, a pasted CSV of addresses: one comp each, each mailed, answered
+  as a CSV download ``email,key,status`` (``issued``, or ``already`` for an address that had a comp of the item:
+  posting the list again issues and mails nothing twice);
 - ``POST .../licenses/keys/{key_id}/{action}``: suspend, reinstate; revoke and reset (activations) are
   asked for on their ``GET`` confirmation page first; ``.../keys/{key_id}/extend``: new expiry and seats.
 
@@ -189,6 +192,33 @@ async def issue_bulk(request: web.Request) -> web.Response:
     )
 
 
+async def issue_comp_list(request: web.Request) -> web.Response:
+    viewer = await require_viewer(request)
+    services = request.app[SERVICES]
+    item_id = uuid_param(request, "item_id", issuance.NO_SUCH_ITEM)
+    posted = await read_form(request)
+    text = field(posted, "emails", max_chars=manage.MAX_LIST_CHARS)
+    try:
+        issued = await issuance.issue_comps(services, viewer.user_id, item_id, manage.parse_address_list(text))
+    except ValidationFailed as problem:
+        context = await _context(request, item_id, viewer.user_id)
+        context["emails"] = text[: manage.MAX_LIST_CHARS]
+        return await render_problem(request, PAGE, problem, context)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "key", "status"])
+    writer.writerows([comp.email, comp.key or "", comp.status] for comp in issued)
+    stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="license-comps-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 def _action(request: web.Request) -> str:
     action = request.match_info["action"]
     if action not in manage.ACTIONS:
@@ -255,6 +285,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(BASE, item_page)
     app.router.add_post(f"{BASE}/policy", save_policy)
     app.router.add_post(f"{BASE}/comps", issue_comp)
+    app.router.add_post(f"{BASE}/comps/list", issue_comp_list)
     app.router.add_post(f"{BASE}/bulk", issue_bulk)
     app.router.add_post(f"{BASE}/keys/{{key_id}}/extend", extend)
     app.router.add_get(f"{BASE}/keys/{{key_id}}/{{action}}", confirm_key_action)

@@ -35,8 +35,9 @@ ACTIVATION_COLUMNS = """
 async def get_item(conn: Conn, item_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT i.id, i.title, i.enable_license_keys, i.license_max_activations, p.user_id AS creator_id
-        FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = $1
+        SELECT i.id, i.title, i.enable_license_keys, i.license_max_activations, p.user_id AS creator_id,
+               u.username AS creator_username
+        FROM items i JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id WHERE i.id = $1
         """,
         item_id,
     )
@@ -77,6 +78,44 @@ async def get_verified_user_by_email(conn: Conn, email: str) -> uuid.UUID | None
         "SELECT id FROM users WHERE lower(email) = lower($1) AND email_verified", email
     )
     return user_id
+
+
+async def list_verified_users_by_email(conn: Conn, emails: list[str]) -> dict[str, uuid.UUID]:
+    """The accounts whose verified e-mail is one of ``emails``, by the address in lower case."""
+    rows = await conn.fetch(
+        "SELECT lower(email) AS email, id FROM users WHERE lower(email) = ANY($1::text[]) AND email_verified",
+        [e.lower() for e in emails],
+    )
+    return {row["email"]: row["id"] for row in rows}
+
+
+async def lock_item_comps(conn: Conn, item_id: uuid.UUID) -> None:
+    """Orders the bulk comps of one item (a transaction-scoped advisory lock), so two posts of one list at once
+    cannot both find an address without its comp."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('licensing.comps:' || $1::uuid::text, 0))", item_id
+    )
+
+
+async def list_comps_to(conn: Conn, item_id: uuid.UUID, emails: list[str]) -> dict[str, asyncpg.Record]:
+    """The newest comp of the item issued to each of ``emails`` (by the address in lower case): its id and
+    its encrypted key."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (lower(issued_to_email)) lower(issued_to_email) AS email, id, key_code
+        FROM license_keys
+        WHERE item_id = $1 AND source = 'comp' AND lower(issued_to_email) = ANY($2::text[])
+        ORDER BY lower(issued_to_email), created_at DESC
+        """,
+        item_id,
+        [e.lower() for e in emails],
+    )
+    return {row["email"]: row for row in rows}
+
+
+async def list_usernames(conn: Conn, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await conn.fetch("SELECT id, username FROM users WHERE id = ANY($1::uuid[])", user_ids)
+    return {row["id"]: row["username"] for row in rows}
 
 
 async def get_user_email(conn: Conn, user_id: uuid.UUID) -> str | None:

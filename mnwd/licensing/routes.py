@@ -9,7 +9,11 @@
 - ``GET /api/v1/licenses/file?key=&fingerprint=[&ttl=&encrypt=1]`` -> the signed offline license file;
 - ``GET /.well-known/mnwd-license-keys.json`` -> the public keys that verify license files, by key id;
 - ``POST /api/v1/items/{item_id}/licenses`` ``{email?, max_activations?, expires_at?, floating?}`` -> 201
-  ``{key, license, owner, issued_to_email}``: a comp by the item's creator (token scope ``licenses:write``).
+  ``{key, license, owner, issued_to_email}``: a comp by the item's creator (token scope ``licenses:write``);
+  the address, if given, is mailed the key;
+- ``POST /api/v1/items/{item_id}/licenses/comps`` ``{emails: [...]}`` -> 200 ``{comps: [{email, key, status,
+  owner}]}``: one comp per distinct address, each mailed, all or none; ``status`` ``issued``, or ``already``
+  for an address that had a comp of the item (a retry issues and mails nothing twice).
 
 Every call counts against a limit per address and one per key (429 with ``Retry-After``): in this daemon's
 memory (`mnwd.licensing.local_limits`), and for every call but ``validate`` in PostgreSQL too, so that those
@@ -36,6 +40,7 @@ from mnwd.oauth import require_api_user
 from mnwd.ratelimit import Limit
 from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 
@@ -43,6 +48,7 @@ __all__ = ["setup"]
 
 BASE = "/api/v1/licenses"
 MAX_BODY_BYTES = 16 * 1024
+MAX_LIST_BODY_BYTES = 512 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 RATE_MESSAGE = "Too many license requests. Wait and try again; stay in the grace period meanwhile."
 
@@ -78,6 +84,10 @@ class CompIn(msgspec.Struct, forbid_unknown_fields=True):
     floating: bool | None = None
 
 
+class CompListIn(msgspec.Struct, forbid_unknown_fields=True):
+    emails: Annotated[list[Annotated[str, msgspec.Meta(max_length=254)]], msgspec.Meta(max_length=issuance.MAX_BULK)]
+
+
 class HeartbeatIn(msgspec.Struct):
     key: Key
     activation_id: uuid.UUID
@@ -85,7 +95,7 @@ class HeartbeatIn(msgspec.Struct):
 
 def _address(request: web.Request) -> str | None:
     try:
-        return str(ipaddress.ip_address(request.remote or ""))
+        return str(ipaddress.ip_address(client_address(request) or ""))
     except ValueError:
         return None
 
@@ -119,7 +129,7 @@ def _limit_here(request: web.Request, services: Services, key: str, digest: byte
     """Count the call in this daemon's memory (429 beyond a limit): all ``validate`` pays (docs/licensing.md)."""
     limits = request.app[LIMITS].of(services)
     limits.local.hit_all(
-        [(limits.per_address, request.remote or ""), (limits.per_key, _key_bucket(key, digest))],
+        [(limits.per_address, client_address(request) or ""), (limits.per_key, _key_bucket(key, digest))],
         services.clock.time(),
     )
     return limits
@@ -131,7 +141,7 @@ async def _limit(request: web.Request, key: str) -> None:
     services = request.app[SERVICES]
     limits = _limit_here(request, services, key, activations.key_digest(key))
     await services.limiter.hit_all(
-        [(limits.per_address, request.remote or ""), (limits.per_key, keys.normalize_key(key) or key)]
+        [(limits.per_address, client_address(request) or ""), (limits.per_key, keys.normalize_key(key) or key)]
     )
 
 
@@ -254,6 +264,30 @@ async def issue_comp(request: web.Request) -> web.Response:
     return json_response(answer, status=201, headers={"Cache-Control": "no-store"})
 
 
+@csrf_exempt
+async def issue_comp_list(request: web.Request) -> web.Response:
+    """``POST /api/v1/items/{item_id}/licenses/comps``: a comp for each address (``licenses:write``)."""
+    caller = await require_api_user(request, scope="licenses:write")
+    services = _services(request)
+    try:
+        item_id = uuid.UUID(request.match_info["item_id"])
+    except ValueError:
+        raise NotFound(issuance.NO_SUCH_ITEM) from None
+    body = await read_json(request, CompListIn, max_bytes=MAX_LIST_BODY_BYTES)
+    issued = await issuance.issue_comps(
+        services, caller.user_id, item_id, [(n, email) for n, email in enumerate(body.emails, start=1)]
+    )
+    owners = {comp.owner_id for comp in issued if comp.owner_id is not None}
+    names = await issuance.usernames_of(services, owners) if owners else {}
+    answer = {
+        "comps": [
+            {"email": c.email, "key": c.key, "status": c.status, "owner": names.get(c.owner_id) if c.owner_id else None}
+            for c in issued
+        ]
+    }
+    return json_response(answer, headers={"Cache-Control": "no-store"})
+
+
 async def public_keys(request: web.Request) -> web.Response:
     return json_response(await files.public_keys(_services(request)), headers={"Cache-Control": "public, max-age=300"})
 
@@ -267,3 +301,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/file", license_file)
     app.router.add_get("/.well-known/mnwd-license-keys.json", public_keys)
     app.router.add_post("/api/v1/items/{item_id}/licenses", issue_comp)
+    app.router.add_post("/api/v1/items/{item_id}/licenses/comps", issue_comp_list)

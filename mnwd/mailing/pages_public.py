@@ -18,6 +18,7 @@ from aiohttp import web
 from mnwd.accounts import get_viewer, require_viewer
 from mnwd.errors import ValidationFailed
 from mnwd.mailing import lists
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.forms import field, read_form
 from mnwd.web.keys import SERVICES
@@ -34,7 +35,7 @@ async def form_subscribe(request: web.Request) -> web.Response:
     email = field(form, "email", max_chars=lists.MAX_EMAIL_CHARS)
     services = request.app[SERVICES]
     try:
-        await lists.subscribe(services, list_id, email, client=request.remote or "")
+        await lists.subscribe(services, list_id, email, client=client_address(request) or "")
     except ValidationFailed as problem:
         return await render(
             request, "mailing/signup_done.html", {"error": problem.detail, "list_id": list_id}, status=problem.status

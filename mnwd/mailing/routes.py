@@ -18,6 +18,7 @@ from aiohttp import web
 from mnwd.mailing import lists
 from mnwd.oauth import require_api_user
 from mnwd.web.body import json_response, read_json
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
 from mnwd.web.params import uuid_param
@@ -72,7 +73,7 @@ async def create_list(request: web.Request) -> web.Response:
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or ""
+    return client_address(request) or ""
 
 
 @csrf_exempt

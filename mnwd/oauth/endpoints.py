@@ -14,6 +14,7 @@ from mnwd.oauth.authorize import SCOPES
 from mnwd.oauth.errors import TokenError
 from mnwd.ratelimit import Limit
 from mnwd.web.body import json_response
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.forms import RepeatedField, read_single_valued_form
 from mnwd.web.keys import SERVICES
@@ -48,7 +49,7 @@ def _token_endpoint(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.Response:
         try:
-            await request.app[SERVICES].limiter.hit(TOKEN_PER_IP, request.remote or "")
+            await request.app[SERVICES].limiter.hit(TOKEN_PER_IP, client_address(request) or "")
             return await action(request, await _form(request))
         except TokenError as exc:
             return _error(exc)

@@ -32,6 +32,7 @@ from mnwd.ota import builds, releases
 from mnwd.ota.model import Artifact, Release, Slot
 from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
+from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.http import byte_range, etag_matches, strong_etag
 from mnwd.web.keys import SERVICES
@@ -100,7 +101,7 @@ def _client(request: web.Request) -> str:
     device = request.headers.get(DEVICE_HEADER, "").strip()
     if device:
         return "device:" + device[:MAX_DEVICE_ID_CHARS]
-    return "address:" + (request.remote or "")
+    return "address:" + (client_address(request) or "")
 
 
 async def check(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from pathlib import Path
 from mnwd.accounts import DELETION_HOOKS, SIGNUP_HOOKS
 from mnwd.commerce import PLATFORM_SUBSCRIPTIONS
 from mnwd.domain import Domain, JobKind, Periodic
-from mnwd.platform import billing, domains, invites, routes, waitlist
+from mnwd.platform import billing, domains, host_routing, invites, routes, waitlist
 from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
 
@@ -32,6 +32,7 @@ DOMAIN = Domain(
     name="platform",
     routes=routes.setup,
     templates=TEMPLATES,
+    page_context=host_routing.site_links,
     start=start,
     settings=PlatformSettings,
     periodic=(

@@ -11,6 +11,9 @@ the length of an audio or video item.
 Access (`can_view`): the owner always; anyone else when both the item and its project are public. Files
 (`can_download`): the owner, and anyone for a free item (price 0, or pay what you want from 0); buyers of a
 paid item through the download grants another domain registers (`mnwd.store.grants`: commerce).
+
+Deletion runs `mnwd.store.deletions.ITEM_DELETION_HOOKS` in its transaction, before the row goes (commerce
+expires the Checkout Sessions still open for the item).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mnwd.db.tx import Tx, run_tx
 from mnwd.errors import NotFound
 from mnwd.services import Services
 from mnwd.store import files
+from mnwd.store.deletions import ITEM_DELETION_HOOKS, run_deletion_hooks
 from mnwd.store.fields import MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, FieldErrors, SlugTaken
 from mnwd.store.projects import VISIBILITIES, Project
 from mnwd.store.queries import catalog as queries
@@ -276,6 +280,7 @@ async def delete_item(services: Services, item: Item) -> None:
     async def delete(tx: Tx) -> None:
         if not await queries.lock_item(tx.conn, item.id):
             raise NotFound(NO_SUCH_ITEM)
+        await run_deletion_hooks(services, ITEM_DELETION_HOOKS, tx, item.id)
         stored = await queries.list_stored_files(tx.conn, item_id=item.id)
         await queries.delete_item(tx.conn, item.id)
         await files.forget_files(tx, item.user_id, stored)

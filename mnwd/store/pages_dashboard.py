@@ -287,7 +287,10 @@ async def confirm_delete_project(request: web.Request) -> web.Response:
         Confirmation(
             title="Delete a project",
             question=f"Delete {project.title}?",
-            consequence="Its items and all their files are deleted for good; their storage is freed.",
+            consequence=(
+                "Its items and all their files are deleted for good; their storage is freed. Memberships of its "
+                "tiers end now: they are cancelled at Stripe and each member is told by mail."
+            ),
             button="Delete the project",
             cancel=f"{BASE}/projects/{project.id}",
         ),

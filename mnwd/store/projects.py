@@ -11,7 +11,12 @@ to everyone else, and so is anyone's project id given to another creator's form 
 Races: the slug is unique by constraint, so two creates with one slug give one project and one 409; creation
 locks the creator's ``users`` row, so two creates cannot both pass the tier's project count. Deletion locks the
 project's items before it lists their files, so an upload to one of them either commits first (its bytes are
-given back with the others) or finds its item gone (and keeps nothing).
+given back with the others) or finds its item gone (and keeps nothing). The row locks also make a checkout
+of one of its tiers either commit its ``subscriptions`` row first (the deletion hooks see it) or fail on the
+project that is gone.
+
+Deletion runs `mnwd.store.deletions.PROJECT_DELETION_HOOKS` in its transaction, before the rows go: commerce
+cancels at Stripe what the project's subscribers would still be billed (see `mnwd.commerce.cancellations`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from mnwd.errors import NotFound
 from mnwd.services import Services
 from mnwd.store import files
 from mnwd.store.creators import Creator
+from mnwd.store.deletions import PROJECT_DELETION_HOOKS, run_deletion_hooks
 from mnwd.store.fields import MAX_DESCRIPTION_CHARS, FieldErrors, ProjectLimit, SlugTaken
 from mnwd.store.limits import limits_for
 from mnwd.store.queries import catalog as queries
@@ -200,11 +206,13 @@ async def update_project(pool: asyncpg.Pool, project: Project, values: Mapping[s
 
 
 async def delete_project(services: Services, project: Project) -> None:
-    """The project, its items and their versions; the files' bytes go back to the creator's storage."""
+    """The project, its items and their versions; the files' bytes go back to the creator's storage; what the
+    deletion hooks queue (commerce: cancellations at Stripe) exists exactly when it commits."""
 
     async def delete(tx: Tx) -> None:
         if not await queries.lock_project(tx.conn, project.id):
             raise NotFound(NO_SUCH_PROJECT)
+        await run_deletion_hooks(services, PROJECT_DELETION_HOOKS, tx, project.id)
         stored = await queries.list_stored_files(tx.conn, project_id=project.id)
         await queries.delete_project(tx.conn, project.id)
         await files.forget_files(tx, project.user_id, stored)

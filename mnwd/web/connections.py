@@ -6,7 +6,8 @@ starts (`request_middleware` tells it) and when its answer has been sent (aiohtt
 
 - **A cap per client address**: at most ``max_per_address`` open connections from one IP address (0: no
   cap); one more is closed as soon as it is accepted, before a byte is read, so one host cannot take every
-  file descriptor. Behind a reverse proxy every connection comes from the proxy: raise or lift the cap there.
+  file descriptor. Behind a reverse proxy every connection comes from the proxy: a peer in
+  ``MNWD_TRUSTED_PROXIES`` is not capped (cap clients at the proxy); otherwise raise or lift the cap.
 - **A header deadline**: a connection must deliver a request's complete headers within ``header_timeout``
   seconds of opening or of the end of its previous answer, or it is closed (a slowloris sending its headers
   byte by byte, or an idle keep-alive connection).
@@ -51,6 +52,8 @@ class ConnectionLimits:
     max_per_address: int
     header_timeout: float
     body_idle_timeout: float
+    # Peers never capped (`mnwd.web.client_address.trusts_peer`: the trusted reverse proxies).
+    uncapped: Callable[[str], bool] = lambda address: False
 
 
 @dataclass(eq=False)
@@ -134,7 +137,7 @@ class ConnectionGuard:
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         cap = self.limits.max_per_address
-        if self.draining or (cap and self._per_address[address] >= cap):
+        if self.draining or (cap and self._per_address[address] >= cap and not self.limits.uncapped(address)):
             self._refused += 1
             if self._refused == 1 or self._refused % 1000 == 0:
                 log.warning(

@@ -25,6 +25,7 @@ from aiohttp.typedefs import Handler
 
 from mnwd.errors import Forbidden
 from mnwd.web.browser import browser_token, ensure_browser_token, is_new_browser_token
+from mnwd.web.client_address import client_scheme
 from mnwd.web.keys import SERVICES
 
 __all__ = [
@@ -86,7 +87,7 @@ def from_another_site(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return False
-    own = {_origin(request.app[SERVICES].config.base_url), f"{request.scheme}://{request.host}".lower()}
+    own = {_origin(request.app[SERVICES].config.base_url), f"{client_scheme(request)}://{request.host}".lower()}
     return origin.lower() not in own
 
 

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from mnwd.db.migrations import MigrationError, migration_status
 from mnwd.errors import Forbidden, ServiceUnavailable, Unauthorized
 from mnwd.web.body import json_response
+from mnwd.web.client_address import client_address
 from mnwd.web.keys import SERVICES
 
 __all__ = ["setup_routes"]
@@ -59,7 +60,8 @@ def _is_loopback(request: web.Request) -> bool:
     if any(name in request.headers for name in FORWARDING_HEADERS):
         return False
     try:
-        return request.remote is not None and ipaddress.ip_address(request.remote).is_loopback
+        remote = client_address(request)
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
     except ValueError:
         return False  # a Unix socket or an unparsable peer
 

@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 from mnwd.errors import PROBLEM_TYPES, Problem, problem_type_uri
 from mnwd.logs import mask_secrets, request_id_var
 from mnwd.web.body import json_response
+from mnwd.web.client_address import client_address
 from mnwd.web.connections import CONNECTIONS
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import TEMPLATES, render_error_page, wants_html
@@ -157,7 +158,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                     "path": path,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "remote": request.remote,
+                    "remote": client_address(request),
                 },
             )
         request_id_var.reset(token)

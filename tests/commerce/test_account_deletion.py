@@ -203,15 +203,16 @@ async def test_when_a_creator_is_closed_with_live_subscribers_each_is_cancelled_
 
 
 async def test_a_subscription_whose_row_went_with_its_project_is_cancelled_at_its_next_event(shop: Shop) -> None:
-    """The backstop: a creator deletes a project that has a live subscriber (the store does not ask commerce). The
-    subscription's next event names a row of ours that is gone: it is cancelled, once, and bills nothing more."""
+    """The backstop: a project's row goes without any deletion hook seeing it (here by SQL; the store's own
+    deletion cancels at once, tests/commerce/test_project_deletion.py). The subscription's next event names a
+    row of ours that is gone: it is cancelled, once, and bills nothing more."""
     session = await _checkout(shop, await _tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     subscription = str(shop.fake.objects[session]["subscription"])
-    status, _ = await shop.maker_api.call("DELETE", f"/api/v1/projects/{shop.project_id}")
-    assert status in (200, 204)
+    await shop.pool.execute("DELETE FROM projects WHERE id = $1", uuid.UUID(shop.project_id))
     assert await shop.pool.fetchval("SELECT count(*) FROM subscriptions") == 0
+    assert await _cancel_jobs(shop) == []
 
     shop.fake.renew(subscription)
     await shop.fake.settle()
