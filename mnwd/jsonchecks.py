@@ -12,7 +12,10 @@ import re
 
 __all__ = ["numbers_problem", "text_problem"]
 
-EXPONENT = re.compile(rb"\d[eE][+-]?\d")
+# A number with an exponent, where JSON allows a number: after ``:``, ``,`` or ``[`` (and whitespace). A
+# quick filter, not a parser: text inside a string may match it too (then `json.loads` decides), but a base64
+# string (what end-to-end encrypted clients send) never does, and no number with an exponent escapes it.
+EXPONENT = re.compile(rb"[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]+)?[eE]")
 
 
 def numbers_problem(raw: bytes, max_bytes: int) -> str | None:
