@@ -5,7 +5,8 @@ separate ``python -m mnwd serve`` process, so that its RSS can be read.
   separate process) that holds the same SSE requests open with a handler that only writes heartbeats;
 - live latency (push by A until B holds it, p50 and p99) while the 2 000 are held for `HOLD_SECONDS` (3
   minutes), p99 per minute so that it holds *throughout*, against the same measurement on the same daemon
-  for a minute before they connected; the daemon remembers checked tokens for its default 60 s, so the idle
+  for a minute before they connected and a minute after they left (the baseline shows both: the machine's
+  own drift over minutes); the daemon remembers checked tokens for its default 60 s, so the idle
   streams' heartbeats (every 15 s) and their token re-checks (once their remembered checks age out, spread
   over the second half of that minute) fall inside three times over;
 - PostgreSQL connections of the daemon with the clients connected, against before: SSE waits in process.
@@ -175,6 +176,8 @@ async def run(options: Options) -> list[Result]:
                     ]
                 finally:
                     await idle_clients.close()
+                # The machine drifts over minutes: the minute without them is measured before and after.
+                alone_after = await live_latencies(stack.base_url, a, watcher, per_window, warmup=0, interval=interval)
             finally:
                 await watcher.stop()
         mnwd_per_client = (after - before) / (clients - FIRST)
@@ -201,7 +204,7 @@ async def run(options: Options) -> list[Result]:
             "us",
             [percentile([s for w in crowded for s in w], 0.5) * us],
             "live p50 without",
-            [percentile(alone, 0.5) * us],
+            [percentile(alone, 0.5) * us, percentile(alone_after, 0.5) * us],
         ),
         *(
             Result(
@@ -209,7 +212,7 @@ async def run(options: Options) -> list[Result]:
                 "us",
                 [percentile(window, 0.99) * us],
                 "live p99 without",
-                [percentile(alone, 0.99) * us],
+                [percentile(alone, 0.99) * us, percentile(alone_after, 0.99) * us],
                 target_max=1.5,
             )
             for i, window in enumerate(crowded)
