@@ -338,13 +338,15 @@ async def pull(
         return (bearer.app_id, bearer.user_id, device_id, cursor, query.limit, own)
 
     found = await readahead.take(key(query.cursor))
-    if found is None or (found["last_seq"] is None and query.wait > 0):
+    if query.wait > 0 and (found is None or found["last_seq"] is None):
         async with notifier.watch(bearer.app_id, bearer.user_id) as watch:
             found = await reader(query.cursor)()
             _check_device(query, found)
             watch.known(found["last_seq"] or query.cursor)
-            if found["last_seq"] is None and query.wait > 0 and await watch.wait(query.wait):
+            if found["last_seq"] is None and await watch.wait(query.wait):
                 found = await reader(query.cursor)()
+    elif found is None:
+        found = await reader(query.cursor)()
     _check_device(query, found)
     horizon = found["horizon_seq"] or 0
     if device_id is not None and query.cursor == 0 and horizon and found["refetch_horizon"] != horizon:
