@@ -12,17 +12,35 @@ import re
 
 __all__ = ["numbers_problem", "text_problem"]
 
-# A number with an exponent, where JSON allows a number: after ``:``, ``,`` or ``[`` (and whitespace). A
-# quick filter, not a parser: text inside a string may match it too (then `json.loads` decides), but a base64
-# string (what end-to-end encrypted clients send) never does, and no number with an exponent escapes it.
-EXPONENT = re.compile(rb"[:,\[][ \t\r\n]*-?[0-9]+(?:\.[0-9]+)?[eE]")
+
+# A number with an exponent where JSON allows a number (after ``:``, ``,`` or ``[`` and whitespace), looked
+# for in a sketch of the document: whitespace dropped, those three as ``:``, digits as ``0``, ``e``/``E`` as
+# ``e``, every other byte but ``-.+`` as ``x``. A quick filter, not a parser: text inside a string may match
+# (then `json.loads` decides), a base64 string (what end-to-end encrypted clients send) never does, and no
+# number with an exponent escapes it. Sketching and searching from a literal ``:`` is twice as fast as a
+# regular expression over the document itself.
+def _sketch_table() -> bytes:
+    table = bytearray(b"x" * 256)
+    for byte in b":,[":
+        table[byte] = ord(":")
+    for byte in b"0123456789":
+        table[byte] = ord("0")
+    for byte in b"eE":
+        table[byte] = ord("e")
+    for byte in b"-.+":
+        table[byte] = byte
+    return bytes(table)
+
+
+_SKETCH = _sketch_table()
+_EXPONENT_IN_SKETCH = re.compile(rb":-?0+(?:\.0+)?e")
 
 
 def numbers_problem(raw: bytes, max_bytes: int) -> str | None:
     """jsonb keeps numbers written out in full: ``1e100000`` becomes 100,001 digits, and past PostgreSQL's
     numeric range (131,072 digits before the point, 16,383 after) it is an error. Refuse what would grow past
     the size limit or out of that range."""
-    if not EXPONENT.search(raw):
+    if not _EXPONENT_IN_SKETCH.search(raw.translate(_SKETCH, b" \t\r\n")):
         return None
     grown = 0
     out_of_range = False
