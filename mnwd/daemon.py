@@ -137,6 +137,7 @@ def _freeze_what_start_up_made() -> None:
     then took 5 to 30 ms each, worse.)"""
     gc.collect()
     gc.freeze()
+    gc.enable()  # `python -m mnwd` imports and starts with it off (`mnwd.__main__`)
 
 
 async def serve(
@@ -193,6 +194,7 @@ async def serve(
                     housekeeping.cancel()
                 await shut_down(config, services, runner, guard, started)
     finally:
+        gc.enable()  # a start that failed before `_freeze_what_start_up_made`
         loop.set_exception_handler(exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
