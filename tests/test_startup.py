@@ -22,9 +22,10 @@ from mnwd.daemon import serve
 from mnwd.services import Services
 from tests.support.daemon import free_port, start_daemon
 
-# Libraries only some daemons need: S3 (boto3), payments (stripe), passkey ceremonies (webauthn), DKIM
-# signing (dkim), custom-domain checks (dns), git SSH (asyncssh: `mnwd serve` loads it with its listener).
-OPTIONAL = ("boto3", "botocore", "stripe", "webauthn", "fido2", "dkim", "dns", "asyncssh")
+# Libraries only some daemons or requests need: S3 (boto3), payments (stripe), passkey ceremonies (webauthn),
+# DKIM signing (dkim), custom-domain checks (dns), git SSH (asyncssh: `mnwd serve` loads it with its
+# listener), images (PIL), markdown rendering (markdown_it).
+OPTIONAL = ("boto3", "botocore", "stripe", "webauthn", "fido2", "dkim", "dns", "asyncssh", "PIL", "markdown_it")
 
 # An idle daemon stops in tens of milliseconds; the bound leaves room for a busy test machine.
 IDLE_STOP_SECONDS = 0.5
