@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import importlib.metadata
 import logging
 import sys
@@ -152,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mnwd: configuration error: {exc}", file=sys.stderr)
         return 2
     serving = args.run is _serve
+    if not serving:
+        gc.enable()  # off while importing (`mnwd.__main__`); `mnwd serve` turns it on once started
     # Only the daemon logs; a command reports on stdout, and its failure in one line on stderr.
     configure_logging(config.log_level_number if serving else logging.CRITICAL + 1, config.log_format)
     _warn_unknown_variables(config, serving)

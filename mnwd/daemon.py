@@ -136,9 +136,17 @@ def _freeze_what_start_up_made() -> None:
     sight (`gc.freeze`), its full collections scan only what requests and streams make. With 2,000 event
     streams open, full collections over everything paused the loop for 110 to 170 ms several times a minute;
     without what start-up made, 50 to 80 ms. (A larger youngest generation was tried: its own collections
-    then took 5 to 30 ms each, worse.)"""
-    gc.collect()
+    then took 5 to 30 ms each, worse.)
+
+    Started by ``python -m mnwd``, the collector has been off since the interpreter started (`mnwd.__main__`):
+    what start-up left unreachable is then import-time debris (~1,800 objects, ~0.4 MB: class bodies replaced
+    by their slotted copies in attrs and dataclasses, closures, two closed sockets), frozen with the rest
+    instead of looked for by a full collection over everything (~80 ms of the start). With the collector on
+    (`serve` called in a process that was already running), a collection first."""
+    if gc.isenabled():
+        gc.collect()
     gc.freeze()
+    gc.enable()
 
 
 async def serve(
@@ -195,6 +203,7 @@ async def serve(
                     housekeeping.cancel()
                 await shut_down(config, services, runner, guard, started)
     finally:
+        gc.enable()  # a start that failed before `_freeze_what_start_up_made`
         loop.set_exception_handler(exception_handler)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

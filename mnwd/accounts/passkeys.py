@@ -23,34 +23,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_authenticator_data,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticationCredential,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from mnwd.accounts import queries, reauth, totp
 from mnwd.accounts.errors import AccountSuspended, ReauthenticationRequired
@@ -61,6 +37,10 @@ from mnwd.mail import Mail
 from mnwd.outbound import enqueue_mail
 from mnwd.services import Services
 from mnwd.web.browser import BrowserState
+
+if TYPE_CHECKING:
+    from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
+    from webauthn.helpers.structs import AuthenticationCredential, PublicKeyCredentialDescriptor
 
 __all__ = [
     "CHALLENGE_SECONDS",
@@ -89,13 +69,20 @@ CHALLENGE_SECONDS = 180
 MAX_NAME_CHARS = 64
 REGISTRATION_STATE = "passkey_registration"
 SIGN_IN_STATE = "passkey_sign_in"
-# Anything the library or base64 decoding raises on a malformed credential.
-MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError)
 NAME_MESSAGE = f"Use 1 to {MAX_NAME_CHARS} printable characters."
 CLONED_MESSAGE = (
     "This passkey's signature counter went backwards, which is what a copied authenticator looks like, "
     "so it cannot sign you in. Sign in another way and replace the passkey."
 )
+
+
+def _malformed() -> tuple[type[Exception], ...]:
+    """Anything the library or base64 decoding raises on a malformed credential. The library (py_webauthn,
+    with fido2 and cryptography's X.509, a tenth of a second) is imported by the ceremonies that use it, not
+    at start-up."""
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    return (WebAuthnException, ValueError, TypeError, KeyError)
 
 
 class PasskeyRejected(Unauthorized):
@@ -151,6 +138,8 @@ def host_problem(services: Services, page_host: str, path: str = "/settings/pass
 async def _remember_challenge(
     services: Services, browser: BrowserState, key: str, challenge: bytes, **bound: str
 ) -> None:
+    from webauthn.helpers import bytes_to_base64url
+
     state = await browser.load()
     until = services.clock.time() + CHALLENGE_SECONDS
     state[key] = {"challenge": bytes_to_base64url(challenge), "until": until, **bound}
@@ -183,6 +172,8 @@ def _plain(value: str) -> str:
 
 
 def _descriptor(row: asyncpg.Record) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     transports = []
     for value in row["credential_json"].get("transports", []):
         try:
@@ -194,6 +185,13 @@ def _descriptor(row: asyncpg.Record) -> PublicKeyCredentialDescriptor:
 
 async def begin_registration(browser: BrowserState, services: Services, viewer: Viewer) -> str:
     """Options for ``navigator.credentials.create()`` as JSON; the challenge is kept for this user in this browser."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     rp = relying_party(services)
     existing = await queries.list_passkeys(services.pool, viewer.user_id)
     options = generate_registration_options(
@@ -263,6 +261,9 @@ async def register_passkey(
     browser: BrowserState, services: Services, viewer: Viewer, name: str, credential: dict[str, Any]
 ) -> asyncpg.Record:
     """Verify the authenticator's answer to the pending challenge and store the new passkey."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_registration_credential_json
+
     name = _check_name(name) if name.strip() else ""
     pending = await _take_challenge(services, browser, REGISTRATION_STATE)
     if pending is None or pending.get("user_id") != str(viewer.user_id):
@@ -277,7 +278,7 @@ async def register_passkey(
             expected_origin=rp.origin,
             require_user_verification=False,
         )
-    except MALFORMED as exc:
+    except _malformed() as exc:
         raise BadRequest(f"The passkey could not be registered: {exc}") from None
     transports = [t.value for t in parsed.response.transports or []]
     stored = {
@@ -311,6 +312,9 @@ async def register_passkey(
 
 async def begin_authentication(browser: BrowserState, services: Services) -> str:
     """Options for ``navigator.credentials.get()`` as JSON: any passkey of this site may answer."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=relying_party(services).id,
         timeout=CHALLENGE_SECONDS * 1000,
@@ -322,9 +326,11 @@ async def begin_authentication(browser: BrowserState, services: Services) -> str
 
 def _counter_stale(credential: AuthenticationCredential, stored: int) -> bool:
     """The rule of the library's counter check, applied on its own (to tell a clone from other failures)."""
+    from webauthn.helpers import parse_authenticator_data
+
     try:
         received = parse_authenticator_data(credential.response.authenticator_data).sign_count
-    except MALFORMED:
+    except _malformed():
         return False
     return (received > 0 or stored > 0) and received <= stored
 
@@ -332,6 +338,10 @@ def _counter_stale(credential: AuthenticationCredential, stored: int) -> bool:
 def _verify_assertion(
     rp: RelyingParty, credential: AuthenticationCredential, challenge: bytes, passkey: asyncpg.Record
 ) -> VerifiedAuthentication:
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+
     public_key = base64url_to_bytes(passkey["credential_json"]["public_key"])
 
     def verify(current_count: int) -> VerifiedAuthentication:
@@ -347,7 +357,7 @@ def _verify_assertion(
 
     try:
         return verify(passkey["sign_count"])
-    except MALFORMED as exc:
+    except _malformed() as exc:
         failure = f"The passkey's answer was not accepted: {exc}"
         maybe_cloned = isinstance(exc, InvalidAuthenticationResponse) and _counter_stale(
             credential, passkey["sign_count"]
@@ -358,7 +368,7 @@ def _verify_assertion(
     # forged answers with a low counter must not raise that alarm.
     try:
         stale = verify(0)
-    except MALFORMED:
+    except _malformed():
         raise PasskeyRejected(failure) from None
     log.warning(
         "passkey sign counter did not increase; possibly a cloned authenticator",
@@ -374,12 +384,14 @@ def _verify_assertion(
 
 async def authenticate_passkey(browser: BrowserState, services: Services, credential: dict[str, Any]) -> uuid.UUID:
     """The user whose passkey answered the pending challenge, its use recorded; or a problem."""
+    from webauthn.helpers import base64url_to_bytes, parse_authentication_credential_json
+
     pending = await _take_challenge(services, browser, SIGN_IN_STATE)
     if pending is None:
         raise PasskeyRejected("No passkey sign-in is in progress in this browser, or it expired. Try again.")
     try:
         parsed = parse_authentication_credential_json(credential)
-    except MALFORMED as exc:
+    except _malformed() as exc:
         raise BadRequest(f"The passkey's answer is malformed: {exc}") from None
     passkey = await queries.get_passkey_for_sign_in(services.pool, parsed.raw_id)
     if passkey is None:

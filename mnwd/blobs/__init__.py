@@ -1,11 +1,13 @@
 """Content-addressed blob storage: `LocalBlobStore` on disk, `S3BlobStore` in a bucket.
 
-See `mnwd.blobs.store` for the interface and `mnwd.blobs.errors` for the exception tree.
+See `mnwd.blobs.store` for the interface and `mnwd.blobs.errors` for the exception tree. `S3BlobStore` (and
+boto3 with it, a fifth of a second) is imported on first use: a daemon without a bucket never loads it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mnwd.blobs.errors import (
     BlobError,
@@ -16,9 +18,11 @@ from mnwd.blobs.errors import (
     InvalidBlobRange,
 )
 from mnwd.blobs.local import LocalBlobStore
-from mnwd.blobs.s3 import S3BlobStore
 from mnwd.blobs.staging import sweep_stale_staged
 from mnwd.blobs.store import BlobInfo, BlobStore, BlobStream, check_blob_key
+
+if TYPE_CHECKING:
+    from mnwd.blobs.s3 import S3BlobStore
 
 __all__ = [
     "BlobError",
@@ -38,6 +42,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "S3BlobStore":
+        from mnwd.blobs.s3 import S3BlobStore
+
+        return S3BlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def create_blob_store(
     *,
     data_dir: Path,
@@ -53,6 +65,8 @@ def create_blob_store(
     """
     if s3_bucket is None:
         return LocalBlobStore(data_dir / "blobs")
+    from mnwd.blobs.s3 import S3BlobStore
+
     return S3BlobStore(
         s3_bucket,
         prefix=s3_prefix,

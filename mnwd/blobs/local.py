@@ -5,17 +5,22 @@ with `os.replace`, so a blob's path holds either nothing or the whole content. A
 raises `BlobStorageFull`, a 507 problem, and removes the staged file. A crash can leave
 ``put-*.part`` files in ``root/tmp/``; they are never read, and maintenance removes them once an hour old
 (`mnwd.blobs.sweep_stale_staged`).
-File I/O runs in the default executor, a batch or a chunk per trip, so the event loop never waits on the disk.
+File I/O runs in the default executor, a batch or a chunk per trip, so the event loop never waits on the disk;
+except for `open_file`'s file, which the HTTP layer hands to ``sendfile``: the kernel then copies the pages to
+the socket from the event loop's thread, a socket buffer's worth per call, and a page not in the page cache is
+read there (the range was asked ahead with ``POSIX_FADV_WILLNEED`` when the file was opened, in a thread).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncGenerator, AsyncIterable
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from mnwd.blobs.errors import BlobNotFound, mapping_full_disk
 from mnwd.blobs.staging import discard_staged, stage_stream
@@ -72,6 +77,11 @@ class LocalBlobStore:
             raise BlobNotFound(sha256)
         first, stop = clamp_blob_range(start, end, info.size)
         return BlobStream(sha256, info.size, first, stop, _read_file(path, sha256, first, stop))
+
+    async def open_file(self, sha256: str, *, start: int = 0, end: int | None = None) -> BinaryIO | None:
+        path = self._path(sha256)
+        check_blob_range(start, end)
+        return await asyncio.to_thread(_open_file, path, start, end)
 
     async def stat(self, sha256: str) -> BlobInfo | None:
         size = await asyncio.to_thread(_size_of, self._path(sha256))
@@ -165,6 +175,19 @@ def _unlink(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def _open_file(path: Path, start: int, end: int | None) -> BinaryIO | None:
+    """``path`` opened unbuffered (``sendfile`` reads the descriptor, not a Python buffer), its range asked
+    of the kernel ahead of the sending, which then waits less on the disk in the event loop."""
+    try:
+        file = open(path, "rb", buffering=0)  # noqa: SIM115 (the caller closes it)
+    except FileNotFoundError:
+        return None
+    if end is None or end > start:
+        with contextlib.suppress(OSError):  # only a hint (some file systems refuse it)
+            os.posix_fadvise(file.fileno(), start, 0 if end is None else end - start, os.POSIX_FADV_WILLNEED)
+    return file
 
 
 def _open_for_reading(path: Path) -> int | None:

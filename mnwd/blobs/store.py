@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from mnwd.blobs.errors import InvalidBlobKey, InvalidBlobRange
 
@@ -136,6 +136,15 @@ class BlobStore(Protocol):
 
     async def open(self, sha256: str, *, start: int = 0, end: int | None = None) -> BlobStream:
         """Open bytes ``[start, end)`` for reading; raises `BlobNotFound`, or `InvalidBlobRange`."""
+        ...
+
+    async def open_file(self, sha256: str, *, start: int = 0, end: int | None = None) -> BinaryIO | None:
+        """The blob's own file, opened for reading, when this store keeps blobs as files on the local disk: for
+        sending bytes ``[start, end)`` without copying them through Python (``sendfile``), which the store asks
+        the kernel to read ahead. None when the store has no such file (S3) or the blob is not stored; use
+        `open` then. The caller closes the file. Once opened, its bytes stay readable whatever happens to
+        the blob (a delete removes the name, not the open file), and they never change (a put of the same
+        content replaces the name with the same bytes)."""
         ...
 
     async def stat(self, sha256: str) -> BlobInfo | None:

@@ -9,15 +9,16 @@ a network failure `PaymentProviderError` too; nothing of ours has been written w
 
 ``services[PAYMENTS].gateway`` is the gateway, or ``None`` when ``MNWD_STRIPE_SECRET_KEY`` is unset (`require_gateway`
 raises `PaymentsNotConfigured`).
+
+The ``stripe`` library (and ``requests`` with it, a twentieth of a second) is imported when a gateway is made,
+so a daemon without payments never loads it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from mnwd.commerce.problems import PaymentProviderError, PaymentsNotConfigured
 from mnwd.commerce.settings import CommerceSettings
@@ -28,9 +29,15 @@ __all__ = ["PAYMENTS", "Payments", "StripeGateway", "require_gateway"]
 log = logging.getLogger(__name__)
 
 
+if TYPE_CHECKING:
+    import stripe
+
+
 class StripeGateway:
     def __init__(self, settings: CommerceSettings) -> None:
         assert settings.stripe_secret_key
+        import stripe
+
         self._http = stripe.AIOHTTPClient()
         addresses: dict[str, str] = {}
         if settings.stripe_api_base:
@@ -46,6 +53,8 @@ class StripeGateway:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def _call(self, what: str, call: Any) -> dict[str, Any]:
+        import stripe
+
         try:
             result = await call
         except stripe.StripeError as exc:
@@ -180,6 +189,8 @@ class StripeGateway:
     async def _unless_missing(self, what: str, call: Any) -> dict[str, Any] | None:
         """Like `_call`, but Stripe's 404 (no such object, or a subscription already cancelled: Stripe answers a
         second cancellation so) is ``None`` instead of an error."""
+        import stripe
+
         try:
             result = await call
         except stripe.InvalidRequestError as exc:
@@ -210,6 +221,8 @@ class StripeGateway:
     async def close_checkout_session(self, account: str | None, session: str) -> str | None:
         """Expire a Checkout Session still open, so it can no longer be paid; the subscription it made if it was
         paid already (or meanwhile), else ``None``."""
+        import stripe
+
         options = self._on(account)
         found = await self._unless_missing(
             "checkout.sessions.retrieve", self._client.v1.checkout.sessions.retrieve_async(session, options=options)

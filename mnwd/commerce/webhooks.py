@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import stripe
 
 from mnwd.commerce import fulfilment, queries
 from mnwd.commerce.gateway import PAYMENTS, StripeGateway
@@ -80,6 +79,8 @@ async def receive(services: Services, raw: bytes, signature: str | None) -> str:
     if payments.gateway is None or not settings.stripe_webhook_secret:
         raise PaymentsNotConfigured()
     gateway = payments.gateway
+    import stripe  # loaded with the gateway (`mnwd.commerce.gateway`)
+
     try:
         stripe.Webhook.construct_event(
             raw, signature or "", settings.stripe_webhook_secret, TOLERANCE_SECONDS, api_key=settings.stripe_secret_key

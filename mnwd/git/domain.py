@@ -15,7 +15,6 @@ from mnwd.git import routes, source_routes
 from mnwd.git.commands import add_commands
 from mnwd.git.events import CHANNEL, PUSH_EVENTS, PushEvents
 from mnwd.git.issues import ISSUE_MAIL, send_issue_mail
-from mnwd.git.ssh import GitSshServer
 from mnwd.services import Services
 
 __all__ = ["DOMAIN"]
@@ -40,6 +39,8 @@ async def start(services: Services) -> AsyncIterator[None]:
 
 
 def listeners(services: Services) -> Sequence[Listener]:
+    from mnwd.git.ssh import GitSshServer  # asyncssh: loaded by `mnwd serve`, not by every command
+
     return [GitSshServer(services)]
 
 

@@ -11,6 +11,9 @@
 - ``list_keys``, ``delete_key`` (``NotFound`` for someone else's key, as for one that does not exist).
 - ``key_owner(services, fingerprint)`` → `KeyOwner` or ``None`` (unknown key, suspended account), and
   ``note_key_used(services, key_id)`` once per authenticated connection.
+
+asyncssh is imported by the first key parsed (or by the SSH server), not with this module: commands and
+start-up that parse no key do not load it.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
-import asyncssh
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mnwd.errors import Conflict, NotFound, ValidationFailed
 from mnwd.git.queries import keys as queries
 from mnwd.services import Services
+
+if TYPE_CHECKING:
+    import asyncssh
 
 __all__ = [
     "MAX_KEYS",
@@ -119,6 +125,8 @@ def parse_public_key(text: str) -> ParsedKey:
         raise _invalid("DSA keys are too weak; use an Ed25519 key (ssh-keygen -t ed25519).")
     if algorithm not in ALGORITHMS:
         raise _invalid("This is not an OpenSSH public key (ssh-ed25519, ecdsa-sha2-… or ssh-rsa AAAA…).")
+    import asyncssh
+
     try:
         key = asyncssh.import_public_key(text)
     except (asyncssh.KeyImportError, ValueError, TypeError):

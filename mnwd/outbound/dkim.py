@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 
-import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -38,6 +37,8 @@ SIGNED_HEADERS = (
 def load_signer(settings: OutboundSettings, sender: str) -> Signer | None:
     if settings.dkim_key_file is None:
         return None
+    import dkim  # dkimpy and dnspython: a tenth of a second, for daemons that sign only
+
     if settings.dkim_selector is None:
         raise ConfigError("MNWD_DKIM_SELECTOR must be set with MNWD_DKIM_KEY_FILE")
     try:

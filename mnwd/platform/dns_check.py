@@ -5,13 +5,16 @@ asyncio resolver, asking the system's nameservers or the one of ``MNWD_PLATFORM_
   value is split into strings of at most 255 bytes by DNS; we join them as RFC 7208 does for SPF). A name
   that does not exist or has no TXT records gives ``[]``; a resolver failure (timeout, SERVFAIL) raises
   `DnsUnavailable` with what went wrong.
+
+dnspython is imported by the first lookup, not at start-up.
 """
 
 from __future__ import annotations
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 __all__ = ["DnsUnavailable", "lookup_txt"]
 
@@ -21,6 +24,8 @@ class DnsUnavailable(Exception):
 
 
 def _resolver(nameserver: str, timeout: float) -> dns.asyncresolver.Resolver:
+    import dns.asyncresolver
+
     if not nameserver:
         resolver = dns.asyncresolver.Resolver()
     else:
@@ -41,6 +46,9 @@ def _resolver(nameserver: str, timeout: float) -> dns.asyncresolver.Resolver:
 
 
 async def lookup_txt(name: str, nameserver: str, seconds: float) -> list[str]:
+    import dns.exception
+    import dns.resolver
+
     try:
         answer = await _resolver(nameserver, seconds).resolve(name, "TXT", raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:

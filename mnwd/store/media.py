@@ -45,7 +45,6 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnwd.blobs import BlobNotFound, BlobStream
 from mnwd.blobs.references import collect_bytes, hold_blob_bytes
@@ -207,6 +206,8 @@ def too_large(limit: int) -> PayloadTooLarge:
 
 
 def _identify(data: bytes) -> tuple[str, int, int]:
+    from PIL import Image, UnidentifiedImageError  # Pillow: loaded by the first image
+
     refused = NotAnImage("The file is not a PNG, JPEG, GIF or WebP image (SVG and other formats are not accepted).")
     try:
         with warnings.catch_warnings():
@@ -250,6 +251,8 @@ def _webp_is_lossless(data: bytes) -> bool:
 
 
 def _strip(data: bytes) -> bytes:
+    from PIL import Image, ImageOps  # Pillow: loaded by the first image
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as image:
@@ -285,6 +288,8 @@ def _strip(data: bytes) -> bytes:
 def strip_metadata(data: bytes) -> bytes:
     """The image's bytes without metadata (see the module's docstring); `NotAnImage` when they cannot be
     re-encoded."""
+    from PIL import Image, UnidentifiedImageError  # Pillow: loaded by the first image
+
     try:
         return _strip(data)
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):

@@ -3,16 +3,20 @@
 `render_markdown` parses CommonMark with tables and strikethrough (markdown-it-py, raw HTML passed through
 to the sanitizer) and cleans the result with nh3 (ammonia): scripts, event handlers, ``javascript:`` links
 and styles go; links get ``rel="noopener noreferrer nofollow"``. `plain_text_words` counts words of the
-source for reading times.
+source for reading times. markdown-it-py is imported by the first rendering, not at start-up.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 __all__ = ["ALLOWED_TAGS", "plain_text_words", "render_markdown"]
 
@@ -32,14 +36,20 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 
-_PARSER = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
+
+@cache
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
+
 
 _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
 
 
 def render_markdown(source: str) -> Markup:
     """``source`` as sanitized HTML, safe to insert into a template unescaped."""
-    html = _PARSER.render(source)
+    html = _parser().render(source)
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
