@@ -142,18 +142,23 @@ async def test_deleting_an_item_from_the_dashboard_expires_its_open_checkouts(sh
     assert shop.fake.objects[session]["status"] == "expired"
 
 
-async def test_a_projects_deletion_expires_its_items_open_checkouts_and_keeps_receipts(shop: Shop) -> None:
-    item = await shop.item("tool", price_cents=1200)
-    bought = await shop.buy(item)
-    again = await shop.item("next", price_cents=900)
-    session = session_of(await shop.start_buying(again))
-
+async def _delete_project_expiring(shop: Shop, session: str) -> None:
+    """Delete the shop's project through the API: its one job expires ``session`` at Stripe."""
     status, _ = await shop.maker_api.call("DELETE", f"/api/v1/projects/{shop.project_id}")
     assert status in (200, 204)
     (job,) = await _cancel_jobs(shop)
     assert job["payload"]["checkout_session"] == session
     await run_jobs(shop.services)
     assert shop.fake.objects[session]["status"] == "expired"
+
+
+async def test_a_projects_deletion_expires_its_items_open_checkouts_and_keeps_receipts(shop: Shop) -> None:
+    item = await shop.item("tool", price_cents=1200)
+    bought = await shop.buy(item)
+    again = await shop.item("next", price_cents=900)
+    session = session_of(await shop.start_buying(again))
+
+    await _delete_project_expiring(shop, session)
     receipt = await shop.transaction(bought)
     assert receipt["status"] == "completed"  # the purchase stays the buyer's receipt
     assert _ended_mails(shop) == []  # no membership ended
@@ -208,12 +213,7 @@ async def test_deleting_a_project_expires_checkouts_of_bundles_in_other_projects
     box = await _bundle(shop, "box", [part], elsewhere["id"])
     session = session_of(onward(await shop.buyer.submit("/@maker/elsewhere/box", f"/checkout/items/{box['id']}", {})))
 
-    status, _ = await shop.maker_api.call("DELETE", f"/api/v1/projects/{shop.project_id}")
-    assert status in (200, 204)
-    (job,) = await _cancel_jobs(shop)
-    assert job["payload"]["checkout_session"] == session
-    await run_jobs(shop.services)
-    assert shop.fake.objects[session]["status"] == "expired"
+    await _delete_project_expiring(shop, session)
     # The bundle itself stays (in its own project), empty now.
     assert await shop.pool.fetchval("SELECT count(*) FROM items WHERE id = $1", box["id"]) == 1
 

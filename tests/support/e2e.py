@@ -26,6 +26,7 @@ from playwright.async_api import (
     expect,
 )
 
+from tests.support.accounts import PASSWORD
 from tests.support.daemon import RunningDaemon
 from tests.support.docs import ROOT
 
@@ -196,3 +197,13 @@ async def capture_full_page(page: Page, path: Path) -> None:
     finally:
         await cdp.detach()
     path.write_bytes(base64.b64decode(shot["data"]))
+
+
+async def sign_in_page(page: Page, login: str, base_url: str, landing: str = "/settings") -> None:
+    """Sign ``login`` in through the sign-in page of ``page``'s site (password `tests.support.accounts.PASSWORD`),
+    and wait for ``landing``."""
+    await page.goto("/login")
+    await page.get_by_label("Username or email").fill(login)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page).to_have_url(f"{base_url}{landing}")
