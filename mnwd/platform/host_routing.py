@@ -12,6 +12,17 @@ path that is none of the creator's pages (their handler answers 404) but one of 
 (``/search?q=``, ``/tags/x``, ``/login?next=``; never ``/@other``) is redirected (``307``) to the main site's
 absolute URL: the creator's pages come first (a project named ``search`` is served).
 
+No session on a custom domain: the request a creator's page sees there carries no ``Cookie`` (a browser never
+sends the main host's host-only session cookie to another host; one sent anyway, by a client or a proxy that
+shares cookies, is dropped), so every page a domain serves is the public one, signed out, and none of them
+holds a form with the main host's CSRF token, which a browser posting from the domain could not use anyway
+(`mnwd.web.csrf` refuses a cross-site post). What needs the session is a link to the main site: its pages
+write "sign in to buy / follow / add to a collection" as ``{{ main_site }}/login?next=<the page on the main
+site>``, which a signed-in visitor passes straight through to the page with the form. The one form a domain's
+pages keep is a mailing list's signup, which needs no session: it posts to the main site's
+``/lists/{id}/subscribe`` (CSRF-exempt: it can only mail a confirmation link), as the embeddable snippet does
+from any site.
+
 ``site_links(request)`` is the platform's ``page_context``: ``main_site``, the site's absolute base URL
 (``MNWD_PUBLIC_URL``) on a custom domain (or any host not this site's), else ``""``. The base template writes
 its header links (the brand, search, source, sign-in, sign-up, the signed-in menu and sign-out) as
@@ -26,8 +37,9 @@ import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from mnwd.errors import NotFound
@@ -92,7 +104,12 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
         path = request.path  # a form posted to the long path: served as it is
     else:
         path = own if request.path == "/" else f"{own}{request.path}"
-    routed = request.clone(rel_url=URL.build(path=path, query_string=request.query_string, encoded=False))
+    headers = CIMultiDict(request.headers)
+    headers.popall(hdrs.COOKIE, None)
+    routed = request.clone(
+        rel_url=URL.build(path=path, query_string=request.query_string, encoded=False),
+        headers=CIMultiDictProxy(headers),
+    )
     match = await request.app.router.resolve(routed)
     match.add_app(request.app)
     match.freeze()

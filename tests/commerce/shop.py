@@ -1,10 +1,9 @@
 """Helpers of the commerce tests: `Shop` (the fixture's value: the fake Stripe, a connected creator, a signed-in
-buyer, and buying through the item page's form), `connect_seller`; and, from tests/support, `Api` (a token's
-JSON API calls), `onward` (where a form's answer sends the browser) and `session_of`."""
+buyer, and buying through the item page's form); and, from tests/support, `Api` (a token's JSON API calls),
+`connect_seller`, `onward` (where a form's answer sends the browser) and `session_of`."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from mnwd.services import Services
 from tests.fakes.stripe import FakeStripe
 from tests.support.api import Api
 from tests.support.browser import Browser
-from tests.support.stripe import onward, session_of
+from tests.support.stripe import connect_seller, onward, session_of
 
 __all__ = ["Api", "Shop", "connect_seller", "onward", "session_of"]
 
@@ -64,13 +63,3 @@ class Shop:
         row = await self.pool.fetchrow("SELECT * FROM transactions WHERE id = $1", transaction_id)
         assert row is not None
         return row
-
-
-async def connect_seller(browser: Browser, fake: FakeStripe) -> str:
-    page = await browser.submit("/dashboard/commerce", "/dashboard/commerce/connect", {})
-    location = onward(page)
-    match = re.search(r"/connect/onboard/(acct_[0-9a-f]+)", location)
-    assert match, location
-    fake.complete_onboarding(match.group(1))
-    await fake.settle()
-    return match.group(1)

@@ -7,8 +7,8 @@
   names them in its ``__all__`` (they are fixtures, used by name);
 - `payments_daemon` (for an e2e ``daemon`` fixture): `mnwd serve` with payments on, the fake sending its
   events back to it;
-- `onward` (where a form's answer sends the browser) and `session_of` (the Checkout Session of the fake's pay
-  page).
+- `connect_seller` (a signed-in creator connects Stripe: the fake's onboarding), `onward` (where a form's
+  answer sends the browser) and `session_of` (the Checkout Session of the fake's pay page).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import pytest
 
 from mnwd.config import Config
 from tests.fakes.stripe import FakeStripe
-from tests.support.browser import Page
+from tests.support.browser import Browser, Page
 from tests.support.daemon import RunningDaemon, free_port, start_daemon
 from tests.support.db import MIGRATIONS_DIR
 
 __all__ = [
     "config",
+    "connect_seller",
     "fake_stripe",
     "onward",
     "payments_daemon",
@@ -107,4 +108,16 @@ def session_of(location: str) -> str:
     """The Checkout Session id in the fake's pay page address."""
     match = re.search(r"/pay/(cs_test_[0-9a-f]+)", location)
     assert match, location
+    return match.group(1)
+
+
+async def connect_seller(browser: Browser, fake: FakeStripe) -> str:
+    """Connect the signed-in creator of ``browser`` to Stripe through the dashboard and the fake's onboarding:
+    the connected account's id."""
+    page = await browser.submit("/dashboard/commerce", "/dashboard/commerce/connect", {})
+    location = onward(page)
+    match = re.search(r"/connect/onboard/(acct_[0-9a-f]+)", location)
+    assert match, location
+    fake.complete_onboarding(match.group(1))
+    await fake.settle()
     return match.group(1)
