@@ -21,7 +21,8 @@ write "sign in to buy / follow / add to a collection" as ``{{ main_site }}/login
 site>``, which a signed-in visitor passes straight through to the page with the form. The one form a domain's
 pages keep is a mailing list's signup, which needs no session: it posts to the main site's
 ``/lists/{id}/subscribe`` (CSRF-exempt: it can only mail a confirmation link), as the embeddable snippet does
-from any site.
+from any site. The domain's pages say so in their ``Content-Security-Policy``: ``form-action`` and ``img-src``
+allow the main site's origin too (media links lead there).
 
 ``site_links(request)`` is the platform's ``page_context``: ``main_site``, the site's absolute base URL
 (``MNWD_PUBLIC_URL``) on a custom domain (or any host not this site's), else ``""``. The base template writes
@@ -46,6 +47,7 @@ from mnwd.errors import NotFound
 from mnwd.platform import domains
 from mnwd.platform.settings import PlatformSettings
 from mnwd.web.keys import SERVICES
+from mnwd.web.middleware import page_policy
 
 __all__ = ["host_middleware", "site_links"]
 
@@ -115,7 +117,7 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
     match.freeze()
     routed._match_info = match  # what aiohttp's own dispatch sets
     try:
-        return await match.handler(routed)
+        response = await match.handler(routed)
     except (NotFound, web.HTTPNotFound):
         if request.method not in ("GET", "HEAD") or request.path.startswith("/@"):
             raise
@@ -124,3 +126,17 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
         # Not the creator's (/@name/x is none of their pages) but a page of the site (search, a tag, sign-in):
         # the creator's own pages come first, then the main site.
         raise web.HTTPTemporaryRedirect(services.config.base_url.rstrip("/") + request.path_qs) from None
+    if isinstance(response, web.Response) and (response.content_type or "").startswith("text/html"):
+        response.headers[hdrs.CONTENT_SECURITY_POLICY] = _domain_page_policy(services.config.base_url)
+    return response
+
+
+@functools.lru_cache(maxsize=4)
+def _domain_page_policy(base_url: str) -> str:
+    """The pages' policy on a custom domain: the main site is also a form's target (a list's signup posts
+    there) and an image's source (media and the store's links to them are the main site's, reached through
+    the domain's redirect, which the browser checks against ``img-src`` too)."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    policy = page_policy(f"'self' {origin}")
+    return policy.replace("img-src 'self' data:", f"img-src 'self' data: {origin}", 1)

@@ -94,6 +94,18 @@ class Answer:
     status: int
     text: str
     left_for: str | None = None  # an address off this site the answer sent the browser to (Stripe's)
+    policy: str = ""  # its Content-Security-Policy
+
+    def allows(self, directive: str, url: str) -> bool:
+        """Whether the page's policy lets it reach ``url`` under ``directive`` (as a browser checks)."""
+        own = "{0.scheme}://{0.netloc}".format(urlsplit(self.url))
+        target = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        for part in self.policy.split(";"):
+            name, _, sources = part.strip().partition(" ")
+            if name == directive:
+                allowed = sources.split()
+                return target in allowed or ("'self'" in allowed and target == own)
+        return True
 
 
 @dataclasses.dataclass
@@ -133,7 +145,9 @@ class Visitor:
                 self.seen.append((method, url, origin or "", response.status))
                 location = response.headers.get("Location")
                 if response.status not in (301, 302, 303, 307, 308) or location is None:
-                    return Answer(url, response.status, text)
+                    return Answer(
+                        url, response.status, text, policy=response.headers.get("Content-Security-Policy", "")
+                    )
                 if response.status in (301, 302, 303):
                     method, data, origin = "GET", None, None
                 url = urljoin(url, location)
@@ -142,6 +156,7 @@ class Visitor:
     async def submit(self, page: Answer, form: Form, action: str) -> Answer:
         target = urljoin(page.url, action or page.url)
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(page.url))
+        assert page.allows("form-action", target), (page.url, target, page.policy)  # else the browser stops it
         if form.method == "GET":
             return await self.go("GET", f"{target.split('?')[0]}?{urlencode(form.fields)}")
         return await self.go("POST", target, aiohttp.FormData(form.fields), origin=origin)
