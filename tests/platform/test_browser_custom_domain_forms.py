@@ -13,14 +13,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.mailing import lists
 from mnwd.services import Services
 from tests.support.accounts import PASSWORD, MakeUser
 from tests.support.daemon import RunningDaemon, free_port, start_daemon
-from tests.support.e2e import CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, TIMEOUT_MS, chromium_path, shoot
+from tests.support.e2e import own_chromium_page, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -61,37 +61,28 @@ async def test_a_visitor_subscribes_and_follows_from_a_custom_domain(
     )
     main = daemon.base_url
     port = main.rsplit(":", 1)[1]
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {DOMAIN} 127.0.0.1"]
-    async with async_playwright() as playwright:
-        chromium: Browser = await playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=args, timeout=LAUNCH_TIMEOUT_MS
-        )
-        try:
-            page = await chromium.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            answer = await page.goto(f"http://{DOMAIN}:{port}/tools")
-            assert answer is not None
-            assert answer.status == 200
-            await expect(page.locator(f"#mailing-signup-{list_id}")).to_contain_text("Tool news")
-            await shoot(page, shots, "project-on-the-domain")
+    async with own_chromium_page(f"--host-resolver-rules=MAP {DOMAIN} 127.0.0.1") as page:
+        answer = await page.goto(f"http://{DOMAIN}:{port}/tools")
+        assert answer is not None
+        assert answer.status == 200
+        await expect(page.locator(f"#mailing-signup-{list_id}")).to_contain_text("Tool news")
+        await shoot(page, shots, "project-on-the-domain")
 
-            await page.get_by_label("Your email address").fill("fan@example.org")
-            await page.get_by_role("button", name="Subscribe").click()
-            await expect(page).to_have_url(f"{main}/lists/{list_id}/subscribe")
-            await expect(page.locator("#signup-done")).to_contain_text("we sent it a link")
-            await shoot(page, shots, "signup-on-the-main-site")
-            count = "SELECT count(*) FROM mailing_list_subscribers WHERE list_id = $1 AND email = 'fan@example.org'"
-            assert await services.pool.fetchval(count, list_id) == 1
+        await page.get_by_label("Your email address").fill("fan@example.org")
+        await page.get_by_role("button", name="Subscribe").click()
+        await expect(page).to_have_url(f"{main}/lists/{list_id}/subscribe")
+        await expect(page.locator("#signup-done")).to_contain_text("we sent it a link")
+        await shoot(page, shots, "signup-on-the-main-site")
+        count = "SELECT count(*) FROM mailing_list_subscribers WHERE list_id = $1 AND email = 'fan@example.org'"
+        assert await services.pool.fetchval(count, list_id) == 1
 
-            await page.goto(f"http://{DOMAIN}:{port}/tools")
-            await page.get_by_role("link", name="Follow Tools").click()
-            await expect(page).to_have_url(f"{main}/login?next=/%40maker/tools")
-            await page.get_by_label("Username or email").fill("fan")
-            await page.get_by_label("Password", exact=True).fill(PASSWORD)
-            await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
-            await expect(page).to_have_url(f"{main}/@maker/tools")
-            await page.get_by_role("button", name="Follow Tools").click()
-            await expect(page.get_by_role("button", name="Unfollow Tools")).to_be_visible()
-            await shoot(page, shots, "followed-on-the-main-site")
-        finally:
-            await chromium.close()
+        await page.goto(f"http://{DOMAIN}:{port}/tools")
+        await page.get_by_role("link", name="Follow Tools").click()
+        await expect(page).to_have_url(f"{main}/login?next=/%40maker/tools")
+        await page.get_by_label("Username or email").fill("fan")
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
+        await expect(page).to_have_url(f"{main}/@maker/tools")
+        await page.get_by_role("button", name="Follow Tools").click()
+        await expect(page.get_by_role("button", name="Unfollow Tools")).to_be_visible()
+        await shoot(page, shots, "followed-on-the-main-site")

@@ -9,6 +9,7 @@ screenshot taken at teardown.
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
@@ -207,3 +208,22 @@ async def sign_in_page(page: Page, login: str, base_url: str, landing: str = "/s
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
     await expect(page).to_have_url(f"{base_url}{landing}")
+
+
+@contextlib.asynccontextmanager
+async def own_chromium_page(*extra_args: str) -> AsyncIterator[Page]:
+    """A page of a Chromium of its own, launched with `CHROMIUM_ARGS` and ``extra_args`` (such as
+    ``--host-resolver-rules=MAP shop.example.com 127.0.0.1`` to open a custom domain), closed after the block."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            timeout=LAUNCH_TIMEOUT_MS,
+        )
+        try:
+            page = await chromium.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            yield page
+        finally:
+            await chromium.close()
