@@ -22,8 +22,10 @@ such row that may still charge someone becomes a durable job:
   mailed that it ended because the project was deleted, and that it will not be charged again (keyed by the
   subscription: once). No refund of the period already paid is made (the creator may refund from Stripe).
 - `cancel_on_item_deletion` (commerce's `mnwd.store.ITEM_DELETION_HOOKS` hook): the Checkout Sessions still
-  open for the item are expired, so nobody pays for an item that is gone. Items are one-off purchases (only
-  a project's tiers are subscriptions), and completed purchases stay as the buyers' receipts.
+  open for the item, or for a bundle that holds it, are expired, so nobody pays for an item that is gone (a
+  bundle paid after its part went would grant less than it showed). Items are one-off purchases (only a
+  project's tiers are subscriptions), and completed purchases stay as the buyers' receipts. A project's
+  deletion does the same for the bundles (of any of the creator's projects) holding one of its items.
 - `cancel_at_stripe` (the job): a Checkout Session still open is expired, so it can no longer be paid (one
   paid already, or in between, gives its subscription); then the subscription is cancelled at once unless it
   has ended. Stripe answers a second cancellation with 404, taken as done, so the job may run any number of

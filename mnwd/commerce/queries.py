@@ -497,15 +497,19 @@ async def list_billing_subscriptions_of_project(conn: Conn, project_id: uuid.UUI
 async def list_open_item_checkouts(
     conn: Conn, *, item_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None
 ) -> list[asyncpg.Record]:
-    """Purchases of the item (or of any item of the project) still ``pending`` on a Checkout Session: the
-    session and the account it was opened on."""
+    """Purchases still ``pending`` on a Checkout Session of the item (or of any item of the project), or of a
+    bundle that holds it (one: a bundle may hold items of its creator's other projects): the session and the
+    account it was opened on. Read before the rows go, while ``bundle_items`` still names the parts."""
     return await _fetch(
         conn,
-        "SELECT t.id, t.stripe_checkout_session_id, COALESCE(t.stripe_account_id, u.stripe_account_id)"
+        "WITH gone AS (SELECT x.id FROM items x WHERE ($1::uuid IS NULL OR x.id = $1)"
+        " AND ($2::uuid IS NULL OR x.project_id = $2))"
+        " SELECT t.id, t.stripe_checkout_session_id, COALESCE(t.stripe_account_id, u.stripe_account_id)"
         " AS stripe_account_id FROM transactions t JOIN items i ON i.id = t.item_id"
         " JOIN projects p ON p.id = i.project_id JOIN users u ON u.id = p.user_id"
         " WHERE t.status = 'pending' AND t.stripe_checkout_session_id IS NOT NULL"
-        " AND ($1::uuid IS NULL OR t.item_id = $1) AND ($2::uuid IS NULL OR i.project_id = $2)"
+        " AND (t.item_id IN (SELECT id FROM gone)"
+        " OR t.item_id IN (SELECT b.bundle_id FROM bundle_items b WHERE b.item_id IN (SELECT id FROM gone)))"
         " ORDER BY t.created_at",
         item_id,
         project_id,

@@ -12,6 +12,18 @@ path that is none of the creator's pages (their handler answers 404) but one of 
 (``/search?q=``, ``/tags/x``, ``/login?next=``; never ``/@other``) is redirected (``307``) to the main site's
 absolute URL: the creator's pages come first (a project named ``search`` is served).
 
+No session on a custom domain: the request a creator's page sees there carries no ``Cookie`` (a browser never
+sends the main host's host-only session cookie to another host; one sent anyway, by a client or a proxy that
+shares cookies, is dropped), so every page a domain serves is the public one, signed out, and none of them
+holds a form with the main host's CSRF token, which a browser posting from the domain could not use anyway
+(`mnwd.web.csrf` refuses a cross-site post). What needs the session is a link to the main site: its pages
+write "sign in to buy / follow / add to a collection" as ``{{ main_site }}/login?next=<the page on the main
+site>``, which a signed-in visitor passes straight through to the page with the form. The one form a domain's
+pages keep is a mailing list's signup, which needs no session: it posts to the main site's
+``/lists/{id}/subscribe`` (CSRF-exempt: it can only mail a confirmation link), as the embeddable snippet does
+from any site. The domain's pages say so in their ``Content-Security-Policy``: ``form-action`` and ``img-src``
+allow the main site's origin too (media links lead there).
+
 ``site_links(request)`` is the platform's ``page_context``: ``main_site``, the site's absolute base URL
 (``MNWD_PUBLIC_URL``) on a custom domain (or any host not this site's), else ``""``. The base template writes
 its header links (the brand, search, source, sign-in, sign-up, the signed-in menu and sign-out) as
@@ -26,14 +38,16 @@ import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from mnwd.errors import NotFound
 from mnwd.platform import domains
 from mnwd.platform.settings import PlatformSettings
 from mnwd.web.keys import SERVICES
+from mnwd.web.middleware import page_policy
 
 __all__ = ["host_middleware", "site_links"]
 
@@ -92,13 +106,18 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
         path = request.path  # a form posted to the long path: served as it is
     else:
         path = own if request.path == "/" else f"{own}{request.path}"
-    routed = request.clone(rel_url=URL.build(path=path, query_string=request.query_string, encoded=False))
+    headers = CIMultiDict(request.headers)
+    headers.popall(hdrs.COOKIE, None)
+    routed = request.clone(
+        rel_url=URL.build(path=path, query_string=request.query_string, encoded=False),
+        headers=CIMultiDictProxy(headers),
+    )
     match = await request.app.router.resolve(routed)
     match.add_app(request.app)
     match.freeze()
     routed._match_info = match  # what aiohttp's own dispatch sets
     try:
-        return await match.handler(routed)
+        response = await match.handler(routed)
     except (NotFound, web.HTTPNotFound):
         if request.method not in ("GET", "HEAD") or request.path.startswith("/@"):
             raise
@@ -107,3 +126,17 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
         # Not the creator's (/@name/x is none of their pages) but a page of the site (search, a tag, sign-in):
         # the creator's own pages come first, then the main site.
         raise web.HTTPTemporaryRedirect(services.config.base_url.rstrip("/") + request.path_qs) from None
+    if isinstance(response, web.Response) and (response.content_type or "").startswith("text/html"):
+        response.headers[hdrs.CONTENT_SECURITY_POLICY] = _domain_page_policy(services.config.base_url)
+    return response
+
+
+@functools.lru_cache(maxsize=4)
+def _domain_page_policy(base_url: str) -> str:
+    """The pages' policy on a custom domain: the main site is also a form's target (a list's signup posts
+    there) and an image's source (media and the store's links to them are the main site's, reached through
+    the domain's redirect, which the browser checks against ``img-src`` too)."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    policy = page_policy(f"'self' {origin}")
+    return policy.replace("img-src 'self' data:", f"img-src 'self' data: {origin}", 1)

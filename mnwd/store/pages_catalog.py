@@ -117,7 +117,7 @@ async def project_page(request: web.Request) -> web.Response:
 
 class RenderedPages:
     """Item pages as rendered for visitors who are not signed in (the page is then the same for all of them),
-    by path, each with the revision of the item it shows, for at most `RENDERED_PAGE_SECONDS`.
+    by host and path, each with the revision of the item it shows, for at most `RENDERED_PAGE_SECONDS`.
 
     A kept page is served without a query for `UNCHECKED_SECONDS` after its revision was last read; after that
     the item is read again and the page kept only while its revision is unchanged. A change made through this
@@ -193,13 +193,15 @@ async def item_page(request: web.Request) -> web.Response:
     username, project_slug, item_slug = _path(request, "username", "project", "item")
     pool = request.app[SERVICES].pool
     viewer = await get_viewer(request)
-    if viewer is None and (kept := request.app[ITEM_PAGES].fresh(request.path)) is not None:
+    # By host too: a creator's custom domain serves this path with the main site's absolute links.
+    kept_as = request.host.lower() + request.path
+    if viewer is None and (kept := request.app[ITEM_PAGES].fresh(kept_as)) is not None:
         return _kept_answer(request, kept)
     viewer_id = None if viewer is None else viewer.user_id
     page = await items.find_item_page(pool, username, project_slug, item_slug, viewer_id)
     item = page.item
     keep = viewer is None and item.item_type != "bundle"
-    if keep and (kept := request.app[ITEM_PAGES].get(request.path, page.revision)) is not None:
+    if keep and (kept := request.app[ITEM_PAGES].get(kept_as, page.revision)) is not None:
         return _kept_answer(request, kept)
     owner = item.user_id == viewer_id
     context: dict[str, Any] = {
@@ -221,7 +223,7 @@ async def item_page(request: web.Request) -> web.Response:
     context["versions"] = await versions.list_versions(pool, item) if page.current else []
     response = await cached_page(request, "store/item.html", context, signed_in=viewer is not None)
     if keep and response.status == 200:
-        request.app[ITEM_PAGES].put(request.path, page.revision, _copy(response))
+        request.app[ITEM_PAGES].put(kept_as, page.revision, _copy(response))
     return response
 
 

@@ -4,50 +4,20 @@ signed-in ``buyer`` browser (helpers in `tests.commerce.shop`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.accounts.personal_tokens import create_token
-from mnwd.config import Config
 from mnwd.services import Services
 from tests.commerce.shop import Api, Shop, connect_seller
 from tests.fakes.stripe import FakeStripe
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
-from tests.support.daemon import free_port
-from tests.support.db import MIGRATIONS_DIR
+from tests.support.stripe import config, fake_stripe, stripe_env
 
-
-@pytest.fixture
-async def fake_stripe() -> Any:
-    fake = await FakeStripe().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def stripe_env(fake_stripe: FakeStripe) -> dict[str, str]:
-    """The MNWD_STRIPE_* settings; a test module overrides this fixture to run without payments."""
-    return {
-        "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
-        "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-        "MNWD_STRIPE_API_BASE": fake_stripe.url,
-    }
-
-
-@pytest.fixture
-def config(tmp_path: Path, db_url: str, stripe_env: dict[str, str]) -> Config:
-    return Config.from_env(
-        {"MNWD_DB_POOL_MIN": "1", **stripe_env},
-        data_dir=tmp_path / "var",
-        ssh_port=free_port(),
-        database_url=db_url,
-        migrations_dir=MIGRATIONS_DIR,
-        log_format="text",
-    )
+__all__ = ["config", "fake_stripe", "stripe_env"]  # the fake Stripe's fixtures (tests/support/stripe.py)
 
 
 @pytest.fixture

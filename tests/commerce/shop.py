@@ -1,11 +1,9 @@
-"""Helpers of the commerce tests: `Api` (a token's JSON API calls), `Shop` (the fixture's value: the fake
-Stripe, a connected creator, a signed-in buyer, and buying through the item page's form), `onward` (where a
-form's answer sends the browser), `session_of`, `connect_seller`."""
+"""Helpers of the commerce tests: `Shop` (the fixture's value: the fake Stripe, a connected creator, a signed-in
+buyer, and buying through the item page's form); and, from tests/support, `Api` (a token's JSON API calls),
+`connect_seller`, `onward` (where a form's answer sends the browser) and `session_of`."""
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,42 +13,11 @@ from aiohttp.test_utils import TestClient
 
 from mnwd.services import Services
 from tests.fakes.stripe import FakeStripe
-from tests.support.browser import Browser, Page
+from tests.support.api import Api
+from tests.support.browser import Browser
+from tests.support.stripe import connect_seller, onward, session_of
 
-
-@dataclass
-class Api:
-    """The JSON API as one user's personal access token calls it."""
-
-    client: TestClient  # type: ignore[type-arg]
-    token: str
-    user_id: Any
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.client.request(method, path, json=body, headers=self.headers) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def put_file(self, item_id: Any, data: bytes, query: str) -> tuple[int, Any]:
-        async with self.client.put(
-            f"/api/v1/items/{item_id}/versions?{query}", data=data, headers=self.headers
-        ) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def project(self, slug: str) -> dict[str, Any]:
-        body = {"slug": slug, "title": slug.title(), "type": "software", "visibility": "public"}
-        status, doc = await self.call("POST", "/api/v1/projects", body)
-        assert status == 201, doc
-        return doc  # type: ignore[no-any-return]
-
-    async def item(self, project_id: Any, slug: str, **fields: Any) -> dict[str, Any]:
-        body = {"slug": slug, "title": slug.title(), "type": "download", **fields}
-        status, doc = await self.call("POST", f"/api/v1/projects/{project_id}/items", body)
-        assert status == 201, doc
-        return doc  # type: ignore[no-any-return]
+__all__ = ["Api", "Shop", "connect_seller", "onward", "session_of"]
 
 
 @dataclass
@@ -96,30 +63,3 @@ class Shop:
         row = await self.pool.fetchrow("SELECT * FROM transactions WHERE id = $1", transaction_id)
         assert row is not None
         return row
-
-
-def onward(page: Page) -> str:
-    """Where a form's answer sends the browser: a 303's Location, or the link of our "continue" page."""
-    if page.status == 303:
-        assert page.location is not None
-        return page.location
-    assert page.status == 200, page.text
-    match = re.search(r'id="continue" href="([^"]+)"', page.text)
-    assert match, page.text
-    return html.unescape(match.group(1))
-
-
-def session_of(location: str) -> str:
-    match = re.search(r"/pay/(cs_test_[0-9a-f]+)", location)
-    assert match, location
-    return match.group(1)
-
-
-async def connect_seller(browser: Browser, fake: FakeStripe) -> str:
-    page = await browser.submit("/dashboard/commerce", "/dashboard/commerce/connect", {})
-    location = onward(page)
-    match = re.search(r"/connect/onboard/(acct_[0-9a-f]+)", location)
-    assert match, location
-    fake.complete_onboarding(match.group(1))
-    await fake.settle()
-    return match.group(1)

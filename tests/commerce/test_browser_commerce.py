@@ -18,9 +18,10 @@ from playwright.async_api import Browser, Page, expect
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.services import Services
 from tests.fakes.stripe import FakeStripe
-from tests.support.accounts import PASSWORD, MakeUser
-from tests.support.daemon import RunningDaemon, free_port, start_daemon
-from tests.support.e2e import DESKTOP, TIMEOUT_MS, shoot
+from tests.support.accounts import MakeUser
+from tests.support.daemon import RunningDaemon
+from tests.support.e2e import DESKTOP, TIMEOUT_MS, shoot, sign_in_page
+from tests.support.stripe import payments_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -29,32 +30,8 @@ FILE = b"a paid album, track 1\n" * 400
 
 @pytest.fixture
 def daemon(tmp_path: Path, db_url: str, fake_stripe: FakeStripe) -> Iterator[RunningDaemon]:
-    """`mnwd serve` with payments on, pointed at the fake Stripe, which sends its events back to it."""
-    port = free_port()
-    running = start_daemon(
-        tmp_path / "daemon",
-        {
-            "DATABASE_URL": db_url,
-            "MNWD_HTTP_PORT": str(port),
-            "MNWD_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
-            "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-            "MNWD_STRIPE_API_BASE": fake_stripe.url,
-        },
-    )
-    fake_stripe.webhook_url = f"{running.base_url}/stripe/webhook"
-    try:
+    with payments_daemon(tmp_path / "daemon", db_url, fake_stripe) as running:
         yield running
-    finally:
-        running.stop()
-
-
-async def _sign_in(page: Page, login: str, base_url: str, landing: str = "/settings") -> None:
-    await page.goto("/login")
-    await page.get_by_label("Username or email").fill(login)
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page).to_have_url(f"{base_url}{landing}")
 
 
 async def _publish(services: Services, daemon: RunningDaemon, maker_id: Any) -> None:
@@ -92,7 +69,7 @@ async def test_a_creator_connects_stripe_and_a_buyer_pays_and_downloads(
     await make_user("buyer")
     base = daemon.base_url
 
-    await _sign_in(page, "maker", base)
+    await sign_in_page(page, "maker", base)
     await page.goto("/dashboard/commerce")
     await expect(page.locator("#stripe-status")).to_have_text("Not connected.")
     await shoot(page, shots, "payments-not-connected")
@@ -110,7 +87,7 @@ async def test_a_creator_connects_stripe_and_a_buyer_pays_and_downloads(
     buyer.set_default_timeout(TIMEOUT_MS)
     try:
         shop = await buyer.new_page()
-        await _sign_in(shop, "buyer", base)
+        await sign_in_page(shop, "buyer", base)
         await shop.goto("/@maker/music/album")
         await expect(shop.locator("#price")).to_have_text("12.00 USD")
         await shoot(shop, shots, "item-for-sale")

@@ -142,18 +142,88 @@ async def test_deleting_an_item_from_the_dashboard_expires_its_open_checkouts(sh
     assert shop.fake.objects[session]["status"] == "expired"
 
 
-async def test_a_projects_deletion_expires_its_items_open_checkouts_and_keeps_receipts(shop: Shop) -> None:
-    item = await shop.item("tool", price_cents=1200)
-    bought = await shop.buy(item)
-    again = await shop.item("next", price_cents=900)
-    session = session_of(await shop.start_buying(again))
-
+async def _delete_project_expiring(shop: Shop, session: str) -> None:
+    """Delete the shop's project through the API: its one job expires ``session`` at Stripe."""
     status, _ = await shop.maker_api.call("DELETE", f"/api/v1/projects/{shop.project_id}")
     assert status in (200, 204)
     (job,) = await _cancel_jobs(shop)
     assert job["payload"]["checkout_session"] == session
     await run_jobs(shop.services)
     assert shop.fake.objects[session]["status"] == "expired"
+
+
+async def test_a_projects_deletion_expires_its_items_open_checkouts_and_keeps_receipts(shop: Shop) -> None:
+    item = await shop.item("tool", price_cents=1200)
+    bought = await shop.buy(item)
+    again = await shop.item("next", price_cents=900)
+    session = session_of(await shop.start_buying(again))
+
+    await _delete_project_expiring(shop, session)
     receipt = await shop.transaction(bought)
     assert receipt["status"] == "completed"  # the purchase stays the buyer's receipt
     assert _ended_mails(shop) == []  # no membership ended
+
+
+async def _bundle(
+    shop: Shop, slug: str, parts: list[dict[str, object]], project_id: object = None
+) -> dict[str, object]:
+    if project_id is None:
+        bundle = await shop.item(slug, None, type="bundle", price_cents=1500)
+    else:
+        bundle = await shop.maker_api.item(project_id, slug, type="bundle", price_cents=1500)
+    status, doc = await shop.maker_api.call(
+        "PUT", f"/api/v1/items/{bundle['id']}/bundle", {"item_ids": [part["id"] for part in parts]}
+    )
+    assert status == 200, doc
+    return bundle
+
+
+async def test_deleting_an_item_expires_the_open_checkouts_of_bundles_holding_it(shop: Shop) -> None:
+    """A buyer left the Checkout page of a bundle open; the creator deletes one of its parts: the bundle would now
+    grant less than its page showed, so that page can no longer be paid either. Other bundles and purchases stay."""
+    part = await shop.item("part", price_cents=400)
+    other = await shop.item("other", price_cents=500)
+    box = await _bundle(shop, "box", [part, other])
+    crate = await _bundle(shop, "crate", [other])
+    box_session = session_of(await shop.start_buying(box))
+    crate_session = session_of(await shop.start_buying(crate))
+    part_session = session_of(await shop.start_buying(part))
+    bought = await shop.buy(box)  # a second checkout of the box, paid: a receipt, left alone
+
+    status, _ = await shop.maker_api.call("DELETE", f"/api/v1/items/{part['id']}")
+    assert status in (200, 204)
+    jobs = await _cancel_jobs(shop)
+    assert {j["payload"]["checkout_session"] for j in jobs} == {box_session, part_session}
+    assert {j["payload"]["account"] for j in jobs} == {shop.account}
+    await run_jobs(shop.services)
+    assert shop.fake.objects[box_session]["status"] == "expired"
+    assert shop.fake.objects[part_session]["status"] == "expired"
+    assert shop.fake.objects[crate_session]["status"] == "open"  # a bundle without the part is left alone
+    assert (await shop.transaction(bought))["status"] == "completed"
+    # The expired session's own event marks its purchase failed; nothing more is queued.
+    await shop.fake.settle()
+    assert len(await _cancel_jobs(shop)) == 2
+
+
+async def test_deleting_a_project_expires_checkouts_of_bundles_in_other_projects_holding_its_items(
+    shop: Shop,
+) -> None:
+    part = await shop.item("part", price_cents=400)
+    elsewhere = await shop.maker_api.project("elsewhere")
+    box = await _bundle(shop, "box", [part], elsewhere["id"])
+    session = session_of(onward(await shop.buyer.submit("/@maker/elsewhere/box", f"/checkout/items/{box['id']}", {})))
+
+    await _delete_project_expiring(shop, session)
+    # The bundle itself stays (in its own project), empty now.
+    assert await shop.pool.fetchval("SELECT count(*) FROM items WHERE id = $1", box["id"]) == 1
+
+
+async def test_deleting_an_item_in_no_bundle_touches_no_bundles_checkout(shop: Shop) -> None:
+    loose = await shop.item("loose", price_cents=300)
+    part = await shop.item("part", price_cents=400)
+    box = await _bundle(shop, "box", [part])
+    session = session_of(await shop.start_buying(box))
+    status, _ = await shop.maker_api.call("DELETE", f"/api/v1/items/{loose['id']}")
+    assert status in (200, 204)
+    assert await _cancel_jobs(shop) == []
+    assert shop.fake.objects[session]["status"] == "open"

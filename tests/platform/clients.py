@@ -1,41 +1,8 @@
-"""A creator's JSON API client for the platform tests (``maker_api`` in conftest.py makes one)."""
+"""A creator's JSON API client for the platform tests (``maker_api`` in conftest.py makes one): `Api` of
+tests/support/api.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from tests.support.api import Api
 
-from aiohttp.test_utils import TestClient
-
-
-@dataclass
-class Api:
-    """The JSON API as one creator's token calls it."""
-
-    client: TestClient  # type: ignore[type-arg]
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.client.request(method, path, json=body, headers=self.headers) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def put_file(self, item_id: Any, data: bytes, query: str) -> tuple[int, Any]:
-        path = f"/api/v1/items/{item_id}/versions?{query}"
-        async with self.client.put(path, data=data, headers=self.headers) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def project(self, slug: str) -> dict[str, Any]:
-        body = {"slug": slug, "title": slug.title(), "type": "software", "visibility": "public"}
-        status, doc = await self.call("POST", "/api/v1/projects", body)
-        assert status == 201, doc
-        return doc  # type: ignore[no-any-return]
-
-    async def item(self, project_id: Any, slug: str, **fields: Any) -> dict[str, Any]:
-        body = {"slug": slug, "title": slug.title(), "type": "download", **fields}
-        status, doc = await self.call("POST", f"/api/v1/projects/{project_id}/items", body)
-        assert status == 201, doc
-        return doc  # type: ignore[no-any-return]
+__all__ = ["Api"]

@@ -5,9 +5,7 @@ the billing portal, events twice and out of order, two checkouts paid at once; a
 from __future__ import annotations
 
 import asyncio
-import html
 import re
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mnwd.accounts.personal_tokens import create_token
-from mnwd.config import Config
 from mnwd.mail import read_outbox
 from mnwd.platform.billing import enforce_grace
 from mnwd.services import Services
@@ -25,34 +22,10 @@ from tests.fakes.stripe import FakeStripe
 from tests.platform.clients import Api
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser, Page
-from tests.support.daemon import free_port
-from tests.support.db import MIGRATIONS_DIR
 from tests.support.outbound import run_jobs
+from tests.support.stripe import config, fake_stripe, onward, session_of, stripe_env
 
-
-@pytest.fixture
-async def fake_stripe() -> Any:
-    fake = await FakeStripe().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def config(tmp_path: Path, db_url: str, fake_stripe: FakeStripe) -> Config:
-    env = {
-        "MNWD_DB_POOL_MIN": "1",
-        "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
-        "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-        "MNWD_STRIPE_API_BASE": fake_stripe.url,
-    }
-    return Config.from_env(
-        env,
-        data_dir=tmp_path / "var",
-        ssh_port=free_port(),
-        database_url=db_url,
-        migrations_dir=MIGRATIONS_DIR,
-        log_format="text",
-    )
+__all__ = ["config", "fake_stripe", "stripe_env"]  # the fake Stripe's fixtures (tests/support/stripe.py)
 
 
 @pytest.fixture
@@ -66,23 +39,6 @@ async def maker(
     browser = Browser(client)
     await sign_in(browser, "maker")
     return browser
-
-
-def onward(page: Page) -> str:
-    """Where a form sends the browser next: a 303's Location, or the link of the "continue to Stripe" page."""
-    if page.status == 303:
-        assert page.location is not None
-        return page.location
-    assert page.status == 200, page.text
-    match = re.search(r'id="continue" href="([^"]+)"', page.text)
-    assert match, page.text
-    return html.unescape(match.group(1))
-
-
-def session_of(location: str) -> str:
-    match = re.search(r"/pay/(cs_test_[0-9a-f]+)", location)
-    assert match, location
-    return match.group(1)
 
 
 async def choose(browser: Browser, tier: str) -> Page:

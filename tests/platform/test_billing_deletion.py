@@ -7,11 +7,12 @@ import asyncpg
 
 from mnwd.services import Services
 from tests.fakes.stripe import FakeStripe
-from tests.platform.test_billing import config, fake_stripe, maker, onward, session_of, subscribe
+from tests.platform.test_billing import maker, subscribe
 from tests.support.browser import Browser, Page
 from tests.support.outbound import run_jobs
+from tests.support.stripe import config, fake_stripe, onward, session_of, stripe_env
 
-__all__ = ["config", "fake_stripe", "maker"]  # the billing tests' fixtures, against the fake Stripe
+__all__ = ["config", "fake_stripe", "maker", "stripe_env"]  # the billing tests' fixtures, against the fake Stripe
 
 
 async def _delete(browser: Browser, username: str) -> Page:

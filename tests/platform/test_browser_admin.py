@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.support.accounts import PASSWORD, MakeUser
+from tests.support.accounts import MakeUser
 from tests.support.daemon import RunningDaemon
-from tests.support.e2e import shoot
+from tests.support.e2e import shoot, sign_in_page
 
 pytestmark = pytest.mark.e2e
 
@@ -27,11 +27,7 @@ async def test_an_admin_walks_the_admin_pages(
     for name in ("hopeful", "eager"):
         user = await make_user(name)
         await pool.execute("INSERT INTO creator_waitlist (user_id, pitch) VALUES ($1, 'Field recordings')", user["id"])
-    await page.goto("/login")
-    await page.get_by_label("Username or email").fill("boss")
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page).to_have_url(f"{daemon.base_url}/settings")
+    await sign_in_page(page, "boss", daemon.base_url)
 
     await page.goto("/admin")
     await expect(page.locator("svg.chart")).to_have_count(3)

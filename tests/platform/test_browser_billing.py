@@ -7,7 +7,7 @@ Screenshots at 1280 px and 390 px are kept in ``var/test-artifacts/pages/<test>/
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,40 +15,20 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.fakes.stripe import FakeStripe
-from tests.support.accounts import PASSWORD, MakeUser
-from tests.support.daemon import RunningDaemon, free_port, start_daemon
-from tests.support.e2e import TIMEOUT_MS, shoot
+from tests.support.accounts import MakeUser
+from tests.support.daemon import RunningDaemon
+from tests.support.e2e import TIMEOUT_MS, shoot, sign_in_page
+from tests.support.stripe import fake_stripe, payments_daemon
+
+__all__ = ["fake_stripe"]  # the fake Stripe's fixture (tests/support/stripe.py)
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fake = await FakeStripe().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def daemon(tmp_path: Path, db_url: str, fake_stripe: FakeStripe) -> Iterator[RunningDaemon]:
-    """`mnwd serve` with payments on, pointed at the fake Stripe, which sends its events back to it."""
-    port = free_port()
-    running = start_daemon(
-        tmp_path / "daemon",
-        {
-            "DATABASE_URL": db_url,
-            "MNWD_HTTP_PORT": str(port),
-            "MNWD_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MNWD_STRIPE_SECRET_KEY": fake_stripe.secret_key,
-            "MNWD_STRIPE_WEBHOOK_SECRET": fake_stripe.webhook_secret,
-            "MNWD_STRIPE_API_BASE": fake_stripe.url,
-        },
-    )
-    fake_stripe.webhook_url = f"{running.base_url}/stripe/webhook"
-    try:
+    with payments_daemon(tmp_path / "daemon", db_url, fake_stripe) as running:
         yield running
-    finally:
-        running.stop()
 
 
 async def test_a_creator_subscribes_switches_and_cancels_in_the_browser(
@@ -56,11 +36,7 @@ async def test_a_creator_subscribes_switches_and_cancels_in_the_browser(
 ) -> None:
     await make_user("maker", can_create_projects=True)
     base = daemon.base_url
-    await page.goto("/login")
-    await page.get_by_label("Username or email").fill("maker")
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page).to_have_url(f"{base}/settings")
+    await sign_in_page(page, "maker", base)
 
     await page.goto("/settings/billing")
     await expect(page.locator("#effective-tier")).to_have_text("basic")

@@ -13,28 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dnslib.server import DNSServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.platform.test_domains import CHALLENGE, Zone, _free_udp_port
-from tests.support.accounts import PASSWORD, MakeUser
+from tests.platform.test_domains import CHALLENGE
+from tests.support.accounts import MakeUser
 from tests.support.daemon import RunningDaemon, start_daemon
-from tests.support.e2e import CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, TIMEOUT_MS, chromium_path, shoot
+from tests.support.dns import Zone, serve_zone
+from tests.support.e2e import own_chromium_page, shoot, sign_in_page
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def zone_port() -> Iterator[tuple[Zone, int]]:
-    resolver = Zone()
-    port = _free_udp_port()
-    server = DNSServer(resolver, port=port, address="127.0.0.1")
-    server.start_thread()
-    try:
-        yield resolver, port
-    finally:
-        server.stop()
-        server.server.server_close()
+    with serve_zone() as served:
+        yield served
 
 
 @pytest.fixture
@@ -54,25 +47,16 @@ def daemon(tmp_path: Path, db_url: str, zone_port: tuple[Zone, int]) -> Iterator
 
 async def _visit_as_the_public(daemon: RunningDaemon, shots: Path) -> None:
     port = daemon.base_url.rsplit(":", 1)[1]
-    args = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.example.com 127.0.0.1"]
-    async with async_playwright() as playwright:
-        chromium: Browser = await playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=args, timeout=LAUNCH_TIMEOUT_MS
-        )
-        try:
-            page = await chromium.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            answer = await page.goto(f"http://shop.example.com:{port}/")
-            assert answer is not None
-            assert answer.status == 200
-            await expect(page.locator("#creator")).to_contain_text("@maker")
-            await shoot(page, shots, "served-on-the-domain")
-            unknown = await page.goto(f"http://nobody.example.com:{port}/")
-            assert unknown is not None
-            assert unknown.status == 404
-            await shoot(page, shots, "unknown-host")
-        finally:
-            await chromium.close()
+    async with own_chromium_page("--host-resolver-rules=MAP *.example.com 127.0.0.1") as page:
+        answer = await page.goto(f"http://shop.example.com:{port}/")
+        assert answer is not None
+        assert answer.status == 200
+        await expect(page.locator("#creator")).to_contain_text("@maker")
+        await shoot(page, shots, "served-on-the-domain")
+        unknown = await page.goto(f"http://nobody.example.com:{port}/")
+        assert unknown is not None
+        assert unknown.status == 404
+        await shoot(page, shots, "unknown-host")
 
 
 async def test_a_creator_verifies_a_custom_domain_and_it_serves_their_pages(
@@ -84,11 +68,7 @@ async def test_a_creator_verifies_a_custom_domain_and_it_serves_their_pages(
 ) -> None:
     zone, _ = zone_port
     await make_user("maker", can_create_projects=True)
-    await page.goto("/login")
-    await page.get_by_label("Username or email").fill("maker")
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page).to_have_url(f"{daemon.base_url}/settings")
+    await sign_in_page(page, "maker", daemon.base_url)
 
     await page.goto("/settings/domains")
     await shoot(page, shots, "domains-empty")

@@ -1,7 +1,8 @@
 """Every link of the site's header works on a creator's custom domain: the header's links lead to the main
 site (absolute, ``MNWD_PUBLIC_URL``), which serves them and holds the session, and the store's own long links
 (``/@owner/x``) are redirected to their short form on the domain. Walked on each kind of page a domain serves:
-the profile, a project, an item, a 404, signed in or not."""
+the profile, a project, an item, a 404; a session sent to the domain is dropped (its pages are the public
+ones). Forms: test_custom_domain_forms.py."""
 
 from __future__ import annotations
 
@@ -102,15 +103,26 @@ async def test_every_header_link_works_on_a_custom_domain(client: Client, servic
     await walk_header(client, services, "/no-such-page", status=404)
 
 
-async def test_every_header_link_works_signed_in(
+async def test_a_session_sent_to_the_domain_is_dropped(
     client: Client, services: Services, site: Any, browser: Browser
 ) -> None:
-    """A session belongs to the main host; were one sent to the domain, its menu (and the sign-out form) would
-    still lead to the main site, where the session is."""
+    """A session belongs to the main host, and a browser never sends it to the domain. One sent anyway (this
+    test client sends its cookies to any host) is dropped: the domain's pages are the public ones, with the
+    main site's sign-in links and no form holding the main host's CSRF token; the main site keeps its menu."""
     await sign_in(browser, "maker")
-    links = await walk_header(browser.client, services, "/tools")
     main = services.config.base_url.rstrip("/")
-    assert {f"{main}/library", f"{main}/settings", f"{main}/dashboard/store", f"{main}/logout"} <= set(links)
+    for path in ("/", "/tools", "/tools/hammer"):
+        links = await walk_header(browser.client, services, path)
+        assert f"{main}/login" in links, path
+        assert f"{main}/logout" not in links, path
+        _, text, _ = await get(browser.client, DOMAIN, path)
+        assert "csrf_token" not in text, path
+        assert "Edit this" not in text, path
+        assert "Edit your profile" not in text, path
+    got, text, _ = await get(browser.client, "localhost", "/@maker/tools")
+    assert got == 200
+    links = [link for _, link in parse(text).header]
+    assert {"/library", "/settings", "/dashboard/store", "/logout"} <= set(links)
 
 
 async def test_the_main_site_keeps_relative_links(client: Client, site: Any) -> None:

@@ -7,57 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import socket
 from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
 import pytest
-from dnslib import QTYPE, RR, TXT, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
 
 from mnwd.platform import domains
 from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
-
-
-class Zone(BaseResolver):  # type: ignore[misc]
-    """An authoritative server for whatever names ``txt`` holds; anything else is NXDOMAIN."""
-
-    def __init__(self) -> None:
-        self.txt: dict[str, list[list[str]]] = {}
-
-    def resolve(self, request: DNSRecord, handler: Any) -> DNSRecord:
-        reply = request.reply()
-        name = str(request.q.qname).rstrip(".").lower()
-        if name not in self.txt:
-            reply.header.rcode = 3
-        elif request.q.qtype == QTYPE.TXT:
-            for strings in self.txt[name]:
-                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(strings), ttl=1))
-        return reply
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.dns import Zone, serve_zone
 
 
 @pytest.fixture
 def zone() -> Iterator[tuple[Zone, int]]:
-    resolver = Zone()
-    port = _free_udp_port()
-    server = DNSServer(resolver, port=port, address="127.0.0.1")
-    server.start_thread()
-    try:
-        yield resolver, port
-    finally:
-        server.stop()
-        server.server.server_close()
+    with serve_zone() as served:
+        yield served
 
 
 @pytest.fixture

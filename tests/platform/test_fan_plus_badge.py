@@ -9,10 +9,11 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from tests.fakes.stripe import FakeStripe
-from tests.platform.test_billing import config, fake_stripe, maker, onward, session_of
+from tests.platform.test_billing import maker
 from tests.support.browser import Browser
+from tests.support.stripe import config, fake_stripe, onward, session_of, stripe_env
 
-__all__ = ["config", "fake_stripe", "maker"]  # the billing tests' fixtures, against the fake Stripe
+__all__ = ["config", "fake_stripe", "maker", "stripe_env"]  # the billing tests' fixtures, against the fake Stripe
 
 BADGE = 'id="fan-plus-badge"'
 

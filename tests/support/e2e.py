@@ -9,6 +9,7 @@ screenshot taken at teardown.
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from playwright.async_api import (
     expect,
 )
 
+from tests.support.accounts import PASSWORD
 from tests.support.daemon import RunningDaemon
 from tests.support.docs import ROOT
 
@@ -196,3 +198,32 @@ async def capture_full_page(page: Page, path: Path) -> None:
     finally:
         await cdp.detach()
     path.write_bytes(base64.b64decode(shot["data"]))
+
+
+async def sign_in_page(page: Page, login: str, base_url: str, landing: str = "/settings") -> None:
+    """Sign ``login`` in through the sign-in page of ``page``'s site (password `tests.support.accounts.PASSWORD`),
+    and wait for ``landing``."""
+    await page.goto("/login")
+    await page.get_by_label("Username or email").fill(login)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("main").get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page).to_have_url(f"{base_url}{landing}")
+
+
+@contextlib.asynccontextmanager
+async def own_chromium_page(*extra_args: str) -> AsyncIterator[Page]:
+    """A page of a Chromium of its own, launched with `CHROMIUM_ARGS` and ``extra_args`` (such as
+    ``--host-resolver-rules=MAP shop.example.com 127.0.0.1`` to open a custom domain), closed after the block."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            timeout=LAUNCH_TIMEOUT_MS,
+        )
+        try:
+            page = await chromium.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            yield page
+        finally:
+            await chromium.close()
