@@ -43,9 +43,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# What the children run: modules imported once by the server, ahead of any fork.
+# What the children run: modules imported once by the server, ahead of any fork (the git SSH server's too:
+# `mnwd serve` imports it, and asyncssh with it, only when it starts its listener).
 MODULES = ("mnwd",)
-PRELOAD = ("mnwd.cli", "mnwd.daemon", "mnwd.app", "mnwd.domains")
+PRELOAD = ("mnwd.cli", "mnwd.daemon", "mnwd.app", "mnwd.domains", "mnwd.git.ssh")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 HEADER = struct.Struct("!I")
 START_TIMEOUT = 60.0
