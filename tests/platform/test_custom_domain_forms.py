@@ -1,13 +1,14 @@
-"""Every form and every link of the pages a creator's custom domain serves works, followed or submitted the way
-a browser would: host-only cookies (the session lives on the main host and never reaches the domain),
-redirects followed, forms posted with the ``Origin`` and ``Sec-Fetch-Site`` a browser sends (a post from the
-domain to the main site is cross-site). Walked on the profile, a project (with its mailing list's signup), a
-paid item, a free item, a bundle, the creator's memberships (tiers) and a list's signup page, for a visitor
-who is not signed in and for one signed in on the main site; then every form on the main-site pages those
-links lead to ("Buy" → the item page there → Stripe's Checkout; "Follow" → the follow form) is submitted too.
-Nothing answers 403, 404, 405 or 5xx, the page's Content-Security-Policy lets each form post and each image
-(the creator's avatar, a media file of the main site) load, redirects included, as a browser checks, and what
-the visitor meant happens (a checkout opens, a follow and a mailing-list signup are recorded)."""
+"""Every form and every link of the pages a creator's custom domain serves works (the domain verified through
+the settings page against the fake DNS server), followed or submitted the way a browser would: host-only
+cookies (the session lives on the main host and never reaches the domain), redirects followed, forms posted
+with the ``Origin`` and ``Sec-Fetch-Site`` a browser sends (a post from the domain to the main site is
+cross-site). Walked on the profile, a project (with its mailing list's signup), a paid item, a free item, a
+bundle, the creator's memberships (tiers) and a list's signup page, for a visitor who is not signed in and for
+one signed in on the main site; then every form on the main-site pages those links lead to ("Buy" → the item
+page there → Stripe's Checkout; "Follow" → the follow form) is submitted too. Nothing answers 403, 404, 405 or
+5xx, the page's Content-Security-Policy lets each form post and each image (the creator's avatar, a media file
+of the main site) load, redirects included, as a browser checks, and what the visitor meant happens (a
+checkout opens, a follow and a mailing-list signup are recorded)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ from tests.fakes.stripe import FakeStripe
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.api import Api
 from tests.support.browser import Browser
+from tests.support.dns import Zone, dns, verify_domain, zone
 from tests.support.stripe import config, connect_seller, fake_stripe, stripe_env
 
-__all__ = ["config", "fake_stripe", "stripe_env"]  # the fake Stripe's fixtures (tests/support/stripe.py)
+# The fake Stripe's and the fake DNS server's fixtures (tests/support/stripe.py, dns.py).
+__all__ = ["config", "dns", "fake_stripe", "stripe_env", "zone"]
 
 Client = TestClient[web.Request, web.Application]
 DOMAIN = "shop.example.com"
@@ -240,7 +243,7 @@ async def upload_image(api: Api) -> str:
 
 
 @pytest.fixture
-async def site(services: Services, client: Client, make_user: MakeUser, fake_stripe: FakeStripe) -> Site:
+async def site(services: Services, client: Client, make_user: MakeUser, fake_stripe: FakeStripe, dns: Zone) -> Site:
     fake_stripe.webhook_url = str(client.make_url("/stripe/webhook"))
     maker = await make_user("maker", can_create_projects=True)
     await make_user("buyer")
@@ -273,12 +276,7 @@ async def site(services: Services, client: Client, make_user: MakeUser, fake_str
     )
     assert page.status == 303, page.text
     tier_id = await services.pool.fetchval("SELECT id FROM subscription_tiers WHERE name = 'Patron'")
-    await services.pool.execute(
-        "INSERT INTO custom_domains (user_id, domain, verified, verified_at, verification_token)"
-        " VALUES ($1, $2, true, now(), 'token')",
-        maker["id"],
-        DOMAIN,
-    )
+    await verify_domain(browser, dns, DOMAIN)  # the TXT record published in the fake DNS server
     main = services.config.base_url.rstrip("/")
     return Site(main, list_id, {"hammer": hammer, "nail": nail, "kit": kit}, tier_id)
 
