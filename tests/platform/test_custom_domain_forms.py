@@ -1,17 +1,20 @@
-"""Every form and every link of the pages a creator's custom domain serves works, followed or submitted the way
-a browser would: host-only cookies (the session lives on the main host and never reaches the domain),
-redirects followed, forms posted with the ``Origin`` and ``Sec-Fetch-Site`` a browser sends (a post from the
-domain to the main site is cross-site). Walked on the profile, a project (with its mailing list's signup), a
-paid item, a free item, a bundle, the creator's memberships (tiers) and a list's signup page, for a visitor
-who is not signed in and for one signed in on the main site; then every form on the main-site pages those
-links lead to ("Buy" → the item page there → Stripe's Checkout; "Follow" → the follow form) is submitted too.
-Nothing answers 403, 404, 405 or 5xx, and what the visitor meant happens (a checkout opens, a follow and a
-mailing-list signup are recorded)."""
+"""Every form and every link of the pages a creator's custom domain serves works (the domain verified through
+the settings page against the fake DNS server), followed or submitted the way a browser would: host-only
+cookies (the session lives on the main host and never reaches the domain), redirects followed, forms posted
+with the ``Origin`` and ``Sec-Fetch-Site`` a browser sends (a post from the domain to the main site is
+cross-site). Walked on the profile, a project (with its mailing list's signup), a paid item, a free item, a
+bundle, the creator's memberships (tiers) and a list's signup page, for a visitor who is not signed in and for
+one signed in on the main site; then every form on the main-site pages those links lead to ("Buy" → the item
+page there → Stripe's Checkout; "Follow" → the follow form) is submitted too. Nothing answers 403, 404, 405 or
+5xx, the page's Content-Security-Policy lets each form post and each image (the creator's avatar, a media file
+of the main site) load, redirects included, as a browser checks, and what the visitor meant happens (a
+checkout opens, a follow and a mailing-list signup are recorded)."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import io
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
@@ -22,6 +25,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
 from mnwd.accounts.personal_tokens import create_token
 from mnwd.mailing import lists
@@ -30,9 +34,11 @@ from tests.fakes.stripe import FakeStripe
 from tests.support.accounts import PASSWORD, MakeUser, sign_in
 from tests.support.api import Api
 from tests.support.browser import Browser
+from tests.support.dns import Zone, dns, verify_domain, zone
 from tests.support.stripe import config, connect_seller, fake_stripe, stripe_env
 
-__all__ = ["config", "fake_stripe", "stripe_env"]  # the fake Stripe's fixtures (tests/support/stripe.py)
+# The fake Stripe's and the fake DNS server's fixtures (tests/support/stripe.py, dns.py).
+__all__ = ["config", "dns", "fake_stripe", "stripe_env", "zone"]
 
 Client = TestClient[web.Request, web.Application]
 DOMAIN = "shop.example.com"
@@ -55,6 +61,7 @@ class PageParts(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.links: list[str] = []
+        self.images: list[str] = []
         self.forms: list[Form] = []
         self._form: Form | None = None
         self._select: str | None = None
@@ -63,6 +70,8 @@ class PageParts(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         if tag == "a" and "href" in values:
             self.links.append(html.unescape(values["href"]))
+        elif tag == "img" and "src" in values:
+            self.images.append(html.unescape(values["src"]))
         elif tag == "form":
             self._form = Form(values.get("method", "get").upper(), values.get("action", ""), [], [])
             self.forms.append(self._form)
@@ -95,6 +104,7 @@ class Answer:
     text: str
     left_for: str | None = None  # an address off this site the answer sent the browser to (Stripe's)
     policy: str = ""  # its Content-Security-Policy
+    hops: list[str] = dataclasses.field(default_factory=list)  # every address asked on the way, redirects too
 
     def allows(self, directive: str, url: str) -> bool:
         """Whether the page's policy lets it reach ``url`` under ``directive`` (as a browser checks)."""
@@ -120,10 +130,12 @@ class Visitor:
     submitted: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     async def go(self, method: str, url: str, data: Any = None, *, origin: str | None = None) -> Answer:
+        hops: list[str] = []
         for _ in range(8):
+            hops.append(url)
             parts = urlsplit(url)
             if parts.netloc not in self.hosts:
-                return Answer(url, 303, "", left_for=url)
+                return Answer(url, 303, "", left_for=url, hops=hops)
             headers = {"Host": parts.netloc, "Accept": "text/html"}
             jar = self.cookies.setdefault(parts.netloc, {})
             if jar:
@@ -135,7 +147,7 @@ class Visitor:
                 )
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             async with self.client.request(method, path, data=data, headers=headers, allow_redirects=False) as response:
-                text = await response.text()
+                text = (await response.read()).decode("utf-8", "replace")  # a page, a file or an image
                 for header in response.headers.getall("Set-Cookie", []):
                     for name, morsel in SimpleCookie(header).items():
                         if morsel["max-age"] == "0" or not morsel.value:
@@ -145,9 +157,8 @@ class Visitor:
                 self.seen.append((method, url, origin or "", response.status))
                 location = response.headers.get("Location")
                 if response.status not in (301, 302, 303, 307, 308) or location is None:
-                    return Answer(
-                        url, response.status, text, policy=response.headers.get("Content-Security-Policy", "")
-                    )
+                    policy = response.headers.get("Content-Security-Policy", "")
+                    return Answer(url, response.status, text, policy=policy, hops=hops)
                 if response.status in (301, 302, 303):
                     method, data, origin = "GET", None, None
                 url = urljoin(url, location)
@@ -196,6 +207,11 @@ async def walk(visitor: Visitor, url: str) -> None:
     page = await visitor.go("GET", url)
     assert page.status == 200, (url, page.status, page.text[:400])
     found = parts_of(page.text)
+    for src in found.images:
+        image = await visitor.go("GET", urljoin(page.url, src))
+        assert image.status == 200, (src, page.url, image.status)
+        for hop in image.hops:
+            assert page.allows("img-src", hop), (src, hop, page.url, page.policy)  # else the browser shows none
     for link in found.links:
         target = urljoin(page.url, link)
         if not ours(visitor, target):
@@ -215,15 +231,28 @@ class Site:
     tier_id: Any
 
 
+async def upload_image(api: Api) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, format="PNG")
+    body = aiohttp.FormData()
+    body.add_field("file", out.getvalue(), filename="me.png", content_type="application/octet-stream")
+    async with api.client.post("/api/v1/media", data=body, headers=api.headers) as response:
+        doc = await response.json()
+        assert response.status == 201, doc
+        return str(doc["id"])
+
+
 @pytest.fixture
-async def site(services: Services, client: Client, make_user: MakeUser, fake_stripe: FakeStripe) -> Site:
+async def site(services: Services, client: Client, make_user: MakeUser, fake_stripe: FakeStripe, dns: Zone) -> Site:
     fake_stripe.webhook_url = str(client.make_url("/stripe/webhook"))
     maker = await make_user("maker", can_create_projects=True)
     await make_user("buyer")
-    issued = await create_token(
-        services, maker["id"], name="t", scopes=["store:read", "store:write"], expires_days=None
-    )
+    scopes = ["store:read", "store:write", "media:write"]
+    issued = await create_token(services, maker["id"], name="t", scopes=scopes, expires_days=None)
     api = Api(client, issued.secret, maker["id"])
+    avatar = await upload_image(api)
+    status, doc = await api.call("PATCH", "/api/v1/profile", {"avatar_media_id": avatar})
+    assert status == 200, doc
     browser = Browser(client)
     await sign_in(browser, "maker")
     await connect_seller(browser, fake_stripe)
@@ -247,12 +276,7 @@ async def site(services: Services, client: Client, make_user: MakeUser, fake_str
     )
     assert page.status == 303, page.text
     tier_id = await services.pool.fetchval("SELECT id FROM subscription_tiers WHERE name = 'Patron'")
-    await services.pool.execute(
-        "INSERT INTO custom_domains (user_id, domain, verified, verified_at, verification_token)"
-        " VALUES ($1, $2, true, now(), 'token')",
-        maker["id"],
-        DOMAIN,
-    )
+    await verify_domain(browser, dns, DOMAIN)  # the TXT record published in the fake DNS server
     main = services.config.base_url.rstrip("/")
     return Site(main, list_id, {"hammer": hammer, "nail": nail, "kit": kit}, tier_id)
 
@@ -284,6 +308,8 @@ async def test_every_form_and_link_works_on_a_custom_domain_signed_out(
 ) -> None:
     for url in pages(site):
         await walk(visitor, url)
+    # The avatar (a media file, the main site's) was asked on the domain and found through its redirect.
+    assert any(m == "GET" and u.startswith(f"http://{DOMAIN}/media/") and st == 307 for m, u, _, st in visitor.seen)
     # The signup on the project page was posted from the domain to the main site, cross-site, and recorded.
     posted = [(url, status) for method, url, origin, status in visitor.seen if method == "POST" and origin]
     assert (f"{site.main}/lists/{site.list_id}/subscribe", 202) in posted

@@ -5,35 +5,17 @@ its grace period and then unverify it, and the TLS ``ask`` endpoint answers 200 
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 
 from mnwd.platform import domains
-from mnwd.platform.settings import PlatformSettings
 from mnwd.services import Services
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
-from tests.support.dns import Zone, serve_zone
+from tests.support.dns import Zone, dns, zone
 
-
-@pytest.fixture
-def zone() -> Iterator[tuple[Zone, int]]:
-    with serve_zone() as served:
-        yield served
-
-
-@pytest.fixture
-def dns(services: Services, zone: tuple[Zone, int]) -> Zone:
-    resolver, port = zone
-    settings = services.config.section(PlatformSettings)
-    services.config = services.config.with_section(
-        dataclasses.replace(settings, dns_nameserver=f"127.0.0.1:{port}", dns_timeout=2.0)
-    )
-    return resolver
+__all__ = ["dns", "zone"]  # the fake DNS server's fixtures (tests/support/dns.py)
 
 
 CHALLENGE = "_mnwd-challenge.shop.example.com"
