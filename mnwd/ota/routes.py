@@ -34,7 +34,7 @@ from mnwd.services import Services
 from mnwd.web.body import json_response, read_json
 from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
-from mnwd.web.http import byte_range, etag_matches, strong_etag
+from mnwd.web.http import byte_range, close_blob, etag_matches, open_blob, send_blob, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.uploads import declared_length, defer_continue, send_continue
 
@@ -147,17 +147,14 @@ async def download(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write_eof()
         return response
+    source = await open_blob(services.blobs, artifact.sha256, start, end)
     if start == 0:
-        await releases.count_download(services.pool, artifact)
-    async with await services.blobs.open(artifact.sha256, start=start, end=end) as stream:
-        await response.prepare(request)
         try:
-            async for chunk in stream:
-                await response.write(chunk)
-        except ConnectionError:
-            return response
-    await response.write_eof()
-    return response
+            await releases.count_download(services.pool, artifact)
+        except BaseException:
+            await close_blob(source)
+            raise
+    return await send_blob(request, response, source, start, end)
 
 
 def _release_json(release: Release, artifacts: list[Artifact] | None = None) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from mnwd.errors import NotFound
 from mnwd.store import creators, item_parts, items, page_extras, projects, versions
 from mnwd.store.fields import PurchaseRequired
 from mnwd.store.grants import may_download
-from mnwd.web.http import byte_range, etag_matches, strong_etag
+from mnwd.web.http import byte_range, close_blob, etag_matches, open_blob, send_blob, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import render
 from mnwd.web.uploads import served_content_type
@@ -263,21 +263,17 @@ async def download(request: web.Request) -> web.StreamResponse:
         await response.write_eof()
         return response
     try:
-        opened = await services.blobs.open(version.sha256, start=start, end=end)
+        source = await open_blob(services.blobs, version.sha256, start, end)
     except BlobNotFound:
         log.error("a version's stored bytes are missing", extra={"sha256": version.sha256})
         raise NotFound("This file is missing; the creator has been told to upload it again.") from None
     if start == 0:
-        await versions.count_download(services.pool, version)
-    async with opened as stream:
-        await response.prepare(request)
         try:
-            async for chunk in stream:
-                await response.write(chunk)
-        except ConnectionError:
-            return response
-    await response.write_eof()
-    return response
+            await versions.count_download(services.pool, version)
+        except BaseException:
+            await close_blob(source)
+            raise
+    return await send_blob(request, response, source, start, end)
 
 
 def setup(app: web.Application) -> None:

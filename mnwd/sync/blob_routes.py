@@ -6,25 +6,22 @@ Every check that needs no body (address, token, Content-Length, size limit, an e
 progress, quota) is
 made before a byte of it is read; a client that sent ``Expect: 100-continue`` is told to go on only then.
 
-A GET from the local blob store sends the blob's file with ``sendfile`` (`BlobStore.open_file`): the bytes go
-from the page cache to the socket without passing through Python. The file is opened before the headers are
-sent, so a blob deleted meanwhile is still sent whole. From S3 the bytes are streamed as the store reads them.
+A GET from the local blob store sends the blob's file with ``sendfile`` (`mnwd.web.http.send_blob`): the bytes
+go from the page cache to the socket without passing through Python. The file is opened before the headers
+are sent, so a blob deleted meanwhile is still sent whole. From S3 the bytes are streamed as the store reads
+them.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import BinaryIO
-
 from aiohttp import web
 
-from mnwd.blobs import BlobStore
 from mnwd.errors import NotFound
 from mnwd.sync import blobs
 from mnwd.sync.auth import sync_caller
 from mnwd.web.body import json_response
 from mnwd.web.csrf import csrf_exempt
-from mnwd.web.http import byte_range, etag_matches, strong_etag
+from mnwd.web.http import byte_range, etag_matches, open_blob, send_blob, strong_etag
 from mnwd.web.keys import SERVICES
 from mnwd.web.uploads import clean_content_type, declared_length, defer_continue, send_continue, served_content_type
 
@@ -87,43 +84,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write_eof()
         return response
-    file = await services.blobs.open_file(sha256, start=start, end=end)
-    if file is None:
-        return await _stream_blob(request, response, services.blobs, sha256, start, end)
-    with file:
-        await response.prepare(request)
-        try:
-            await _send_file(request, file, start, end)
-        except ConnectionError:
-            return response  # the client went away; there is nobody to answer
-    await response.write_eof()
-    return response
-
-
-async def _send_file(request: web.Request, file: BinaryIO, start: int, end: int) -> None:
-    """Bytes ``[start, end)`` of ``file`` straight from the page cache to the socket (``sendfile``), as
-    aiohttp's own `web.FileResponse` sends them; the headers have been sent already."""
-    if end <= start:
-        return  # a count of 0 would mean "to the end of the file"
-    transport = request.transport
-    if transport is None or transport.is_closing():  # else sendfile raises RuntimeError, a 500
-        raise ConnectionResetError("the client went away")
-    await asyncio.get_running_loop().sendfile(transport, file, start, end - start)
-
-
-async def _stream_blob(
-    request: web.Request, response: web.StreamResponse, store: BlobStore, sha256: str, start: int, end: int
-) -> web.StreamResponse:
-    """A store without local files (S3): the bytes as the store reads them, chunk by chunk."""
-    async with await store.open(sha256, start=start, end=end) as stream:
-        await response.prepare(request)
-        try:
-            async for chunk in stream:
-                await response.write(chunk)
-        except ConnectionError:
-            return response
-    await response.write_eof()
-    return response
+    return await send_blob(request, response, await open_blob(services.blobs, sha256, start, end), start, end)
 
 
 @csrf_exempt

@@ -1,17 +1,30 @@
 """HTTP details shared by every handler that serves bytes or streams: byte ranges (RFC 9110 §14), entity
-tags and conditional requests, server-sent event framing, and writing to a stream from synchronous code
-(`write_now`)."""
+tags and conditional requests, server-sent event framing, writing to a stream from synchronous code
+(`write_now`), and sending a stored blob as a response's body (`open_blob`, `send_blob`)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import BinaryIO
 
 import msgspec
 from aiohttp import web
 
+from mnwd.blobs import BlobStore, BlobStream
 from mnwd.errors import Problem
 
-__all__ = ["RangeNotSatisfiable", "byte_range", "etag_matches", "sse_event", "strong_etag", "write_now"]
+__all__ = [
+    "RangeNotSatisfiable",
+    "byte_range",
+    "close_blob",
+    "etag_matches",
+    "open_blob",
+    "send_blob",
+    "sse_event",
+    "strong_etag",
+    "write_now",
+]
 
 
 class RangeNotSatisfiable(Problem):
@@ -94,3 +107,45 @@ def write_now(request: web.Request, response: web.StreamResponse, data: bytes) -
         return False
     transport.write(b"%x\r\n%b\r\n" % (len(data), data))
     return True
+
+
+async def open_blob(store: BlobStore, sha256: str, start: int, end: int) -> BinaryIO | BlobStream:
+    """Bytes ``[start, end)`` of a stored blob, to give to `send_blob`: its own file when the store keeps one
+    on the local disk (sent with ``sendfile``, and readable whole even if the blob is deleted meanwhile),
+    else the store's stream (S3). Raises `mnwd.blobs.BlobNotFound`."""
+    file = await store.open_file(sha256, start=start, end=end)
+    if file is not None:
+        return file
+    return await store.open(sha256, start=start, end=end)
+
+
+async def send_blob(
+    request: web.Request, response: web.StreamResponse, source: BinaryIO | BlobStream, start: int, end: int
+) -> web.StreamResponse:
+    """Send ``response`` (its headers set, its length ``end - start``) with the bytes `open_blob` opened: a file
+    straight from the page cache to the socket, as aiohttp's `web.FileResponse` does, or a stream chunk by
+    chunk. Closes ``source``. A client that goes away meanwhile ends it quietly: there is nobody to answer."""
+    try:
+        await response.prepare(request)
+        if isinstance(source, BlobStream):
+            async for chunk in source:
+                await response.write(chunk)
+        elif end > start:  # a count of 0 would mean "to the end of the file"
+            transport = request.transport
+            if transport is None or transport.is_closing():  # else sendfile raises RuntimeError, a 500
+                return response
+            await asyncio.get_running_loop().sendfile(transport, source, start, end - start)
+    except ConnectionError:
+        return response
+    finally:
+        await close_blob(source)
+    await response.write_eof()
+    return response
+
+
+async def close_blob(source: BinaryIO | BlobStream) -> None:
+    """What `open_blob` opened, closed unsent (`send_blob` closes what it sends)."""
+    if isinstance(source, BlobStream):
+        await source.aclose()
+    else:
+        source.close()
