@@ -102,17 +102,14 @@ def cancel_on_account_deletion(services: Services) -> Callable[[Tx, uuid.UUID], 
     """Commerce's `mnwd.accounts.DELETION_HOOKS` hook."""
 
     async def hook(tx: Tx, user_id: uuid.UUID) -> None:
-        base = services.config.base_url.rstrip("/")
-        for row in await queries.list_billing_subscriptions_of_user(tx.conn, user_id):
-            await enqueue_cancellation(
-                tx,
-                account=row["stripe_account_id"],
-                subscription=row["stripe_subscription_id"],
-                checkout_session=row["stripe_checkout_session_id"],
-                wake=services.jobs.wake,
-            )
-            if row["creator_id"] == user_id and row["subscriber_id"] != user_id and row["status"] in LIVE:
-                await _mail_membership_ended(tx, row, f"{row['creator_username']} closed their account", base)
+        def ended(row: Any) -> str | None:  # the creator's members are told; the deleted user is not
+            if row["creator_id"] == user_id and row["subscriber_id"] != user_id:
+                return f"{row['creator_username']} closed their account"
+            return None
+
+        await _end_subscriptions(
+            services, tx, await queries.list_billing_subscriptions_of_user(tx.conn, user_id), ended
+        )
 
     return hook
 
@@ -121,23 +118,33 @@ def cancel_on_project_deletion(services: Services) -> Callable[[Tx, uuid.UUID], 
     """Commerce's `mnwd.store.PROJECT_DELETION_HOOKS` hook."""
 
     async def hook(tx: Tx, project_id: uuid.UUID) -> None:
-        base = services.config.base_url.rstrip("/")
-        for row in await queries.list_billing_subscriptions_of_project(tx.conn, project_id):
-            await enqueue_cancellation(
-                tx,
-                account=row["stripe_account_id"],
-                subscription=row["stripe_subscription_id"],
-                checkout_session=row["stripe_checkout_session_id"],
-                wake=services.jobs.wake,
-            )
-            if row["subscriber_id"] != row["creator_id"] and row["status"] in LIVE:
-                await _mail_membership_ended(
-                    tx, row, f"{row['creator_username']} deleted the project {row['project_title']}", base
-                )
+        def ended(row: Any) -> str | None:
+            if row["subscriber_id"] != row["creator_id"]:
+                return f"{row['creator_username']} deleted the project {row['project_title']}"
+            return None
+
+        rows = await queries.list_billing_subscriptions_of_project(tx.conn, project_id)
+        await _end_subscriptions(services, tx, rows, ended)
         checkouts = await queries.list_open_item_checkouts(tx.conn, project_id=project_id)
         await _expire_item_checkouts(services, tx, checkouts)
 
     return hook
+
+
+async def _end_subscriptions(services: Services, tx: Tx, rows: list[Any], reason: Callable[[Any], str | None]) -> None:
+    """Cancel each subscription at Stripe (by a job); a live one's subscriber is mailed ``reason(row)``, if any."""
+    base = services.config.base_url.rstrip("/")
+    for row in rows:
+        await enqueue_cancellation(
+            tx,
+            account=row["stripe_account_id"],
+            subscription=row["stripe_subscription_id"],
+            checkout_session=row["stripe_checkout_session_id"],
+            wake=services.jobs.wake,
+        )
+        why = reason(row) if row["status"] in LIVE else None
+        if why is not None:
+            await _mail_membership_ended(tx, row, why, base)
 
 
 def cancel_on_item_deletion(services: Services) -> Callable[[Tx, uuid.UUID], Awaitable[None]]:

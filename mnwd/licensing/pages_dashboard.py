@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from mnwd.accounts import require_viewer
 from mnwd.errors import NotFound, ValidationFailed
 from mnwd.licensing import issuance, manage
 from mnwd.licensing.model import Policy
+from mnwd.services import Services
 from mnwd.web.forms import field, read_form, render_problem
 from mnwd.web.keys import SERVICES
 from mnwd.web.pages import Confirmation, redirect, render, render_confirmation
@@ -177,19 +179,7 @@ async def issue_bulk(request: web.Request) -> web.Response:
         issued = await issuance.issue_bulk(services, viewer.user_id, item_id, count)
     except ValidationFailed as problem:
         return await render_problem(request, PAGE, problem, await _context(request, item_id, viewer.user_id))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["key"])
-    writer.writerows([key] for key in issued)
-    stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="license-keys-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return _csv_download(services, "license-keys", ["key"], ([key] for key in issued))
 
 
 async def issue_comp_list(request: web.Request) -> web.Response:
@@ -204,18 +194,21 @@ async def issue_comp_list(request: web.Request) -> web.Response:
         context = await _context(request, item_id, viewer.user_id)
         context["emails"] = text[: manage.MAX_LIST_CHARS]
         return await render_problem(request, PAGE, problem, context)
+    rows = ([comp.email, comp.key or "", comp.status] for comp in issued)
+    return _csv_download(services, "license-comps", ["email", "key", "status"], rows)
+
+
+def _csv_download(services: Services, name: str, header: list[str], rows: Iterable[list[str]]) -> web.Response:
+    """Keys issued, as a CSV file to download (``<name>-<time>.csv``), never cached."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "key", "status"])
-    writer.writerows([comp.email, comp.key or "", comp.status] for comp in issued)
+    writer.writerow(header)
+    writer.writerows(rows)
     stamp = services.clock.now().strftime("%Y%m%d-%H%M%S")
     return web.Response(
         text=out.getvalue(),
         content_type="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="license-comps-{stamp}.csv"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"', "Cache-Control": "no-store"},
     )
 
 

@@ -32,7 +32,7 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from mnwd.errors import BadRequest, NotFound, ValidationFailed
+from mnwd.errors import BadRequest, ValidationFailed
 from mnwd.licensing import activations, files, issuance, keys
 from mnwd.licensing.local_limits import LocalLimiter
 from mnwd.licensing.settings import LicensingSettings
@@ -43,6 +43,7 @@ from mnwd.web.body import json_response, read_json
 from mnwd.web.client_address import client_address
 from mnwd.web.csrf import csrf_exempt
 from mnwd.web.keys import SERVICES
+from mnwd.web.params import uuid_param
 
 __all__ = ["setup"]
 
@@ -241,10 +242,7 @@ async def issue_comp(request: web.Request) -> web.Response:
     """``POST /api/v1/items/{item_id}/licenses``: the item's creator issues a key (``licenses:write``)."""
     caller = await require_api_user(request, scope="licenses:write")
     services = _services(request)
-    try:
-        item_id = uuid.UUID(request.match_info["item_id"])
-    except ValueError:
-        raise NotFound(issuance.NO_SUCH_ITEM) from None
+    item_id = uuid_param(request, "item_id", issuance.NO_SUCH_ITEM)
     body = await read_json(request, CompIn, max_bytes=MAX_BODY_BYTES)
     key, license = await issuance.issue_comp(
         services,
@@ -269,10 +267,7 @@ async def issue_comp_list(request: web.Request) -> web.Response:
     """``POST /api/v1/items/{item_id}/licenses/comps``: a comp for each address (``licenses:write``)."""
     caller = await require_api_user(request, scope="licenses:write")
     services = _services(request)
-    try:
-        item_id = uuid.UUID(request.match_info["item_id"])
-    except ValueError:
-        raise NotFound(issuance.NO_SUCH_ITEM) from None
+    item_id = uuid_param(request, "item_id", issuance.NO_SUCH_ITEM)
     body = await read_json(request, CompListIn, max_bytes=MAX_LIST_BODY_BYTES)
     issued = await issuance.issue_comps(
         services, caller.user_id, item_id, [(n, email) for n, email in enumerate(body.emails, start=1)]

@@ -1,5 +1,6 @@
 """Helpers of the commerce tests: `Shop` (the fixture's value: the fake Stripe, a connected creator, a signed-in
-buyer, and buying through the item page's form); and, from tests/support, `Api` (a token's JSON API calls),
+buyer, and buying through the item page's form); `make_tier` (a tier made on the creator's dashboard); and, from
+tests/support, `Api` (a token's JSON API calls),
 `connect_seller`, `onward` (where a form's answer sends the browser) and `session_of`."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.support.api import Api
 from tests.support.browser import Browser
 from tests.support.stripe import connect_seller, onward, session_of
 
-__all__ = ["Api", "Shop", "connect_seller", "onward", "session_of"]
+__all__ = ["Api", "Shop", "connect_seller", "make_tier", "onward", "session_of"]
 
 
 @dataclass
@@ -63,3 +64,16 @@ class Shop:
         row = await self.pool.fetchrow("SELECT * FROM transactions WHERE id = $1", transaction_id)
         assert row is not None
         return row
+
+
+async def make_tier(shop: Shop, name: str = "Patron", price: str = "5.00", interval: str = "month") -> asyncpg.Record:
+    """A subscription tier of the shop's project, made through the creator's dashboard form; its row."""
+    page = await shop.maker.submit(
+        "/dashboard/commerce/tiers",
+        "/dashboard/commerce/tiers",
+        {"project_id": shop.project_id, "name": name, "price": price, "billing_interval": interval},
+    )
+    assert page.status == 303, page.text
+    row = await shop.pool.fetchrow("SELECT * FROM subscription_tiers WHERE name = $1", name)
+    assert row is not None
+    return row

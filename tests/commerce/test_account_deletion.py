@@ -14,21 +14,9 @@ from mnwd.commerce.cancellations import CANCEL_JOB, cancel_at_stripe, cancel_on_
 from mnwd.db.jobs import Job
 from mnwd.db.tx import Tx, run_tx
 from mnwd.mail import read_outbox
-from tests.commerce.shop import Shop, onward, session_of
+from tests.commerce.shop import Shop, make_tier, onward, session_of
 from tests.support.browser import Browser, Page
 from tests.support.outbound import run_jobs
-
-
-async def _tier(shop: Shop, name: str, price: str = "5.00") -> asyncpg.Record:
-    page = await shop.maker.submit(
-        "/dashboard/commerce/tiers",
-        "/dashboard/commerce/tiers",
-        {"project_id": shop.project_id, "name": name, "price": price, "billing_interval": "month"},
-    )
-    assert page.status == 303, page.text
-    row = await shop.pool.fetchrow("SELECT * FROM subscription_tiers WHERE name = $1", name)
-    assert row is not None
-    return row
 
 
 async def _checkout(shop: Shop, tier: asyncpg.Record, browser: Browser | None = None) -> str:
@@ -51,8 +39,8 @@ def _deletes(shop: Shop) -> list[tuple[str, str, str | None, dict[str, Any]]]:
 
 
 async def test_a_buyers_deletion_cancels_their_subscription_and_expires_their_open_checkout(shop: Shop) -> None:
-    patron = await _tier(shop, "Patron")
-    pending = await _checkout(shop, await _tier(shop, "Gold", "9.00"))  # opened, never paid
+    patron = await make_tier(shop, "Patron")
+    pending = await _checkout(shop, await make_tier(shop, "Gold", "9.00"))  # opened, never paid
     paid = await _checkout(shop, patron)
     shop.fake.pay(paid)
     await shop.fake.settle()
@@ -85,7 +73,7 @@ async def test_a_buyers_deletion_cancels_their_subscription_and_expires_their_op
 async def test_a_checkout_paid_after_the_deletion_is_cancelled_too(shop: Shop) -> None:
     """The buyer pays in another tab while the account is deleted: the session is no longer open when the job
     runs, so it cancels the subscription the payment made."""
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     assert (await _delete(shop.buyer, "buyer")).status == 200
     shop.fake.pay(session)
     await shop.fake.settle()
@@ -96,7 +84,7 @@ async def test_a_checkout_paid_after_the_deletion_is_cancelled_too(shop: Shop) -
 
 
 async def test_a_stripe_failure_is_retried_until_the_subscription_is_cancelled(shop: Shop) -> None:
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     subscription = str(shop.fake.objects[session]["subscription"])
@@ -121,7 +109,7 @@ async def test_a_stripe_failure_is_retried_until_the_subscription_is_cancelled(s
 
 
 async def test_running_the_job_again_or_twice_at_once_cancels_once(shop: Shop) -> None:
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     assert (await _delete(shop.buyer, "buyer")).status == 200
@@ -140,7 +128,7 @@ async def test_running_the_job_again_or_twice_at_once_cancels_once(shop: Shop) -
 
 
 async def test_two_deletions_at_once_queue_one_cancellation(shop: Shop) -> None:
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     page = await shop.buyer.get("/settings/delete")
@@ -154,7 +142,7 @@ async def test_two_deletions_at_once_queue_one_cancellation(shop: Shop) -> None:
 
 
 async def test_a_creators_deletion_expires_the_checkouts_open_on_their_account(shop: Shop) -> None:
-    tier = await _tier(shop, "Patron")
+    tier = await make_tier(shop, "Patron")
     pending = await _checkout(shop, tier)
     done = await _delete(shop.maker, "maker")
     assert done.status == 200, done.text
@@ -167,7 +155,7 @@ async def test_a_creators_deletion_expires_the_checkouts_open_on_their_account(s
 
 
 async def test_a_creator_with_live_subscribers_is_still_refused(shop: Shop) -> None:
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     refused = await _delete(shop.maker, "maker")
@@ -181,7 +169,7 @@ async def test_when_a_creator_is_closed_with_live_subscribers_each_is_cancelled_
     """What the hook does for a creator whose buyers' subscriptions are live (an operator closing the account:
     the owner's own deletion page refuses it): each is cancelled on the creator's account, and each buyer is
     mailed once."""
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     maker_id = uuid.UUID(str(shop.maker_api.user_id))
@@ -206,7 +194,7 @@ async def test_a_subscription_whose_row_went_with_its_project_is_cancelled_at_it
     """The backstop: a project's row goes without any deletion hook seeing it (here by SQL; the store's own
     deletion cancels at once, tests/commerce/test_project_deletion.py). The subscription's next event names a
     row of ours that is gone: it is cancelled, once, and bills nothing more."""
-    session = await _checkout(shop, await _tier(shop, "Patron"))
+    session = await _checkout(shop, await make_tier(shop, "Patron"))
     shop.fake.pay(session)
     await shop.fake.settle()
     subscription = str(shop.fake.objects[session]["subscription"])

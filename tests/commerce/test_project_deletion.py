@@ -10,20 +10,8 @@ import asyncpg
 
 from mnwd.commerce.cancellations import CANCEL_JOB
 from mnwd.mail import read_outbox
-from tests.commerce.shop import Shop, onward, session_of
+from tests.commerce.shop import Shop, make_tier, onward, session_of
 from tests.support.outbound import run_jobs
-
-
-async def _tier(shop: Shop, name: str, price: str = "5.00") -> asyncpg.Record:
-    page = await shop.maker.submit(
-        "/dashboard/commerce/tiers",
-        "/dashboard/commerce/tiers",
-        {"project_id": shop.project_id, "name": name, "price": price, "billing_interval": "month"},
-    )
-    assert page.status == 303, page.text
-    row = await shop.pool.fetchrow("SELECT * FROM subscription_tiers WHERE name = $1", name)
-    assert row is not None
-    return row
 
 
 async def _subscribe(shop: Shop, tier: asyncpg.Record, *, pay: bool = True) -> str:
@@ -45,8 +33,8 @@ def _ended_mails(shop: Shop) -> list[object]:
 
 
 async def test_deleting_a_project_through_the_api_cancels_its_members_at_stripe_and_tells_them(shop: Shop) -> None:
-    pending = await _subscribe(shop, await _tier(shop, "Gold", "9.00"), pay=False)  # opened, never paid
-    paid = await _subscribe(shop, await _tier(shop, "Patron"))
+    pending = await _subscribe(shop, await make_tier(shop, "Gold", "9.00"), pay=False)  # opened, never paid
+    paid = await _subscribe(shop, await make_tier(shop, "Patron"))
     subscription = str(shop.fake.objects[paid]["subscription"])
     assert shop.fake.live_subscriptions(shop.account) == [subscription]
 
@@ -78,7 +66,7 @@ async def test_deleting_a_project_through_the_api_cancels_its_members_at_stripe_
 
 
 async def test_deleting_a_project_from_the_dashboard_does_the_same(shop: Shop) -> None:
-    paid = await _subscribe(shop, await _tier(shop, "Patron"))
+    paid = await _subscribe(shop, await make_tier(shop, "Patron"))
     subscription = str(shop.fake.objects[paid]["subscription"])
     page = await shop.maker.get(f"/dashboard/store/projects/{shop.project_id}/delete")
     assert page.status == 200, page.text
@@ -95,7 +83,7 @@ async def test_deleting_a_project_from_the_dashboard_does_the_same(shop: Shop) -
 
 async def test_a_refused_deletion_queues_nothing(shop: Shop) -> None:
     """An unknown project id: 404, the project and its member stay, no job."""
-    await _subscribe(shop, await _tier(shop, "Patron"))
+    await _subscribe(shop, await make_tier(shop, "Patron"))
     status, doc = await shop.maker_api.call("DELETE", "/api/v1/projects/00000000-0000-0000-0000-000000000000")
     assert status == 404, doc
     assert await _cancel_jobs(shop) == []
@@ -103,7 +91,7 @@ async def test_a_refused_deletion_queues_nothing(shop: Shop) -> None:
 
 
 async def test_two_deletions_at_once_cancel_once_and_mail_once(shop: Shop) -> None:
-    await _subscribe(shop, await _tier(shop, "Patron"))
+    await _subscribe(shop, await make_tier(shop, "Patron"))
     path = f"/api/v1/projects/{shop.project_id}"
     answers = await asyncio.gather(shop.maker_api.call("DELETE", path), shop.maker_api.call("DELETE", path))
     assert sorted(status for status, _ in answers) in ([204, 404], [200, 404]), answers

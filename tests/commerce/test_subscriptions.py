@@ -9,19 +9,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from tests.commerce.shop import Shop, onward, session_of
-
-
-async def _tier(shop: Shop, name: str = "Patron", price: str = "5.00", interval: str = "month") -> asyncpg.Record:
-    page = await shop.maker.submit(
-        "/dashboard/commerce/tiers",
-        "/dashboard/commerce/tiers",
-        {"project_id": shop.project_id, "name": name, "price": price, "billing_interval": interval},
-    )
-    assert page.status == 303, page.text
-    row = await shop.pool.fetchrow("SELECT * FROM subscription_tiers WHERE name = $1", name)
-    assert row is not None
-    return row
+from tests.commerce.shop import Shop, make_tier, onward, session_of
 
 
 async def _subscribe(shop: Shop, tier: asyncpg.Record, **form: str) -> tuple[str, Any]:
@@ -39,7 +27,7 @@ async def _subscription(shop: Shop, subscription_id: Any) -> asyncpg.Record:
 
 
 async def test_a_tier_gets_its_product_and_price_on_the_creators_account(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     price = shop.fake.objects[tier["stripe_price_id"]]
     assert price["_account"] == shop.account
     assert price["unit_amount"] == 500
@@ -55,7 +43,7 @@ async def test_a_tier_gets_its_product_and_price_on_the_creators_account(shop: S
 
 
 async def test_a_subscription_is_created_renewed_and_cancelled(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     members = await shop.buyer.get("/memberships/maker")
     assert members.has("Patron")
     session_id, subscription_id = await _subscribe(shop, tier)
@@ -102,7 +90,7 @@ async def test_a_subscription_is_created_renewed_and_cancelled(shop: Shop) -> No
 
 
 async def test_updated_delivered_before_created_ends_in_the_right_state(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     session_id, subscription_id = await _subscribe(shop, tier)
     shop.fake.hold = True
     shop.fake.pay(session_id)
@@ -121,7 +109,7 @@ async def test_updated_delivered_before_created_ends_in_the_right_state(shop: Sh
 
 
 async def test_an_old_snapshot_delivered_again_later_changes_nothing(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     session_id, subscription_id = await _subscribe(shop, tier)
     shop.fake.pay(session_id)
     await shop.fake.settle()
@@ -137,7 +125,7 @@ async def test_an_old_snapshot_delivered_again_later_changes_nothing(shop: Shop)
 
 
 async def test_one_active_subscription_per_project(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     session_id, _ = await _subscribe(shop, tier)
     shop.fake.pay(session_id)
     await shop.fake.settle()
@@ -146,7 +134,7 @@ async def test_one_active_subscription_per_project(shop: Shop) -> None:
 
 
 async def test_a_free_trial_code_sets_trial_days(shop: Shop) -> None:
-    tier = await _tier(shop, "Trial tier")
+    tier = await make_tier(shop, "Trial tier")
     await shop.pool.execute(
         "INSERT INTO promo_codes (creator_id, code, code_purpose, trial_days, tier_id)"
         " SELECT id, 'TRY14', 'free_trial', 14, $1 FROM users WHERE username = 'maker'",
@@ -165,7 +153,7 @@ async def test_another_buyer_cannot_manage_a_subscription(shop: Shop, aiohttp_cl
     from tests.support.accounts import sign_in
     from tests.support.browser import Browser
 
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     session_id, subscription_id = await _subscribe(shop, tier)
     shop.fake.pay(session_id)
     await shop.fake.settle()
@@ -179,7 +167,7 @@ async def test_another_buyer_cannot_manage_a_subscription(shop: Shop, aiohttp_cl
 
 
 async def test_an_expired_subscription_checkout_is_marked_expired(shop: Shop) -> None:
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     session_id, subscription_id = await _subscribe(shop, tier)
     session = dict(shop.fake.objects[session_id], status="expired")
     payload = shop.fake.event("checkout.session.expired", shop.fake._public(session), shop.account)
@@ -190,7 +178,7 @@ async def test_an_expired_subscription_checkout_is_marked_expired(shop: Shop) ->
 async def test_subscribing_through_the_json_api(shop: Shop) -> None:
     from mnwd.accounts.personal_tokens import create_token
 
-    tier = await _tier(shop)
+    tier = await make_tier(shop)
     issued = await create_token(
         shop.services, shop.buyer_id, name="t", scopes=["purchases:read", "purchases:write"], expires_days=None
     )

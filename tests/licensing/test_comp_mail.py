@@ -9,30 +9,18 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from mnwd.accounts.personal_tokens import create_token
-from mnwd.config import Config
 from mnwd.licensing import keys
 from mnwd.services import Services
 from tests.licensing.conftest import Client, Shop, api, make_item
-from tests.outbound.conftest import Sink, SmtpSink, make_config, run_sink
+from tests.outbound.conftest import SmtpSink, config, outbound_env, smtp
 from tests.support.accounts import MakeUser, sign_in
 from tests.support.browser import Browser
 from tests.support.outbound import run_jobs
 
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    yield from run_sink(Sink())
-
-
-@pytest.fixture
-def config(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Config:
-    return make_config(tmp_path, db_url, smtp_url=smtp.url)
+# The SMTP sink and a config that sends to it: the mail tests' fixtures (tests/outbound/conftest.py).
+__all__ = ["config", "outbound_env", "smtp"]
 
 
 def page_of(shop: Shop) -> str:

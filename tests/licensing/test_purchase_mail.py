@@ -4,27 +4,15 @@ loopback): sent once per key however often the issuing job runs, with the key, t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from mnwd.config import Config
 from mnwd.db.jobs import enqueue
 from mnwd.services import Services
 from tests.licensing.conftest import ISSUE_JOB, Shop, make_item
-from tests.outbound.conftest import Sink, SmtpSink, make_config, run_sink
+from tests.outbound.conftest import SmtpSink, config, outbound_env, smtp
 from tests.support.outbound import run_jobs
 
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    yield from run_sink(Sink())
-
-
-@pytest.fixture
-def config(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Config:
-    return make_config(tmp_path, db_url, smtp_url=smtp.url)
+# The SMTP sink and a config that sends to it: the mail tests' fixtures (tests/outbound/conftest.py).
+__all__ = ["config", "outbound_env", "smtp"]
 
 
 async def test_the_buyer_gets_their_key_by_mail_once(
