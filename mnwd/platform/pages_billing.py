@@ -22,10 +22,13 @@ async def billing_page(request: web.Request) -> web.Response:
     if not viewer.can_create_projects:
         raise Forbidden("Only creators have a creator tier.")
     services = request.app[SERVICES]
+    # The subscription first: the page stops refreshing once it is live, and a payment committed between the
+    # two reads must then show in the tier too (read the other way round, it showed "basic" for good).
+    subscription = await billing.creator_billing(services, viewer.user_id)
     tier, effective, grandfathered_until = await billing.tier_of(services.pool, viewer.user_id)
     context = {
         "plans": billing.tier_plans(services),
-        "subscription": await billing.creator_billing(services, viewer.user_id),
+        "subscription": subscription,
         "tier": tier,
         "effective_tier": effective,
         "grandfathered_until": grandfathered_until,
